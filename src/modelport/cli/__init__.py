@@ -1,0 +1,1 @@
+"""The ``modelport`` command line: thin wrappers that call the parts."""

@@ -1,0 +1,32 @@
+"""Entry point of the ``modelport`` command: builds the Typer app from the command modules."""
+
+from __future__ import annotations
+
+import typer
+
+from modelport import __version__
+
+app = typer.Typer(
+    name="modelport",
+    help="Take a trained model to a live, tested HTTP endpoint — on this machine or on AWS.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"modelport {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """modelport: SageMaker-compatible model serving, locally and on AWS."""
+
+
+# Each command module registers its commands on `app` when imported.
+from modelport.cli import serve as _serve  # noqa: E402,F401

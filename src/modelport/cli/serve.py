@@ -1,0 +1,1 @@
+"""``modelport serve``: serve one archive or model directory with the SageMaker container contract."""
