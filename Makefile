@@ -9,6 +9,10 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
+# pipefail: a failing install must fail the target even when its output is filtered.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+
 .PHONY: run test install bench clean help
 
 help:
@@ -21,8 +25,8 @@ $(PY):
 
 # Pinned dependencies first (requirements.lock), then modelport itself in editable mode.
 $(STAMP): $(PY) pyproject.toml requirements.lock
-	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -r requirements.lock 2>&1 | grep -v "is ignored: it is neither" || true
+	$(PIP) install --quiet --upgrade pip 2>&1 | sed "/is ignored: it is neither/d"
+	$(PIP) install --quiet -r requirements.lock 2>&1 | sed "/is ignored: it is neither/d"
 	$(PIP) install --quiet --no-deps -e .
 	touch $(STAMP)
 
