@@ -30,3 +30,7 @@ def main(
 
 # Each command module registers its commands on `app` when imported.
 from modelport.cli import serve as _serve  # noqa: E402,F401
+from modelport.cli import archive as _archive  # noqa: E402,F401
+from modelport.cli import train as _train  # noqa: E402,F401
+from modelport.cli import hosting as _hosting  # noqa: E402,F401
+from modelport.cli import gateway as _gateway  # noqa: E402,F401

@@ -1,0 +1,1 @@
+"""`modelport pack` and `modelport check`: build and validate SageMaker-layout archives."""

@@ -1,0 +1,1 @@
+"""`modelport hosting`, `deploy`, `endpoints`, `describe`, `invoke`, `delete`, `logs`: the local SageMaker."""

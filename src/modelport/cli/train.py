@@ -1,0 +1,1 @@
+"""`modelport data` and `modelport train`: fetch the public data sets and train the bundled models."""
