@@ -1,0 +1,282 @@
+"""Unpack a ``model.tar.gz`` safely: nothing may land outside the destination, and a refused
+archive leaves nothing behind.
+
+Every member is checked before anything is written (absolute paths, ``..``, links that leave the
+folder or pass through another link, devices and FIFOs, total size). Extraction then runs with
+Python's ``tarfile`` "data" filter as a second line of defence, into a hidden folder beside the
+destination that is renamed into place only when everything succeeded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import secrets
+import shutil
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from modelport.archive.errors import ArchiveError, UnsafeArchiveError
+
+DEFAULT_MAX_BYTES = 20 * 1024**3  # 20 GiB unpacked
+MAX_BYTES_ENV = "MODELPORT_MAX_ARCHIVE_BYTES"
+CACHE_KEY_LENGTH = 16  # hex digits of the archive's sha256 used as the cache folder name
+_HASH_CHUNK = 1024 * 1024
+# tarfile's extraction filters arrived in Python 3.11.4; before that our own checks stand alone.
+_FILTER_ERROR: type[Exception] | tuple[()] = getattr(tarfile, "FilterError", ())
+
+
+def max_archive_bytes() -> int:
+    """The unpacked-size limit: ``MODELPORT_MAX_ARCHIVE_BYTES`` if set, else :data:`DEFAULT_MAX_BYTES`."""
+    raw = os.environ.get(MAX_BYTES_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_BYTES
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        raise ArchiveError(f"{MAX_BYTES_ENV} must be a whole number of bytes, got {raw!r}") from None
+    if value <= 0:
+        raise ArchiveError(f"{MAX_BYTES_ENV} must be a positive number of bytes, got {raw!r}")
+    return value
+
+
+def resolve_archive_path(archive: Path | str) -> Path:
+    """Turn a plain path or a ``file://`` URI into a local path; other URI schemes are refused."""
+    text = str(archive)
+    if "://" not in text:
+        return Path(text)
+    parsed = urlparse(text)
+    if parsed.scheme != "file":
+        raise ArchiveError(
+            f"cannot read {text!r} here: only local paths and file:// URIs are accepted "
+            "(fetch other URIs with modelport.store first)"
+        )
+    if parsed.netloc not in ("", "localhost"):
+        raise ArchiveError(f"file URI {text!r} names a remote host; use file:///absolute/path")
+    return Path(unquote(parsed.path))
+
+
+def safe_extract(archive: Path | str, destination: Path, *, max_bytes: int | None = None) -> Path:
+    """Unpack ``archive`` into ``destination`` (which must not exist or be empty); return the folder.
+
+    ``archive`` is a tar (usually gzip-compressed) path or ``file://`` URI; a plain folder is returned
+    as is, untouched. ``max_bytes`` limits the total unpacked size (default: :func:`max_archive_bytes`).
+    Raises :class:`UnsafeArchiveError` naming the member and rule for a refused archive, and
+    :class:`ArchiveError` for anything else; in both cases nothing is left at ``destination``.
+    """
+    source = resolve_archive_path(archive)
+    if source.is_dir():
+        return source
+    limit = max_archive_bytes() if max_bytes is None else max_bytes
+    destination = Path(destination)
+    if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
+        raise ArchiveError(f"destination {str(destination)!r} already exists and is not an empty folder")
+    staging = _extract_to_staging(source, destination, limit)
+    try:
+        os.replace(staging, destination)
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ArchiveError(f"could not move the unpacked archive to {str(destination)!r}: {error}") from error
+    return destination
+
+
+def extract_cached(archive: Path | str, cache_root: Path, *, max_bytes: int | None = None) -> Path:
+    """Unpack ``archive`` once into ``cache_root/<sha256 prefix>/`` and return that folder.
+
+    The folder is keyed by the archive's content, so serving the same archive again (or from another
+    process at the same time) reuses the earlier extraction. A folder only ever appears there by an
+    atomic rename of a complete extraction, so its existence means it is complete. A plain folder
+    is returned as is.
+    """
+    source = resolve_archive_path(archive)
+    if source.is_dir():
+        return source
+    target = Path(cache_root) / sha256_file(source)[:CACHE_KEY_LENGTH]
+    if target.is_dir():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    limit = max_archive_bytes() if max_bytes is None else max_bytes
+    staging = _extract_to_staging(source, target, limit)
+    try:
+        os.rename(staging, target)
+    except OSError:
+        # Another process finished the same extraction first: keep theirs, drop ours.
+        shutil.rmtree(staging, ignore_errors=True)
+        if not target.is_dir():
+            raise
+    return target
+
+
+def sha256_file(path: Path) -> str:
+    """The hex sha256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(_HASH_CHUNK):
+                digest.update(chunk)
+    except FileNotFoundError:
+        raise ArchiveError(f"archive {str(path)!r} does not exist") from None
+    return digest.hexdigest()
+
+
+@dataclass
+class ArchiveSummary:
+    """What the validation pass learned about an archive: its members and total unpacked size."""
+
+    members: list[tarfile.TarInfo]
+    total_bytes: int
+
+
+def _extract_to_staging(source: Path, destination: Path, limit: int) -> Path:
+    """Validate, then extract ``source`` into a fresh hidden folder beside ``destination``."""
+    if not source.exists():
+        raise ArchiveError(f"archive {str(source)!r} does not exist")
+    if not source.is_file():
+        raise ArchiveError(f"{str(source)!r} is neither a tar archive nor a model folder")
+    destination = destination.absolute()
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = destination.with_name(f".{destination.name}.{secrets.token_hex(6)}.partial")
+    try:
+        with _open_tar(source) as tar:
+            summary = validate_members(tar, limit)
+            staging.mkdir()
+            extract_kwargs = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            tar.extractall(staging, members=summary.members, **extract_kwargs)
+    except _FILTER_ERROR as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        member = getattr(getattr(error, "tarinfo", None), "name", "?")
+        raise UnsafeArchiveError(member, f"refused by tarfile's data filter ({error})") from error
+    except (tarfile.TarError, EOFError, OSError) as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ArchiveError(f"could not unpack {str(source)!r}: {error}") from error
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return staging
+
+
+def _open_tar(source: Path) -> tarfile.TarFile:
+    """Open a tar of any compression tarfile knows, with a clear error for anything else."""
+    try:
+        return tarfile.open(source, mode="r:*")
+    except (tarfile.TarError, EOFError, OSError) as error:
+        raise ArchiveError(
+            f"{str(source)!r} is not a readable tar archive ({error}); "
+            "SageMaker model data is a gzip-compressed tar (model.tar.gz)"
+        ) from error
+
+
+def validate_members(tar: tarfile.TarFile, max_bytes: int) -> ArchiveSummary:
+    """Check every member of ``tar`` against the safety rules before anything is extracted.
+
+    Returns the members to extract (the archive's own root entries ``.``/``./`` are dropped).
+    Raises :class:`UnsafeArchiveError` on the first member that breaks a rule.
+    """
+    members: list[tarfile.TarInfo] = []
+    kinds: dict[str, str] = {}  # normalised name -> "dir" | "file" | "link"
+    total = 0
+    # Iterating reads each header before the member's data is skipped, so an absurd declared size
+    # is refused here without reading on.
+    for member in tar:
+        name = _normalised_name(member.name)
+        if name is None:  # the archive's root folder entry ("", "." or "./")
+            if not member.isdir():
+                raise UnsafeArchiveError(member.name, "the archive root may only be a folder entry")
+            continue
+        _check_type(member)
+        _check_not_through_link(member.name, name, kinds)
+        if member.issym():
+            _check_symlink(member, name)
+            kind = "link"
+        elif member.islnk():
+            _check_hardlink(member, kinds)
+            kind = "file"
+        elif member.isdir():
+            kind = "dir"
+        else:
+            kind = "file"
+            total += member.size
+            if total > max_bytes:
+                raise UnsafeArchiveError(
+                    member.name,
+                    f"the unpacked size exceeds the limit of {max_bytes:,} bytes "
+                    f"(raise it with {MAX_BYTES_ENV})",
+                )
+        previous = kinds.get(name)
+        if previous is not None and not (previous == kind == "dir"):
+            raise UnsafeArchiveError(member.name, "the archive holds this path more than once")
+        kinds[name] = kind
+        members.append(member)
+    return ArchiveSummary(members=members, total_bytes=total)
+
+
+def _normalised_name(raw: str) -> str | None:
+    """The member path without ``./`` and trailing ``/``; None for the archive root itself.
+
+    Raises for absolute paths and ``..`` components.
+    """
+    if "\x00" in raw:
+        raise UnsafeArchiveError(raw, "member names may not contain NUL bytes")
+    if raw.startswith(("/", "\\")) or (len(raw) > 1 and raw[1] == ":"):
+        raise UnsafeArchiveError(raw, "absolute paths are not allowed; members must be relative")
+    parts = [part for part in raw.replace("\\", "/").split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise UnsafeArchiveError(raw, "'..' path components are not allowed")
+    return "/".join(parts) if parts else None
+
+
+def _check_type(member: tarfile.TarInfo) -> None:
+    """Allow only regular files, folders, symbolic links and hard links."""
+    if member.ischr() or member.isblk():
+        raise UnsafeArchiveError(member.name, "device files are not allowed")
+    if member.isfifo():
+        raise UnsafeArchiveError(member.name, "FIFOs (named pipes) are not allowed")
+    if member.issparse():
+        raise UnsafeArchiveError(member.name, "sparse files are not allowed")
+    if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
+        raise UnsafeArchiveError(member.name, f"member type {member.type!r} is not allowed")
+
+
+def _check_not_through_link(raw: str, name: str, kinds: dict[str, str]) -> None:
+    """Refuse a member whose parent path goes through a symbolic link from the same archive.
+
+    Each link is checked lexically; a path through a link could still resolve elsewhere.
+    """
+    parts = name.split("/")
+    for depth in range(1, len(parts)):
+        prefix = "/".join(parts[:depth])
+        if kinds.get(prefix) == "link":
+            raise UnsafeArchiveError(raw, f"its path goes through the symbolic link {prefix!r}")
+        if kinds.get(prefix) == "file":
+            raise UnsafeArchiveError(raw, f"its parent {prefix!r} is a file in the archive")
+
+
+def _check_symlink(member: tarfile.TarInfo, name: str) -> None:
+    """A symbolic link must be relative and point inside the extraction folder."""
+    target = member.linkname
+    if not target:
+        raise UnsafeArchiveError(member.name, "symbolic link with an empty target")
+    if target.startswith(("/", "\\")):
+        raise UnsafeArchiveError(member.name, f"symbolic link to the absolute path {target!r} is not allowed")
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(name), target.replace("\\", "/")))
+    if resolved == ".." or resolved.startswith("../"):
+        raise UnsafeArchiveError(
+            member.name, f"symbolic link target {target!r} leaves the extraction folder"
+        )
+
+
+def _check_hardlink(member: tarfile.TarInfo, kinds: dict[str, str]) -> None:
+    """A hard link must name a regular file stored earlier in the same archive."""
+    target = member.linkname
+    if target.startswith(("/", "\\")):
+        raise UnsafeArchiveError(member.name, f"hard link to the absolute path {target!r} is not allowed")
+    parts = [part for part in target.replace("\\", "/").split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise UnsafeArchiveError(member.name, f"hard link target {target!r} leaves the extraction folder")
+    if kinds.get("/".join(parts)) != "file":
+        raise UnsafeArchiveError(
+            member.name, f"hard link target {target!r} is not a regular file earlier in the archive"
+        )
