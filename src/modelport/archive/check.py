@@ -219,7 +219,8 @@ def run_inspect(
             text=True,
             timeout=timeout,
             cwd=cwd,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            # No __pycache__ written into a model folder that check was given directly.
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"},
         )
     except subprocess.TimeoutExpired:
         return InspectReport(ok=False, problems=[f"the handler check did not finish within {timeout:g} s"])

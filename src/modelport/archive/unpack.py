@@ -220,7 +220,7 @@ def _normalised_name(raw: str) -> str | None:
     """
     if "\x00" in raw:
         raise UnsafeArchiveError(raw, "member names may not contain NUL bytes")
-    if raw.startswith(("/", "\\")) or (len(raw) > 1 and raw[1] == ":"):
+    if raw.startswith(("/", "\\")) or (len(raw) > 2 and raw[0].isalpha() and raw[1] == ":" and raw[2] in "/\\"):
         raise UnsafeArchiveError(raw, "absolute paths are not allowed; members must be relative")
     parts = [part for part in raw.replace("\\", "/").split("/") if part not in ("", ".")]
     if ".." in parts:
