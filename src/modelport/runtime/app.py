@@ -1,0 +1,158 @@
+"""The routes of a model server: ``/ping``, ``/invocations``, ``/execution-parameters``.
+
+``RuntimeApp`` answers requests inside a worker process that has loaded the model; ``LoadingApp``
+is what the supervisor answers while no worker is ready yet (503 to everything).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import traceback
+from typing import Any
+
+import orjson
+
+from modelport.runtime.environment import RuntimeEnvironment
+from modelport.runtime.errors import InferenceError, InferenceTimeout, as_inference_error
+from modelport.runtime.http import Request, Response
+from modelport.runtime.readiness import Readiness
+from modelport.runtime.transformer import Transformer
+
+logger = logging.getLogger("modelport.runtime")
+
+_PING_OK = b'{"status":"Healthy"}'
+_JSON = "application/json"
+
+
+def error_response(status: int, code: str, message: str, close: bool = False) -> Response:
+    """The JSON error body every runtime error uses: ``{"error": CODE, "message": ...}``."""
+    return Response(status, orjson.dumps({"error": code, "message": message}), _JSON, close=close)
+
+
+def _not_found(request: Request) -> Response:
+    return error_response(
+        404, "NotFound", f"No route {request.method} {request.path}; the model server answers GET /ping, "
+        "POST /invocations and GET /execution-parameters."
+    )
+
+
+def _method_not_allowed(request: Request, allowed: str) -> Response:
+    return Response(
+        405,
+        orjson.dumps({"error": "MethodNotAllowed", "message": f"{request.path} accepts {allowed}, not {request.method}."}),
+        _JSON,
+        headers=[("allow", allowed)],
+    )
+
+
+class _Deadline:
+    """Interrupts a request that runs longer than the timeout, with SIGALRM (main thread only)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.armed = False
+        signal.signal(signal.SIGALRM, self._expired)
+
+    def _expired(self, signum: int, frame: Any) -> None:
+        if self.armed:
+            self.armed = False
+            raise InferenceTimeout(
+                f"The model did not answer within {self.seconds:g} s (SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS)."
+            )
+
+    def arm(self) -> None:
+        self.armed = True
+        signal.setitimer(signal.ITIMER_REAL, self.seconds)
+
+    def disarm(self) -> None:
+        self.armed = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+class RuntimeApp:
+    """Serves one loaded model in one worker process."""
+
+    def __init__(self, transformer: Transformer, env: RuntimeEnvironment, readiness: Readiness):
+        self.transformer = transformer
+        self.env = env
+        self.readiness = readiness
+        self.max_body_bytes = env.max_payload_bytes
+        self.deadline = _Deadline(env.timeout_seconds)
+        self.execution_parameters = orjson.dumps(
+            {"MaxConcurrentTransforms": env.workers, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": int(env.max_payload_mb)}
+        )
+
+    def error(self, status: int, code: str, message: str) -> Response:
+        """An error response (used by the HTTP layer for malformed or oversized requests)."""
+        return error_response(status, code, message)
+
+    def handle(self, request: Request) -> Response:
+        """Route one request."""
+        path = request.path
+        if path == "/invocations":
+            if request.method != "POST":
+                return _method_not_allowed(request, "POST")
+            return self.invocations(request)
+        if path == "/ping":
+            if request.method not in ("GET", "HEAD"):
+                return _method_not_allowed(request, "GET")
+            return self.ping()
+        if path == "/execution-parameters":
+            return Response(200, self.execution_parameters, _JSON)
+        return _not_found(request)
+
+    def ping(self) -> Response:
+        """200 only when every worker has loaded the model and run its warm-up."""
+        if self.readiness.all_ready():
+            return Response(200, _PING_OK, _JSON)
+        ready = self.readiness.count()
+        return error_response(
+            503, "ModelNotReady", f"{ready} of {self.readiness.workers} workers have loaded the model."
+        )
+
+    def invocations(self, request: Request) -> Response:
+        """Run the handler pipeline on the request body."""
+        headers = request.headers
+        deadline = self.deadline
+        try:
+            deadline.arm()
+            try:
+                result = self.transformer.invoke(request.body, headers.get("content-type"), headers.get("accept"), headers)
+            finally:
+                deadline.disarm()
+        except InferenceError as exc:
+            return self._failure(exc)
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code may raise anything
+            return self._failure(as_inference_error(exc), exc)
+        return Response(result.status, result.body, result.content_type)
+
+    def _failure(self, error: InferenceError, cause: BaseException | None = None) -> Response:
+        if error.status >= 500 and cause is not None:
+            logger.error("Invocation failed:\n%s", "".join(traceback.format_exception(cause)))
+        return error_response(error.status, error.code, error.message)
+
+
+class LoadingApp:
+    """What the supervisor answers while no worker has loaded the model: 503, then hang up."""
+
+    def __init__(self, env: RuntimeEnvironment, readiness: Readiness):
+        self.max_body_bytes = env.max_payload_bytes
+        self.readiness = readiness
+
+    def error(self, status: int, code: str, message: str) -> Response:
+        """An error response that closes the connection."""
+        return error_response(status, code, message, close=True)
+
+    def handle(self, request: Request) -> Response:
+        """503 for the model routes, 404 for anything else; always ``Connection: close``."""
+        if request.path in ("/ping", "/invocations", "/execution-parameters"):
+            return error_response(
+                503,
+                "ModelNotReady",
+                f"The model is loading ({self.readiness.count()} of {self.readiness.workers} workers ready).",
+                close=True,
+            )
+        response = _not_found(request)
+        response.close = True
+        return response

@@ -1,0 +1,201 @@
+"""The supervisor: binds the port, starts the worker processes, restarts the ones that die.
+
+It never imports the user's code. While no worker has loaded the model it answers every request
+itself with 503, so ``/ping`` says "not yet" instead of hanging; as soon as a worker is ready it
+steps aside and the workers accept connections on the shared socket directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from modelport.runtime.app import LoadingApp
+from modelport.runtime.environment import RuntimeEnvironment
+from modelport.runtime.errors import StartupError
+from modelport.runtime.http import start_server
+from modelport.runtime.readiness import Readiness
+from modelport.runtime.worker import LOAD_FAILED
+
+logger = logging.getLogger("modelport.runtime")
+
+POLL_SECONDS = 0.05
+STOP_GRACE_SECONDS = 10.0
+CRASH_WINDOW_SECONDS = 60.0
+MAX_CRASHES_IN_WINDOW = 5
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket, shared by every worker; a clear error when the port is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise StartupError(f"Cannot listen on {host}:{port}: {exc.strerror}. Choose another port with --port.") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+@dataclass
+class WorkerProcess:
+    """One worker slot: its current process and history."""
+
+    index: int
+    process: subprocess.Popen | None = None
+    ever_ready: bool = False
+    crashes: list[float] = field(default_factory=list)
+
+
+class Supervisor:
+    """Runs the worker processes of one model server until told to stop."""
+
+    def __init__(
+        self,
+        model_dir: Path,
+        env: RuntimeEnvironment,
+        extra_paths: list[str] | None = None,
+        on_ready: Callable[[float], None] | None = None,
+    ):
+        self.model_dir = model_dir
+        self.env = env
+        self.extra_paths = extra_paths or []
+        self.on_ready = on_ready
+        self.workers = [WorkerProcess(i) for i in range(env.workers)]
+        self.exit_code = 0
+        self.failure: str | None = None
+
+    def run(self) -> int:
+        """Serve until SIGTERM/SIGINT (exit 0) or until the model cannot be loaded (exit 1)."""
+        import uvloop
+
+        self.sock = bind(self.env.host, self.env.port)
+        with tempfile.TemporaryDirectory(prefix="modelport-serve-") as state_dir:
+            self.ready_file = Path(state_dir) / "ready"
+            self.readiness = Readiness(self.ready_file, self.env.workers, create=True)
+            try:
+                uvloop.run(self._supervise())
+            finally:
+                self._stop_workers()
+                self.sock.close()
+        if self.failure:
+            print(f"modelport: {self.failure}", file=sys.stderr, flush=True)
+        return self.exit_code
+
+    # --- worker processes -------------------------------------------------------------------
+
+    def _child_environment(self) -> dict[str, str]:
+        environ = dict(os.environ)
+        environ.update(
+            SAGEMAKER_MODEL_SERVER_WORKERS=str(self.env.workers),
+            SAGEMAKER_PROGRAM=self.env.program,
+            SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT=self.env.default_accept,
+            SAGEMAKER_MAX_PAYLOAD_IN_MB=str(self.env.max_payload_mb),
+            SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS=str(self.env.timeout_seconds),
+            MODELPORT_FRAMEWORK=self.env.framework,
+            MODELPORT_HOME=str(self.env.home),
+        )
+        if self.env.submit_directory:
+            environ["SAGEMAKER_SUBMIT_DIRECTORY"] = self.env.submit_directory
+        return environ
+
+    def _start(self, worker: WorkerProcess) -> None:
+        command = [
+            sys.executable, "-m", "modelport.runtime.worker",
+            "--index", str(worker.index),
+            "--model-dir", str(self.model_dir),
+            "--fd", str(self.sock.fileno()),
+            "--ready-file", str(self.ready_file),
+        ]
+        for path in self.extra_paths:
+            command += ["--extra-path", path]
+        self.readiness.mark(worker.index, False)
+        worker.process = subprocess.Popen(command, pass_fds=(self.sock.fileno(),), env=self._child_environment())
+
+    def _stop_workers(self) -> None:
+        running = [w.process for w in self.workers if w.process is not None and w.process.poll() is None]
+        for process in running:
+            process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for process in running:
+            try:
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def _on_exit(self, worker: WorkerProcess, returncode: int) -> bool:
+        """React to a worker that exited; False when the whole server must stop."""
+        self.readiness.mark(worker.index, False)
+        if returncode == LOAD_FAILED:
+            self.failure = f"worker {worker.index} could not load the model (see the error above); stopping."
+            return False
+        now = time.monotonic()
+        worker.crashes = [t for t in worker.crashes if now - t < CRASH_WINDOW_SECONDS] + [now]
+        if len(worker.crashes) > MAX_CRASHES_IN_WINDOW:
+            self.failure = (
+                f"worker {worker.index} died {len(worker.crashes)} times within {CRASH_WINDOW_SECONDS:g} s "
+                f"(last exit code {returncode}); stopping."
+            )
+            return False
+        how = f"signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
+        logger.warning("worker %d died (%s); restarting it", worker.index, how)
+        self._start(worker)
+        return True
+
+    # --- the supervision loop ---------------------------------------------------------------
+
+    async def _start_loading_server(self) -> asyncio.AbstractServer:
+        # A duplicate of the socket: closing this server must not close the one workers inherit.
+        return await start_server(LoadingApp(self.env, self.readiness), self.sock.dup())
+
+    async def _supervise(self) -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        started = time.monotonic()
+        for worker in self.workers:
+            self._start(worker)
+        loading_server = await self._start_loading_server()
+        announced = False
+        while not stop.is_set():
+            for worker in self.workers:
+                returncode = worker.process.poll()
+                if returncode is not None and not stop.is_set():
+                    if not self._on_exit(worker, returncode):
+                        self.exit_code = 1
+                        stop.set()
+                elif self.readiness.is_ready(worker.index):
+                    worker.ever_ready = True
+            if stop.is_set():
+                break
+            any_ready = self.readiness.any_ready()
+            if any_ready and loading_server is not None:
+                loading_server.close()
+                loading_server = None
+            elif not any_ready and loading_server is None:
+                loading_server = await self._start_loading_server()
+            if not announced and self.readiness.all_ready():
+                announced = True
+                if self.on_ready is not None:
+                    self.on_ready(time.monotonic() - started)
+            try:
+                await asyncio.wait_for(stop.wait(), POLL_SECONDS)
+            except asyncio.TimeoutError:
+                pass
+        if loading_server is not None:
+            loading_server.close()

@@ -1,0 +1,101 @@
+"""One worker process: load the model once, then serve HTTP on the shared listening socket.
+
+Started by the supervisor as ``python -m modelport.runtime.worker``. Exit codes: 0 after a clean
+stop, 3 when the model could not be loaded (the traceback is on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import logging
+import signal
+import socket
+import sys
+import traceback
+from pathlib import Path
+
+LOAD_FAILED = 3
+SHIMS_DIR = Path(__file__).parent / "shims"
+
+
+def add_compat_shims() -> None:
+    """Let scripts that import SageMaker's toolkits load when the real packages are absent.
+
+    The shims go at the END of ``sys.path``, so an installed real package always wins.
+    """
+    names = ("sagemaker_inference", "sagemaker_containers", "sagemaker_training")
+    if any(importlib.util.find_spec(name) is None for name in names):
+        sys.path.append(str(SHIMS_DIR))
+
+
+def load_transformer(model_dir: Path, env):  # noqa: ANN001, ANN201 - imports stay lazy here
+    """Import the user's module and run model_fn (exactly once)."""
+    from modelport.runtime import handlers, transformer
+
+    user = handlers.load_user_module(model_dir, env)
+    pipeline = transformer.build(model_dir, env, user)
+    pipeline.load()
+    return pipeline
+
+
+async def _serve(app, sock: socket.socket) -> None:  # noqa: ANN001
+    from modelport.runtime.http import start_server
+
+    loop = asyncio.get_running_loop()
+    stop = loop.create_future()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, lambda: stop.done() or stop.set_result(None))
+    server = await start_server(app, sock)
+    await stop
+    server.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of a worker process."""
+    parser = argparse.ArgumentParser(description="modelport worker (started by `modelport serve`).")
+    parser.add_argument("--index", type=int, required=True)
+    parser.add_argument("--model-dir", type=Path, required=True)
+    parser.add_argument("--fd", type=int, required=True, help="the inherited listening socket")
+    parser.add_argument("--ready-file", type=Path, required=True)
+    parser.add_argument("--extra-path", action="append", default=[], help="prepended to sys.path")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format=f"[worker {args.index}] %(levelname)s %(name)s: %(message)s")
+    for path in reversed(args.extra_path):
+        sys.path.insert(0, path)
+    add_compat_shims()
+
+    from modelport.runtime.app import RuntimeApp
+    from modelport.runtime.environment import RuntimeEnvironment
+    from modelport.runtime.errors import StartupError
+    from modelport.runtime.readiness import Readiness
+
+    env = RuntimeEnvironment()
+    readiness = Readiness(args.ready_file, env.workers)
+    sock = socket.socket(fileno=args.fd)
+    # Until the model is loaded, SIGTERM just ends the process.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        pipeline = load_transformer(args.model_dir, env)
+    except StartupError as exc:
+        print(f"modelport: worker {args.index} cannot serve the model: {exc}", file=sys.stderr, flush=True)
+        return LOAD_FAILED
+    except BaseException:  # noqa: BLE001 - model_fn may raise anything; report it whole
+        print(f"modelport: model_fn failed in worker {args.index}:\n{traceback.format_exc()}", file=sys.stderr, flush=True)
+        return LOAD_FAILED
+
+    import uvloop
+
+    app = RuntimeApp(pipeline, env, readiness)
+    readiness.mark(args.index, True)
+    try:
+        uvloop.run(_serve(app, sock))
+    finally:
+        readiness.mark(args.index, False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
