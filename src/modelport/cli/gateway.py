@@ -1,1 +1,42 @@
 """`modelport gateway`: the public HTTP API (the same app that runs in AWS Lambda)."""
+
+from __future__ import annotations
+
+import typer
+
+from modelport.cli.main import app
+
+
+@app.command("gateway")
+def gateway(
+    port: int = typer.Option(8000, "--port", "-p", help="Port to listen on."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (use 0.0.0.0 to accept other machines)."),
+) -> None:
+    """Start the gateway: /predict, /invoke, /models, /health, /docs and the built page at /.
+
+    Configured by environment variables: MNIST_SKLEARN_ENDPOINT, MNIST_PYTORCH_ENDPOINT,
+    SENTIMENT_ENDPOINT and MODELPORT_ROUTES (which endpoint serves which model),
+    AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME (where the SageMaker Runtime API is; locally modelport
+    hosting, e.g. http://127.0.0.1:8001), ALLOWED_ORIGINS, MODELPORT_API_KEYS, MODELPORT_RATE_LIMIT,
+    MODELPORT_BACKEND_TIMEOUT and MODELPORT_MAX_BODY_MB.
+    """
+    import uvicorn
+    from rich.console import Console
+
+    from modelport.gateway.app import create_app
+
+    console = Console(stderr=True)
+    gateway_app = create_app()
+    for problem in gateway_app.state.config_errors:
+        console.print(f"[red]configuration error:[/red] {problem}")
+    if gateway_app.state.config_errors:
+        raise typer.Exit(code=2)
+    routes = gateway_app.state.routes.routes.values()
+    for route in routes:
+        target = route.endpoint or "[yellow]not configured[/yellow]"
+        console.print(f"  {route.name:<16} {route.kind:<17} → {target}")
+    console.print(f"modelport gateway on [bold]http://{host}:{port}[/bold]  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(
+        gateway_app, host=host, port=port, loop="uvloop", http="httptools",
+        access_log=False, log_level="warning", timeout_graceful_shutdown=5,
+    )

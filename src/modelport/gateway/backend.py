@@ -1,0 +1,257 @@
+"""The only way the gateway reaches models: the SageMaker Runtime API through boto3.
+
+Locally ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`` points at modelport's hosting; in Lambda it is real
+SageMaker. boto3 is imported and its clients are built on first use, not at import (cold starts).
+SageMaker's errors are translated here into the gateway's JSON errors (``ModelError`` → 502 with the
+model's own status and message, timeouts → 504, not ready → 503, ...).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modelport.gateway.errors import ApiError
+from modelport.gateway.settings import GatewaySettings
+
+DEFAULT_REGION = "us-east-1"
+STATUS_TIMEOUT_S = 3.0
+STATUS_CACHE_S = 5.0
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What a model answered: the body as bytes, its content type, the variant, the call's duration."""
+
+    body: bytes
+    content_type: str | None
+    variant: str | None
+    latency_ms: float
+
+
+class SageMakerBackend:
+    """Lazily built boto3 clients for the SageMaker Runtime (invoke) and control (status) APIs."""
+
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.timeout = settings.backend_timeout
+        self.runtime_url = settings.runtime_endpoint_url or None
+        # hosting serves the control API on the same port as the runtime API
+        self.control_url = settings.control_endpoint_url or self.runtime_url
+        self.region = settings.region or None
+        self.local = settings.run_mode == "local"
+        self._lock = threading.Lock()
+        self._runtime = None
+        self._control = None
+        self._status_cache: dict[str, tuple[float, dict]] = {}
+
+    # ---- clients -------------------------------------------------------------------------------
+    def _session_kwargs(self) -> dict[str, Any]:
+        """Region and, for a local endpoint without AWS credentials, dummy ones (hosting ignores them)."""
+        kwargs: dict[str, Any] = {"region_name": self.region or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION}
+        if self.local and self.runtime_url and not _has_aws_credentials():
+            kwargs.update(aws_access_key_id="modelport", aws_secret_access_key="modelport")
+        return kwargs
+
+    def runtime_client(self):
+        """The `sagemaker-runtime` client (built once, thread-safe)."""
+        if self._runtime is None:
+            with self._lock:
+                if self._runtime is None:
+                    import boto3
+                    from botocore.config import Config
+
+                    config = Config(
+                        connect_timeout=min(5.0, self.timeout),
+                        read_timeout=self.timeout,
+                        retries={"mode": "standard", "total_max_attempts": 1},
+                        max_pool_connections=64,
+                        tcp_keepalive=True,
+                    )
+                    self._runtime = boto3.session.Session(**self._session_kwargs()).client(
+                        "sagemaker-runtime", endpoint_url=self.runtime_url, config=config
+                    )
+        return self._runtime
+
+    def control_client(self):
+        """The `sagemaker` control-plane client, used only to read endpoint status."""
+        if self._control is None:
+            with self._lock:
+                if self._control is None:
+                    import boto3
+                    from botocore.config import Config
+
+                    config = Config(
+                        connect_timeout=STATUS_TIMEOUT_S, read_timeout=STATUS_TIMEOUT_S,
+                        retries={"mode": "standard", "total_max_attempts": 1},
+                    )
+                    self._control = boto3.session.Session(**self._session_kwargs()).client(
+                        "sagemaker", endpoint_url=self.control_url, config=config
+                    )
+        return self._control
+
+    # ---- invoke --------------------------------------------------------------------------------
+    def invoke_sync(
+        self,
+        endpoint: str,
+        body: bytes,
+        content_type: str | None,
+        accept: str | None,
+        *,
+        custom_attributes: str | None = None,
+        target_variant: str | None = None,
+    ) -> Invocation:
+        """Call InvokeEndpoint (blocking) and return the answer; raises ApiError on any failure."""
+        params: dict[str, Any] = {"EndpointName": endpoint, "Body": body}
+        if content_type:
+            params["ContentType"] = content_type
+        if accept:
+            params["Accept"] = accept
+        if custom_attributes:
+            params["CustomAttributes"] = custom_attributes
+        if target_variant:
+            params["TargetVariant"] = target_variant
+        client = self.runtime_client()
+        started = time.perf_counter()
+        try:
+            response = client.invoke_endpoint(**params)
+            payload = response["Body"].read()
+        except Exception as exc:  # noqa: BLE001 - every botocore failure becomes a JSON error
+            raise translate_error(exc, endpoint, self.timeout) from None
+        return Invocation(
+            body=payload,
+            content_type=response.get("ContentType"),
+            variant=response.get("InvokedProductionVariant"),
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+
+    async def invoke(self, endpoint: str, body: bytes, content_type: str | None, accept: str | None, **extra) -> Invocation:
+        """InvokeEndpoint off the event loop, bounded by the backend timeout (→ 504)."""
+        import anyio
+
+        def call() -> Invocation:
+            return self.invoke_sync(endpoint, body, content_type, accept, **extra)
+
+        # botocore's read timeout normally fires first; this also bounds connects and slow trickles.
+        with anyio.move_on_after(self.timeout + 1.0):
+            return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+        raise _timeout_error(endpoint, self.timeout)
+
+    # ---- status --------------------------------------------------------------------------------
+    def status_sync(self, endpoint: str) -> dict[str, Any]:
+        """Live status of an endpoint from DescribeEndpoint (cached a few seconds); never raises."""
+        cached = self._status_cache.get(endpoint)
+        now = time.monotonic()
+        if cached and now - cached[0] < STATUS_CACHE_S:
+            return cached[1]
+        try:
+            described = self.control_client().describe_endpoint(EndpointName=endpoint)
+            status = {
+                "status": described.get("EndpointStatus", "unknown"),
+                "variants": [
+                    {
+                        "name": v.get("VariantName"),
+                        "instances": v.get("CurrentInstanceCount"),
+                        "weight": v.get("CurrentWeight"),
+                    }
+                    for v in described.get("ProductionVariants") or []
+                ],
+            }
+            if described.get("FailureReason"):
+                status["failureReason"] = described["FailureReason"]
+        except Exception as exc:  # noqa: BLE001 - status is best effort
+            code = _error_code(exc)
+            if code == "ValidationException" and "not find" in str(exc).lower():
+                status = {"status": "NotFound", "reason": f"no endpoint named {endpoint}"}
+            else:
+                status = {"status": "unknown", "reason": f"the backend cannot tell ({code or type(exc).__name__})"}
+        self._status_cache[endpoint] = (now, status)
+        return status
+
+    async def statuses(self, endpoints: list[str]) -> dict[str, dict[str, Any]]:
+        """Live status of several endpoints, looked up concurrently."""
+        import anyio
+
+        results: dict[str, dict[str, Any]] = {}
+
+        async def one(name: str) -> None:
+            results[name] = await anyio.to_thread.run_sync(self.status_sync, name, abandon_on_cancel=True)
+
+        with anyio.move_on_after(STATUS_TIMEOUT_S * 2):
+            async with anyio.create_task_group() as group:
+                for name in endpoints:
+                    group.start_soon(one, name)
+        for name in endpoints:
+            results.setdefault(name, {"status": "unknown", "reason": "the status lookup timed out"})
+        return results
+
+
+def _has_aws_credentials() -> bool:
+    """Whether AWS credentials are configured in the environment or the shared files (no network)."""
+    if os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE"):
+        return True
+    shared = os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or str(Path.home() / ".aws" / "credentials")
+    return Path(shared).is_file()
+
+
+def _error_code(exc: Exception) -> str | None:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return (response.get("Error") or {}).get("Code")
+    return None
+
+
+def _timeout_error(endpoint: str, timeout: float) -> ApiError:
+    return ApiError(
+        504, "backend_timeout", f"endpoint {endpoint} did not answer within {timeout:g} s", retryable=True,
+    )
+
+
+def translate_error(exc: Exception, endpoint: str, timeout: float) -> ApiError:
+    """Map a boto3/botocore failure of InvokeEndpoint to the gateway's error for the client."""
+    from botocore import exceptions as bex
+
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, (bex.ReadTimeoutError,)):
+        return _timeout_error(endpoint, timeout)
+    if isinstance(exc, (bex.ConnectTimeoutError, bex.EndpointConnectionError, bex.ConnectionClosedError)):
+        return ApiError(
+            503, "backend_unavailable",
+            f"the SageMaker Runtime API is not reachable for endpoint {endpoint} (is hosting running?)",
+            retryable=True, headers={"Retry-After": "2"},
+        )
+    if isinstance(exc, bex.NoCredentialsError):
+        return ApiError(502, "backend_misconfigured", "the gateway has no AWS credentials to call SageMaker")
+    if not isinstance(exc, bex.ClientError):
+        return ApiError(502, "backend_error", f"calling endpoint {endpoint} failed ({type(exc).__name__})", retryable=True)
+    response = exc.response
+    code = _error_code(exc) or "Unknown"
+    message = (response.get("Error") or {}).get("Message") or str(exc)
+    if code == "ModelError":
+        model_status = response.get("OriginalStatusCode")
+        model_message = response.get("OriginalMessage") or message
+        return ApiError(
+            502, "model_error", f"the model behind endpoint {endpoint} failed: {model_message}",
+            retryable=isinstance(model_status, int) and model_status >= 500,
+            modelStatus=model_status, modelMessage=model_message,
+        )
+    if code == "ValidationError" and "not found" in message.lower():
+        return ApiError(503, "endpoint_not_found", f"endpoint {endpoint} does not exist (not deployed yet?): {message}")
+    if code == "ValidationError":
+        return ApiError(400, "backend_rejected", f"SageMaker refused the request to endpoint {endpoint}: {message}")
+    if code == "ModelNotReadyException":
+        return ApiError(503, "model_not_ready", f"endpoint {endpoint} is not ready yet: {message}",
+                        retryable=True, headers={"Retry-After": "5"})
+    if code in ("ThrottlingException", "TooManyRequestsException"):
+        return ApiError(429, "backend_throttled", f"SageMaker is throttling endpoint {endpoint}",
+                        retryable=True, headers={"Retry-After": "1"})
+    if code == "ServiceUnavailable":
+        return ApiError(503, "backend_unavailable", f"endpoint {endpoint} is unavailable: {message}",
+                        retryable=True, headers={"Retry-After": "2"})
+    if code in ("AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException"):
+        return ApiError(502, "backend_misconfigured", f"the gateway may not call endpoint {endpoint}: {message}")
+    return ApiError(502, "backend_error", f"SageMaker failed on endpoint {endpoint} ({code}): {message}", retryable=True)

@@ -1,0 +1,182 @@
+"""The gateway's edge: one lean ASGI middleware around the app for what every request needs.
+
+In order: request id, CORS preflight, API key, rate limit, body size limit; then the app; then
+``X-Request-Id`` and CORS headers on the response (errors included) and one structured log line.
+Plain ASGI rather than a framework middleware, to keep the per-request cost small.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from modelport.gateway.auth import ApiKeys
+from modelport.gateway.cors import Cors
+from modelport.gateway.errors import ApiError, send_error
+from modelport.gateway.logs import log_json
+from modelport.gateway.ratelimit import TokenBuckets, retry_after_header
+
+# Paths that call models: these need the API key and count against the rate limit.
+API_PREFIXES = ("/models", "/predict/", "/invoke/", "/chat", "/v1/")
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def is_api_path(path: str) -> bool:
+    """Whether `path` is an API route (not health, docs or the page)."""
+    return path.startswith(API_PREFIXES) or path == "/chat"
+
+
+def pick_request_id(headers: dict[str, str], scope: dict) -> str:
+    """The caller's X-Request-Id when sane, else API Gateway's request id (Lambda), else a new one."""
+    given = headers.get("x-request-id")
+    if given and _REQUEST_ID_RE.match(given):
+        return given
+    event = scope.get("aws.event")
+    if isinstance(event, dict):
+        aws_id = (event.get("requestContext") or {}).get("requestId")
+        if isinstance(aws_id, str) and _REQUEST_ID_RE.match(aws_id):
+            return aws_id
+    return uuid.uuid4().hex
+
+
+class _BodyTooLarge(ApiError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            413, "payload_too_large",
+            f"the request body is larger than {limit} bytes ({limit / 1048576:g} MiB), the gateway's limit",
+        )
+
+
+class Edge:
+    """ASGI middleware: request id, CORS, API keys, rate limit, size limit, access log."""
+
+    def __init__(
+        self,
+        app,
+        *,
+        cors: Cors,
+        keys: ApiKeys,
+        buckets: TokenBuckets | None,
+        max_body_bytes: int,
+        logger: logging.Logger,
+        access_log: bool = True,
+    ) -> None:
+        self.app = app
+        self.cors = cors
+        self.keys = keys
+        self.buckets = buckets
+        self.max_body_bytes = max_body_bytes
+        self.logger = logger
+        self.access_log = access_log
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        request_id = pick_request_id(headers, scope)
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["started"] = started
+        origin = headers.get("origin")
+        extra = [(b"x-request-id", request_id.encode())] + self.cors.response_headers(origin)
+        status_box = [0]
+
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                status_box[0] = message["status"]
+                message = {**message, "headers": [*message.get("headers", ()), *extra]}
+            await send(message)
+
+        try:
+            error = self._refuse(scope, headers)
+            if scope["method"] == "OPTIONS" and error is None:
+                await self._preflight(headers, origin, send_with_headers, request_id)
+            elif error is not None:
+                state["error_code"] = error.code
+                await send_error(send_with_headers, error, request_id)
+            else:
+                await self.app(scope, self._limited_receive(receive), send_with_headers)
+        except Exception:  # never a traceback to the client; the log keeps it
+            self.logger.exception("unhandled error (requestId=%s)", request_id)
+            if status_box[0] == 0:
+                state["error_code"] = "internal_error"
+                await send_error(
+                    send_with_headers,
+                    ApiError(500, "internal_error", "the gateway failed on this request; it is logged under the request id", retryable=True),
+                    request_id,
+                )
+        finally:
+            if self.access_log:
+                self._log(scope, state, status_box[0], started)
+
+    def _refuse(self, scope, headers: dict[str, str]) -> ApiError | None:
+        """The error that stops this request before the app (key, rate, size), or None."""
+        if scope["method"] == "OPTIONS" or not is_api_path(scope["path"]):
+            return None
+        key = ApiKeys.presented(headers)
+        if self.keys.enabled:
+            try:
+                self.keys.check(key)
+            except ApiError as exc:
+                return exc
+        if self.buckets is not None:
+            client = f"key:{key}" if (key and self.keys.enabled) else f"ip:{(scope.get('client') or ('?',))[0]}"
+            wait = self.buckets.take(client)
+            if wait > 0:
+                return ApiError(
+                    429, "throttled", "too many requests: slow down and retry after the time in Retry-After",
+                    retryable=True, headers={"Retry-After": retry_after_header(wait)},
+                )
+        length = headers.get("content-length")
+        if length and length.isdigit() and int(length) > self.max_body_bytes:
+            return _BodyTooLarge(self.max_body_bytes)
+        return None
+
+    async def _preflight(self, headers, origin, send, request_id) -> None:
+        """Answer OPTIONS: 204 with the CORS grant, 403 for an origin that is not allowed."""
+        if origin and headers.get("access-control-request-method") and not self.cors.allows(origin):
+            await send_error(send, ApiError(403, "origin_not_allowed", f"origin {origin} is not in ALLOWED_ORIGINS"), request_id)
+            return
+        # Vary / Allow-Origin are added by `send` like on every response; add the preflight grant.
+        grant = self.cors.preflight_grant() if origin and self.cors.allows(origin) else []
+        await send({
+            "type": "http.response.start", "status": 204,
+            "headers": [(b"allow", b"GET, POST, OPTIONS"), *grant],
+        })
+        await send({"type": "http.response.body", "body": b""})
+
+    def _limited_receive(self, receive):
+        """Wrap `receive` so a body that grows past the limit (no or false Content-Length) is refused."""
+        limit = self.max_body_bytes
+        seen = [0]
+
+        async def limited():
+            message = await receive()
+            if message["type"] == "http.request":
+                seen[0] += len(message.get("body", b""))
+                if seen[0] > limit:
+                    raise _BodyTooLarge(limit)
+            return message
+
+        return limited
+
+    def _log(self, scope, state: dict, status: int, started: float) -> None:
+        route = scope.get("route")
+        log_json(
+            self.logger, logging.INFO, "request",
+            requestId=state.get("request_id"),
+            method=scope["method"],
+            path=scope["path"],
+            route=getattr(route, "path", None),
+            status=status,
+            latencyMs=round((time.perf_counter() - started) * 1000, 3),
+            model=state.get("model"),
+            endpoint=state.get("endpoint"),
+            modelLatencyMs=state.get("model_latency_ms"),
+            error=state.get("error_code"),
+            client=(scope.get("client") or (None,))[0],
+        )
