@@ -1,0 +1,323 @@
+"""SageMaker's control plane in AWS JSON 1.1: ``POST /`` with ``X-Amz-Target: SageMaker.<Operation>``.
+
+Each operation validates like SageMaker, changes the registry, and (for endpoints) hands the work
+to :class:`~modelport.hosting.service.Hosting`. Errors are ``{"__type", "message"}`` documents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+from modelport import store
+from modelport.hosting import validation as check
+from modelport.hosting.errors import ControlError, validation
+from modelport.hosting.httpserver import Request, Response
+from modelport.hosting.model_data import model_data_url
+from modelport.hosting.service import IN_SERVICE, Hosting
+
+CONTENT_TYPE = "application/x-amz-json-1.1"
+_CONFIG = "endpoint-config"
+
+
+class ControlApi:
+    """Dispatches control-plane requests to the ``op_<Operation>`` methods."""
+
+    def __init__(self, hosting: Hosting) -> None:
+        self.hosting = hosting
+        self.registry = hosting.registry
+
+    async def handle(self, request: Request) -> Response:
+        """Answer one JSON 1.1 request."""
+        target = request.headers.get("x-amz-target", "")
+        prefix, _, operation = target.partition(".")
+        try:
+            if prefix != "SageMaker" or not operation:
+                raise ControlError("UnknownOperationException",
+                                   f"Missing or unsupported X-Amz-Target {target!r}; expected SageMaker.<Operation>.")
+            method = getattr(self, f"op_{operation}", None)
+            if method is None:
+                raise ControlError("UnknownOperationException",
+                                   f"modelport hosting does not implement SageMaker.{operation}; supported: "
+                                   f"{', '.join(self.operations())}.")
+            try:
+                params = json.loads(request.body or b"{}")
+            except ValueError as exc:
+                raise ControlError("SerializationException", f"The request body is not valid JSON: {exc}") from exc
+            if not isinstance(params, dict):
+                raise ControlError("SerializationException", "The request body must be a JSON object.")
+            result = method(params)
+            if asyncio.iscoroutine(result):
+                result = await result
+            status, body = 200, result
+        except ControlError as exc:
+            status, body = exc.status, exc.body()
+        return Response(status, [("Content-Type", CONTENT_TYPE), ("x-amzn-RequestId", str(uuid.uuid4()))],
+                        json.dumps(body).encode())
+
+    @classmethod
+    def operations(cls) -> list[str]:
+        """The supported operation names."""
+        return sorted(n[3:] for n in dir(cls) if n.startswith("op_"))
+
+    # helpers
+    def _arn(self, kind: str, name: str) -> str:
+        return self.hosting.arn(kind, name)
+
+    def _not_found(self, kind: str, label: str, name: str) -> ControlError:
+        return validation(f'Could not find {label} "{self._arn(kind, name)}".')
+
+    def _model(self, name: str) -> dict[str, Any]:
+        doc = self.registry.get_document("models", name)
+        if doc is None:
+            raise self._not_found("model", "model", name)
+        return doc
+
+    def _config(self, name: str) -> dict[str, Any]:
+        doc = self.registry.get_document("endpoint_configs", name)
+        if doc is None:
+            raise self._not_found(_CONFIG, "endpoint configuration", name)
+        return doc
+
+    def _endpoint(self, name: str) -> dict[str, Any]:
+        row = self.registry.get_endpoint(name)
+        if row is None:
+            raise self._not_found("endpoint", "endpoint", name)
+        return row
+
+    # models
+    async def op_CreateModel(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = check.name(params, "ModelName")
+        primary, containers = params.get("PrimaryContainer"), params.get("Containers")
+        if primary and containers:
+            raise validation("Specify either PrimaryContainer or Containers, not both.")
+        if not primary and not containers:
+            raise validation("Either PrimaryContainer or Containers must be specified.")
+        if containers is not None and not 1 <= len(containers) <= 15:
+            raise check.constraint(len(containers), "containers", "Member must have length between 1 and 15")
+        for i, container in enumerate([primary] if primary else containers):
+            where = "primaryContainer" if primary else f"containers.{i + 1}.member"
+            check.environment(container.get("Environment"), where)
+            await self._check_model_data(container)
+        if self.registry.get_document("models", name) is not None:
+            raise validation(f'Cannot create already existing model "{self._arn("model", name)}".')
+        spec = {k: v for k, v in params.items() if k != "ModelName"}
+        if self.registry.add_document("models", name, self._arn("model", name), spec) is None:
+            raise validation(f'Cannot create already existing model "{self._arn("model", name)}".')
+        return {"ModelArn": self._arn("model", name)}
+
+    async def _check_model_data(self, container: dict[str, Any]) -> None:
+        url = model_data_url(container)
+        if not url:
+            return
+        try:
+            found = await asyncio.to_thread(store.exists, url)
+        except store.StoreError as exc:
+            raise validation(f"Could not access model data at {url}: {exc}") from exc
+        if not found:
+            raise validation(f"Could not find model data at {url}.")
+
+    def op_DescribeModel(self, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self._model(check.require(params, "ModelName"))
+        spec = doc["spec"]
+        out = {"ModelName": doc["name"], **spec, "CreationTime": doc["created"], "ModelArn": doc["arn"]}
+        out.setdefault("EnableNetworkIsolation", False)
+        out.pop("Tags", None)
+        return out
+
+    def op_ListModels(self, params: dict[str, Any]) -> dict[str, Any]:
+        docs = self.registry.list_documents("models")
+        rows = [{"ModelName": d["name"], "ModelArn": d["arn"], "CreationTime": d["created"]} for d in docs]
+        return _page(params, rows, "Models", "ModelName")
+
+    def op_DeleteModel(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = check.require(params, "ModelName")
+        if not self.registry.delete_document("models", name):
+            raise self._not_found("model", "model", name)
+        return {}
+
+    # endpoint configs
+    def op_CreateEndpointConfig(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = check.name(params, "EndpointConfigName")
+        variants = check.production_variants(check.require(params, "ProductionVariants"))
+        for variant in variants:
+            self._model(variant["ModelName"])
+        arn = self._arn(_CONFIG, name)
+        spec = {**{k: v for k, v in params.items() if k != "EndpointConfigName"}, "ProductionVariants": variants}
+        if self.registry.add_document("endpoint_configs", name, arn, spec) is None:
+            raise validation(f'Cannot create already existing endpoint configuration "{arn}".')
+        return {"EndpointConfigArn": arn}
+
+    def op_DescribeEndpointConfig(self, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self._config(check.require(params, "EndpointConfigName"))
+        out = {"EndpointConfigName": doc["name"], "EndpointConfigArn": doc["arn"], **doc["spec"],
+               "CreationTime": doc["created"]}
+        out.pop("Tags", None)
+        return out
+
+    def op_ListEndpointConfigs(self, params: dict[str, Any]) -> dict[str, Any]:
+        docs = self.registry.list_documents("endpoint_configs")
+        rows = [{"EndpointConfigName": d["name"], "EndpointConfigArn": d["arn"], "CreationTime": d["created"]}
+                for d in docs]
+        return _page(params, rows, "EndpointConfigs", "EndpointConfigName")
+
+    def op_DeleteEndpointConfig(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = check.require(params, "EndpointConfigName")
+        if not self.registry.delete_document("endpoint_configs", name):
+            raise self._not_found(_CONFIG, "endpoint configuration", name)
+        return {}
+
+    # endpoints
+    def _deployment(self, config: dict[str, Any]) -> list[dict[str, Any]]:
+        try:
+            return self.hosting.deployment(config)
+        except LookupError as exc:
+            raise self._not_found("model", "model", str(exc.args[0])) from exc
+
+    def op_CreateEndpoint(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = check.name(params, "EndpointName")
+        config = self._config(check.require(params, "EndpointConfigName"))
+        arn = self._arn("endpoint", name)
+        if self.registry.get_endpoint(name) is not None:
+            raise validation(f'Cannot create already existing endpoint "{arn}".')
+        if self.hosting.create(name, config["name"], self._deployment(config)) is None:
+            raise validation(f'Cannot create already existing endpoint "{arn}".')
+        return {"EndpointArn": arn}
+
+    def op_DescribeEndpoint(self, params: dict[str, Any]) -> dict[str, Any]:
+        row = self._endpoint(check.require(params, "EndpointName"))
+        out: dict[str, Any] = {
+            "EndpointName": row["name"],
+            "EndpointArn": row["arn"],
+            "EndpointConfigName": row["config_name"],
+            "ProductionVariants": self._variant_summaries(row),
+            "EndpointStatus": row["status"],
+            "CreationTime": row["created"],
+            "LastModifiedTime": row["modified"],
+        }
+        if row["failure_reason"]:
+            out["FailureReason"] = row["failure_reason"]
+        if row["pending_config"]:
+            out["PendingDeploymentSummary"] = {"EndpointConfigName": row["pending_config"],
+                                               "StartTime": row["modified"]}
+        return out
+
+    def _variant_summaries(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+        live = self.hosting.live.get(row["name"])
+        fleets = {f.name: f for f in live.fleets} if live else {}
+        out = []
+        for variant in row["deployed"]:
+            vname = variant["VariantName"]
+            fleet = fleets.get(vname)
+            weight = float(variant.get("InitialVariantWeight", 1.0))
+            count = int(variant.get("InitialInstanceCount") or 1)
+            summary: dict[str, Any] = {
+                "VariantName": vname,
+                "CurrentWeight": fleet.weight if fleet else weight,
+                "DesiredWeight": fleet.desired_weight if fleet else weight,
+                "CurrentInstanceCount": fleet.ready_count if fleet else 0,
+                "DesiredInstanceCount": fleet.desired_count if fleet else count,
+            }
+            image = variant.get("Container", {}).get("Image")
+            if image:
+                summary["DeployedImages"] = [{"SpecifiedImage": image, "ResolvedImage": image,
+                                              "ResolutionTime": row["created"]}]
+            if fleet is not None and fleet.unhealthy:
+                summary["VariantStatus"] = [{"Status": "Updating", "StatusMessage": fleet.unhealthy,
+                                             "StartTime": row["modified"]}]
+            elif row["status"] in ("Creating", "SystemUpdating"):
+                summary["VariantStatus"] = [{"Status": "Creating", "StartTime": row["modified"]}]
+            out.append(summary)
+        return out
+
+    def op_ListEndpoints(self, params: dict[str, Any]) -> dict[str, Any]:
+        rows = self.registry.list_endpoints()
+        status = params.get("StatusEquals")
+        items = [{"EndpointName": r["name"], "EndpointArn": r["arn"], "CreationTime": r["created"],
+                  "LastModifiedTime": r["modified"], "EndpointStatus": r["status"]}
+                 for r in rows if not status or r["status"] == status]
+        return _page(params, items, "Endpoints", "EndpointName")
+
+    def _in_service(self, name: str) -> dict[str, Any]:
+        row = self._endpoint(name)
+        if row["status"] != IN_SERVICE or name not in self.hosting.live:
+            raise validation(f'Cannot update in-progress endpoint "{row["arn"]}".')
+        return row
+
+    def op_UpdateEndpoint(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = check.require(params, "EndpointName")
+        row = self._in_service(name)
+        config = self._config(check.require(params, "EndpointConfigName"))
+        deployed = self._deployment(config)
+        if params.get("RetainAllVariantProperties"):
+            old = {v["VariantName"]: v for v in row["deployed"]}
+            excluded = {p.get("VariantPropertyType") for p in params.get("ExcludeRetainedVariantProperties") or []}
+            for variant in deployed:
+                before = old.get(variant["VariantName"])
+                if before is None:
+                    continue
+                if "DesiredWeight" not in excluded:
+                    variant["InitialVariantWeight"] = before.get("InitialVariantWeight", 1.0)
+                if "DesiredInstanceCount" not in excluded:
+                    variant["InitialInstanceCount"] = before.get("InitialInstanceCount", 1)
+        self.hosting.update(name, config["name"], deployed)
+        return {"EndpointArn": row["arn"]}
+
+    def op_UpdateEndpointWeightsAndCapacities(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = check.require(params, "EndpointName")
+        changes = check.require(params, "DesiredWeightsAndCapacities")
+        row = self._in_service(name)
+        known = {v["VariantName"] for v in row["deployed"]}
+        missing = [c.get("VariantName") for c in changes if c.get("VariantName") not in known]
+        if missing:
+            raise validation(f"The variant(s) {missing} are not present in endpoint \"{row['arn']}\"; it has: "
+                             f"{sorted(known)}.")
+        for i, change in enumerate(changes, 1):
+            where = f"desiredWeightsAndCapacities.{i}.member"
+            if "DesiredWeight" in change:
+                check.number(change["DesiredWeight"], f"{where}.desiredWeight", 0)
+            if "DesiredInstanceCount" in change:
+                check.number(change["DesiredInstanceCount"], f"{where}.desiredInstanceCount", 1, integer=True)
+        self.hosting.update_weights(name, changes)
+        return {"EndpointArn": row["arn"]}
+
+    def op_DeleteEndpoint(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = check.require(params, "EndpointName")
+        self._endpoint(name)
+        self.hosting.delete(name)
+        return {}
+
+
+def _page(params: dict[str, Any], rows: list[dict[str, Any]], key: str, name_key: str) -> dict[str, Any]:
+    """Filter, sort and paginate a List* answer (NameContains, CreationTime*, SortBy, SortOrder, MaxResults, NextToken)."""
+    contains = params.get("NameContains")
+    if contains:
+        rows = [r for r in rows if contains.lower() in r[name_key].lower()]
+    before, after = params.get("CreationTimeBefore"), params.get("CreationTimeAfter")
+    if before is not None:
+        rows = [r for r in rows if r["CreationTime"] < float(before)]
+    if after is not None:
+        rows = [r for r in rows if r["CreationTime"] > float(after)]
+    sort_by = params.get("SortBy", "CreationTime")
+    if sort_by not in ("Name", "CreationTime", "Status"):
+        raise check.constraint(sort_by, "sortBy", "Member must satisfy enum value set: [Name, CreationTime, Status]")
+    order = params.get("SortOrder", "Descending")
+    if order not in ("Ascending", "Descending"):
+        raise check.constraint(order, "sortOrder", "Member must satisfy enum value set: [Ascending, Descending]")
+    field = {"Name": name_key, "CreationTime": "CreationTime", "Status": "EndpointStatus"}[sort_by]
+    rows.sort(key=lambda r: r.get(field, ""), reverse=order == "Descending")
+    limit = params.get("MaxResults", 10)
+    if not isinstance(limit, int) or not 1 <= limit <= 100:
+        raise check.constraint(limit, "maxResults", "Member must have value between 1 and 100")
+    token = params.get("NextToken")
+    start = 0
+    if token:
+        if not str(token).isdigit():
+            raise validation("Invalid pagination token; pass the NextToken of the previous response.")
+        start = int(token)
+    out: dict[str, Any] = {key: rows[start:start + limit]}
+    if start + limit < len(rows):
+        out["NextToken"] = str(start + limit)
+    return out

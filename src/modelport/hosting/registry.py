@@ -1,0 +1,137 @@
+"""The hosting registry: models, endpoint configs and endpoints in one SQLite file (WAL mode).
+
+Rows keep the request documents as JSON, so Describe* answers with exactly what was created.
+An endpoint row also keeps ``deployed``: a snapshot of the variants it serves (with each model's
+container), so a restart can restore it even if its config or models were deleted meanwhile.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS models (
+    name TEXT PRIMARY KEY, arn TEXT NOT NULL, created REAL NOT NULL, spec TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS endpoint_configs (
+    name TEXT PRIMARY KEY, arn TEXT NOT NULL, created REAL NOT NULL, spec TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS endpoints (
+    name TEXT PRIMARY KEY, arn TEXT NOT NULL, created REAL NOT NULL, modified REAL NOT NULL,
+    config_name TEXT NOT NULL, status TEXT NOT NULL, failure_reason TEXT,
+    deployed TEXT NOT NULL, pending_config TEXT);
+"""
+
+_ENDPOINT_FIELDS = ("config_name", "status", "failure_reason", "deployed", "pending_config")
+
+
+class Registry:
+    """Thread-safe access to the registry database at ``path``."""
+
+    def __init__(self, path: Path) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+    def _run(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self._db.execute(sql, args)
+
+    # models and endpoint configs share one shape: name, arn, created, spec
+    def add_document(self, table: str, name: str, arn: str, spec: dict[str, Any]) -> dict[str, Any] | None:
+        """Insert a model or endpoint config; return the stored row, or None when the name exists."""
+        created = time.time()
+        try:
+            self._run(f"INSERT INTO {_table(table)} (name, arn, created, spec) VALUES (?, ?, ?, ?)",
+                      (name, arn, created, json.dumps(spec)))
+        except sqlite3.IntegrityError:
+            return None
+        return {"name": name, "arn": arn, "created": created, "spec": spec}
+
+    def get_document(self, table: str, name: str) -> dict[str, Any] | None:
+        """One model or endpoint config by name, or None."""
+        row = self._run(f"SELECT * FROM {_table(table)} WHERE name = ?", (name,)).fetchone()
+        return _document(row) if row else None
+
+    def list_documents(self, table: str) -> list[dict[str, Any]]:
+        """Every model or endpoint config."""
+        return [_document(r) for r in self._run(f"SELECT * FROM {_table(table)}").fetchall()]
+
+    def delete_document(self, table: str, name: str) -> bool:
+        """Delete a model or endpoint config; False when it did not exist."""
+        return self._run(f"DELETE FROM {_table(table)} WHERE name = ?", (name,)).rowcount > 0
+
+    # endpoints
+    def add_endpoint(self, name: str, arn: str, config_name: str, status: str, deployed: list[dict]) -> dict[str, Any] | None:
+        """Insert an endpoint; None when the name exists."""
+        now = time.time()
+        try:
+            self._run(
+                "INSERT INTO endpoints (name, arn, created, modified, config_name, status, deployed) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (name, arn, now, now, config_name, status, json.dumps(deployed)),
+            )
+        except sqlite3.IntegrityError:
+            return None
+        return self.get_endpoint(name)
+
+    def get_endpoint(self, name: str) -> dict[str, Any] | None:
+        """One endpoint by name, or None."""
+        row = self._run("SELECT * FROM endpoints WHERE name = ?", (name,)).fetchone()
+        return _endpoint(row) if row else None
+
+    def list_endpoints(self) -> list[dict[str, Any]]:
+        """Every endpoint."""
+        return [_endpoint(r) for r in self._run("SELECT * FROM endpoints").fetchall()]
+
+    def update_endpoint(self, name: str, **fields: Any) -> None:
+        """Change some of: config_name, status, failure_reason, deployed, pending_config."""
+        unknown = set(fields) - set(_ENDPOINT_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown endpoint fields {sorted(unknown)}; accepted: {_ENDPOINT_FIELDS}")
+        if "deployed" in fields:
+            fields["deployed"] = json.dumps(fields["deployed"])
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        self._run(f"UPDATE endpoints SET {sets}, modified = ? WHERE name = ?", (*fields.values(), time.time(), name))
+
+    def delete_endpoint(self, name: str) -> bool:
+        """Delete an endpoint row; False when it did not exist."""
+        return self._run("DELETE FROM endpoints WHERE name = ?", (name,)).rowcount > 0
+
+
+def _table(kind: str) -> str:
+    if kind not in ("models", "endpoint_configs"):
+        raise ValueError(f"unknown registry table {kind!r}; accepted: models, endpoint_configs")
+    return kind
+
+
+def _document(row: sqlite3.Row) -> dict[str, Any]:
+    return {"name": row["name"], "arn": row["arn"], "created": row["created"], "spec": json.loads(row["spec"])}
+
+
+def _endpoint(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "name": row["name"],
+        "arn": row["arn"],
+        "created": row["created"],
+        "modified": row["modified"],
+        "config_name": row["config_name"],
+        "status": row["status"],
+        "failure_reason": row["failure_reason"],
+        "deployed": json.loads(row["deployed"]),
+        "pending_config": row["pending_config"],
+    }

@@ -1,0 +1,145 @@
+"""SageMaker's Runtime API: ``POST /endpoints/{name}/invocations`` and ``/invocations-response-stream``.
+
+The body and the model's answer are forwarded as bytes over pooled keep-alive connections; only
+headers are translated. Errors are shaped so botocore raises ``ValidationError``, ``ModelError``,
+``ModelNotReadyException`` or ``ServiceUnavailable``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+
+from modelport.hosting import errors, eventstream
+from modelport.hosting.errors import RuntimeApiError
+from modelport.hosting.httpserver import Request, Response
+from modelport.hosting.router import NoTarget
+from modelport.hosting.service import CREATING, IN_SERVICE, SYSTEM_UPDATING, Hosting
+from modelport.hosting.upstream import UpstreamError
+
+MAX_BODY = 6 * 1024 * 1024  # SageMaker's 6 MB payload limit (botocore's BodyBlob max, 6291456 bytes)
+_FORWARDED = (
+    ("content-type", "Content-Type"),
+    ("accept", "Accept"),
+    ("x-amzn-sagemaker-custom-attributes", "X-Amzn-SageMaker-Custom-Attributes"),
+    ("x-amzn-sagemaker-inference-id", "X-Amzn-SageMaker-Inference-Id"),
+)
+_RETRIES = 2  # other instances tried when one could not be reached at all (crashed, restarting)
+
+
+class RuntimeApi:
+    """Routes invocations to the endpoints' instances."""
+
+    def __init__(self, hosting: Hosting) -> None:
+        self.hosting = hosting
+        self.timeout = hosting.settings.invocation_timeout
+        self.account = hosting.settings.account
+
+    async def invoke(self, request: Request, endpoint: str, stream: bool = False) -> Response:
+        """Answer one InvokeEndpoint (or InvokeEndpointWithResponseStream) request."""
+        try:
+            return await self._invoke(request, endpoint, stream)
+        except RuntimeApiError as exc:
+            return error_response(exc)
+
+    def _live(self, endpoint: str):
+        live = self.hosting.live.get(endpoint)
+        if live is not None and live.router is not None:
+            return live
+        row = self.hosting.registry.get_endpoint(endpoint)
+        if row is None:
+            raise errors.validation_error(f"Endpoint {endpoint} of account {self.account} not found.")
+        if row["status"] in (CREATING, SYSTEM_UPDATING):
+            raise errors.model_not_ready(f"Endpoint {endpoint} is {row['status']}; it accepts invocations once it "
+                                         f"is InService.")
+        raise errors.validation_error(f"Endpoint {endpoint} of account {self.account} is in status "
+                                      f"{row['status']} and cannot take invocations"
+                                      + (f": {row['failure_reason']}" if row["failure_reason"] else "."))
+
+    async def _invoke(self, request: Request, endpoint: str, stream: bool) -> Response:
+        live = self._live(endpoint)
+        if request.too_large:
+            raise errors.validation_error(f"Request body exceeds the maximum of {MAX_BODY} bytes for endpoint "
+                                          f"{endpoint}; send at most 6 MB per invocation.")
+        headers = request.headers
+        target = headers.get("x-amzn-sagemaker-target-variant")
+        forward = [(name, headers[key]) for key, name in _FORWARDED if key in headers]
+        if stream and "x-amzn-sagemaker-accept" in headers:
+            forward.append(("Accept", headers["x-amzn-sagemaker-accept"]))
+        tried: list = []
+        for attempt in range(_RETRIES + 1):
+            router = live.router
+            if router is None:
+                raise errors.service_unavailable(f"Endpoint {endpoint} is being deleted.")
+            try:
+                variant, instance = router.pick(target, tried)
+            except NoTarget as exc:
+                if exc.reason == "unknown-variant":
+                    raise errors.validation_error(exc.message) from None
+                raise errors.service_unavailable(f"Endpoint {endpoint}: {exc.message} Instances that crashed are "
+                                                 f"being restarted; retry shortly.") from None
+            instance.outstanding += 1
+            release = True
+            try:
+                upstream = await instance.pool.request("POST", "/invocations", forward, request.body,
+                                                       stream=stream, timeout=self.timeout)
+                if stream and 200 <= upstream.status < 300:
+                    release = False  # the stream releases the instance when it ends
+                    return self._stream_response(endpoint, variant.name, instance, upstream)
+                if stream:
+                    upstream.body = b"".join([c async for c in upstream.chunks()])
+                return self._response(endpoint, variant.name, upstream)
+            except UpstreamError as exc:
+                if exc.answered:
+                    raise errors.model_error(endpoint, variant.name, 500, f"The model server closed the connection "
+                                             f"while answering: {exc}", self.hosting.log_stream(endpoint)) from None
+                tried.append(instance)
+            except asyncio.TimeoutError:
+                raise errors.model_error(
+                    endpoint, variant.name, 0,
+                    f"Your invocation timed out while waiting for a response from container primary "
+                    f"(after {self.timeout:g} s).", self.hosting.log_stream(endpoint)) from None
+            finally:
+                if release:
+                    instance.outstanding -= 1
+        raise errors.service_unavailable(f"Endpoint {endpoint}: no instance could be reached after "
+                                         f"{len(tried)} attempts; they are being restarted, retry shortly.")
+
+    def _response(self, endpoint: str, variant: str, upstream) -> Response:
+        if not 200 <= upstream.status < 300:
+            original = upstream.body.decode("utf-8", "replace")
+            raise errors.model_error(endpoint, variant, upstream.status, original, self.hosting.log_stream(endpoint))
+        out = [("Content-Type", upstream.headers.get("content-type", "application/octet-stream")),
+               ("x-Amzn-Invoked-Production-Variant", variant)]
+        attrs = upstream.headers.get("x-amzn-sagemaker-custom-attributes")
+        if attrs is not None:
+            out.append(("X-Amzn-SageMaker-Custom-Attributes", attrs))
+        return Response(200, out, upstream.body)
+
+    def _stream_response(self, endpoint: str, variant: str, instance, upstream) -> Response:
+        headers = [("Content-Type", eventstream.CONTENT_TYPE),
+                   ("X-Amzn-SageMaker-Content-Type", upstream.headers.get("content-type", "application/octet-stream")),
+                   ("x-Amzn-Invoked-Production-Variant", variant)]
+        attrs = upstream.headers.get("x-amzn-sagemaker-custom-attributes")
+        if attrs is not None:
+            headers.append(("X-Amzn-SageMaker-Custom-Attributes", attrs))
+
+        async def events() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in upstream.chunks():
+                    yield eventstream.payload_part(chunk)
+            except UpstreamError as exc:
+                yield eventstream.model_stream_error(f"The model stream ended early: {exc}", "ModelStreamError")
+            finally:
+                instance.outstanding -= 1
+
+        return Response(200, headers, stream=events())
+
+
+def error_response(exc: RuntimeApiError) -> Response:
+    """The REST-JSON error response for ``exc``."""
+    headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", exc.code),
+               ("x-amzn-RequestId", str(uuid.uuid4()))]
+    return Response(exc.status, headers, json.dumps(exc.body()).encode())

@@ -1,0 +1,157 @@
+"""``modelport hosting``: the control API and the Runtime API on one port, plus a small status API.
+
+Paths:
+- ``POST /`` with ``X-Amz-Target: SageMaker.<Op>`` — the control plane (:mod:`.control_api`);
+- ``POST /endpoints/{name}/invocations`` and ``…/invocations-response-stream`` — the Runtime API;
+- ``GET /ping`` — hosting itself is up; ``GET /_modelport/endpoints/{name}/instances`` — instance states.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import threading
+from pathlib import Path
+
+from modelport.config import get_settings
+from modelport.hosting.control_api import ControlApi
+from modelport.hosting.fleet import CommandFactory, serve_command
+from modelport.hosting.httpserver import HttpServer, Request, Response
+from modelport.hosting.registry import Registry
+from modelport.hosting.runtime_api import MAX_BODY, RuntimeApi
+from modelport.hosting.service import Hosting
+from modelport.hosting.settings import HostingSettings, get_hosting_settings
+
+log = logging.getLogger(__name__)
+_JSON = [("Content-Type", "application/json")]
+
+
+def _json(status: int, body: object) -> Response:
+    return Response(status, list(_JSON), json.dumps(body).encode())
+
+
+class HostingApp:
+    """The request dispatcher over one :class:`Hosting`."""
+
+    def __init__(self, hosting: Hosting) -> None:
+        self.hosting = hosting
+        self.control = ControlApi(hosting)
+        self.runtime = RuntimeApi(hosting)
+
+    async def __call__(self, request: Request) -> Response:
+        path = request.path
+        if path.startswith("/endpoints/") and request.method == "POST":
+            name, _, action = path[11:].partition("/")
+            if action == "invocations":
+                return await self.runtime.invoke(request, name)
+            if action == "invocations-response-stream":
+                return await self.runtime.invoke(request, name, stream=True)
+        elif path == "/" and request.method == "POST":
+            return await self.control.handle(request)
+        elif path in ("/ping", "/health") and request.method == "GET":
+            return _json(200, {"status": "ok", "endpoints": len(self.hosting.live)})
+        elif path.startswith("/_modelport/endpoints/") and request.method == "GET":
+            name, _, what = path[22:].partition("/")
+            if what == "instances":
+                return self._instances(name)
+        return _json(404, {"__type": "UnknownOperationException",
+                           "message": f"No route for {request.method} {path}. Control API: POST / with "
+                                      f"X-Amz-Target; Runtime API: POST /endpoints/NAME/invocations."})
+
+    def _instances(self, name: str) -> Response:
+        live = self.hosting.live.get(name)
+        if live is None:
+            return _json(404, {"__type": "ValidationException", "message": f"Endpoint {name} is not running."})
+        return _json(200, {"EndpointName": name, "Variants": [
+            {"VariantName": f.name, "Weight": f.weight, "Unhealthy": f.unhealthy, "Instances": f.describe()}
+            for f in live.fleets]})
+
+
+class HostingServer:
+    """Runs hosting on an asyncio loop: :meth:`serve_forever` in the foreground, or :meth:`start` in a thread."""
+
+    def __init__(
+        self,
+        home: Path | None = None,
+        settings: HostingSettings | None = None,
+        command: CommandFactory = serve_command,
+    ) -> None:
+        self.settings = settings or get_hosting_settings()
+        self.home = Path(home) if home is not None else get_settings().home
+        self.command = command
+        self.port = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stopped: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        """Where the service answers (once started)."""
+        return f"http://{self.settings.host}:{self.port}"
+
+    async def run(self, on_ready=None) -> None:
+        """Serve until :meth:`stop` (or a signal) is received; endpoints that were InService are restored."""
+        self._loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        registry = Registry(self.home / "hosting" / "registry.db")
+        hosting = Hosting(registry, self.settings, self.home, self.command)
+        http = HttpServer(HostingApp(hosting), max_body=MAX_BODY)
+        try:
+            self.port = await http.start(self.settings.host, self.settings.port)
+            await hosting.restore()
+            self._ready.set()
+            if on_ready is not None:
+                on_ready(self)
+            await self._stopped.wait()
+        finally:
+            await http.close()
+            await hosting.shutdown()
+            registry.close()
+
+    def serve_forever(self, on_ready=None) -> None:
+        """Run in this thread until SIGINT/SIGTERM."""
+        import uvloop
+
+        async def main() -> None:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, self._request_stop)
+            await self.run(on_ready)
+
+        uvloop.run(main())
+
+    def _request_stop(self) -> None:
+        if self._stopped is not None:
+            self._stopped.set()
+
+    def start(self, timeout: float = 30.0) -> "HostingServer":
+        """Run in a background thread; return once it listens (tests, notebooks)."""
+        import uvloop
+
+        def target() -> None:
+            try:
+                uvloop.run(self.run())
+            except BaseException as exc:  # reported to the starting thread
+                self._error = exc
+                self._ready.set()
+
+        self._thread = threading.Thread(target=target, name="modelport-hosting", daemon=True)
+        self._thread.start()
+        self._ready.wait(timeout)
+        if self._error is not None:
+            raise RuntimeError(f"modelport hosting failed to start: {self._error}") from self._error
+        if not self._ready.is_set():
+            raise RuntimeError(f"modelport hosting did not start within {timeout:g} s")
+        return self
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Stop a server started with :meth:`start` (its instances stop too)."""
+        if self._loop is not None and self._stopped is not None:
+            self._loop.call_soon_threadsafe(self._stopped.set)
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None

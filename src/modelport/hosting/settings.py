@@ -1,0 +1,47 @@
+"""Hosting settings, read from ``MODELPORT_HOSTING_*`` environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class HostingSettings(BaseSettings):
+    """Where hosting listens, what it calls itself in ARNs, and how it supervises instances."""
+
+    model_config = SettingsConfigDict(env_prefix="MODELPORT_HOSTING_", extra="ignore")
+
+    host: str = Field(default="127.0.0.1", description="MODELPORT_HOSTING_HOST: address to listen on.")
+    port: int = Field(default=8001, description="MODELPORT_HOSTING_PORT: port of both APIs.")
+    region: str = Field(default="us-east-1", description="MODELPORT_HOSTING_REGION: region shown in ARNs.")
+    account: str = Field(default="123456789012", description="MODELPORT_HOSTING_ACCOUNT: account id in ARNs.")
+    workers: int = Field(
+        default=1,
+        description="MODELPORT_HOSTING_WORKERS: worker processes per instance, unless the model's "
+        "Environment sets SAGEMAKER_MODEL_SERVER_WORKERS.",
+    )
+    startup_timeout: float = Field(
+        default=120.0,
+        description="MODELPORT_HOSTING_STARTUP_TIMEOUT: seconds an instance may take to pass /ping "
+        "(a variant's ContainerStartupHealthCheckTimeoutInSeconds overrides it).",
+    )
+    invocation_timeout: float = Field(
+        default=60.0, description="MODELPORT_HOSTING_INVOCATION_TIMEOUT: seconds per invocation (SageMaker: 60)."
+    )
+    max_restarts: int = Field(
+        default=3,
+        description="MODELPORT_HOSTING_MAX_RESTARTS: crashes of one instance within a minute before "
+        "its variant is marked unhealthy.",
+    )
+    drain_timeout: float = Field(
+        default=30.0, description="MODELPORT_HOSTING_DRAIN_TIMEOUT: seconds an old fleet may take to drain."
+    )
+    url: str = Field(
+        default="http://127.0.0.1:8001",
+        description="MODELPORT_HOSTING_URL: where clients (CLI, Python SDK) find the service.",
+    )
+
+
+def get_hosting_settings() -> HostingSettings:
+    """Read the hosting settings from the environment now."""
+    return HostingSettings()

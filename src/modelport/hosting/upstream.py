@@ -1,0 +1,223 @@
+"""Pooled keep-alive HTTP/1.1 connections from hosting to one runtime instance.
+
+A request's body bytes are written as received and the response bytes are read back as they
+come: nothing is re-encoded. Idle connections are kept for the next request, so the common case
+costs one write and one read on an open socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator
+
+import httptools
+
+
+class UpstreamError(ConnectionError):
+    """The instance could not be reached or closed the connection before answering.
+
+    ``answered`` says whether a response had started; a request that got no answer at all may be
+    retried on another instance.
+    """
+
+    def __init__(self, message: str, answered: bool = False) -> None:
+        super().__init__(message)
+        self.answered = answered
+
+
+class UpstreamResponse:
+    """Status, headers (lower-case names) and either the whole body or a chunk iterator."""
+
+    __slots__ = ("status", "headers", "body", "_conn")
+
+    def __init__(self, status: int, headers: dict[str, str], body: bytes, conn: "_UpstreamConnection | None") -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self._conn = conn
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body as it arrives (streaming responses only)."""
+        conn = self._conn
+        if conn is None:
+            if self.body:
+                yield self.body
+            return
+        while True:
+            chunk = await conn.chunks.get()
+            if chunk is None:
+                break
+            if isinstance(chunk, Exception):
+                raise chunk
+            yield chunk
+
+
+class _UpstreamConnection(asyncio.Protocol):
+    """One socket to the instance, parsing one response at a time."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.closed = False
+        self.streaming = False
+        self.headers: dict[str, str] = {}
+        self.body = bytearray()
+        self.got_bytes = False
+        self.headers_done: asyncio.Future | None = None
+        self.done: asyncio.Future | None = None
+        self.chunks: asyncio.Queue = asyncio.Queue()
+
+    def begin(self, streaming: bool) -> None:
+        """Prepare for the next response."""
+        loop = asyncio.get_running_loop()
+        self.streaming = streaming
+        self.headers = {}
+        self.body = bytearray()
+        self.got_bytes = False
+        self.headers_done = loop.create_future()
+        self.done = loop.create_future()
+        if streaming:
+            self.chunks = asyncio.Queue()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.got_bytes = True
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(UpstreamError(f"malformed response from the instance: {exc}", answered=True))
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._fail(UpstreamError("the instance closed the connection", answered=self.got_bytes))
+
+    def _fail(self, exc: Exception) -> None:
+        for fut in (self.headers_done, self.done):
+            if fut is not None and not fut.done():
+                fut.set_exception(exc)
+        if self.streaming and self.done is not None:
+            self.chunks.put_nowait(exc)
+
+    # httptools callbacks
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+
+    def on_headers_complete(self) -> None:
+        if self.headers_done is not None and not self.headers_done.done():
+            self.headers_done.set_result(self.parser.get_status_code())
+
+    def on_body(self, body: bytes) -> None:
+        if self.streaming:
+            self.chunks.put_nowait(body)
+        else:
+            self.body += body
+
+    def on_message_complete(self) -> None:
+        if self.streaming:
+            self.chunks.put_nowait(None)
+        if self.done is not None and not self.done.done():
+            self.done.set_result(self.parser.should_keep_alive())
+
+
+class UpstreamPool:
+    """Keep-alive connections to one ``host:port``; at most ``max_idle`` kept open between requests."""
+
+    def __init__(self, host: str, port: int, max_idle: int = 64) -> None:
+        self.host = host
+        self.port = port
+        self.max_idle = max_idle
+        self._idle: deque[_UpstreamConnection] = deque()
+        self._host_header = f"Host: {host}:{port}\r\n".encode("latin-1")
+
+    async def _connect(self) -> _UpstreamConnection:
+        loop = asyncio.get_running_loop()
+        try:
+            _, conn = await loop.create_connection(_UpstreamConnection, self.host, self.port)
+        except OSError as exc:
+            raise UpstreamError(f"cannot connect to the instance at {self.host}:{self.port}: {exc}") from exc
+        return conn
+
+    def _release(self, conn: _UpstreamConnection, keep_alive: bool) -> None:
+        if keep_alive and not conn.closed and len(self._idle) < self.max_idle:
+            self._idle.append(conn)
+        elif conn.transport is not None:
+            conn.transport.close()
+
+    def _encode(self, method: str, path: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
+        head = bytearray(f"{method} {path} HTTP/1.1\r\n".encode("latin-1"))
+        head += self._host_header
+        for name, value in headers:
+            head += f"{name}: {value}\r\n".encode("latin-1")
+        head += b"Content-Length: %d\r\n\r\n" % len(body)
+        head += body
+        return bytes(head)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        headers: list[tuple[str, str]] | None = None,
+        body: bytes = b"",
+        *,
+        stream: bool = False,
+        timeout: float | None = None,
+    ) -> UpstreamResponse:
+        """Send one request; return the whole response, or (``stream=True``) its chunk iterator.
+
+        A reused idle connection that the instance had already closed is retried once on a fresh one.
+        """
+        data = self._encode(method, path, headers or [], body)
+        while self._idle:
+            conn = self._idle.pop()
+            if conn.closed:
+                continue
+            try:
+                return await self._exchange(conn, data, stream, timeout)
+            except UpstreamError as exc:
+                if exc.answered:
+                    raise
+                # a stale keep-alive socket: fall through to a fresh connection
+                break
+        conn = await self._connect()
+        return await self._exchange(conn, data, stream, timeout)
+
+    async def _exchange(self, conn: _UpstreamConnection, data: bytes, stream: bool, timeout: float | None) -> UpstreamResponse:
+        conn.begin(stream)
+        conn.transport.write(data)
+        try:
+            if stream:
+                status = await asyncio.wait_for(conn.headers_done, timeout)
+                response = UpstreamResponse(status, conn.headers, b"", conn)
+                self._watch_stream(conn)
+                return response
+            keep_alive = await asyncio.wait_for(conn.done, timeout)
+        except BaseException:  # timeout, cancellation, lost connection: this socket is done
+            conn.transport.close()
+            raise
+        status = conn.parser.get_status_code()
+        response = UpstreamResponse(status, conn.headers, bytes(conn.body), None)
+        self._release(conn, keep_alive)
+        return response
+
+    def _watch_stream(self, conn: _UpstreamConnection) -> None:
+        """Return a streaming connection to the pool once its response is complete."""
+
+        def finished(fut: asyncio.Future) -> None:
+            if fut.cancelled() or fut.exception() is not None:
+                if conn.transport is not None:
+                    conn.transport.close()
+                return
+            self._release(conn, fut.result())
+
+        conn.done.add_done_callback(finished)
+
+    def close(self) -> None:
+        """Close every idle connection."""
+        while self._idle:
+            conn = self._idle.pop()
+            if conn.transport is not None:
+                conn.transport.close()
