@@ -113,7 +113,7 @@ class Instance:
         self.port = free_port()
         self.pool = UpstreamPool("127.0.0.1", self.port)
         command = fleet.command(fleet.artifact, self.port, fleet.workers)
-        env = {**os.environ, **fleet.environment, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **fleet.base_env, **fleet.environment, "PYTHONUNBUFFERED": "1"}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as logfile:
             stamp = time.strftime("%Y-%m-%d %H:%M:%S")
@@ -261,6 +261,7 @@ class VariantFleet:
         workers: int,
         startup_timeout: float,
         max_restarts: int,
+        base_env: dict[str, str] | None = None,
         on_unhealthy: Callable[["VariantFleet", str], None] | None = None,
     ) -> None:
         self.endpoint = endpoint
@@ -271,6 +272,7 @@ class VariantFleet:
         self.desired_count: int = int(variant.get("InitialInstanceCount") or 1)
         self.container: dict[str, Any] = variant.get("Container", {})
         self.environment: dict[str, str] = dict(self.container.get("Environment") or {})
+        self.base_env = dict(base_env or {})
         self.artifact = artifact
         self.log_dir = log_dir
         self.command = command

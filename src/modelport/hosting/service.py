@@ -107,6 +107,7 @@ class Hosting:
                     endpoint, variant, artifact,
                     log_dir=self.logs_dir / endpoint, command=self.command, workers=self.settings.workers,
                     startup_timeout=self.settings.startup_timeout, max_restarts=self.settings.max_restarts,
+                    base_env={"MODELPORT_HOME": str(self.home)},
                     on_unhealthy=self._variant_unhealthy,
                 ))
         except model_data.ModelDataError as exc:

@@ -1,0 +1,125 @@
+"""Shared pieces for the hosting tests: a tiny real archive, an in-process hosting server, and boto3
+clients pointed at it (dummy credentials, ``endpoint_url``)."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+import time
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+
+from modelport.archive import pack_archive
+from modelport.hosting.server import HostingServer
+from modelport.hosting.settings import HostingSettings
+
+# A model whose answers say which instance and variant served them. Env: SCALE multiplies x,
+# TAG names the model version, FAIL_LOAD makes model_fn fail (the server then exits non-zero).
+INFERENCE = '''
+import json, os, time
+
+def model_fn(model_dir):
+    if os.environ.get("FAIL_LOAD"):
+        raise RuntimeError("model_fn failed on purpose (FAIL_LOAD is set)")
+    with open(os.path.join(model_dir, "weights.json")) as f:
+        weights = json.load(f)
+    return {"scale": float(os.environ.get("SCALE", weights["scale"])), "tag": os.environ.get("TAG", "v1")}
+
+def input_fn(body, content_type, context):
+    if content_type != "application/json":
+        from sagemaker_inference import errors
+        raise errors.GenericInferenceToolkitError(415, "only application/json is accepted, got " + str(content_type))
+    data = json.loads(body)
+    data["_attrs"] = context.get_request_header(0, "X-Amzn-SageMaker-Custom-Attributes")
+    return data
+
+def predict_fn(data, model):
+    if data.get("fail"):
+        from sagemaker_inference import errors
+        raise errors.GenericInferenceToolkitError(400, "bad x: " + str(data.get("x")))
+    if data.get("sleep"):
+        time.sleep(data["sleep"])
+    if data.get("stream"):
+        return ("part-%d;" % i for i in range(int(data["stream"])))
+    return {"y": data.get("x", 0) * model["scale"], "tag": model["tag"], "pid": os.getpid(),
+            "attrs": data["_attrs"]}
+
+def output_fn(prediction, accept):
+    if not isinstance(prediction, dict):
+        return (chunk.encode() for chunk in prediction)
+    return json.dumps(prediction), "application/json"
+'''
+
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+def make_archive(root: Path, scale: float = 2.0) -> Path:
+    """Pack the tiny model into ``root/model.tar.gz``."""
+    src = root / "src"
+    (src / "code").mkdir(parents=True, exist_ok=True)
+    (src / "code" / "inference.py").write_text(textwrap.dedent(INFERENCE))
+    (src / "weights.json").write_text('{"scale": %s}' % scale)
+    return pack_archive(src, root / "model.tar.gz")
+
+
+def start_hosting(home: Path, **settings) -> HostingServer:
+    """An in-process hosting server on a free port with its state in ``home``."""
+    options = {"port": 0, "startup_timeout": 60.0, **settings}
+    return HostingServer(home=home, settings=HostingSettings(**options)).start()
+
+
+def clients(url: str, retries: int = 0):
+    """boto3 ``sagemaker`` and ``sagemaker-runtime`` clients for ``url``."""
+    config = Config(retries={"max_attempts": retries, "mode": "standard"} if retries else {"max_attempts": 1},
+                    max_pool_connections=32)
+    sm = boto3.client("sagemaker", endpoint_url=url, region_name="us-east-1", config=config)
+    rt = boto3.client("sagemaker-runtime", endpoint_url=url, region_name="us-east-1", config=config)
+    return sm, rt
+
+
+def wait_in_service(sm, name: str, timeout: float = 90) -> dict:
+    """The boto3 waiter, polling fast; returns the final DescribeEndpoint."""
+    sm.get_waiter("endpoint_in_service").wait(
+        EndpointName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": int(timeout / 0.1)})
+    return sm.describe_endpoint(EndpointName=name)
+
+
+def wait_status(sm, name: str, statuses: tuple[str, ...], timeout: float = 90) -> dict:
+    """Poll DescribeEndpoint until its status is one of ``statuses``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        described = sm.describe_endpoint(EndpointName=name)
+        if described["EndpointStatus"] in statuses:
+            return described
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{name} stayed {described['EndpointStatus']}: {described.get('FailureReason')}")
+        time.sleep(0.05)
+
+
+def deploy(sm, name: str, model_data: str, *, variants: list[dict] | None = None, count: int = 1,
+           env: dict | None = None, wait: bool = True) -> dict | None:
+    """Model ``name`` + config ``name`` + endpoint ``name``; ``variants`` = [{"name", "weight", "count", "env"}]."""
+    variants = variants or [{"name": "AllTraffic", "weight": 1.0, "count": count, "env": env or {}}]
+    production = []
+    for v in variants:
+        model = f"{name}-{v['name']}".lower()
+        sm.create_model(ModelName=model, ExecutionRoleArn="arn:aws:iam::123456789012:role/local",
+                        PrimaryContainer={"Image": "modelport", "ModelDataUrl": model_data,
+                                          "Environment": v.get("env") or {}})
+        production.append({"VariantName": v["name"], "ModelName": model, "InstanceType": "ml.m5.large",
+                           "InitialInstanceCount": v.get("count", 1), "InitialVariantWeight": v.get("weight", 1.0)})
+    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=production)
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    return wait_in_service(sm, name) if wait else None
+
+
+def instances(url: str, name: str) -> list[dict]:
+    """The instances of every variant of ``name`` (hosting's status API)."""
+    import httpx
+
+    data = httpx.get(f"{url}/_modelport/endpoints/{name}/instances").json()
+    return [i for v in data["Variants"] for i in v["Instances"]]
