@@ -24,7 +24,7 @@ from modelport.runtime.app import LoadingApp
 from modelport.runtime.environment import RuntimeEnvironment
 from modelport.runtime.errors import StartupError
 from modelport.runtime.http import start_server
-from modelport.runtime.readiness import Readiness
+from modelport.runtime.readiness import DOWN, SERVING, Readiness
 from modelport.runtime.worker import LOAD_FAILED
 
 logger = logging.getLogger("modelport.runtime")
@@ -56,7 +56,6 @@ class WorkerProcess:
 
     index: int
     process: subprocess.Popen | None = None
-    ever_ready: bool = False
     crashes: list[float] = field(default_factory=list)
 
 
@@ -122,7 +121,7 @@ class Supervisor:
         ]
         for path in self.extra_paths:
             command += ["--extra-path", path]
-        self.readiness.mark(worker.index, False)
+        self.readiness.set(worker.index, DOWN)
         worker.process = subprocess.Popen(command, pass_fds=(self.sock.fileno(),), env=self._child_environment())
 
     def _stop_workers(self) -> None:
@@ -139,7 +138,7 @@ class Supervisor:
 
     def _on_exit(self, worker: WorkerProcess, returncode: int) -> bool:
         """React to a worker that exited; False when the whole server must stop."""
-        self.readiness.mark(worker.index, False)
+        self.readiness.set(worker.index, DOWN)
         if returncode == LOAD_FAILED:
             self.failure = f"worker {worker.index} could not load the model (see the error above); stopping."
             return False
@@ -165,8 +164,10 @@ class Supervisor:
     async def _supervise(self) -> None:
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
+        wake = asyncio.Event()  # a worker has loaded its model (SIGUSR1)
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
+            loop.add_signal_handler(signum, lambda: (stop.set(), wake.set()))
+        loop.add_signal_handler(signal.SIGUSR1, wake.set)
         started = time.monotonic()
         for worker in self.workers:
             self._start(worker)
@@ -179,23 +180,24 @@ class Supervisor:
                     if not self._on_exit(worker, returncode):
                         self.exit_code = 1
                         stop.set()
-                elif self.readiness.is_ready(worker.index):
-                    worker.ever_ready = True
             if stop.is_set():
                 break
-            any_ready = self.readiness.any_ready()
-            if any_ready and loading_server is not None:
-                loading_server.close()
+            loaded = self.readiness.loaded()
+            if loaded and loading_server is not None:
+                loading_server.close()  # stop answering "loading" before any worker accepts
                 loading_server = None
-            elif not any_ready and loading_server is None:
+            for index in loaded:
+                self.readiness.set(index, SERVING)
+            if not loaded and not self.readiness.any_ready() and loading_server is None:
                 loading_server = await self._start_loading_server()
             if not announced and self.readiness.all_ready():
                 announced = True
                 if self.on_ready is not None:
                     self.on_ready(time.monotonic() - started)
             try:
-                await asyncio.wait_for(stop.wait(), POLL_SECONDS)
+                await asyncio.wait_for(wake.wait(), POLL_SECONDS)
             except asyncio.TimeoutError:
                 pass
+            wake.clear()
         if loading_server is not None:
             loading_server.close()

@@ -88,12 +88,21 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvloop
 
+    import os
+
+    from modelport.runtime.readiness import DOWN, LOADED, SERVING
+
     app = RuntimeApp(pipeline, env, readiness)
-    readiness.mark(args.index, True)
+    # Tell the supervisor, then wait until it has stopped answering "loading" on the shared port.
+    readiness.set(args.index, LOADED)
+    os.kill(os.getppid(), signal.SIGUSR1)
+    if not readiness.wait_for(args.index, SERVING, timeout=60):
+        print(f"modelport: worker {args.index}: the supervisor did not answer; exiting.", file=sys.stderr)
+        return 1
     try:
         uvloop.run(_serve(app, sock))
     finally:
-        readiness.mark(args.index, False)
+        readiness.set(args.index, DOWN)
     return 0
 
 
