@@ -363,3 +363,17 @@ def test_serves_a_packed_archive(tmp_path):
     with ModelServer(archive, home=tmp_path / "home") as server:
         assert server.post("[1, 2]").json() == [3, 6]
     assert any((tmp_path / "home" / "models").iterdir())
+
+
+def test_workers_do_not_outlive_a_killed_supervisor(tmp_path):
+    model = write_model(tmp_path / "m", "def model_fn(d): return 1\ndef predict_fn(x, m): return x.tolist()\n")
+    server = ModelServer(model, workers=2).start()
+    workers = server.worker_pids()
+    server.process.kill()
+    server.process.wait()
+    deadline = time.monotonic() + 10
+    alive = list(workers)
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in alive if os.path.exists(f"/proc/{pid}") and "Z" not in open(f"/proc/{pid}/stat").read().split()[2]]
+        time.sleep(0.05)
+    assert alive == []

@@ -30,6 +30,20 @@ def add_compat_shims() -> None:
         sys.path.append(str(SHIMS_DIR))
 
 
+def die_with_parent() -> None:
+    """Ask Linux to SIGTERM this worker when the supervisor dies (even by SIGKILL): no orphans."""
+    import ctypes
+    import os
+
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return  # not Linux: the supervisor's own shutdown still stops the workers
+    if os.getppid() == 1:  # the supervisor died before prctl took effect
+        sys.exit(0)
+
+
 def load_transformer(model_dir: Path, env):  # noqa: ANN001, ANN201 - imports stay lazy here
     """Import the user's module and run model_fn (exactly once)."""
     from modelport.runtime import handlers, transformer
@@ -62,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extra-path", action="append", default=[], help="prepended to sys.path")
     args = parser.parse_args(argv)
 
+    die_with_parent()
     logging.basicConfig(level=logging.INFO, format=f"[worker {args.index}] %(levelname)s %(name)s: %(message)s")
     for path in reversed(args.extra_path):
         sys.path.insert(0, path)
