@@ -175,9 +175,10 @@ class Hosting:
             await self._stop_fleets(fleets, 0)
             return
         old = live.serve(fleets)
+        # as on SageMaker, the update completes once the old fleet has drained and is gone
+        await self._stop_fleets(old, self.settings.drain_timeout)
         self.registry.update_endpoint(live.name, status=IN_SERVICE, config_name=config_name, deployed=deployed,
                                       pending_config=None, failure_reason=None)
-        await self._stop_fleets(old, self.settings.drain_timeout)
 
     def update_weights(self, name: str, changes: list[dict[str, Any]]) -> None:
         """UpdateEndpointWeightsAndCapacities: new weights at once, instance counts by scaling."""

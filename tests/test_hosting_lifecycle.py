@@ -1,0 +1,201 @@
+"""Endpoints over time: blue/green updates under load, failed updates rolling back, scaling and
+weights, instances killed with SIGKILL under load, repeated crashes, and restart-restore."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from hosting_helpers import clients, deploy, instances, make_archive, start_hosting, wait_in_service, wait_status
+
+
+class Load:
+    """Threads invoking an endpoint in a loop, recording every answer and every failure."""
+
+    def __init__(self, rt, endpoint: str, threads: int = 3) -> None:
+        self.rt = rt
+        self.endpoint = endpoint
+        self.tags: list[str] = []
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                response = self.rt.invoke_endpoint(EndpointName=self.endpoint, Body=b'{"x": 1}',
+                                                   ContentType="application/json")
+                self.tags.append(json.loads(response["Body"].read())["tag"])
+            except Exception as exc:  # every failure counts against the endpoint
+                self.failures.append(repr(exc))
+
+    def __enter__(self) -> "Load":
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(30)
+
+    def wait_for(self, count: int, timeout: float = 30) -> None:
+        """Until at least ``count`` more answers arrived."""
+        target = len(self.tags) + count
+        deadline = time.monotonic() + timeout
+        while len(self.tags) < target and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(self.tags) >= target, f"load stalled: {self.failures[-3:]}"
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    return make_archive(tmp_path_factory.mktemp("hosting-lifecycle"))
+
+
+@pytest.fixture(scope="module")
+def hosting(tmp_path_factory, archive):
+    server = start_hosting(tmp_path_factory.mktemp("home"), max_restarts=1)
+    sm, rt = clients(server.url)
+    yield server, sm, rt
+    server.stop()
+
+
+def add_version(sm, name: str, archive, tag: str, **env) -> None:
+    sm.create_model(ModelName=name, PrimaryContainer={"Image": "i", "ModelDataUrl": str(archive),
+                                                      "Environment": {"TAG": tag, **env}})
+    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
+        {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1}])
+
+
+def test_blue_green_update_under_load_has_zero_failures(hosting, archive):
+    server, sm, rt = hosting
+    deploy(sm, "bg", str(archive), env={"TAG": "v1"})
+    old_pids = {i["pid"] for i in instances(server.url, "bg")}
+    add_version(sm, "bg-v2", archive, "v2")
+    with Load(rt, "bg") as load:
+        load.wait_for(20)
+        sm.update_endpoint(EndpointName="bg", EndpointConfigName="bg-v2")
+        updating = sm.describe_endpoint(EndpointName="bg")
+        assert updating["EndpointStatus"] == "Updating"
+        assert updating["PendingDeploymentSummary"]["EndpointConfigName"] == "bg-v2"
+        described = wait_in_service(sm, "bg")
+        load.wait_for(50)
+    assert load.failures == []
+    assert "v1" in load.tags and load.tags[-1] == "v2"
+    assert described["EndpointConfigName"] == "bg-v2"
+    assert "PendingDeploymentSummary" not in described
+    assert not old_pids & {i["pid"] for i in instances(server.url, "bg")}
+    for pid in old_pids:  # the old fleet was stopped after draining
+        assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+
+    # a new fleet that fails /ping leaves the old one serving, InService with FailureReason
+    add_version(sm, "bg-bad", archive, "bad", FAIL_LOAD="1")
+    with Load(rt, "bg") as load:
+        sm.update_endpoint(EndpointName="bg", EndpointConfigName="bg-bad")
+        described = wait_in_service(sm, "bg")
+        load.wait_for(20)
+    assert load.failures == []
+    assert set(load.tags) == {"v2"}
+    assert described["EndpointConfigName"] == "bg-v2"
+    assert "UpdateEndpoint to bg-bad failed and was rolled back" in described["FailureReason"]
+    assert "model_fn failed on purpose" in described["FailureReason"]
+
+
+def test_weights_and_capacities_update(hosting, archive):
+    server, sm, rt = hosting
+    deploy(sm, "wc", str(archive), variants=[
+        {"name": "A", "weight": 1.0, "count": 1, "env": {"TAG": "a"}},
+        {"name": "B", "weight": 1.0, "count": 1, "env": {"TAG": "b"}},
+    ])
+    sm.update_endpoint_weights_and_capacities(EndpointName="wc", DesiredWeightsAndCapacities=[
+        {"VariantName": "A", "DesiredWeight": 0.0}, {"VariantName": "B", "DesiredInstanceCount": 2}])
+    described = wait_in_service(sm, "wc")
+    variants = {v["VariantName"]: v for v in described["ProductionVariants"]}
+    assert variants["A"]["CurrentWeight"] == 0.0
+    assert (variants["B"]["CurrentInstanceCount"], variants["B"]["DesiredInstanceCount"]) == (2, 2)
+    answered = {rt.invoke_endpoint(EndpointName="wc", Body=b"{}", ContentType="application/json")
+                ["InvokedProductionVariant"] for _ in range(20)}
+    assert answered == {"B"}
+    with pytest.raises(sm.exceptions.ClientError) as excinfo:
+        sm.update_endpoint_weights_and_capacities(EndpointName="wc", DesiredWeightsAndCapacities=[
+            {"VariantName": "Z", "DesiredWeight": 1.0}])
+    assert "not present" in excinfo.value.response["Error"]["Message"]
+    sm.delete_endpoint(EndpointName="wc")
+
+
+def wait_restarted(url: str, name: str, restarts: int, timeout: float = 30) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        listed = instances(url, name)
+        if sum(i["restarts"] for i in listed) >= restarts and all(i["ready"] for i in listed):
+            return listed
+        time.sleep(0.05)
+    raise AssertionError(f"{name} did not recover: {instances(url, name)}")
+
+
+def test_instance_killed_under_load_is_restarted(hosting, archive):
+    server, sm, rt = hosting
+    deploy(sm, "k9", str(archive), count=2)
+    victim = instances(server.url, "k9")[0]
+    with Load(rt, "k9") as load:
+        load.wait_for(20)
+        os.kill(victim["pid"], signal.SIGKILL)
+        listed = wait_restarted(server.url, "k9", 1)
+        load.wait_for(50)
+    # requests caught on the dead instance were retried on the live one: nothing was lost
+    assert load.failures == []
+    assert victim["pid"] not in {i["pid"] for i in listed}
+    described = sm.describe_endpoint(EndpointName="k9")
+    assert described["EndpointStatus"] == "InService"
+    assert described["ProductionVariants"][0]["CurrentInstanceCount"] == 2
+    log = open(victim["log"]).read()
+    assert "exited with code" in log and "restarted on port" in log
+
+
+def test_repeated_crashes_mark_the_variant_unhealthy(hosting, archive):
+    server, sm, rt = hosting  # this server allows 1 restart per minute
+    deploy(sm, "crashy", str(archive))
+    os.kill(instances(server.url, "crashy")[0]["pid"], signal.SIGKILL)
+    wait_restarted(server.url, "crashy", 1)
+    os.kill(instances(server.url, "crashy")[0]["pid"], signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while "FailureReason" not in (described := sm.describe_endpoint(EndpointName="crashy")):
+        assert time.monotonic() < deadline, "the variant was never marked unhealthy"
+        time.sleep(0.05)
+    assert "crashed 2 times" in described["FailureReason"]
+    assert "modelport logs crashy" in described["FailureReason"]
+    assert described["ProductionVariants"][0]["VariantStatus"][0]["StatusMessage"] == described["FailureReason"]
+    with pytest.raises(rt.exceptions.ServiceUnavailable):
+        rt.invoke_endpoint(EndpointName="crashy", Body=b"{}", ContentType="application/json")
+
+
+def test_restart_restores_in_service_endpoints(tmp_path, archive):
+    home = tmp_path / "home"
+    first = start_hosting(home)
+    try:
+        sm, rt = clients(first.url)
+        deploy(sm, "keep", str(archive), env={"TAG": "kept"}, count=2)
+        pids = [i["pid"] for i in instances(first.url, "keep")]
+    finally:
+        first.stop()
+    for pid in pids:  # stopping hosting stops its instances
+        assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+    second = start_hosting(home)
+    try:
+        sm, rt = clients(second.url)
+        assert sm.describe_endpoint(EndpointName="keep")["EndpointStatus"] in ("SystemUpdating", "InService")
+        described = wait_in_service(sm, "keep")
+        assert described["ProductionVariants"][0]["CurrentInstanceCount"] == 2
+        body = json.loads(rt.invoke_endpoint(EndpointName="keep", Body=b'{"x": 4}',
+                                             ContentType="application/json")["Body"].read())
+        assert (body["tag"], body["y"]) == ("kept", 8.0)
+        assert [m["ModelName"] for m in sm.list_models()["Models"]] == ["keep-alltraffic"]
+        assert sm.describe_endpoint_config(EndpointConfigName="keep")["ProductionVariants"][0]["InitialInstanceCount"] == 2
+    finally:
+        second.stop()
