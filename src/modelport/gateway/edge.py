@@ -20,7 +20,7 @@ from modelport.gateway.ratelimit import TokenBuckets, retry_after_header
 
 # Paths that call models: these need the API key and count against the rate limit.
 API_PREFIXES = ("/models", "/predict/", "/invoke/", "/chat", "/v1/")
-_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:=+/-]{1,128}$")  # also API Gateway ids like "JKJaXmPLvHcESHA="
 
 
 def is_api_path(path: str) -> bool:
