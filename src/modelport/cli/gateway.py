@@ -7,6 +7,19 @@ import typer
 from modelport.cli.main import app
 
 
+def _port_is_free(host: str, port: int) -> bool:
+    """Whether we can bind host:port right now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 @app.command("gateway")
 def gateway(
     port: int = typer.Option(8000, "--port", "-p", help="Port to listen on."),
@@ -14,11 +27,11 @@ def gateway(
 ) -> None:
     """Start the gateway: /predict, /invoke, /models, /health, /docs and the built page at /.
 
-    Configured by environment variables: MNIST_SKLEARN_ENDPOINT, MNIST_PYTORCH_ENDPOINT,
-    SENTIMENT_ENDPOINT and MODELPORT_ROUTES (which endpoint serves which model),
-    AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME (where the SageMaker Runtime API is; locally modelport
-    hosting, e.g. http://127.0.0.1:8001), ALLOWED_ORIGINS, MODELPORT_API_KEYS, MODELPORT_RATE_LIMIT,
-    MODELPORT_BACKEND_TIMEOUT and MODELPORT_MAX_BODY_MB.
+    Which endpoint serves which model: MNIST_SKLEARN_ENDPOINT, MNIST_PYTORCH_ENDPOINT, SENTIMENT_ENDPOINT, MODELPORT_ROUTES.
+
+    Where the SageMaker Runtime API is: AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME (locally modelport hosting, e.g. http://127.0.0.1:8001).
+
+    Limits and access: ALLOWED_ORIGINS, MODELPORT_API_KEYS, MODELPORT_RATE_LIMIT, MODELPORT_BACKEND_TIMEOUT, MODELPORT_MAX_BODY_MB.
     """
     import uvicorn
     from rich.console import Console
@@ -26,6 +39,9 @@ def gateway(
     from modelport.gateway.app import create_app
 
     console = Console(stderr=True)
+    if not _port_is_free(host, port):
+        console.print(f"[red]port {port} on {host} is already in use[/red]: stop what uses it or pick another with --port")
+        raise typer.Exit(code=1)
     gateway_app = create_app()
     for problem in gateway_app.state.config_errors:
         console.print(f"[red]configuration error:[/red] {problem}")
