@@ -1,1 +1,303 @@
-"""`modelport hosting`, `deploy`, `endpoints`, `describe`, `invoke`, `delete`, `logs`: the local SageMaker."""
+"""`modelport hosting`, `deploy`, `endpoints`, `describe`, `invoke`, `delete`, `logs`: the local SageMaker.
+
+`hosting` runs the service; the other commands are SageMaker API clients (boto3) pointed at it by
+``MODELPORT_HOSTING_URL`` (default http://127.0.0.1:8001), except `logs`, which reads the instance
+logs under ``MODELPORT_HOME/logs``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from modelport.cli.main import app
+
+URL_HELP = "Hosting URL [env MODELPORT_HOSTING_URL; default http://127.0.0.1:8001]."
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _fail(message: str) -> None:
+    _console().print(f"[red]error:[/red] {message}")
+    raise typer.Exit(1)
+
+
+def _clients(url: Optional[str]):
+    from modelport.hosting.client import local_clients
+
+    return local_clients(url)
+
+
+def _call(fn, **kwargs):
+    """Run a boto3 call; print SageMaker's error message and exit 1 instead of a traceback."""
+    from botocore.exceptions import ClientError, EndpointConnectionError
+
+    try:
+        return fn(**kwargs)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        _fail(f"{error.get('Code')}: {error.get('Message')}")
+    except EndpointConnectionError as exc:
+        _fail(f"cannot reach modelport hosting ({exc}). Start it with `modelport hosting`, or set "
+              f"MODELPORT_HOSTING_URL.")
+
+
+@app.command("hosting")
+def hosting(
+    host: Optional[str] = typer.Option(None, help="Address to bind [env MODELPORT_HOSTING_HOST; default 127.0.0.1]."),
+    port: Optional[int] = typer.Option(None, help="Port of the control and runtime APIs [env MODELPORT_HOSTING_PORT; default 8001]."),
+) -> None:
+    """Run the local SageMaker: SageMaker's control API and Runtime API on one port.
+
+    Point unmodified boto3 code at it with endpoint_url (any credentials). Endpoints that were
+    InService come back when it restarts; state lives in MODELPORT_HOME. Stop with Ctrl-C.
+    """
+    import logging
+
+    from modelport.hosting.server import HostingServer
+    from modelport.hosting.settings import get_hosting_settings
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = get_hosting_settings()
+    settings = settings.model_copy(update={k: v for k, v in {"host": host, "port": port}.items() if v is not None})
+
+    def announce(server: HostingServer) -> None:
+        print(f"modelport hosting: SageMaker APIs on {server.url} (state in {server.home.resolve()})\n"
+              f"  boto3.client('sagemaker', endpoint_url='{server.url}')\n"
+              f"  boto3.client('sagemaker-runtime', endpoint_url='{server.url}')\n"
+              f"  modelport deploy model.tar.gz --endpoint NAME", file=sys.stderr, flush=True)
+
+    HostingServer(settings=settings).serve_forever(on_ready=announce)
+
+
+@app.command("deploy")
+def deploy(
+    archive: str = typer.Argument(..., help="model.tar.gz: a local path, file:// or s3:// URI."),
+    endpoint: str = typer.Option(..., "--endpoint", "-e", help="Endpoint name (an existing one is updated blue/green)."),
+    instances: int = typer.Option(1, "--instances", "-n", min=1, help="Instances (runtime processes) to run."),
+    instance_type: str = typer.Option("ml.m5.large", help="Instance type recorded in the endpoint config."),
+    env: List[str] = typer.Option([], "--env", help="KEY=VALUE for the model's Environment (repeatable)."),
+    upload: Optional[str] = typer.Option(None, help="Upload the archive to this s3:// or file:// URI first and deploy from there."),
+    url: Optional[str] = typer.Option(None, help=URL_HELP),
+    wait: bool = typer.Option(True, help="Wait until the endpoint is InService."),
+    timeout: float = typer.Option(600.0, help="Seconds to wait."),
+) -> None:
+    """Deploy an archive: CreateModel, CreateEndpointConfig, then CreateEndpoint (or UpdateEndpoint)."""
+    from modelport import store
+    from modelport.sdk import _endpoint_exists, _model_data_url, _unique
+
+    environment = {}
+    for item in env:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            _fail(f"--env expects KEY=VALUE, got {item!r}")
+        environment[key] = value
+    if upload:
+        with _console().status(f"uploading {archive} to {upload}"):
+            try:
+                store.upload(archive, upload)
+            except store.StoreError as exc:
+                _fail(str(exc))
+        archive = upload
+    elif not archive.startswith("s3://") and not Path(archive.removeprefix("file://")).is_file():
+        _fail(f"no such archive: {archive}; pass a model.tar.gz (see `modelport pack`)")
+    sm, _ = _clients(url)
+    model_name, config_name = _unique(endpoint), _unique(endpoint)
+    _call(sm.create_model, ModelName=model_name, ExecutionRoleArn="arn:aws:iam::123456789012:role/modelport-local",
+          PrimaryContainer={"Image": "modelport", "ModelDataUrl": _model_data_url(archive), "Environment": environment})
+    _call(sm.create_endpoint_config, EndpointConfigName=config_name, ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": model_name, "InitialInstanceCount": instances,
+        "InstanceType": instance_type, "InitialVariantWeight": 1.0}])
+    updating = _endpoint_exists(sm, endpoint)
+    if updating:
+        _call(sm.update_endpoint, EndpointName=endpoint, EndpointConfigName=config_name)
+    else:
+        _call(sm.create_endpoint, EndpointName=endpoint, EndpointConfigName=config_name)
+    verb = "updating" if updating else "creating"
+    if not wait:
+        print(f"{verb} endpoint {endpoint} (config {config_name}); check with `modelport describe {endpoint}`")
+        return
+    described = _wait(sm, endpoint, timeout, verb)
+    if updating and described["EndpointConfigName"] != config_name:
+        _fail(f"the update of {endpoint} failed and was rolled back: {described.get('FailureReason')}")
+    print(f"endpoint {endpoint} is InService (config {config_name}, {instances} instance(s))\n"
+          f"  modelport invoke {endpoint} --body @request.json --content-type application/json")
+
+
+def _wait(sm, endpoint: str, timeout: float, verb: str) -> dict:
+    from modelport.hosting.client import wait_for_endpoint
+
+    start = time.monotonic()
+    with _console().status(f"{verb} endpoint {endpoint}") as status:
+        def show(described: dict) -> None:
+            counts = ", ".join(f"{v['VariantName']} {v.get('CurrentInstanceCount', 0)}/{v.get('DesiredInstanceCount', 0)}"
+                               for v in described.get("ProductionVariants", []))
+            status.update(f"{verb} endpoint {endpoint}: {described['EndpointStatus']} "
+                          f"({counts} instances ready, {time.monotonic() - start:.1f} s)")
+        try:
+            return wait_for_endpoint(sm, endpoint, timeout, on_status=show)
+        except (RuntimeError, TimeoutError) as exc:
+            _fail(str(exc))
+
+
+@app.command("endpoints")
+def endpoints(url: Optional[str] = typer.Option(None, help=URL_HELP)) -> None:
+    """List endpoints with their status."""
+    from rich.console import Console
+    from rich.table import Table
+
+    sm, _ = _clients(url)
+    table = Table("endpoint", "status", "created", "last modified")
+    paginator = sm.get_paginator("list_endpoints")
+    from botocore.exceptions import ClientError, EndpointConnectionError
+
+    try:
+        rows = [e for page in paginator.paginate(SortBy="Name", SortOrder="Ascending") for e in page["Endpoints"]]
+    except (ClientError, EndpointConnectionError) as exc:
+        _fail(f"cannot list endpoints: {exc}")
+    for e in rows:
+        table.add_row(e["EndpointName"], e["EndpointStatus"], f"{e['CreationTime']:%Y-%m-%d %H:%M:%S}",
+                      f"{e['LastModifiedTime']:%Y-%m-%d %H:%M:%S}")
+    Console().print(table if rows else "no endpoints")
+
+
+@app.command("describe")
+def describe(
+    name: str = typer.Argument(..., help="Endpoint name."),
+    as_json: bool = typer.Option(False, "--json", help="Print DescribeEndpoint's JSON."),
+    url: Optional[str] = typer.Option(None, help=URL_HELP),
+) -> None:
+    """Show an endpoint: status, config, variants (weights, instances) and any FailureReason."""
+    from rich.console import Console
+    from rich.table import Table
+
+    sm, _ = _clients(url)
+    described = _call(sm.describe_endpoint, EndpointName=name)
+    described.pop("ResponseMetadata", None)
+    if as_json:
+        print(json.dumps(described, default=str, indent=2))
+        return
+    console = Console()
+    console.print(f"[bold]{described['EndpointName']}[/bold]  {described['EndpointStatus']}  "
+                  f"config {described['EndpointConfigName']}")
+    table = Table("variant", "weight", "instances (ready/desired)", "status")
+    for v in described["ProductionVariants"]:
+        status = "; ".join(s.get("StatusMessage") or s["Status"] for s in v.get("VariantStatus", [])) or "ok"
+        table.add_row(v["VariantName"], f"{v['CurrentWeight']:g}",
+                      f"{v['CurrentInstanceCount']}/{v['DesiredInstanceCount']}", status)
+    console.print(table)
+    if described.get("FailureReason"):
+        console.print(f"[yellow]FailureReason:[/yellow] {described['FailureReason']}")
+
+
+@app.command("invoke")
+def invoke(
+    name: str = typer.Argument(..., help="Endpoint name."),
+    body: str = typer.Option(..., "--body", "-b", help="The request body, or @FILE to read it from a file, or @- for stdin."),
+    content_type: str = typer.Option("application/json", "--content-type", "-t", help="Content-Type of the body."),
+    accept: Optional[str] = typer.Option(None, "--accept", "-a", help="Accept header."),
+    variant: Optional[str] = typer.Option(None, "--variant", help="TargetVariant: send to this production variant."),
+    url: Optional[str] = typer.Option(None, help=URL_HELP),
+) -> None:
+    """Invoke an endpoint through the SageMaker Runtime API and print the answer."""
+    if body.startswith("@"):
+        source = body[1:]
+        try:
+            data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+        except OSError as exc:
+            _fail(f"cannot read the body from {source}: {exc.strerror}")
+    else:
+        data = body.encode()
+    _, rt = _clients(url)
+    kwargs = {"EndpointName": name, "Body": data, "ContentType": content_type}
+    if accept:
+        kwargs["Accept"] = accept
+    if variant:
+        kwargs["TargetVariant"] = variant
+    response = _call(rt.invoke_endpoint, **kwargs)
+    payload = response["Body"].read()
+    _console().print(f"[dim]{response.get('ContentType')} from variant {response.get('InvokedProductionVariant')}[/dim]")
+    sys.stdout.buffer.write(payload + (b"" if payload.endswith(b"\n") else b"\n"))
+
+
+@app.command("delete")
+def delete(
+    name: str = typer.Argument(..., help="Endpoint name."),
+    keep_config: bool = typer.Option(False, help="Keep the endpoint config and its models."),
+    url: Optional[str] = typer.Option(None, help=URL_HELP),
+) -> None:
+    """Delete an endpoint (stopping its instances), and by default its endpoint config and models."""
+    from modelport.hosting.client import wait_deleted
+
+    sm, _ = _clients(url)
+    described = _call(sm.describe_endpoint, EndpointName=name)
+    config_name = described["EndpointConfigName"]
+    models = []
+    if not keep_config:
+        from botocore.exceptions import ClientError
+
+        try:
+            config = sm.describe_endpoint_config(EndpointConfigName=config_name)
+            models = [v["ModelName"] for v in config["ProductionVariants"]]
+        except ClientError:
+            config_name = None
+    _call(sm.delete_endpoint, EndpointName=name)
+    with _console().status(f"deleting endpoint {name}"):
+        wait_deleted(sm, name)
+    if not keep_config and config_name:
+        _call(sm.delete_endpoint_config, EndpointConfigName=config_name)
+        for model in models:
+            from botocore.exceptions import ClientError
+
+            try:
+                sm.delete_model(ModelName=model)
+            except ClientError:
+                pass  # already deleted, or shared and deleted by another config's cleanup
+    print(f"deleted endpoint {name}" + ("" if keep_config else f" with config {config_name} and model(s) {', '.join(models)}"))
+
+
+@app.command("logs")
+def logs(
+    name: str = typer.Argument(..., help="Endpoint name."),
+    lines: int = typer.Option(50, "--lines", "-n", help="Lines to show from the end of each instance log."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines (Ctrl-C to stop)."),
+) -> None:
+    """Show the logs of an endpoint's instances (MODELPORT_HOME/logs/NAME), newest last."""
+    from modelport.config import get_settings
+
+    folder = get_settings().path("logs", name)
+    files = sorted(folder.glob("*.log"), key=lambda p: p.stat().st_mtime)
+    if not files:
+        _fail(f"no logs for endpoint {name} in {folder}")
+    for path in files:
+        text = path.read_text(errors="replace").splitlines()
+        print(f"==> {path.name} <==")
+        print("\n".join(text[-lines:]) if lines > 0 else "")
+    if follow:
+        _follow(files)
+
+
+def _follow(files: List[Path]) -> None:
+    positions = {p: p.stat().st_size for p in files}
+    try:
+        while True:
+            for path in positions:
+                size = path.stat().st_size
+                if size > positions[path]:
+                    with path.open("r", errors="replace") as f:
+                        f.seek(positions[path])
+                        for line in f.read().splitlines():
+                            print(f"{path.stem}: {line}", flush=True)
+                    positions[path] = size
+            time.sleep(0.3)
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,72 @@
+"""boto3 clients for modelport hosting (or real SageMaker), shared by the CLI and the Python SDK."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from modelport.hosting.settings import get_hosting_settings
+
+
+def local_clients(url: str | None = None) -> tuple[Any, Any]:
+    """``sagemaker`` and ``sagemaker-runtime`` clients pointed at modelport hosting.
+
+    ``url`` defaults to ``MODELPORT_HOSTING_URL``. Hosting does not check signatures, so dummy
+    credentials are used when none are configured.
+    """
+    import boto3
+    from botocore.config import Config
+
+    settings = get_hosting_settings()
+    url = url or settings.url
+    session = boto3.session.Session()
+    creds: dict[str, str] = {}
+    if session.get_credentials() is None:
+        creds = {"aws_access_key_id": "modelport", "aws_secret_access_key": "modelport"}
+    config = Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=32)
+    region = session.region_name or settings.region
+    sm = boto3.client("sagemaker", endpoint_url=url, region_name=region, config=config, **creds)
+    rt = boto3.client("sagemaker-runtime", endpoint_url=url, region_name=region, config=config, **creds)
+    return sm, rt
+
+
+def wait_for_endpoint(
+    sm: Any,
+    name: str,
+    timeout: float = 600.0,
+    on_status: Callable[[dict[str, Any]], None] | None = None,
+    poll: float = 0.2,
+) -> dict[str, Any]:
+    """Poll DescribeEndpoint until InService (returned) or Failed (RuntimeError with the reason).
+
+    ``on_status`` sees every DescribeEndpoint answer (progress displays).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        described = sm.describe_endpoint(EndpointName=name)
+        if on_status is not None:
+            on_status(described)
+        status = described["EndpointStatus"]
+        if status == "InService":
+            return described
+        if status == "Failed":
+            raise RuntimeError(f"endpoint {name} failed: {described.get('FailureReason', 'no reason given')}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"endpoint {name} is still {status} after {timeout:g} s")
+        time.sleep(poll)
+
+
+def wait_deleted(sm: Any, name: str, timeout: float = 300.0) -> None:
+    """Wait until DescribeEndpoint says the endpoint is gone."""
+    from botocore.exceptions import ClientError
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            sm.describe_endpoint(EndpointName=name)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ValidationException":
+                return
+            raise
+        time.sleep(0.2)
+    raise TimeoutError(f"endpoint {name} was not deleted within {timeout:g} s")

@@ -1,0 +1,191 @@
+"""A small Python SDK in the spirit of the SageMaker Python SDK v2: ``Model(...).deploy(...)`` returns a
+:class:`Predictor` with ``predict()`` and ``delete_endpoint()``.
+
+It talks to modelport hosting through boto3 (``MODELPORT_HOSTING_URL``), or to real SageMaker when
+given boto3 clients, so the same notebook code runs on both:
+
+>>> from modelport import Model
+>>> predictor = Model(model_data="model.tar.gz", name="mnist").deploy(endpoint_name="mnist")
+>>> predictor.predict({"pixels": [0.0] * 784})
+>>> predictor.delete_endpoint()
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from modelport.hosting.client import local_clients, wait_deleted, wait_for_endpoint
+
+DEFAULT_IMAGE = "modelport"
+DEFAULT_ROLE = "arn:aws:iam::123456789012:role/modelport-local"
+
+
+def _model_data_url(model_data: str | Path) -> str:
+    text = str(model_data)
+    if text.startswith(("s3://", "file://")):
+        return text
+    return f"file://{Path(text).expanduser().resolve()}"
+
+
+def _unique(name: str) -> str:
+    suffix = time.strftime("%Y%m%d-%H%M%S") + f"-{time.time_ns() % 1000:03d}"
+    return f"{name[: 62 - len(suffix)]}-{suffix}"
+
+
+class Predictor:
+    """Invokes one endpoint: ``predict`` sends JSON for Python objects and bytes/str as they are."""
+
+    def __init__(
+        self,
+        endpoint_name: str,
+        *,
+        content_type: str = "application/json",
+        accept: str = "application/json",
+        sagemaker_client: Any = None,
+        runtime_client: Any = None,
+        hosting_url: str | None = None,
+    ) -> None:
+        if sagemaker_client is None or runtime_client is None:
+            local_sm, local_rt = local_clients(hosting_url)
+            sagemaker_client = sagemaker_client or local_sm
+            runtime_client = runtime_client or local_rt
+        self.endpoint_name = endpoint_name
+        self.content_type = content_type
+        self.accept = accept
+        self.sagemaker_client = sagemaker_client
+        self.runtime_client = runtime_client
+
+    def predict(
+        self,
+        data: Any,
+        *,
+        content_type: str | None = None,
+        accept: str | None = None,
+        target_variant: str | None = None,
+        custom_attributes: str | None = None,
+    ) -> Any:
+        """Invoke the endpoint; JSON answers are decoded, anything else is returned as bytes."""
+        if isinstance(data, (bytes, bytearray)):
+            body = bytes(data)
+        elif isinstance(data, str):
+            body = data.encode("utf-8")
+        else:
+            if hasattr(data, "tolist"):  # numpy arrays
+                data = data.tolist()
+            body = json.dumps(data).encode("utf-8")
+        kwargs: dict[str, Any] = {"EndpointName": self.endpoint_name, "Body": body,
+                                  "ContentType": content_type or self.content_type, "Accept": accept or self.accept}
+        if target_variant:
+            kwargs["TargetVariant"] = target_variant
+        if custom_attributes:
+            kwargs["CustomAttributes"] = custom_attributes
+        response = self.runtime_client.invoke_endpoint(**kwargs)
+        payload = response["Body"].read()
+        if response.get("ContentType", "").split(";")[0].strip() == "application/json":
+            return json.loads(payload)
+        return payload
+
+    def endpoint_config_name(self) -> str:
+        """The endpoint's current endpoint config."""
+        return self.sagemaker_client.describe_endpoint(EndpointName=self.endpoint_name)["EndpointConfigName"]
+
+    def delete_endpoint(self, delete_endpoint_config: bool = True, wait: bool = True) -> None:
+        """Delete the endpoint (and by default its endpoint config), as the SageMaker SDK does."""
+        config = self.endpoint_config_name() if delete_endpoint_config else None
+        self.sagemaker_client.delete_endpoint(EndpointName=self.endpoint_name)
+        if config:
+            self.sagemaker_client.delete_endpoint_config(EndpointConfigName=config)
+        if wait:
+            wait_deleted(self.sagemaker_client, self.endpoint_name)
+
+    def delete_model(self) -> None:
+        """Delete the models behind the endpoint's current config."""
+        config = self.sagemaker_client.describe_endpoint_config(EndpointConfigName=self.endpoint_config_name())
+        for variant in config["ProductionVariants"]:
+            self.sagemaker_client.delete_model(ModelName=variant["ModelName"])
+
+
+class Model:
+    """A model archive plus its container settings, deployable to an endpoint."""
+
+    def __init__(
+        self,
+        model_data: str | Path,
+        name: str | None = None,
+        *,
+        env: dict[str, str] | None = None,
+        image_uri: str = DEFAULT_IMAGE,
+        role: str = DEFAULT_ROLE,
+        sagemaker_client: Any = None,
+        runtime_client: Any = None,
+        hosting_url: str | None = None,
+    ) -> None:
+        self.model_data = _model_data_url(model_data)
+        self.name = name
+        self.env = dict(env or {})
+        self.image_uri = image_uri
+        self.role = role
+        self._clients = (sagemaker_client, runtime_client)
+        self.hosting_url = hosting_url
+
+    def _sagemaker(self) -> tuple[Any, Any]:
+        sm, rt = self._clients
+        if sm is None or rt is None:
+            local_sm, local_rt = local_clients(self.hosting_url)
+            sm, rt = sm or local_sm, rt or local_rt
+            self._clients = (sm, rt)
+        return sm, rt
+
+    def create(self) -> str:
+        """Register the model (CreateModel) under a fresh name; return the name."""
+        sm, _ = self._sagemaker()
+        self.name = _unique(self.name or Path(self.model_data).name.split(".")[0] or "model")
+        sm.create_model(ModelName=self.name, ExecutionRoleArn=self.role,
+                        PrimaryContainer={"Image": self.image_uri, "ModelDataUrl": self.model_data,
+                                          "Environment": self.env})
+        return self.name
+
+    def deploy(
+        self,
+        endpoint_name: str | None = None,
+        instance_count: int = 1,
+        instance_type: str = "ml.m5.large",
+        *,
+        wait: bool = True,
+        timeout: float = 600.0,
+        content_type: str = "application/json",
+        accept: str = "application/json",
+    ) -> Predictor:
+        """Create model, endpoint config and endpoint (or update an existing endpoint blue/green)."""
+        sm, rt = self._sagemaker()
+        model_name = self.create()
+        endpoint_name = endpoint_name or model_name
+        config_name = _unique(endpoint_name)
+        sm.create_endpoint_config(EndpointConfigName=config_name, ProductionVariants=[{
+            "VariantName": "AllTraffic", "ModelName": model_name, "InitialInstanceCount": instance_count,
+            "InstanceType": instance_type, "InitialVariantWeight": 1.0}])
+        if _endpoint_exists(sm, endpoint_name):
+            sm.update_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name)
+        else:
+            sm.create_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name)
+        if wait:
+            described = wait_for_endpoint(sm, endpoint_name, timeout)
+            if described["EndpointConfigName"] != config_name:  # an update that failed and rolled back
+                raise RuntimeError(f"updating endpoint {endpoint_name} failed: {described.get('FailureReason')}")
+        return Predictor(endpoint_name, content_type=content_type, accept=accept,
+                         sagemaker_client=sm, runtime_client=rt)
+
+
+def _endpoint_exists(sm: Any, name: str) -> bool:
+    from botocore.exceptions import ClientError
+
+    try:
+        sm.describe_endpoint(EndpointName=name)
+        return True
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ValidationException":
+            return False
+        raise
