@@ -123,3 +123,20 @@ def instances(url: str, name: str) -> list[dict]:
 
     data = httpx.get(f"{url}/_modelport/endpoints/{name}/instances").json()
     return [i for v in data["Variants"] for i in v["Instances"]]
+
+
+class MotoS3:
+    """moto in server mode (a real HTTP S3 endpoint on 127.0.0.1); sets ``AWS_ENDPOINT_URL_S3`` while running."""
+
+    def __init__(self, monkeypatch) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.url = f"http://{host}:{port}"
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", self.url)
+        self.client = boto3.client("s3", endpoint_url=self.url, region_name="us-east-1")
+
+    def stop(self) -> None:
+        self._server.stop()

@@ -199,3 +199,26 @@ def test_restart_restores_in_service_endpoints(tmp_path, archive):
         assert sm.describe_endpoint_config(EndpointConfigName="keep")["ProductionVariants"][0]["InitialInstanceCount"] == 2
     finally:
         second.stop()
+
+
+def test_model_data_from_s3(hosting, archive, monkeypatch):
+    from hosting_helpers import MotoS3
+    from modelport import store
+
+    s3 = MotoS3(monkeypatch)
+    try:
+        s3.client.create_bucket(Bucket="artifacts")
+        store.upload(archive, "s3://artifacts/tiny/model.tar.gz")
+        server, sm, rt = hosting
+        with pytest.raises(sm.exceptions.ClientError) as excinfo:
+            sm.create_model(ModelName="s3-missing", PrimaryContainer={
+                "Image": "i", "ModelDataUrl": "s3://artifacts/nothing/model.tar.gz"})
+        assert excinfo.value.response["Error"]["Message"] == \
+            "Could not find model data at s3://artifacts/nothing/model.tar.gz."
+        deploy(sm, "from-s3", "s3://artifacts/tiny/model.tar.gz", env={"TAG": "s3"})
+        body = json.loads(rt.invoke_endpoint(EndpointName="from-s3", Body=b'{"x": 1}',
+                                             ContentType="application/json")["Body"].read())
+        assert body["tag"] == "s3"
+        sm.delete_endpoint(EndpointName="from-s3")
+    finally:
+        s3.stop()
