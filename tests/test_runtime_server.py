@@ -377,3 +377,25 @@ def test_workers_do_not_outlive_a_killed_supervisor(tmp_path):
         alive = [pid for pid in alive if os.path.exists(f"/proc/{pid}") and "Z" not in open(f"/proc/{pid}/stat").read().split()[2]]
         time.sleep(0.05)
     assert alive == []
+
+
+def test_worker_stuck_where_the_timeout_cannot_reach_is_replaced(tmp_path):
+    # Blocking SIGALRM stands in for native code that never returns to Python.
+    model = write_model(tmp_path / "stuck", """
+        import signal, time
+        def model_fn(d): return 1
+        def predict_fn(x, m):
+            if x.tolist() == ["hang"]:
+                signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])
+                time.sleep(60)
+            return x.tolist()
+    """)
+    with ModelServer(model, env={"SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS": "1"}) as server:
+        victim = server.worker_pids()
+        started = time.monotonic()
+        with pytest.raises(httpx.TransportError):
+            server.post('["hang"]')
+        assert time.monotonic() - started < 30
+        server.wait_ready(30)
+        assert server.worker_pids() != victim
+        assert server.post("[1]").json() == [1]

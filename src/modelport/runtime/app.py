@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
 import traceback
 from typing import Any
 
@@ -73,8 +74,9 @@ class _Deadline:
 class RuntimeApp:
     """Serves one loaded model in one worker process."""
 
-    def __init__(self, transformer: Transformer, env: RuntimeEnvironment, readiness: Readiness):
+    def __init__(self, transformer: Transformer, env: RuntimeEnvironment, readiness: Readiness, index: int = 0):
         self.transformer = transformer
+        self.index = index
         self.env = env
         self.readiness = readiness
         self.max_body_bytes = env.max_payload_bytes
@@ -115,12 +117,15 @@ class RuntimeApp:
         """Run the handler pipeline on the request body."""
         headers = request.headers
         deadline = self.deadline
+        board = self.readiness
         try:
             deadline.arm()
+            board.set_busy(self.index, time.monotonic())
             try:
                 result = self.transformer.invoke(request.body, headers.get("content-type"), headers.get("accept"), headers)
             finally:
                 deadline.disarm()
+                board.set_busy(self.index, 0.0)
         except InferenceError as exc:
             return self._failure(exc)
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code may raise anything

@@ -1,4 +1,4 @@
-"""Which workers have loaded their model, shared between processes through a small mapped file.
+"""Which workers have loaded their model (and which are busy), shared through a small mapped file.
 
 Each worker owns one byte: DOWN (loading, or dead) → LOADED (model loaded and warmed up, waiting)
 → SERVING (accepting connections). The supervisor moves a worker from LOADED to SERVING only after
@@ -22,13 +22,17 @@ class Readiness:
     def __init__(self, path: Path, workers: int, create: bool = False):
         self.path = path
         self.workers = workers
+        busy_offset = (workers + 7) // 8 * 8
+        size = busy_offset + 8 * workers
         if create:
-            path.write_bytes(bytes([DOWN]) * workers)
+            path.write_bytes(bytes([DOWN]) * workers + bytes(size - workers))
         fd = os.open(path, os.O_RDWR)
         try:
-            self._map = mmap.mmap(fd, workers)
+            self._file = mmap.mmap(fd, size)
         finally:
             os.close(fd)
+        self._map = memoryview(self._file)[:workers]
+        self._busy = memoryview(self._file)[busy_offset:].cast("d")
 
     def set(self, index: int, state: int) -> None:
         """Set worker ``index``'s state."""
@@ -49,16 +53,24 @@ class Readiness:
 
     def all_ready(self) -> bool:
         """Whether every worker serves."""
-        return self._map[:].count(SERVING) == self.workers
+        return self._map.tobytes().count(SERVING) == self.workers
 
     def any_ready(self) -> bool:
         """Whether at least one worker serves."""
-        return self._map.find(bytes([SERVING])) != -1
+        return SERVING in self._map.tobytes()
 
     def loaded(self) -> list[int]:
         """Workers that have loaded the model and wait to be let in."""
-        return [i for i, state in enumerate(self._map[:]) if state == LOADED]
+        return [i for i, state in enumerate(self._map.tobytes()) if state == LOADED]
 
     def count(self) -> int:
         """How many workers serve."""
-        return self._map[:].count(SERVING)
+        return self._map.tobytes().count(SERVING)
+
+    def set_busy(self, index: int, since: float) -> None:
+        """Record that worker ``index`` started a request at ``since`` (0.0: idle)."""
+        self._busy[index] = since
+
+    def busy_since(self, index: int) -> float:
+        """When worker ``index``'s current request started, or 0.0 when idle."""
+        return self._busy[index]

@@ -33,6 +33,7 @@ POLL_SECONDS = 0.05
 STOP_GRACE_SECONDS = 10.0
 CRASH_WINDOW_SECONDS = 60.0
 MAX_CRASHES_IN_WINDOW = 5
+STUCK_GRACE_SECONDS = 5.0  # past the request timeout, a worker that has not answered is replaced
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -139,6 +140,7 @@ class Supervisor:
     def _on_exit(self, worker: WorkerProcess, returncode: int) -> bool:
         """React to a worker that exited; False when the whole server must stop."""
         self.readiness.set(worker.index, DOWN)
+        self.readiness.set_busy(worker.index, 0.0)
         if returncode == LOAD_FAILED:
             self.failure = f"worker {worker.index} could not load the model (see the error above); stopping."
             return False
@@ -154,6 +156,20 @@ class Supervisor:
         logger.warning("worker %d died (%s); restarting it", worker.index, how)
         self._start(worker)
         return True
+
+    def _replace_stuck_workers(self) -> None:
+        """Kill a worker stuck in one request (native code SIGALRM cannot interrupt); it restarts."""
+        limit = self.env.timeout_seconds + STUCK_GRACE_SECONDS
+        now = time.monotonic()
+        for worker in self.workers:
+            since = self.readiness.busy_since(worker.index)
+            if since and now - since > limit and worker.process.poll() is None:
+                logger.warning(
+                    "worker %d has been in one request for %.0f s (timeout %g s); replacing it",
+                    worker.index, now - since, self.env.timeout_seconds,
+                )
+                self.readiness.set_busy(worker.index, 0.0)
+                worker.process.kill()
 
     # --- the supervision loop ---------------------------------------------------------------
 
@@ -182,6 +198,7 @@ class Supervisor:
                         stop.set()
             if stop.is_set():
                 break
+            self._replace_stuck_workers()
             loaded = self.readiness.loaded()
             if loaded and loading_server is not None:
                 loading_server.close()  # stop answering "loading" before any worker accepts

@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from modelport.runtime.readiness import DOWN, LOADED, SERVING
 
-    app = RuntimeApp(pipeline, env, readiness)
+    app = RuntimeApp(pipeline, env, readiness, args.index)
     # Tell the supervisor, then wait until it has stopped answering "loading" on the shared port.
     readiness.set(args.index, LOADED)
     os.kill(os.getppid(), signal.SIGUSR1)
