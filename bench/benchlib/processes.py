@@ -7,6 +7,7 @@ and then abandons.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -27,10 +28,16 @@ class Launch:
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port on 127.0.0.1 that is free right now, below 32767 (MMS rejects ports >= 32767)."""
+    for _ in range(200):
+        port = random.randint(20000, 32766)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free TCP port found between 20000 and 32766")
 
 
 def start(launch: Launch, log_path: Path) -> subprocess.Popen:
@@ -52,17 +59,28 @@ def _session_of(pid: int) -> int | None:
 
 
 def session_processes(session_id: int) -> list[psutil.Process]:
-    """Every live process of the given session (the server's whole process family)."""
-    found = []
+    """The server's whole process family: every live process of its session plus all their descendants.
+
+    Descendants matter too: some servers (BentoML's circus arbiter) start workers in sessions of their own.
+    """
+    family: dict[int, psutil.Process] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit() and _session_of(int(entry)) == session_id:
             try:
                 process = psutil.Process(int(entry))
-                if process.status() != psutil.STATUS_ZOMBIE:
-                    found.append(process)
+                family[process.pid] = process
+                for child in process.children(recursive=True):
+                    family[child.pid] = child
             except psutil.Error:
                 continue
-    return found
+    live = []
+    for process in family.values():
+        try:
+            if process.status() != psutil.STATUS_ZOMBIE:
+                live.append(process)
+        except psutil.Error:
+            continue
+    return live
 
 
 @dataclass

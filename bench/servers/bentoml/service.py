@@ -1,6 +1,6 @@
 """BentoML peer: a service with one API taking a NumPy array (JSON list) and returning predict_proba.
 
-Two worker processes (`workers=2`). The model path comes from BENCH_MODEL.
+Two worker processes (`workers=2`); per-request access logging off, as for every server here. The model path comes from BENCH_MODEL.
 """
 import os
 
@@ -9,7 +9,7 @@ import joblib
 import numpy as np
 
 
-@bentoml.service(workers=2)
+@bentoml.service(workers=2, logging={"access": {"enabled": False}})
 class MnistClassifier:
     """scikit-learn MNIST LogisticRegression."""
 

@@ -1,0 +1,116 @@
+"""Checks of the benchmark's own tools on real processes and a real local HTTP server.
+
+Run with `.venv/bin/pytest bench/tests` from the repo root (not part of `make test`: it needs wrk).
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchlib import load, probe, processes, report  # noqa: E402
+
+
+def _server(status: int) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = b'[[0.25, 0.75]]'
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.mark.parametrize("status", [200, 500])
+def test_wrk_script_counts_non_2xx(tmp_path, status):
+    server = _server(status)
+    body = tmp_path / "body.json"
+    body.write_text("[[1.0, 2.0]]")
+    try:
+        point = load.run_wrk(f"http://127.0.0.1:{server.server_port}/", body, "application/json", 1, 1)
+    finally:
+        server.shutdown()
+    assert point.requests > 0
+    if status == 200:
+        assert point.non2xx == 0 and point.errors == 0
+    else:
+        assert point.non2xx == point.requests and point.errors >= point.requests
+
+
+def test_gate_compares_probabilities():
+    reference = np.array([0.25, 0.75])
+    parse = lambda body: __import__("json").loads(body)[0]  # noqa: E731
+    assert probe.check(probe.Reply(200, b"[[0.25, 0.75]]"), parse, reference).ok
+    wrong = probe.check(probe.Reply(200, b"[[0.75, 0.25]]"), parse, reference)
+    assert not wrong.ok and wrong.max_abs_diff == pytest.approx(0.5)
+    assert not probe.check(probe.Reply(500, b"boom"), parse, reference).ok
+    assert not probe.check(probe.Reply(200, b"not json"), parse, reference).ok
+    assert probe.check(probe.Reply(200, b"anything"), None, reference).ok  # the floor: any 2xx
+
+
+def test_stop_ends_the_whole_family_including_escaped_processes(tmp_path):
+    # The parent starts one child in a session of its own (like BentoML's workers) and one orphan that
+    # outlives its parent (like the Java front end `multi-model-server --start` leaves behind).
+    script = tmp_path / "family.py"
+    script.write_text(textwrap.dedent("""
+        import subprocess, sys, time
+        sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
+        subprocess.Popen(sleep, start_new_session=True)
+        subprocess.Popen([sys.executable, "-c",
+                          "import subprocess, sys; subprocess.Popen(%r)" % (sleep,)])
+        time.sleep(60)
+    """))
+    proc = processes.start(processes.Launch([sys.executable, str(script)], {}, tmp_path), tmp_path / "log")
+    deadline = time.monotonic() + 10
+    while len(processes.session_processes(proc.pid)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    family = processes.session_processes(proc.pid)
+    assert len(family) == 3
+    assert processes.memory(proc.pid).rss_mib > 0
+    processes.stop(proc, grace_seconds=5)
+    for member in family:
+        assert not member.is_running() or member.status() == psutil.STATUS_ZOMBIE
+
+
+def _results(modelport_rps, peer_rps, p50=0.2, errors=0):
+    def entry(rps, errors=0, p50=1.0):
+        return {"ok": True, "title": "x", "points": [
+            {"concurrency": c, "requests_per_s": r, "p50_ms": p50 if c == 1 else 5.0, "errors": errors}
+            for c, r in zip((1, 16, 64), rps)]}
+    return {"servers": {"modelport": entry(modelport_rps, errors, p50), "fastapi-async": entry(peer_rps)}}
+
+
+def test_bar_verdict():
+    peers = ["fastapi-async"]
+    assert report.bar_verdict(_results([1200, 2400, 2400], [1000, 2000, 2000]), peers)["met"]
+    slow = report.bar_verdict(_results([1100, 2400, 2400], [1000, 2000, 2000]), peers)
+    assert not slow["met"] and "c=1" in slow["reasons"][0]
+    assert not report.bar_verdict(_results([1200, 2400, 2400], [1000, 2000, 2000], p50=0.3), peers)["met"]
+    assert not report.bar_verdict(_results([1200, 2400, 2400], [1000, 2000, 2000], errors=1), peers)["met"]
+    missing = report.bar_verdict(_results([1200, 2400, 2400], [1000, 2000, 2000]), peers + ["mlserver"])
+    assert not missing["met"] and any("not measured" in r for r in missing["reasons"])
+
+
+def test_free_port_stays_below_mms_limit():
+    assert all(20000 <= processes.free_port() < 32767 for _ in range(20))
