@@ -75,7 +75,7 @@ class _UpstreamConnection(asyncio.Protocol):
         self.headers = {}
         self.body = bytearray()
         self.got_bytes = False
-        self.headers_done = loop.create_future()
+        self.headers_done = loop.create_future() if streaming else None
         self.done = loop.create_future()
         if streaming:
             self.chunks = asyncio.Queue()
@@ -121,6 +121,11 @@ class _UpstreamConnection(asyncio.Protocol):
             self.chunks.put_nowait(None)
         if self.done is not None and not self.done.done():
             self.done.set_result(self.parser.should_keep_alive())
+
+
+def _expire(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_exception(asyncio.TimeoutError())
 
 
 class UpstreamPool:
@@ -188,16 +193,24 @@ class UpstreamPool:
     async def _exchange(self, conn: _UpstreamConnection, data: bytes, stream: bool, timeout: float | None) -> UpstreamResponse:
         conn.begin(stream)
         conn.transport.write(data)
+        waiting = conn.headers_done if stream else conn.done
+        # a timer that fails the one future we wait on (cheaper than asyncio.wait_for per request)
+        timer = None
+        if timeout is not None:
+            timer = asyncio.get_running_loop().call_later(timeout, _expire, waiting)
         try:
-            if stream:
-                status = await asyncio.wait_for(conn.headers_done, timeout)
-                response = UpstreamResponse(status, conn.headers, b"", conn)
-                self._watch_stream(conn)
-                return response
-            keep_alive = await asyncio.wait_for(conn.done, timeout)
+            result = await waiting
         except BaseException:  # timeout, cancellation, lost connection: this socket is done
             conn.transport.close()
             raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if stream:
+            response = UpstreamResponse(result, conn.headers, b"", conn)
+            self._watch_stream(conn)
+            return response
+        keep_alive = result
         status = conn.parser.get_status_code()
         response = UpstreamResponse(status, conn.headers, bytes(conn.body), None)
         self._release(conn, keep_alive)
