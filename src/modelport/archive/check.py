@@ -94,9 +94,12 @@ def check_archive(
     sample: Path | None = None,
     content_type: str | None = None,
     accept: str | None = None,
+    framework: str | None = None,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> CheckResult:
     """Unpack ``archive`` into a temporary folder, check its layout and inspect its handler.
+
+    ``framework`` (auto, sklearn, pytorch, none) picks SageMaker's default handlers, as for serve.
 
     A refused or unreadable archive is reported as a problem (not raised); so is a failed import,
     ``transform_fn`` combined with input/predict/output, or a failed sample invocation.
@@ -126,12 +129,32 @@ def check_archive(
         if problems:  # a broken layout would only give follow-on errors from the handler check
             return result
         result.report = run_inspect(
-            model_dir, sample=sample, content_type=content_type, accept=accept, timeout=timeout, cwd=Path(workdir)
+            model_dir,
+            sample=sample,
+            content_type=content_type,
+            accept=accept,
+            framework=framework,
+            timeout=timeout,
+            cwd=Path(workdir),
         )
         result.problems.extend(cross_check(result.report))
-        if result.report.module and model_dir in Path(result.report.module).parents:
-            result.report.module = Path(result.report.module).relative_to(model_dir).as_posix()
+        if model_dir.parent == Path(workdir):
+            _hide_temporary_paths(result.report, model_dir)
     return result
+
+
+def _hide_temporary_paths(report: InspectReport, model_dir: Path) -> None:
+    """Show paths inside the temporary unpack folder relative to the archive root (code/inference.py)."""
+    prefixes = sorted({str(model_dir) + os.sep, str(model_dir.resolve()) + os.sep}, key=len, reverse=True)
+
+    def relative(text: str) -> str:
+        for prefix in prefixes:
+            text = text.replace(prefix, "")
+        return text
+
+    if report.module:
+        report.module = relative(report.module)
+    report.problems = [relative(problem) for problem in report.problems]
 
 
 def layout_findings(model_dir: Path) -> tuple[list[str], list[str]]:
@@ -197,6 +220,7 @@ def run_inspect(
     sample: Path | None = None,
     content_type: str | None = None,
     accept: str | None = None,
+    framework: str | None = None,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     cwd: Path | None = None,
 ) -> InspectReport:
@@ -212,6 +236,8 @@ def run_inspect(
         command += ["--content-type", content_type]
     if accept is not None:
         command += ["--accept", accept]
+    if framework is not None:
+        command += ["--framework", framework]
     try:
         completed = subprocess.run(
             command,

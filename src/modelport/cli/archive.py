@@ -78,6 +78,11 @@ def check_command(
         None, "--content-type", help="Content type of --sample (default: from its suffix: .json, .csv, .npy, .npz)."
     ),
     accept: str | None = typer.Option(None, "--accept", help="Accept for the sample invocation (default application/json)."),
+    framework: str | None = typer.Option(
+        None,
+        "--framework",
+        help="Whose default handlers apply: auto, sklearn, pytorch or none (pytorch serves a TorchScript model with no code/).",
+    ),
     timeout: float = typer.Option(DEFAULT_TIMEOUT_SECONDS, "--timeout", help="Seconds allowed to import and invoke."),
     as_json: bool = typer.Option(False, "--json", help="Print the findings as one JSON object instead of a table."),
 ) -> None:
@@ -88,7 +93,9 @@ def check_command(
     Exits 1 on any problem: unsafe archive, import error, transform_fn mixed with input/predict/output, failed invocation.
     """
     with err_console.status("checking the archive ...", spinner="dots"):
-        result = check_archive(archive, sample=sample, content_type=content_type, accept=accept, timeout=timeout)
+        result = check_archive(
+            archive, sample=sample, content_type=content_type, accept=accept, framework=framework, timeout=timeout
+        )
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:
@@ -106,7 +113,8 @@ def render_check(result: CheckResult) -> None:
     if report is not None and report.from_inspector:
         console.print(f"[bold]Module[/bold]     {escape(report.module or '(none found)')}", highlight=False)
         console.print(f"[bold]Framework[/bold]  {escape(report.framework)}", highlight=False)
-        console.print(_handler_table(report.functions, report.defaults))
+        if report.functions or report.defaults:  # empty when the module could not be loaded
+            console.print(_handler_table(report.functions, report.defaults))
         if report.invocation is not None:
             _render_invocation(report.invocation)
     for note in result.notes:
