@@ -80,8 +80,10 @@ def test_cli_deploy_invoke_describe_logs_delete(service, tmp_path):
     assert result.exit_code == 0
     assert "AllTraffic-0" in result.stdout and "AllTraffic-1" in result.stdout
 
-    # deploying again updates the endpoint blue/green
-    result = run(names, "deploy", str(archive), "--endpoint", "cli-ep", "--env", "TAG=cli2")
+    # deploying again updates the endpoint blue/green (here from an uploaded copy of the archive)
+    uploaded = tmp_path / "store" / "v2" / "model.tar.gz"
+    result = run(names, "deploy", str(archive), "--endpoint", "cli-ep", "--env", "TAG=cli2", "--upload", f"file://{uploaded}")
+    assert uploaded.read_bytes() == archive.read_bytes()
     assert result.exit_code == 0, result.output
     result = run(names, "invoke", "cli-ep", "--body", '{"x": 1}')
     assert json.loads(result.stdout)["tag"] == "cli2"

@@ -60,7 +60,7 @@ def archive(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def hosting(tmp_path_factory, archive):
-    server = start_hosting(tmp_path_factory.mktemp("home"), max_restarts=1)
+    server = start_hosting(tmp_path_factory.mktemp("home"), max_restarts=1, invocation_timeout=1.5)
     sm, rt = clients(server.url)
     yield server, sm, rt
     server.stop()
@@ -222,3 +222,16 @@ def test_model_data_from_s3(hosting, archive, monkeypatch):
         sm.delete_endpoint(EndpointName="from-s3")
     finally:
         s3.stop()
+
+
+def test_invocation_timeout_is_a_model_error(hosting, archive):
+    server, sm, rt = hosting  # this server allows 1.5 s per invocation
+    deploy(sm, "slow", str(archive))
+    with pytest.raises(rt.exceptions.ModelError) as excinfo:
+        rt.invoke_endpoint(EndpointName="slow", Body=b'{"sleep": 2.0}', ContentType="application/json")
+    assert excinfo.value.response["OriginalStatusCode"] == 0
+    assert "timed out" in excinfo.value.response["OriginalMessage"]
+    time.sleep(0.6)  # the instance finishes the slow request, then serves again
+    body = json.loads(rt.invoke_endpoint(EndpointName="slow", Body=b'{"x": 1}', ContentType="application/json")["Body"].read())
+    assert body["y"] == 2.0
+    sm.delete_endpoint(EndpointName="slow")
