@@ -399,3 +399,24 @@ def test_worker_stuck_where_the_timeout_cannot_reach_is_replaced(tmp_path):
         server.wait_ready(30)
         assert server.worker_pids() != victim
         assert server.post("[1]").json() == [1]
+
+
+def test_connections_are_shared_between_workers(tmp_path):
+    # 16 keep-alive connections opened at once must not all land on one worker (one idle core).
+    model = write_model(tmp_path / "pid", """
+        import os
+        def model_fn(d): return None
+        def transform_fn(model, data, content_type, accept): return str(os.getpid()), "text/plain"
+    """)
+    with ModelServer(model, workers=2) as server:
+        connections = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(16)]
+        try:
+            owners = []
+            for conn in connections:
+                conn.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+                owners.append(conn.recv(1000).split(b"\r\n\r\n", 1)[1])
+        finally:
+            for conn in connections:
+                conn.close()
+    counts = sorted(owners.count(owner) for owner in set(owners))
+    assert len(counts) == 2 and counts[0] >= 4, counts

@@ -14,7 +14,7 @@ import asyncio
 import collections
 import http
 import logging
-from typing import Any, Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 import httptools
 
@@ -92,8 +92,9 @@ def _head(response: Response, length: int | None, keep_alive: bool) -> bytes:
 class HttpProtocol(asyncio.Protocol):
     """One connection. Requests on it are answered in order."""
 
-    def __init__(self, app: App):
+    def __init__(self, app: App, on_close: Callable[[], None] | None = None):
         self.app = app
+        self.on_close = on_close
         self.max_body = app.max_body_bytes
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
@@ -117,6 +118,8 @@ class HttpProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self.on_close is not None:
+            self.on_close()
         if self._writable is not None:
             self._writable.set()
 

@@ -1,4 +1,4 @@
-"""Which workers have loaded their model (and which are busy), shared through a small mapped file.
+"""Worker states shared between processes through a small mapped file: loaded? busy? connections?
 
 Each worker owns one byte: DOWN (loading, or dead) → LOADED (model loaded and warmed up, waiting)
 → SERVING (accepting connections). The supervisor moves a worker from LOADED to SERVING only after
@@ -23,7 +23,8 @@ class Readiness:
         self.path = path
         self.workers = workers
         busy_offset = (workers + 7) // 8 * 8
-        size = busy_offset + 8 * workers
+        connections_offset = busy_offset + 8 * workers
+        size = connections_offset + 4 * workers
         if create:
             path.write_bytes(bytes([DOWN]) * workers + bytes(size - workers))
         fd = os.open(path, os.O_RDWR)
@@ -32,7 +33,8 @@ class Readiness:
         finally:
             os.close(fd)
         self._map = memoryview(self._file)[:workers]
-        self._busy = memoryview(self._file)[busy_offset:].cast("d")
+        self._busy = memoryview(self._file)[busy_offset:connections_offset].cast("d")
+        self._connections = memoryview(self._file)[connections_offset:].cast("i")
 
     def set(self, index: int, state: int) -> None:
         """Set worker ``index``'s state."""
@@ -70,6 +72,20 @@ class Readiness:
     def set_busy(self, index: int, since: float) -> None:
         """Record that worker ``index`` started a request at ``since`` (0.0: idle)."""
         self._busy[index] = since
+
+    def connections(self, index: int) -> int:
+        """Open connections held by worker ``index``."""
+        return self._connections[index]
+
+    def add_connections(self, index: int, delta: int) -> None:
+        """Worker ``index`` opened (+1) or closed (-1) a connection (only it writes its slot)."""
+        self._connections[index] += delta
+
+    def fewest_connections(self) -> int:
+        """The smallest connection count among serving workers."""
+        states = self._map.tobytes()
+        counts = [self._connections[i] for i in range(self.workers) if states[i] == SERVING]
+        return min(counts) if counts else 0
 
     def busy_since(self, index: int) -> float:
         """When worker ``index``'s current request started, or 0.0 when idle."""

@@ -141,6 +141,7 @@ class Supervisor:
         """React to a worker that exited; False when the whole server must stop."""
         self.readiness.set(worker.index, DOWN)
         self.readiness.set_busy(worker.index, 0.0)
+        self.readiness.add_connections(worker.index, -self.readiness.connections(worker.index))
         if returncode == LOAD_FAILED:
             self.failure = f"worker {worker.index} could not load the model (see the error above); stopping."
             return False

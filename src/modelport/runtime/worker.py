@@ -54,16 +54,22 @@ def load_transformer(model_dir: Path, env):  # noqa: ANN001, ANN201 - imports st
     return pipeline
 
 
-async def _serve(app, sock: socket.socket) -> None:  # noqa: ANN001
-    from modelport.runtime.http import start_server
+async def _serve(app, sock: socket.socket, board, index: int) -> None:  # noqa: ANN001
+    from modelport.runtime.acceptor import Acceptor
+    from modelport.runtime.http import HttpProtocol
 
     loop = asyncio.get_running_loop()
     stop = loop.create_future()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, lambda: stop.done() or stop.set_result(None))
-    server = await start_server(app, sock)
+    acceptor: Acceptor
+
+    def protocol() -> HttpProtocol:
+        return HttpProtocol(app, on_close=acceptor.connection_closed)
+
+    acceptor = Acceptor(sock, protocol, board, index)
     await stop
-    server.close()
+    acceptor.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"modelport: worker {args.index}: the supervisor did not answer; exiting.", file=sys.stderr)
         return 1
     try:
-        uvloop.run(_serve(app, sock))
+        uvloop.run(_serve(app, sock, readiness, args.index))
     finally:
         readiness.set(args.index, DOWN)
     return 0
