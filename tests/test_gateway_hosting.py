@@ -60,8 +60,9 @@ def pixels_for(label: int) -> list[float]:
     return row
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+@pytest.fixture(scope="module", params=["boto3", "http"])
+def stack(request, tmp_path_factory):
+    """Hosting with the digits endpoint, and a live gateway using the boto3 or the lean Runtime client."""
     root = tmp_path_factory.mktemp("gateway-hosting")
     src = root / "digits"
     (src / "code").mkdir(parents=True)
@@ -75,7 +76,7 @@ def stack(tmp_path_factory):
         settings = GatewaySettings(
             runtime_endpoint_url=hosting.url, mode="local", region="us-east-1", mnist_sklearn_endpoint="digits-e2e",
             mnist_pytorch_endpoint="", sentiment_endpoint="", routes="", allowed_origins=SITE,
-            api_keys="", rate_limit="", page_dir=None,
+            api_keys="", rate_limit="", page_dir=None, runtime_client=request.param,
         )
         with LiveGateway(create_app(settings)) as url:
             with httpx.Client(base_url=url, timeout=30) as client:

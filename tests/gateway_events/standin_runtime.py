@@ -56,6 +56,12 @@ def model_error(status: int, message: str) -> Behaviour:
     )
 
 
+def chunked(payload) -> Behaviour:
+    """Answer this JSON with chunked transfer encoding (no Content-Length)."""
+    data = json.dumps(payload).encode()
+    return lambda body, headers: (200, {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}, data)
+
+
 def not_ready() -> Behaviour:
     """Answer SageMaker's ModelNotReadyException."""
     data = json.dumps({"message": "Model is not ready yet"}).encode()
@@ -108,8 +114,12 @@ class StandinRuntime:
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
+                chunked = headers.get("Transfer-Encoding") == "chunked"
+                if not chunked:
+                    self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
+                if chunked:  # in pieces of 7 bytes, to exercise chunk parsing
+                    body = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 7]), body[i:i + 7]) for i in range(0, len(body), 7)) + b"0\r\n\r\n"
                 try:
                     self.wfile.write(body)
                 except (BrokenPipeError, ConnectionResetError):

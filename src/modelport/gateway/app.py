@@ -82,6 +82,8 @@ def create_app(settings: GatewaySettings | None = None, *, backend: SageMakerBac
         config_errors.append(str(exc))
         rate_limit = None
     backend = backend or SageMakerBackend(settings)
+    if backend.config_error:
+        config_errors.append(backend.config_error)
     chat = load_chat_provider(settings)
     invoke_allow = split_list(settings.invoke_endpoints)
     logger = get_logger()

@@ -47,6 +47,21 @@ class SageMakerBackend:
         self._runtime = None
         self._control = None
         self._status_cache: dict[str, tuple[float, dict]] = {}
+        self.http = None  # the lean client, when MODELPORT_RUNTIME_CLIENT=http
+        self.config_error: str | None = None
+        choice = settings.runtime_client.strip().lower() or "boto3"
+        if choice == "http":
+            if self.runtime_url and self.runtime_url.startswith("http://"):
+                from modelport.gateway.runtime_http import RuntimeHttpClient
+
+                self.http = RuntimeHttpClient(self.runtime_url)
+            else:
+                self.config_error = (
+                    "MODELPORT_RUNTIME_CLIENT=http needs AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME set to a plain http:// URL "
+                    "(modelport hosting); using boto3"
+                )
+        elif choice != "boto3":
+            self.config_error = f"MODELPORT_RUNTIME_CLIENT={settings.runtime_client!r} is not known; accepted: boto3, http (using boto3)"
 
     # ---- clients -------------------------------------------------------------------------------
     def _session_kwargs(self) -> dict[str, Any]:
@@ -129,7 +144,9 @@ class SageMakerBackend:
         )
 
     async def invoke(self, endpoint: str, body: bytes, content_type: str | None, accept: str | None, **extra) -> Invocation:
-        """InvokeEndpoint off the event loop, bounded by the backend timeout (→ 504)."""
+        """InvokeEndpoint bounded by the backend timeout (→ 504): boto3 in a worker thread, or the lean client."""
+        if self.http is not None:
+            return await self._invoke_http(endpoint, body, content_type, accept, **extra)
         import anyio
 
         def call() -> Invocation:
@@ -139,6 +156,43 @@ class SageMakerBackend:
         with anyio.move_on_after(self.timeout + 1.0):
             return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
         raise _timeout_error(endpoint, self.timeout)
+
+    async def _invoke_http(
+        self, endpoint: str, body: bytes, content_type: str | None, accept: str | None,
+        *, custom_attributes: str | None = None, target_variant: str | None = None,
+    ) -> Invocation:
+        """InvokeEndpoint with the lean pooled HTTP client (local hosting only)."""
+        import asyncio
+
+        from modelport.gateway.runtime_http import runtime_error, unavailable
+
+        headers: dict[str, str] = {}
+        if content_type:
+            headers["Content-Type"] = content_type
+        if accept:
+            headers["Accept"] = accept
+        if custom_attributes:
+            headers["X-Amzn-SageMaker-Custom-Attributes"] = custom_attributes
+        if target_variant:
+            headers["X-Amzn-SageMaker-Target-Variant"] = target_variant
+        try:
+            async with asyncio.timeout(self.timeout):
+                status, answer_headers, payload, latency_ms = await self.http.invoke(endpoint, body, headers)
+        except TimeoutError:
+            raise _timeout_error(endpoint, self.timeout) from None
+        except (OSError, asyncio.IncompleteReadError):
+            raise unavailable(endpoint) from None
+        except (ValueError, IndexError, asyncio.LimitOverrunError):
+            raise ApiError(502, "backend_error", f"the Runtime API sent a malformed answer for endpoint {endpoint}", retryable=True) from None
+        if status >= 300:
+            error = runtime_error(status, answer_headers, payload)
+            raise service_error(error.code, error.message, error.fields, endpoint)
+        return Invocation(
+            body=payload,
+            content_type=answer_headers.get("content-type"),
+            variant=answer_headers.get("x-amzn-invoked-production-variant"),
+            latency_ms=latency_ms,
+        )
 
     # ---- status --------------------------------------------------------------------------------
     def status_sync(self, endpoint: str) -> dict[str, Any]:
@@ -231,9 +285,14 @@ def translate_error(exc: Exception, endpoint: str, timeout: float) -> ApiError:
     response = exc.response
     code = _error_code(exc) or "Unknown"
     message = (response.get("Error") or {}).get("Message") or str(exc)
+    return service_error(code, message, response, endpoint)
+
+
+def service_error(code: str, message: str, fields: dict, endpoint: str) -> ApiError:
+    """Map a SageMaker Runtime error (its type, message and modelled fields) to the gateway's error."""
     if code == "ModelError":
-        model_status = response.get("OriginalStatusCode")
-        model_message = response.get("OriginalMessage") or message
+        model_status = fields.get("OriginalStatusCode")
+        model_message = fields.get("OriginalMessage") or message
         return ApiError(
             502, "model_error", f"the model behind endpoint {endpoint} failed: {model_message}",
             retryable=isinstance(model_status, int) and model_status >= 500,

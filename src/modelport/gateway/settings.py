@@ -96,6 +96,10 @@ class GatewaySettings(BaseSettings):
         default="", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION", "region"),
         description="AWS_REGION / AWS_DEFAULT_REGION (locally defaults to us-east-1).",
     )
+    runtime_client: str = Field(
+        default="boto3", validation_alias=AliasChoices("MODELPORT_RUNTIME_CLIENT", "runtime_client"),
+        description="MODELPORT_RUNTIME_CLIENT: `boto3` (default) or `http`, a lean pooled client for a local http:// Runtime API (hosting).",
+    )
     chat_provider: str = Field(
         default="", validation_alias=AliasChoices("CHAT_PROVIDER", "chat_provider"),
         description="CHAT_PROVIDER: bedrock | openai | sagemaker (chat is issue 6; until then chat answers 503).",
