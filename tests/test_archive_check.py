@@ -57,3 +57,16 @@ def test_content_type_from_the_sample_suffix() -> None:
     assert guess_content_type(Path("x.csv")) == "text/csv"
     assert guess_content_type(Path("x.npy")) == "application/x-npy"
     assert guess_content_type(Path("x.bin")) is None
+
+
+def test_missing_module_listed_in_requirements_gets_a_hint(tmp_path: Path) -> None:
+    from modelport.archive.check import listed_requirements, missing_requirement_hints
+
+    model = make_model_dir(tmp_path / "m")
+    (model / "code" / "requirements.txt").write_text("Scikit_Learn==1.5.2\n-r other.txt\ntransformers>=4\n")
+    wanted = listed_requirements(model)
+    assert wanted == ["Scikit_Learn==1.5.2", "transformers>=4"]
+    problems = ["Importing code/inference.py failed:\nModuleNotFoundError: No module named 'transformers.models'"]
+    hints = missing_requirement_hints(problems, wanted)
+    assert len(hints) == 1 and "'transformers.models' is listed in code/requirements.txt" in hints[0]
+    assert missing_requirement_hints(["No module named 'torch'"], wanted) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from archive_helpers import INFERENCE_PY, make_model_dir
 
-from modelport.archive import pack_archive
+from modelport.archive import ArchiveWarning, pack_archive
 
 
 def modelport(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -129,3 +130,20 @@ def test_scikit_learn_model_gets_the_default_predict_fn(tmp_path: Path) -> None:
     assert "predict_fn" in report["defaults"] and report["functions"]["predict_fn"] is False
     assert report["invocation"]["status"] == 200
     assert json.loads(report["invocation"]["body"]) == [1, 0]
+
+
+def test_entry_script_named_by_sagemaker_program(tmp_path: Path) -> None:
+    src = make_model_dir(tmp_path / "model", with_code=False)
+    (src / "code").mkdir()
+    (src / "code" / "serve_me.py").write_text(INFERENCE_PY)
+    with pytest.warns(ArchiveWarning, match="SAGEMAKER_PROGRAM"):
+        archive = pack_archive(src, tmp_path / "model.tar.gz")
+    without = modelport("check", str(archive))
+    assert without.returncode == 1 and "SAGEMAKER_PROGRAM" in without.stdout
+    env_result = subprocess.run(
+        [sys.executable, "-m", "modelport", "check", str(archive), "--json"],
+        capture_output=True, text=True, timeout=180, env={**os.environ, "SAGEMAKER_PROGRAM": "serve_me.py"},
+    )
+    assert env_result.returncode == 0, env_result.stdout + env_result.stderr
+    data = json.loads(env_result.stdout)
+    assert data["report"]["module"] == "code/serve_me.py" and data["notes"] == []

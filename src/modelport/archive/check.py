@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,8 @@ CONTENT_TYPES_BY_SUFFIX = {
     ".npz": "application/x-npz",
 }
 _STDERR_TAIL_LINES = 20
+_MISSING_MODULE = re.compile(r"No module named '([^']+)'")
+_REQUIREMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 @dataclass
@@ -138,6 +141,7 @@ def check_archive(
             cwd=Path(workdir),
         )
         result.problems.extend(cross_check(result.report))
+        result.notes.extend(missing_requirement_hints(result.report.problems, listed_requirements(model_dir)))
         if model_dir.parent == Path(workdir):
             _hide_temporary_paths(result.report, model_dir)
     return result
@@ -173,22 +177,47 @@ def layout_findings(model_dir: Path) -> tuple[list[str], list[str]]:
     code = model_dir / CODE_DIR
     if not code.is_dir():
         notes.append(f"no {CODE_DIR}/ folder: only SageMaker's default handlers can apply")
-    elif not (code / DEFAULT_ENTRY_SCRIPT).is_file():
+    elif not (code / DEFAULT_ENTRY_SCRIPT).is_file() and not os.environ.get("SAGEMAKER_PROGRAM"):
         notes.append(f"no {CODE_DIR}/{DEFAULT_ENTRY_SCRIPT}: the entry script must be named by SAGEMAKER_PROGRAM")
-    requirements = code / "requirements.txt"
-    if requirements.is_file():
-        wanted = [
-            line.strip()
-            for line in requirements.read_text(errors="replace").splitlines()
-            if line.strip() and not line.lstrip().startswith("#")
-        ]
-        if wanted:
-            notes.append(
-                f"code/requirements.txt lists {len(wanted)} requirement(s) ({', '.join(wanted[:5])}"
-                f"{', ...' if len(wanted) > 5 else ''}); `modelport serve` installs them only with "
-                "--install-requirements"
-            )
+    wanted = listed_requirements(model_dir)
+    if wanted:
+        notes.append(
+            f"code/requirements.txt lists {len(wanted)} requirement(s) ({', '.join(wanted[:5])}"
+            f"{', ...' if len(wanted) > 5 else ''}); `modelport serve` installs them only with "
+            "--install-requirements"
+        )
     return notes, problems
+
+
+def listed_requirements(model_dir: Path) -> list[str]:
+    """The requirement lines of ``code/requirements.txt`` (no comments or blanks); [] without one."""
+    requirements = model_dir / CODE_DIR / "requirements.txt"
+    if not requirements.is_file():
+        return []
+    return [
+        line.strip()
+        for line in requirements.read_text(errors="replace").splitlines()
+        if line.strip() and not line.lstrip().startswith(("#", "-"))
+    ]
+
+
+def missing_requirement_hints(problems: list[str], requirements: list[str]) -> list[str]:
+    """Notes for modules that failed to import but are listed in code/requirements.txt."""
+    listed = {_project_key(match.group(0)) for line in requirements if (match := _REQUIREMENT_NAME.match(line))}
+    hints = []
+    for problem in problems:
+        for module in _MISSING_MODULE.findall(problem):
+            if _project_key(module.split(".")[0]) in listed:
+                hints.append(
+                    f"{module!r} is listed in code/requirements.txt but not installed here: install it into "
+                    "this environment, or serve with --install-requirements"
+                )
+    return hints
+
+
+def _project_key(name: str) -> str:
+    """A package or module name compared loosely (case, '-', '_' and '.' ignored)."""
+    return re.sub(r"[-_.]+", "", name).lower()
 
 
 def cross_check(report: InspectReport) -> list[str]:
