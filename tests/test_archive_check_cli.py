@@ -147,3 +147,24 @@ def test_entry_script_named_by_sagemaker_program(tmp_path: Path) -> None:
     assert env_result.returncode == 0, env_result.stdout + env_result.stderr
     data = json.loads(env_result.stdout)
     assert data["report"]["module"] == "code/serve_me.py" and data["notes"] == []
+
+
+def test_torchscript_model_without_code_passes_with_framework_pytorch(tmp_path: Path) -> None:
+    src = tmp_path / "pt"
+    src.mkdir()
+    save = (
+        "import sys, torch\n"
+        "layer = torch.nn.Linear(3, 2)\n"
+        "torch.nn.init.ones_(layer.weight); torch.nn.init.zeros_(layer.bias)\n"
+        "torch.jit.script(layer).save(sys.argv[1])\n"
+    )
+    subprocess.run([sys.executable, "-c", save, str(src / "model.pt")], check=True, timeout=180)
+    with pytest.warns(ArchiveWarning, match="TorchScript"):  # no code/: allowed, but said
+        archive = pack_archive(src, tmp_path / "pt.tar.gz")
+    body = tmp_path / "x.json"
+    body.write_text("[[1, 2, 3]]")
+    result = modelport("check", str(archive), "--framework", "pytorch", "--sample", str(body), "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)["report"]
+    assert report["framework"] == "pytorch" and "model_fn" in report["defaults"]
+    assert json.loads(report["invocation"]["body"]) == [[6.0, 6.0]]

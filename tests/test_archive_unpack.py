@@ -239,3 +239,14 @@ def test_extract_cached_from_two_processes_at_once(tmp_path: Path) -> None:
     assert len(outputs) == 1
     (only,) = cache.iterdir()  # one complete folder, no staging leftovers
     assert str(only) == outputs.pop() and tree(only) == tree(src)
+
+
+def test_archive_written_like_the_sagemaker_sdk_is_accepted(tmp_path: Path) -> None:
+    # The SDK repacks with tar.add(model_dir, arcname=os.sep): a root entry named "" and no folder.
+    src = make_model_dir(tmp_path / "model")
+    archive = tmp_path / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(src, arcname="/")
+    with tarfile.open(archive) as tar:
+        assert tar.getnames()[0] == ""
+    assert tree(safe_extract(archive, tmp_path / "m")) == tree(src)
