@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tarfile
@@ -212,14 +213,16 @@ def test_extract_cached_reuses_the_extraction(tmp_path: Path) -> None:
     (src / "model.json").write_text('{"scale": 5.0}\n')
     changed = extract_cached(pack_archive(src, tmp_path / "model2.tar.gz"), cache)
     assert changed != first and (changed / "model.json").read_text() == '{"scale": 5.0}\n'
-    assert sorted(p.name for p in cache.iterdir()) == sorted([first.name, changed.name])
+    assert _cache_folders(cache) == sorted([first.name, changed.name])
+    os.utime(archive, (1_700_000_000, 1_700_000_000))  # same bytes, new identity: same folder
+    assert extract_cached(archive, cache) == first
 
 
 def test_extract_cached_refusal_leaves_cache_clean(tmp_path: Path) -> None:
     archive = write_tar(tmp_path / "evil.tar.gz", UNSAFE_CASES["dot-dot"][0])
     with pytest.raises(UnsafeArchiveError):
         extract_cached(archive, tmp_path / "cache")
-    assert list((tmp_path / "cache").iterdir()) == []
+    assert _cache_folders(tmp_path / "cache") == []
 
 
 def test_extract_cached_from_two_processes_at_once(tmp_path: Path) -> None:
@@ -237,8 +240,13 @@ def test_extract_cached_from_two_processes_at_once(tmp_path: Path) -> None:
     outputs = {proc.communicate(timeout=60)[0].strip() for proc in procs}
     assert all(proc.returncode == 0 for proc in procs)
     assert len(outputs) == 1
-    (only,) = cache.iterdir()  # one complete folder, no staging leftovers
-    assert str(only) == outputs.pop() and tree(only) == tree(src)
+    (only,) = _cache_folders(cache)  # one complete folder, no staging leftovers
+    assert str(cache / only) == outputs.pop() and tree(cache / only) == tree(src)
+
+
+def _cache_folders(cache: Path) -> list[str]:
+    """Names in the cache other than its key memo folder (.keys)."""
+    return sorted(p.name for p in cache.iterdir() if p.name != ".keys")
 
 
 def test_archive_written_like_the_sagemaker_sdk_is_accepted(tmp_path: Path) -> None:

@@ -192,7 +192,7 @@ def _warn_about_code(entries: list[PackEntry]) -> None:
         for entry in entries
         if not entry.is_dir and entry.arcname.startswith(CODE_DIR + "/") and entry.arcname.endswith(".py")
     ]
-    if f"{DEFAULT_ENTRY_SCRIPT}" in scripts:
+    if DEFAULT_ENTRY_SCRIPT in scripts:
         return
     if scripts:
         warnings.warn(

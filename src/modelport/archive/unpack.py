@@ -86,15 +86,16 @@ def safe_extract(archive: Path | str, destination: Path, *, max_bytes: int | Non
 def extract_cached(archive: Path | str, cache_root: Path, *, max_bytes: int | None = None) -> Path:
     """Unpack ``archive`` once into ``cache_root/<sha256 prefix>/`` and return that folder.
 
-    The folder is keyed by the archive's content, so serving the same archive again (or from another
-    process at the same time) reuses the earlier extraction. A folder only ever appears there by an
+    The folder is keyed by the archive's content (sha256), so serving the same archive again (or from
+    another process at the same time) reuses the earlier extraction. A folder only ever appears there by an
     atomic rename of a complete extraction, so its existence means it is complete. A plain folder
     is returned as is.
     """
     source = resolve_archive_path(archive)
     if source.is_dir():
         return source
-    target = Path(cache_root) / sha256_file(source)[:CACHE_KEY_LENGTH]
+    cache_root = Path(cache_root)
+    target = cache_root / _content_key(source, cache_root)
     if target.is_dir():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -108,6 +109,32 @@ def extract_cached(archive: Path | str, cache_root: Path, *, max_bytes: int | No
         if not target.is_dir():
             raise
     return target
+
+
+def _content_key(source: Path, cache_root: Path) -> str:
+    """The cache folder name for ``source``: a prefix of its sha256.
+
+    Hashing a large archive takes seconds, so the key is remembered in ``cache_root/.keys/`` under
+    the file's identity (path, size, mtime, inode): a second start of the same file costs a stat.
+    """
+    try:
+        info = source.stat()
+    except FileNotFoundError:
+        raise ArchiveError(f"archive {str(source)!r} does not exist") from None
+    identity = f"{source.absolute()}|{info.st_size}|{info.st_mtime_ns}|{info.st_ino}"
+    memo = cache_root / ".keys" / hashlib.sha256(identity.encode()).hexdigest()[:32]
+    try:
+        key = memo.read_text().strip()
+        if len(key) == CACHE_KEY_LENGTH:
+            return key
+    except OSError:
+        pass
+    key = sha256_file(source)[:CACHE_KEY_LENGTH]
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    partial = memo.with_name(f"{memo.name}.{secrets.token_hex(4)}.partial")
+    partial.write_text(key)
+    os.replace(partial, memo)
+    return key
 
 
 def sha256_file(path: Path) -> str:
