@@ -25,6 +25,7 @@ _REASONS = {
 }
 # Bodies above this are not kept: the handler sees ``too_large`` and answers with an error.
 DEFAULT_MAX_BODY = 6 * 1024 * 1024
+_COPY_LIMIT = 64 * 1024
 
 
 @dataclass(slots=True)
@@ -113,6 +114,11 @@ class _Connection(asyncio.Protocol):
         old = self._headers.get(key)
         self._headers[key] = text if old is None else f"{old}, {text}"
 
+    def on_headers_complete(self) -> None:
+        # curl and other clients wait (up to 1 s) for this before sending a larger body
+        if self._headers.get("expect", "").lower() == "100-continue" and self._transport is not None:
+            self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
     def on_body(self, body: bytes) -> None:
         if self._too_large:
             return
@@ -165,8 +171,11 @@ class _Connection(asyncio.Protocol):
         if response.stream is None:
             head = self._head(response.status, response.headers,
                               b"Content-Length: %d\r\n%s\r\n" % (len(response.body), conn))
-            head += response.body
-            transport.write(head)
+            if len(response.body) > _COPY_LIMIT:  # large bodies: two writes beat copying megabytes
+                transport.writelines((head, response.body))
+            else:
+                head += response.body
+                transport.write(head)
             return
         transport.write(self._head(response.status, response.headers,
                                    b"Transfer-Encoding: chunked\r\n%s\r\n" % conn))
