@@ -176,3 +176,35 @@ def test_importing_lambda_function_is_cheap_and_never_touches_hosting_or_runtime
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr  # bad configuration never crashes the import
     assert json.loads(result.stdout) == []
+
+
+def test_api_keys_in_any_header_case_and_missing_keys(handler, monkeypatch):
+    monkeypatch.setenv("MODELPORT_API_KEYS", "lambda-key-1")
+    spec = importlib.util.spec_from_file_location("lambda_function_with_keys", REPO / "lambda_function.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    missing = module.lambda_handler(event("rest_v1_predict_sentiment.json"), FakeContext())
+    assert missing["statusCode"] == 401
+    assert json.loads(missing["body"])["error"]["code"] == "missing_api_key"
+    assert headers_of(missing)["access-control-allow-origin"] == SITE  # the browser can read the 401
+    keyed = event("rest_v1_predict_sentiment.json")
+    keyed["headers"]["X-API-KEY"] = "lambda-key-1"
+    keyed["multiValueHeaders"]["X-API-KEY"] = ["lambda-key-1"]
+    assert module.lambda_handler(keyed, FakeContext())["statusCode"] == 200
+    v2 = event("http_v2_named_stage.json")
+    v2["headers"]["x-api-key"] = "wrong"
+    assert module.lambda_handler(v2, FakeContext())["statusCode"] == 403
+
+
+def test_throttling_per_source_ip_in_lambda(handler, monkeypatch):
+    monkeypatch.setenv("MODELPORT_RATE_LIMIT", "1/h:1")
+    spec = importlib.util.spec_from_file_location("lambda_function_throttled", REPO / "lambda_function.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    first = module.lambda_handler(event("http_v2_named_stage.json"), FakeContext())
+    second = module.lambda_handler(event("http_v2_named_stage.json"), FakeContext())
+    assert first["statusCode"] == 200 and second["statusCode"] == 429
+    assert int(headers_of(second)["retry-after"]) >= 1
+    other_ip = event("http_v2_named_stage.json")
+    other_ip["requestContext"]["http"]["sourceIp"] = "198.51.100.99"
+    assert module.lambda_handler(other_ip, FakeContext())["statusCode"] == 200
