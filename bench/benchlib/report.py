@@ -118,7 +118,10 @@ def markdown_table(results: dict, order: list[str], peers: list[str]) -> str:
         f"Run `{results['run_id']}` ({results['started_utc']} UTC) on {machine['cpu']}, {machine['cores']} cores, "
         f"{machine['memory_gib']} GiB, Linux {machine['kernel']}; {settings['duration_s']:g} s per point after "
         f"{settings['warmup_s']:g} s warm-up; load average at start {results['load_start']}, at end "
-        f"{results['load_end']}.",
+        f"{results['load_end']}. The bare work in one process (json.loads + predict_proba + json.dumps, "
+        f"no server) takes {results['bare_work']['p50_ms']:.3f} ms (median)."
+        + (" **The machine was busy with other work during this run (1-minute load ≥ 1): numbers are noisy.**"
+           if max(results["load_start"][0], results["load_end"][0]) >= 1.0 else ""),
         "",
         "| server | c | req/s | vs best peer | p50 ms | p99 ms | errors | RSS MiB | PSS MiB | cold start s |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
