@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError, WaiterError
 
-from hosting_helpers import clients, deploy, make_archive, start_hosting, wait_in_service, wait_status
+from hosting_helpers import clients, make_archive, start_hosting, wait_in_service
 
 ARN = "arn:aws:sagemaker:us-east-1:123456789012"
 

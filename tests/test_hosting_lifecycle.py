@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from hosting_helpers import clients, deploy, instances, make_archive, start_hosting, wait_in_service, wait_status
+from hosting_helpers import clients, deploy, instances, make_archive, start_hosting, wait_in_service
 
 
 class Load:

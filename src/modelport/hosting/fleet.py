@@ -262,6 +262,7 @@ class VariantFleet:
         startup_timeout: float,
         max_restarts: int,
         base_env: dict[str, str] | None = None,
+        drain_timeout: float = 30.0,
         on_unhealthy: Callable[["VariantFleet", str], None] | None = None,
     ) -> None:
         self.endpoint = endpoint
@@ -273,6 +274,7 @@ class VariantFleet:
         self.container: dict[str, Any] = variant.get("Container", {})
         self.environment: dict[str, str] = dict(self.container.get("Environment") or {})
         self.base_env = dict(base_env or {})
+        self.drain_timeout = drain_timeout
         self.artifact = artifact
         self.log_dir = log_dir
         self.command = command
@@ -311,7 +313,7 @@ class VariantFleet:
             for inst in drop:
                 inst.ready = False
             self.instances = keep
-            await drain_and_stop(drop, 30.0)
+            await drain_and_stop(drop, self.drain_timeout)
 
     def instance_failed(self, instance: Instance) -> None:
         """An instance gave up restarting: the variant is unhealthy (reported by DescribeEndpoint)."""

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
 from modelport.hosting import model_data
-from modelport.hosting.fleet import CommandFactory, FleetError, VariantFleet, drain_and_stop, serve_command
+from modelport.hosting.fleet import CommandFactory, FleetError, VariantFleet, serve_command
 from modelport.hosting.registry import Registry
 from modelport.hosting.router import Router
 from modelport.hosting.settings import HostingSettings
@@ -37,14 +36,12 @@ class LiveEndpoint:
         self.name = name
         self.fleets: list[VariantFleet] = []
         self.router: Router | None = None
-        self.changed_at = time.time()
 
     def serve(self, fleets: list[VariantFleet]) -> list[VariantFleet]:
         """Route to ``fleets`` from now on; return the fleets that were serving before."""
         old = self.fleets
         self.fleets = fleets
         self.router = Router(fleets)
-        self.changed_at = time.time()
         return old
 
 
@@ -107,7 +104,7 @@ class Hosting:
                     endpoint, variant, artifact,
                     log_dir=self.logs_dir / endpoint, command=self.command, workers=self.settings.workers,
                     startup_timeout=self.settings.startup_timeout, max_restarts=self.settings.max_restarts,
-                    base_env={"MODELPORT_HOME": str(self.home)},
+                    base_env={"MODELPORT_HOME": str(self.home)}, drain_timeout=self.settings.drain_timeout,
                     on_unhealthy=self._variant_unhealthy,
                 ))
         except model_data.ModelDataError as exc:
@@ -139,10 +136,10 @@ class Hosting:
         if row is None:
             return None
         live = self.live[name] = LiveEndpoint(name)
-        self._spawn(self._bring_up(live, deployed, CREATING))
+        self._spawn(self._bring_up(live, deployed))
         return row
 
-    async def _bring_up(self, live: LiveEndpoint, deployed: list[dict[str, Any]], status: str) -> None:
+    async def _bring_up(self, live: LiveEndpoint, deployed: list[dict[str, Any]]) -> None:
         try:
             fleets = await self._start_fleets(live.name, deployed)
         except FleetError as exc:
@@ -232,7 +229,7 @@ class Hosting:
                 continue
             elif status == CREATING:
                 live = self.live[name] = LiveEndpoint(name)
-                self._spawn(self._bring_up(live, row["deployed"], CREATING))
+                self._spawn(self._bring_up(live, row["deployed"]))
             else:
                 note = None
                 if status != IN_SERVICE and status != SYSTEM_UPDATING:
@@ -244,7 +241,7 @@ class Hosting:
                 self._spawn(self._restore_one(live, row["deployed"], note))
 
     async def _restore_one(self, live: LiveEndpoint, deployed: list[dict[str, Any]], note: str | None) -> None:
-        await self._bring_up(live, deployed, SYSTEM_UPDATING)
+        await self._bring_up(live, deployed)
         row = self.registry.get_endpoint(live.name)
         if note and row and row["status"] == IN_SERVICE:
             self.registry.update_endpoint(live.name, failure_reason=note)
