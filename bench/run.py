@@ -117,7 +117,7 @@ def measure(server: Server, ctx: Context, sample: list[float], reference: np.nda
     try:
         cold, gate = probe.wait_first_prediction(
             port, server.path, body, server.content_type, server.parse, reference, started,
-            is_alive=lambda: bool(processes.session_processes(proc.pid)), timeout=server.startup_timeout)
+            is_alive=lambda: proc.poll() is None, timeout=server.startup_timeout)
         entry["cold_start_s"] = round(cold, 3)
         entry["gate"] = {"ok": gate.ok, "max_abs_diff": gate.max_abs_diff, "message": gate.message}
         progress.advance(task)
