@@ -278,8 +278,10 @@ def test_serves_the_built_page_at_root(standin, tmp_path):
         assert_error(httpx.get(f"{url}/predict/mnist-sklearn"), 405, "method_not_allowed")
 
 
-def test_no_page_built_answers_json_404_at_root(gateway):
-    error = assert_error(gateway.get("/"), 404, "not_found")
+def test_no_page_built_answers_json_404_at_root(standin, tmp_path):
+    # a page folder without index.html counts as "not built" (the repo's page/dist may exist)
+    with LiveGateway(create_app(settings(standin, page_dir=tmp_path))) as url:
+        error = assert_error(httpx.get(f"{url}/"), 404, "not_found")
     assert "/docs" in error["message"]
 
 
