@@ -211,3 +211,19 @@ def test_unknown_operation_is_a_json_error(hosting):
     assert status == 400
     assert body["__type"] == "UnknownOperationException"
     assert "CreateEndpoint" in body["message"]  # lists what is supported
+
+
+def test_tags_on_create_add_list_delete(hosting):
+    _, sm, _, archive = hosting
+    arn = sm.create_model(ModelName="tagged", PrimaryContainer={"Image": "i", "ModelDataUrl": str(archive)},
+                          Tags=[{"Key": "team", "Value": "ml"}])["ModelArn"]
+    assert sm.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "ml"}]
+    sm.add_tags(ResourceArn=arn, Tags=[{"Key": "stage", "Value": "dev"}, {"Key": "team", "Value": "ai"}])
+    assert sm.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "stage", "Value": "dev"}, {"Key": "team", "Value": "ai"}]
+    sm.delete_tags(ResourceArn=arn, TagKeys=["stage"])
+    assert sm.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "ai"}]
+    assert "Tags" not in sm.describe_model(ModelName="tagged")
+    sm.delete_model(ModelName="tagged")
+    with pytest.raises(ClientError) as excinfo:
+        sm.list_tags(ResourceArn=arn)
+    assert error_of(excinfo)[0] == "ValidationException"

@@ -95,6 +95,9 @@ def test_validation_errors(hosting):
     with pytest.raises(rt.exceptions.ValidationError) as excinfo:
         rt.invoke_endpoint(EndpointName="rt", Body=b"0" * (6 * 1024 * 1024 + 1), ContentType="application/json")
     assert "6 MB" in excinfo.value.response["Error"]["Message"]
+    with pytest.raises(rt.exceptions.ValidationError) as excinfo:
+        invoke(rt, {"x": 1}, TargetModel="other.tar.gz")
+    assert "not a multi-model endpoint" in excinfo.value.response["Error"]["Message"]
     # the connection stays usable after a refused body
     assert invoke(rt, {"x": 2})[0]["y"] == 4.0
 

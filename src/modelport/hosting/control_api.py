@@ -90,6 +90,7 @@ class ControlApi:
     # models
     async def op_CreateModel(self, params: dict[str, Any]) -> dict[str, Any]:
         name = check.name(params, "ModelName")
+        check.tags(params.get("Tags"))
         primary, containers = params.get("PrimaryContainer"), params.get("Containers")
         if primary and containers:
             raise validation("Specify either PrimaryContainer or Containers, not both.")
@@ -103,9 +104,10 @@ class ControlApi:
             await self._check_model_data(container)
         if self.registry.get_document("models", name) is not None:
             raise validation(f'Cannot create already existing model "{self._arn("model", name)}".')
-        spec = {k: v for k, v in params.items() if k != "ModelName"}
+        spec = {k: v for k, v in params.items() if k not in ("ModelName", "Tags")}
         if self.registry.add_document("models", name, self._arn("model", name), spec) is None:
             raise validation(f'Cannot create already existing model "{self._arn("model", name)}".')
+        self._tag(self._arn("model", name), params.get("Tags"))
         return {"ModelArn": self._arn("model", name)}
 
     async def _check_model_data(self, container: dict[str, Any]) -> None:
@@ -136,18 +138,22 @@ class ControlApi:
         name = check.require(params, "ModelName")
         if not self.registry.delete_document("models", name):
             raise self._not_found("model", "model", name)
+        self.registry.delete_tags(self._arn("model", name))
         return {}
 
     # endpoint configs
     def op_CreateEndpointConfig(self, params: dict[str, Any]) -> dict[str, Any]:
         name = check.name(params, "EndpointConfigName")
+        check.tags(params.get("Tags"))
         variants = check.production_variants(check.require(params, "ProductionVariants"))
         for variant in variants:
             self._model(variant["ModelName"])
         arn = self._arn(_CONFIG, name)
-        spec = {**{k: v for k, v in params.items() if k != "EndpointConfigName"}, "ProductionVariants": variants}
+        spec = {**{k: v for k, v in params.items() if k not in ("EndpointConfigName", "Tags")},
+                "ProductionVariants": variants}
         if self.registry.add_document("endpoint_configs", name, arn, spec) is None:
             raise validation(f'Cannot create already existing endpoint configuration "{arn}".')
+        self._tag(arn, params.get("Tags"))
         return {"EndpointConfigArn": arn}
 
     def op_DescribeEndpointConfig(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -167,6 +173,7 @@ class ControlApi:
         name = check.require(params, "EndpointConfigName")
         if not self.registry.delete_document("endpoint_configs", name):
             raise self._not_found(_CONFIG, "endpoint configuration", name)
+        self.registry.delete_tags(self._arn(_CONFIG, name))
         return {}
 
     # endpoints
@@ -178,12 +185,14 @@ class ControlApi:
 
     def op_CreateEndpoint(self, params: dict[str, Any]) -> dict[str, Any]:
         name = check.name(params, "EndpointName")
+        check.tags(params.get("Tags"))
         config = self._config(check.require(params, "EndpointConfigName"))
         arn = self._arn("endpoint", name)
         if self.registry.get_endpoint(name) is not None:
             raise validation(f'Cannot create already existing endpoint "{arn}".')
         if self.hosting.create(name, config["name"], self._deployment(config)) is None:
             raise validation(f'Cannot create already existing endpoint "{arn}".')
+        self._tag(arn, params.get("Tags"))
         return {"EndpointArn": arn}
 
     def op_DescribeEndpoint(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -285,8 +294,52 @@ class ControlApi:
 
     def op_DeleteEndpoint(self, params: dict[str, Any]) -> dict[str, Any]:
         name = check.require(params, "EndpointName")
-        self._endpoint(name)
+        row = self._endpoint(name)
         self.hosting.delete(name)
+        self.registry.delete_tags(row["arn"])
+        return {}
+
+    # tags
+    def _tag(self, arn: str, tags: Any) -> None:
+        if tags:
+            check.tags(tags)
+            self.registry.set_tags(arn, tags)
+
+    def _resource(self, arn: str) -> str:
+        """Check that ``arn`` names an existing model, endpoint config or endpoint."""
+        prefix = self.hosting.arn("", "")
+        kind, _, name = arn[len(prefix):].partition("/") if arn.startswith(prefix) else ("", "", "")
+        exists = {"model": lambda: self.registry.get_document("models", name),
+                  _CONFIG: lambda: self.registry.get_document("endpoint_configs", name),
+                  "endpoint": lambda: self.registry.get_endpoint(name)}.get(kind)
+        if exists is None or exists() is None:
+            # names are lower-cased in ARNs; compare against stored ARNs as a fallback
+            stored = {d["arn"] for d in self.registry.list_documents("models")}
+            stored |= {d["arn"] for d in self.registry.list_documents("endpoint_configs")}
+            stored |= {r["arn"] for r in self.registry.list_endpoints()}
+            if arn not in stored:
+                raise validation(f"Resource {arn} does not exist; pass the ARN of a model, endpoint "
+                                 f"config or endpoint (e.g. {prefix}endpoint/NAME).")
+        return arn
+
+    def op_AddTags(self, params: dict[str, Any]) -> dict[str, Any]:
+        arn = self._resource(check.require(params, "ResourceArn"))
+        self._tag(arn, check.require(params, "Tags"))
+        return {"Tags": self.registry.get_tags(arn)}
+
+    def op_ListTags(self, params: dict[str, Any]) -> dict[str, Any]:
+        arn = self._resource(check.require(params, "ResourceArn"))
+        tags = self.registry.get_tags(arn)
+        limit = params.get("MaxResults", 50)
+        start = int(params["NextToken"]) if str(params.get("NextToken", "")).isdigit() else 0
+        out: dict[str, Any] = {"Tags": tags[start:start + limit]}
+        if start + limit < len(tags):
+            out["NextToken"] = str(start + limit)
+        return out
+
+    def op_DeleteTags(self, params: dict[str, Any]) -> dict[str, Any]:
+        arn = self._resource(check.require(params, "ResourceArn"))
+        self.registry.delete_tags(arn, list(check.require(params, "TagKeys")))
         return {}
 
 

@@ -23,6 +23,8 @@ CREATE TABLE IF NOT EXISTS endpoints (
     name TEXT PRIMARY KEY, arn TEXT NOT NULL, created REAL NOT NULL, modified REAL NOT NULL,
     config_name TEXT NOT NULL, status TEXT NOT NULL, failure_reason TEXT,
     deployed TEXT NOT NULL, pending_config TEXT);
+CREATE TABLE IF NOT EXISTS tags (
+    arn TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (arn, key));
 """
 
 _ENDPOINT_FIELDS = ("config_name", "status", "failure_reason", "deployed", "pending_config")
@@ -111,6 +113,27 @@ class Registry:
     def delete_endpoint(self, name: str) -> bool:
         """Delete an endpoint row; False when it did not exist."""
         return self._run("DELETE FROM endpoints WHERE name = ?", (name,)).rowcount > 0
+
+
+    # tags, by resource ARN
+    def set_tags(self, arn: str, tags: list[dict[str, str]]) -> None:
+        """Add or overwrite tags (``[{"Key", "Value"}]``) on a resource."""
+        with self._lock:
+            self._db.executemany("INSERT OR REPLACE INTO tags (arn, key, value) VALUES (?, ?, ?)",
+                                 [(arn, t["Key"], t.get("Value", "")) for t in tags])
+
+    def get_tags(self, arn: str) -> list[dict[str, str]]:
+        """A resource's tags, sorted by key."""
+        rows = self._run("SELECT key, value FROM tags WHERE arn = ? ORDER BY key", (arn,)).fetchall()
+        return [{"Key": r["key"], "Value": r["value"]} for r in rows]
+
+    def delete_tags(self, arn: str, keys: list[str] | None = None) -> None:
+        """Remove some (or, with ``keys`` None, all) tags of a resource."""
+        if keys is None:
+            self._run("DELETE FROM tags WHERE arn = ?", (arn,))
+            return
+        with self._lock:
+            self._db.executemany("DELETE FROM tags WHERE arn = ? AND key = ?", [(arn, k) for k in keys])
 
 
 def _table(kind: str) -> str:

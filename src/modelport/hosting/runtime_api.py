@@ -64,6 +64,9 @@ class RuntimeApi:
             raise errors.validation_error(f"Request body exceeds the maximum of {MAX_BODY} bytes for endpoint "
                                           f"{endpoint}; send at most 6 MB per invocation.")
         headers = request.headers
+        if "x-amzn-sagemaker-target-model" in headers:
+            raise errors.validation_error(f"Endpoint {endpoint} is not a multi-model endpoint, so TargetModel "
+                                          f"cannot be used; modelport hosting serves one model per variant.")
         target = headers.get("x-amzn-sagemaker-target-variant")
         forward = [(name, headers[key]) for key, name in _FORWARDED if key in headers]
         if stream and "x-amzn-sagemaker-accept" in headers:

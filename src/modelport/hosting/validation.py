@@ -93,3 +93,13 @@ def production_variants(variants: Any) -> list[dict[str, Any]]:
                                                      f"{where}.initialVariantWeight", 0))
         out.append(fixed)
     return out
+
+
+def tags(value: Any) -> None:
+    """Tags: at most 50 ``{"Key", "Value"}`` objects with non-empty keys (None is fine)."""
+    if value is None:
+        return
+    if not isinstance(value, list) or not all(isinstance(t, dict) and t.get("Key") for t in value):
+        raise validation('Tags must be a list of {"Key": ..., "Value": ...} objects with non-empty keys.')
+    if len(value) > 50:
+        raise constraint(f"{len(value)} tags", "tags", "Member must have length less than or equal to 50")
