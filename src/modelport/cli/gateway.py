@@ -51,7 +51,11 @@ def gateway(
     for route in routes:
         target = route.endpoint or "[yellow]not configured[/yellow]"
         console.print(f"  {route.name:<16} {route.kind:<17} → {target}")
-    console.print(f"modelport gateway on [bold]http://{host}:{port}[/bold]  (API docs: http://{host}:{port}/docs)")
+    page = gateway_app.state.page_dir
+    console.print(f"  page: {page}" if page else "  page: not built (npm run build in page/); / answers 404")
+    if gateway_app.state.settings.runtime_endpoint_url:
+        console.print(f"  SageMaker Runtime API: {gateway_app.state.settings.runtime_endpoint_url} ({gateway_app.state.settings.runtime_client})")
+    console.print(f"modelport gateway on [bold]http://{host}:{port}[/bold]  (API docs: http://{host}:{port}/docs)", soft_wrap=True)
     uvicorn.run(
         gateway_app, host=host, port=port, loop="uvloop", http="httptools",
         access_log=False, log_level="warning", timeout_graceful_shutdown=5,

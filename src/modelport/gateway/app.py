@@ -243,7 +243,8 @@ def create_app(settings: GatewaySettings | None = None, *, backend: SageMakerBac
         raise chat_not_configured(settings)
 
     # ---- the page, for GETs no route claims --------------------------------------------------------
-    page_app = make_page_app(find_page_dir(settings.page_dir))
+    app.state.page_dir = find_page_dir(settings.page_dir)
+    page_app = make_page_app(app.state.page_dir)
 
     async def not_found(scope, receive, send) -> None:
         if scope["method"] in ("GET", "HEAD"):
