@@ -22,8 +22,9 @@ def gateway_env(standin_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELPORT_", "AWS_", "MNIST_", "SENTIMENT_", "ALLOWED_"))}
     env.update(
         AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=standin_url, MNIST_SKLEARN_ENDPOINT="mnist-sk",
-        ALLOWED_ORIGINS=SITE, MODELPORT_API_KEYS="e2e-key", MODELPORT_RATE_LIMIT="1/min:3", **extra,
+        ALLOWED_ORIGINS=SITE, MODELPORT_API_KEYS="e2e-key", MODELPORT_RATE_LIMIT="1/min:3",
     )
+    env.update(extra)
     return env
 
 
@@ -107,3 +108,31 @@ def test_gateway_refuses_bad_configuration_and_a_taken_port(standin):
             env=gateway_env(standin.url), capture_output=True, text=True, timeout=60,
         )
     assert busy.returncode == 1 and "already in use" in busy.stderr
+
+
+def test_gateway_with_two_worker_processes(standin, tmp_path):
+    port = free_port()
+    log = tmp_path / "gateway.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "modelport", "gateway", "--port", str(port), "--workers", "2"],
+        env=gateway_env(standin.url, MODELPORT_RATE_LIMIT="off"), stdout=log.open("w"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        for _ in range(6):
+            response = httpx.post(f"{url}/predict/mnist-sklearn", json={"pixels": PIXELS}, headers={"x-api-key": "e2e-key"})
+            assert response.status_code == 200 and response.json()["predictions"][0]["label"] == 2
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=20)
+    assert "Traceback" not in log.read_text()

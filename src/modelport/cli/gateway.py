@@ -24,6 +24,10 @@ def _port_is_free(host: str, port: int) -> bool:
 def gateway(
     port: int = typer.Option(8000, "--port", "-p", help="Port to listen on."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (use 0.0.0.0 to accept other machines)."),
+    workers: int = typer.Option(
+        1, "--workers", min=1,
+        help="Gateway processes sharing the port (rate-limit buckets are per process).",
+    ),
 ) -> None:
     """Start the gateway: /predict, /invoke, /models, /health, /docs and the built page at /.
 
@@ -56,7 +60,11 @@ def gateway(
     if gateway_app.state.settings.runtime_endpoint_url:
         console.print(f"  SageMaker Runtime API: {gateway_app.state.settings.runtime_endpoint_url} ({gateway_app.state.settings.runtime_client})")
     console.print(f"modelport gateway on [bold]http://{host}:{port}[/bold]  (API docs: http://{host}:{port}/docs)", soft_wrap=True)
-    uvicorn.run(
-        gateway_app, host=host, port=port, loop="uvloop", http="httptools",
+    server_options = dict(
+        host=host, port=port, loop="uvloop", http="httptools",
         access_log=False, log_level="warning", timeout_graceful_shutdown=5,
     )
+    if workers == 1:
+        uvicorn.run(gateway_app, **server_options)
+    else:  # each worker process builds its own app from the same environment
+        uvicorn.run("modelport.gateway.app:create_app", factory=True, workers=workers, **server_options)
