@@ -447,6 +447,92 @@ def test_json_inputs_script_with_asserted_content_types(tmp_path):
     assert refused.status_code == 500 and "AssertionError" in refused.json()["message"]
 
 
+# --- EX archived/sagemaker-script-mode/pytorch_script/train_deploy_pytorch_without_dependencies.py
+
+MODEL_DEF_SCRIPT = """
+import torch
+import torch.nn as nn
+
+
+class NeuralNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(8, 8)
+        self.fc2 = nn.Linear(8, 1)
+
+    def forward(self, x):
+        return self.fc2(torch.tanh(self.fc1(x)))
+
+
+def get_model():
+    return NeuralNet()
+"""
+
+TRAIN_DEPLOY_SCRIPT = """
+import argparse
+import json
+import os
+
+import torch
+from pytorch_model_def import get_model
+from sagemaker_training import environment
+
+
+def parse_args():
+    env = environment.Environment()
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workers", type=int, default=env.num_cpus)
+    parser.add_argument("--model_dir", type=str, default=os.environ.get("SM_MODEL_DIR"))
+    return parser.parse_known_args()
+
+
+def model_fn(model_dir):
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model = get_model()
+    model.load_state_dict(torch.load(model_dir + "/model.pth"))
+    model.eval()
+    return model.to(device)
+
+
+def input_fn(request_body, request_content_type):
+    if request_content_type == "application/json":
+        request = json.loads(request_body)
+        train_inputs = torch.tensor(request)
+        return train_inputs
+
+
+def predict_fn(input_data, model):
+    model.eval()
+    with torch.no_grad():
+        return model(input_data.float()).numpy()[0]
+
+
+if __name__ == "__main__":
+    args, _ = parse_args()
+    raise SystemExit("training is not part of this test")
+"""
+
+
+def test_training_script_with_a_sibling_module_and_a_numpy_scalar_answer(tmp_path):
+    """Train-and-deploy script: imports its model definition from code/, returns a NumPy scalar."""
+    model_dir = write_model(tmp_path / "model", TRAIN_DEPLOY_SCRIPT, name="train_deploy_pytorch_without_dependencies.py")
+    (model_dir / "code" / "pytorch_model_def.py").write_text(MODEL_DEF_SCRIPT)
+    namespace: dict = {}
+    exec(MODEL_DEF_SCRIPT, namespace)
+    torch.manual_seed(3)
+    net = namespace["get_model"]()
+    torch.save(net.state_dict(), model_dir / "model.pth")
+    house = np.random.default_rng(6).standard_normal(8).tolist()  # one standardised row, as the notebook sends
+    env = {"SAGEMAKER_PROGRAM": "train_deploy_pytorch_without_dependencies.py"}
+    with ModelServer(model_dir, env=env, home=tmp_path / "home") as server:
+        response = server.post(json.dumps(house), accept=JSON)
+    assert response.status_code == 200 and response.headers["content-type"] == JSON
+    with torch.no_grad():
+        expected = float(net(torch.tensor(house).float())[0])
+    assert isinstance(response.json(), float)
+    assert response.json() == pytest.approx(expected, rel=1e-6)
+
+
 # --- Ported: sagemaker-inference-toolkit test_decoder / test_encoder / test_default_inference_handler
 
 IDENTITY_SCRIPT = """
