@@ -157,36 +157,64 @@ export function centreOfMass(img, width, height) {
   return total > 0 ? { x: sx / total, y: sy / total } : { x: (width - 1) / 2, y: (height - 1) / 2 };
 }
 
-/** Whether the picture is dark ink on a light background (mean above half): then it is inverted. */
-export function looksDarkOnLight(gray255) {
+/** Ink below this share of the strongest stroke is background when cropping. */
+export const INK_THRESHOLD = 0.1;
+/** A picture whose strongest ink is at most this is blank. */
+export const BLANK_PEAK = 0.02;
+
+/**
+ * Ink intensity (0..1, 1 = full ink) of RGBA pixels, before cropping. As the Python side does: a picture
+ * with transparency uses its alpha as ink (a stroke on a transparent canvas); others are converted to
+ * grayscale (Pillow's "L") and inverted when their mean is light (dark ink on white paper), unless
+ * `invert` is given as true or false.
+ * Returns {ink: Float32Array, inverted, alpha}.
+ */
+export function imageToInk(rgba, width, height, { invert = "auto" } = {}) {
+  const n = width * height;
+  if (rgba.length !== n * 4) throw new Error(`expected ${width}×${height}×4 = ${n * 4} RGBA values, got ${rgba.length}`);
+  const ink = new Float32Array(n);
+  let transparent = false;
+  for (let i = 0; i < n; i++) if (rgba[i * 4 + 3] < 255) { transparent = true; break; }
+  if (transparent && invert === "auto") {
+    for (let i = 0; i < n; i++) ink[i] = rgba[i * 4 + 3] / 255;
+    return { ink, inverted: false, alpha: true };
+  }
+  const gray = rgbaToGray(rgba, width, height);
   let sum = 0;
-  for (let i = 0; i < gray255.length; i++) sum += gray255[i];
-  return sum / gray255.length > 127.5;
+  for (let i = 0; i < n; i++) {
+    ink[i] = gray[i] / 255;
+    sum += ink[i];
+  }
+  const inverted = invert === "auto" ? sum / n > 0.5 : Boolean(invert);
+  if (inverted) for (let i = 0; i < n; i++) ink[i] = 1 - ink[i];
+  return { ink, inverted, alpha: false };
 }
 
 /**
- * Preprocess a grayscale image (values 0..255, row by row) into the 28×28 MNIST input.
- * Returns {pixels: Float32Array(784) in 0..1, inverted, box} or null when there is no ink at all.
- * Options: invert "auto" | true | false; filter (Pillow filter name); threshold for "ink" (0..255).
+ * Crop, fit 20×20 keeping the aspect ratio and centre by mass in 28×28 (ink: 0..1, light on dark).
+ * Returns {pixels: Float32Array(784) in 0..1, box} or null when the picture is blank.
  */
-export function preprocessGray(gray255, width, height, { invert = "auto", filter = "lanczos", threshold = 0 } = {}) {
-  if (gray255.length !== width * height) {
-    throw new Error(`expected ${width}×${height} = ${width * height} gray values, got ${gray255.length}`);
+export function preprocessInk(inkIn, width, height) {
+  if (inkIn.length !== width * height) {
+    throw new Error(`expected ${width}×${height} = ${width * height} ink values, got ${inkIn.length}`);
   }
-  const inverted = invert === "auto" ? looksDarkOnLight(gray255) : Boolean(invert);
-  const ink = new Float32Array(width * height);
-  for (let i = 0; i < ink.length; i++) ink[i] = (inverted ? 255 - gray255[i] : gray255[i]) / 255;
-  const box = inkBox(ink, width, height, threshold / 255);
-  if (!box) return null;
+  let peak = 0;
+  for (let i = 0; i < inkIn.length; i++) if (inkIn[i] > peak) peak = inkIn[i];
+  if (peak <= BLANK_PEAK) return null;
+  // stretch the contrast so the strongest stroke is full ink (float32, like the numpy code)
+  const ink = new Float32Array(inkIn.length);
+  const fpeak = Math.fround(peak);
+  for (let i = 0; i < ink.length; i++) ink[i] = Math.min(1, Math.max(0, Math.fround(Math.fround(inkIn[i]) / fpeak)));
+  const box = inkBox(ink, width, height, INK_THRESHOLD);
   const cw = box.right - box.left, ch = box.bottom - box.top;
   const crop = new Float32Array(cw * ch);
   for (let y = 0; y < ch; y++) {
     for (let x = 0; x < cw; x++) crop[y * cw + x] = ink[(box.top + y) * width + box.left + x];
   }
   const scale = FIT / Math.max(cw, ch);
-  const fw = Math.max(1, Math.min(FIT, roundHalfEven(cw * scale)));
-  const fh = Math.max(1, Math.min(FIT, roundHalfEven(ch * scale)));
-  const fitted = resize(crop, cw, ch, fw, fh, filter);
+  const fw = Math.max(1, roundHalfEven(cw * scale));
+  const fh = Math.max(1, roundHalfEven(ch * scale));
+  const fitted = resize(crop, cw, ch, fw, fh, "lanczos");
   for (let i = 0; i < fitted.length; i++) fitted[i] = Math.min(1, Math.max(0, fitted[i]));
   const com = centreOfMass(fitted, fw, fh);
   const left = clamp(roundHalfEven(CENTRE - com.x), 0, SIZE - fw);
@@ -195,12 +223,31 @@ export function preprocessGray(gray255, width, height, { invert = "auto", filter
   for (let y = 0; y < fh; y++) {
     for (let x = 0; x < fw; x++) pixels[(top + y) * SIZE + left + x] = fitted[y * fw + x];
   }
-  return { pixels, inverted, box };
+  return { pixels, box };
 }
 
-/** Preprocess RGBA pixels (a canvas's ImageData.data): luminance first, then `preprocessGray`. */
-export function preprocessRgba(rgba, width, height, options) {
-  return preprocessGray(rgbaToGray(rgba, width, height), width, height, options);
+/**
+ * Preprocess RGBA pixels (a canvas's ImageData.data) into the 28×28 MNIST input.
+ * Options: invert "auto" (uploads: alpha or auto-invert, as the server does) | false (the drawing canvas:
+ * white ink on black) | true. Returns {pixels, inverted, alpha, box} or null when there is no ink.
+ */
+export function preprocessRgba(rgba, width, height, { invert = "auto" } = {}) {
+  const { ink, inverted, alpha } = imageToInk(rgba, width, height, { invert });
+  const out = preprocessInk(ink, width, height);
+  return out && { ...out, inverted, alpha };
+}
+
+/** Preprocess gray values (0..255, row by row), auto-inverting dark-on-light; see preprocessRgba. */
+export function preprocessGray(gray255, width, height, { invert = "auto" } = {}) {
+  if (gray255.length !== width * height) {
+    throw new Error(`expected ${width}×${height} = ${width * height} gray values, got ${gray255.length}`);
+  }
+  const rgba = new Uint8ClampedArray(width * height * 4);
+  for (let i = 0; i < gray255.length; i++) {
+    rgba[i * 4] = rgba[i * 4 + 1] = rgba[i * 4 + 2] = gray255[i];
+    rgba[i * 4 + 3] = 255;
+  }
+  return preprocessRgba(rgba, width, height, { invert });
 }
 
 /** Round 0..1 floats to 4 decimals for a compact request body (well within 1/255). */

@@ -134,10 +134,11 @@ export default function DigitsTab({ models, onLatency }) {
       if (!out) {
         setInput(null);
         setResults({});
-        setNotice(`${file.name} has no ink to read: it is one flat colour.`);
+        setNotice(`${file.name} looks blank: no digit found. Upload a picture of one digit.`);
         return;
       }
-      setNotice(`Read ${file.name}${out.inverted ? " (dark on light, so inverted)" : ""}.`);
+      const how = out.alpha ? " (transparent, so its strokes are the ink)" : out.inverted ? " (dark on light, so inverted)" : "";
+      setNotice(`Read ${file.name}${how}.`);
       setInput({ pixels: out.pixels, note: `${file.name}${out.inverted ? ", inverted," : ""} cropped, fitted to 20×20 and centred by mass` });
       ask(out.pixels);
     } catch (error) {
@@ -286,7 +287,7 @@ function sourceSize(image) {
   return { w: image.naturalWidth || image.width, h: image.naturalHeight || image.height };
 }
 
-/** The uploaded picture as RGBA on white (transparent areas become paper), at most 1024 px a side. */
+/** The uploaded picture as RGBA (transparency kept: the preprocessing reads alpha as ink), at most 1024 px a side. */
 function rasterise(image) {
   const { w, h } = sourceSize(image);
   if (!w || !h) throw new Error("the image has no size");
@@ -297,8 +298,6 @@ function rasterise(image) {
   canvas.width = width;
   canvas.height = height;
   const ctx = canvas.getContext("2d", { willReadFrequently: true });
-  ctx.fillStyle = "#fff";
-  ctx.fillRect(0, 0, width, height);
   ctx.drawImage(image, 0, 0, width, height);
   return { rgba: ctx.getImageData(0, 0, width, height).data, width, height };
 }
