@@ -235,3 +235,33 @@ def test_invocation_timeout_is_a_model_error(hosting, archive):
     body = json.loads(rt.invoke_endpoint(EndpointName="slow", Body=b'{"x": 1}', ContentType="application/json")["Body"].read())
     assert body["y"] == 2.0
     sm.delete_endpoint(EndpointName="slow")
+
+
+def test_canary_update_shifts_traffic_in_steps(hosting, archive):
+    server, sm, rt = hosting
+    deploy(sm, "canary", str(archive), env={"TAG": "v1"})
+    add_version(sm, "canary-v2", archive, "v2")
+    policy = {"BlueGreenUpdatePolicy": {
+        "TrafficRoutingConfiguration": {"Type": "CANARY", "WaitIntervalInSeconds": 1,
+                                        "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50}},
+        "TerminationWaitInSeconds": 0}}
+    with Load(rt, "canary", threads=2) as load:
+        sm.update_endpoint(EndpointName="canary", EndpointConfigName="canary-v2", DeploymentConfig=policy)
+        deadline = time.monotonic() + 30
+        while "v2" not in load.tags:  # the canary step: both versions answer
+            assert time.monotonic() < deadline, "the canary never got traffic"
+            time.sleep(0.01)
+        during = len(load.tags)
+        load.wait_for(40)
+        assert set(load.tags[during:]) == {"v1", "v2"}
+        assert sm.describe_endpoint(EndpointName="canary")["EndpointStatus"] == "Updating"
+        described = wait_in_service(sm, "canary")
+        load.wait_for(20)
+    assert load.failures == []
+    assert load.tags[-1] == "v2"
+    assert described["LastDeploymentConfig"] == policy
+    with pytest.raises(sm.exceptions.ClientError) as excinfo:
+        sm.update_endpoint(EndpointName="canary", EndpointConfigName="canary-v2", DeploymentConfig={
+            "BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": {"Type": "CANARY", "WaitIntervalInSeconds": 1}}})
+    assert "CanarySize is required" in excinfo.value.response["Error"]["Message"]
+    sm.delete_endpoint(EndpointName="canary")

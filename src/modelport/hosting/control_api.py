@@ -186,11 +186,12 @@ class ControlApi:
     def op_CreateEndpoint(self, params: dict[str, Any]) -> dict[str, Any]:
         name = check.name(params, "EndpointName")
         check.tags(params.get("Tags"))
+        deployment_config = check.deployment_config(params.get("DeploymentConfig"))
         config = self._config(check.require(params, "EndpointConfigName"))
         arn = self._arn("endpoint", name)
         if self.registry.get_endpoint(name) is not None:
             raise validation(f'Cannot create already existing endpoint "{arn}".')
-        if self.hosting.create(name, config["name"], self._deployment(config)) is None:
+        if self.hosting.create(name, config["name"], self._deployment(config), deployment_config) is None:
             raise validation(f'Cannot create already existing endpoint "{arn}".')
         self._tag(arn, params.get("Tags"))
         return {"EndpointArn": arn}
@@ -208,6 +209,8 @@ class ControlApi:
         }
         if row["failure_reason"]:
             out["FailureReason"] = row["failure_reason"]
+        if row["deployment_config"]:
+            out["LastDeploymentConfig"] = row["deployment_config"]
         if row["pending_config"]:
             out["PendingDeploymentSummary"] = {"EndpointConfigName": row["pending_config"],
                                                "StartTime": row["modified"]}
@@ -258,6 +261,9 @@ class ControlApi:
     def op_UpdateEndpoint(self, params: dict[str, Any]) -> dict[str, Any]:
         name = check.require(params, "EndpointName")
         row = self._in_service(name)
+        deployment_config = check.deployment_config(params.get("DeploymentConfig"))
+        if deployment_config is None and params.get("RetainDeploymentConfig"):
+            deployment_config = row["deployment_config"]
         config = self._config(check.require(params, "EndpointConfigName"))
         deployed = self._deployment(config)
         if params.get("RetainAllVariantProperties"):
@@ -271,7 +277,7 @@ class ControlApi:
                     variant["InitialVariantWeight"] = before.get("InitialVariantWeight", 1.0)
                 if "DesiredInstanceCount" not in excluded:
                     variant["InitialInstanceCount"] = before.get("InitialInstanceCount", 1)
-        self.hosting.update(name, config["name"], deployed)
+        self.hosting.update(name, config["name"], deployed, deployment_config)
         return {"EndpointArn": row["arn"]}
 
     def op_UpdateEndpointWeightsAndCapacities(self, params: dict[str, Any]) -> dict[str, Any]:

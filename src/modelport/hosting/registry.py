@@ -27,7 +27,9 @@ CREATE TABLE IF NOT EXISTS tags (
     arn TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (arn, key));
 """
 
-_ENDPOINT_FIELDS = ("config_name", "status", "failure_reason", "deployed", "pending_config")
+_ENDPOINT_FIELDS = ("config_name", "status", "failure_reason", "deployed", "pending_config", "deployment_config")
+# columns added after the first release, with their SQL types (added to older databases on open)
+_ADDED_COLUMNS = {"endpoints": {"deployment_config": "TEXT"}}
 
 
 class Registry:
@@ -43,6 +45,11 @@ class Registry:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        for table, columns in _ADDED_COLUMNS.items():
+            present = {r["name"] for r in self._db.execute(f"PRAGMA table_info({table})")}
+            for column, kind in columns.items():
+                if column not in present:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         """Close the database."""
@@ -101,12 +108,13 @@ class Registry:
         return [_endpoint(r) for r in self._run("SELECT * FROM endpoints").fetchall()]
 
     def update_endpoint(self, name: str, **fields: Any) -> None:
-        """Change some of: config_name, status, failure_reason, deployed, pending_config."""
+        """Change some of: config_name, status, failure_reason, deployed, pending_config, deployment_config."""
         unknown = set(fields) - set(_ENDPOINT_FIELDS)
         if unknown:
             raise ValueError(f"unknown endpoint fields {sorted(unknown)}; accepted: {_ENDPOINT_FIELDS}")
-        if "deployed" in fields:
-            fields["deployed"] = json.dumps(fields["deployed"])
+        for key in ("deployed", "deployment_config"):
+            if key in fields and fields[key] is not None:
+                fields[key] = json.dumps(fields[key])
         sets = ", ".join(f"{k} = ?" for k in fields)
         self._run(f"UPDATE endpoints SET {sets}, modified = ? WHERE name = ?", (*fields.values(), time.time(), name))
 
@@ -157,4 +165,5 @@ def _endpoint(row: sqlite3.Row) -> dict[str, Any]:
         "failure_reason": row["failure_reason"],
         "deployed": json.loads(row["deployed"]),
         "pending_config": row["pending_config"],
+        "deployment_config": json.loads(row["deployment_config"]) if row["deployment_config"] else None,
     }

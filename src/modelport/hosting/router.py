@@ -3,6 +3,8 @@ the fewest requests in flight.
 
 Weights use smooth weighted round-robin (as nginx does): over any run of calls each variant gets
 its share ``weight / sum(weights)`` within one call, and picks interleave instead of bunching.
+During a canary or linear traffic shift the router sees each variant twice (old and new fleet, as
+:class:`Share` objects with scaled weights) under the same name.
 """
 
 from __future__ import annotations
@@ -26,6 +28,18 @@ class VariantLike(Protocol):
     instances: list
 
 
+class Share:
+    """A fleet seen with its weight scaled by ``factor`` (a step of a traffic shift)."""
+
+    __slots__ = ("name", "weight", "instances", "fleet")
+
+    def __init__(self, fleet: VariantLike, factor: float) -> None:
+        self.fleet = fleet
+        self.name = fleet.name
+        self.weight = fleet.weight * factor
+        self.instances = fleet.instances
+
+
 class NoTarget(Exception):
     """No variant or instance can take the request; ``reason`` is one of: unknown-variant,
     no-weight, not-ready."""
@@ -41,22 +55,28 @@ class Router:
 
     def __init__(self, variants: Sequence[VariantLike]) -> None:
         self.variants = list(variants)
-        self._by_name = {v.name: v for v in self.variants}
-        self._current = {v.name: 0.0 for v in self.variants}
+        self._by_name: dict[str, list[VariantLike]] = {}
+        for v in self.variants:
+            self._by_name.setdefault(v.name, []).append(v)
+        self._current = [0.0] * len(self.variants)
         self._turn = 0
 
     def pick(self, target_variant: str | None = None, exclude: Sequence[Target] = ()) -> tuple[VariantLike, Target]:
         """Choose a variant and one of its ready instances (not in ``exclude``, e.g. instances that just
         failed); raise :class:`NoTarget` when none can serve."""
         if target_variant:
-            variant = self._by_name.get(target_variant)
-            if variant is None:
+            group = self._by_name.get(target_variant)
+            if group is None:
                 names = ", ".join(self._by_name) or "none"
                 raise NoTarget("unknown-variant", f"Variant {target_variant} not found; this endpoint has: {names}.")
-            instance = self._least_outstanding(variant, exclude)
-            if instance is None:
-                raise NoTarget("not-ready", f"No instance of variant {variant.name} is ready to serve.")
-            return variant, instance
+            best = None
+            for variant in group:
+                instance = self._least_outstanding(variant, exclude)
+                if instance is not None and (best is None or instance.outstanding < best[1].outstanding):
+                    best = (variant, instance)
+            if best is None:
+                raise NoTarget("not-ready", f"No instance of variant {target_variant} is ready to serve.")
+            return best
         variant = self._weighted_choice()
         instance = self._least_outstanding(variant, exclude)
         if instance is None:  # its instances went down between the two checks
@@ -64,22 +84,22 @@ class Router:
         return variant, instance
 
     def _weighted_choice(self) -> VariantLike:
-        best = None
+        best = -1
         total = 0.0
         current = self._current
-        for v in self.variants:
+        for k, v in enumerate(self.variants):
             if v.weight <= 0 or not any(i.ready for i in v.instances):
                 continue
             total += v.weight
-            current[v.name] += v.weight
-            if best is None or current[v.name] > current[best.name]:
-                best = v
-        if best is None:
+            current[k] += v.weight
+            if best < 0 or current[k] > current[best]:
+                best = k
+        if best < 0:
             if any(v.weight > 0 for v in self.variants):
                 raise NoTarget("not-ready", "No instance of this endpoint is ready to serve.")
             raise NoTarget("no-weight", "Every variant of this endpoint has weight 0; use TargetVariant.")
-        current[best.name] -= total
-        return best
+        current[best] -= total
+        return self.variants[best]
 
     def _least_outstanding(self, variant: VariantLike, exclude: Sequence[Target] = ()) -> Target | None:
         instances = variant.instances

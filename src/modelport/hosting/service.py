@@ -12,10 +12,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from modelport.hosting import model_data
+from modelport.hosting import model_data, traffic
 from modelport.hosting.fleet import CommandFactory, FleetError, VariantFleet, serve_command
 from modelport.hosting.registry import Registry
-from modelport.hosting.router import Router
+from modelport.hosting.router import Router, Share
 from modelport.hosting.settings import HostingSettings
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,10 @@ class LiveEndpoint:
         self.fleets = fleets
         self.router = Router(fleets)
         return old
+
+    def shift(self, old: list[VariantFleet], new: list[VariantFleet], fraction: float) -> None:
+        """Send ``fraction`` of the traffic to the ``new`` fleets and the rest to the ``old`` ones."""
+        self.router = Router([Share(f, 1.0 - fraction) for f in old] + [Share(f, fraction) for f in new])
 
 
 class Hosting:
@@ -130,11 +134,14 @@ class Hosting:
             self.registry.update_endpoint(fleet.endpoint, failure_reason=reason)
 
     # lifecycle operations (called by the control API after validation)
-    def create(self, name: str, config_name: str, deployed: list[dict[str, Any]]) -> dict[str, Any] | None:
+    def create(self, name: str, config_name: str, deployed: list[dict[str, Any]],
+               deployment_config: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """Register the endpoint (Creating) and start its fleets; None when the name is taken."""
         row = self.registry.add_endpoint(name, self.arn("endpoint", name), config_name, CREATING, deployed)
         if row is None:
             return None
+        if deployment_config:
+            self.registry.update_endpoint(name, deployment_config=deployment_config)
         live = self.live[name] = LiveEndpoint(name)
         self._spawn(self._bring_up(live, deployed))
         return row
@@ -153,12 +160,19 @@ class Hosting:
         live.serve(fleets)
         self.registry.update_endpoint(live.name, status=IN_SERVICE, failure_reason=None)
 
-    def update(self, name: str, config_name: str, deployed: list[dict[str, Any]]) -> None:
-        """Blue/green: start the new fleets, switch traffic, drain and stop the old ones."""
-        self.registry.update_endpoint(name, status=UPDATING, pending_config=config_name)
-        self._spawn(self._blue_green(self.live[name], config_name, deployed))
+    def update(self, name: str, config_name: str, deployed: list[dict[str, Any]],
+               deployment_config: dict[str, Any] | None = None) -> None:
+        """Blue/green: start the new fleets, shift traffic (all at once, canary or linear), then drain and
+        stop the old ones."""
+        fields: dict[str, Any] = {"status": UPDATING, "pending_config": config_name}
+        if deployment_config is not None:
+            fields["deployment_config"] = deployment_config
+        self.registry.update_endpoint(name, **fields)
+        policy = (deployment_config or {}).get("BlueGreenUpdatePolicy")
+        self._spawn(self._blue_green(self.live[name], config_name, deployed, policy))
 
-    async def _blue_green(self, live: LiveEndpoint, config_name: str, deployed: list[dict[str, Any]]) -> None:
+    async def _blue_green(self, live: LiveEndpoint, config_name: str, deployed: list[dict[str, Any]],
+                          policy: dict[str, Any] | None = None) -> None:
         try:
             fleets = await self._start_fleets(live.name, deployed)
         except FleetError as exc:
@@ -171,7 +185,17 @@ class Hosting:
         if self.live.get(live.name) is not live:
             await self._stop_fleets(fleets, 0)
             return
-        old = live.serve(fleets)
+        old = live.fleets
+        for fraction, wait in traffic.shift_steps(policy, sum(f.desired_count for f in fleets)):
+            if fraction >= 1.0:
+                break
+            live.shift(old, fleets, fraction)
+            await asyncio.sleep(wait)
+            if self.live.get(live.name) is not live:  # deleted meanwhile; the delete stops `old`
+                await self._stop_fleets(fleets, 0)
+                return
+        live.serve(fleets)
+        await asyncio.sleep(traffic.termination_wait(policy))
         # as on SageMaker, the update completes once the old fleet has drained and is gone
         await self._stop_fleets(old, self.settings.drain_timeout)
         self.registry.update_endpoint(live.name, status=IN_SERVICE, config_name=config_name, deployed=deployed,

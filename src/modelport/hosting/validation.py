@@ -103,3 +103,47 @@ def tags(value: Any) -> None:
         raise validation('Tags must be a list of {"Key": ..., "Value": ...} objects with non-empty keys.')
     if len(value) > 50:
         raise constraint(f"{len(value)} tags", "tags", "Member must have length less than or equal to 50")
+
+
+_ROUTING_TYPES = ("ALL_AT_ONCE", "CANARY", "LINEAR")
+_SIZE_TYPES = ("INSTANCE_COUNT", "CAPACITY_PERCENT")
+
+
+def _capacity_size(size: Any, member: str) -> None:
+    if not isinstance(size, dict):
+        raise validation(f"{member} is required for this traffic routing type: "
+                         '{"Type": "INSTANCE_COUNT" | "CAPACITY_PERCENT", "Value": N}.')
+    if size.get("Type") not in _SIZE_TYPES:
+        raise constraint(size.get("Type"), f"{member}.type", f"Member must satisfy enum value set: [{', '.join(_SIZE_TYPES)}]")
+    number(size.get("Value"), f"{member}.value", 1, integer=True)
+    if size["Type"] == "CAPACITY_PERCENT" and size["Value"] > 100:
+        raise constraint(size["Value"], f"{member}.value", "A CAPACITY_PERCENT must be at most 100")
+
+
+def deployment_config(config: Any) -> dict[str, Any] | None:
+    """``DeploymentConfig``: a ``BlueGreenUpdatePolicy`` (routing type, sizes, waits) is honoured;
+    ``AutoRollbackConfiguration`` alarms are accepted and ignored (there is no CloudWatch here)."""
+    if config is None:
+        return None
+    if not isinstance(config, dict):
+        raise validation("DeploymentConfig must be an object.")
+    policy = config.get("BlueGreenUpdatePolicy")
+    if policy is None:
+        return config
+    routing = policy.get("TrafficRoutingConfiguration")
+    if not isinstance(routing, dict):
+        raise validation("BlueGreenUpdatePolicy.TrafficRoutingConfiguration is required.")
+    kind = routing.get("Type")
+    if kind not in _ROUTING_TYPES:
+        raise constraint(kind, "deploymentConfig.blueGreenUpdatePolicy.trafficRoutingConfiguration.type",
+                         f"Member must satisfy enum value set: [{', '.join(_ROUTING_TYPES)}]")
+    base = "deploymentConfig.blueGreenUpdatePolicy"
+    if "WaitIntervalInSeconds" in routing:
+        number(routing["WaitIntervalInSeconds"], f"{base}.trafficRoutingConfiguration.waitIntervalInSeconds", 0, True)
+    if kind == "CANARY":
+        _capacity_size(routing.get("CanarySize"), "CanarySize")
+    if kind == "LINEAR":
+        _capacity_size(routing.get("LinearStepSize"), "LinearStepSize")
+    if "TerminationWaitInSeconds" in policy:
+        number(policy["TerminationWaitInSeconds"], f"{base}.terminationWaitInSeconds", 0, integer=True)
+    return config
