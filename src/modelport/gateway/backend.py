@@ -230,6 +230,8 @@ class SageMakerBackend:
         import anyio
 
         results: dict[str, dict[str, Any]] = {}
+        # building the client (loading botocore's large SageMaker model) is not part of the time limit
+        await anyio.to_thread.run_sync(self.control_client)
 
         async def one(name: str) -> None:
             results[name] = await anyio.to_thread.run_sync(self.status_sync, name, abandon_on_cancel=True)
