@@ -178,9 +178,9 @@ class Instance:
             try:
                 await self._spawn()
                 await self._wait_ready(self.fleet.startup_timeout)
-            except FleetError as exc:
+            except (FleetError, OSError) as exc:  # counts as another crash
                 self._note(str(exc).splitlines()[0])
-                if self.process.returncode is None:
+                if self.process is not None and self.process.returncode is None:
                     self._kill_group(signal.SIGKILL)
                 continue
             if self.stopping:

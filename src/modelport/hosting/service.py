@@ -113,6 +113,8 @@ class Hosting:
                 ))
         except model_data.ModelDataError as exc:
             raise FleetError(str(exc)) from exc
+        except (OSError, ValueError) as exc:  # e.g. a cache folder that cannot be written
+            raise FleetError(f"could not prepare the model data: {exc}") from exc
         self._fleets.update(fleets)
         results = await asyncio.gather(*(f.start() for f in fleets), return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
@@ -216,7 +218,7 @@ class Hosting:
             if "DesiredInstanceCount" in change:
                 try:
                     await fleet.scale(int(change["DesiredInstanceCount"]))
-                except FleetError as exc:
+                except (FleetError, OSError) as exc:
                     failure = f"Scaling variant {fleet.name} failed and was rolled back: {exc}"
                     fleet.desired_count = len(fleet.instances)
         row = self.registry.get_endpoint(live.name)
