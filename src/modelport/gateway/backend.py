@@ -231,7 +231,11 @@ class SageMakerBackend:
 
         results: dict[str, dict[str, Any]] = {}
         # building the client (loading botocore's large SageMaker model) is not part of the time limit
-        await anyio.to_thread.run_sync(self.control_client)
+        try:
+            await anyio.to_thread.run_sync(self.control_client)
+        except Exception as exc:  # noqa: BLE001 - status is best effort
+            reason = f"the backend cannot tell ({type(exc).__name__})"
+            return {name: {"status": "unknown", "reason": reason} for name in endpoints}
 
         async def one(name: str) -> None:
             results[name] = await anyio.to_thread.run_sync(self.status_sync, name, abandon_on_cancel=True)
