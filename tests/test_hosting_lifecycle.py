@@ -265,3 +265,20 @@ def test_canary_update_shifts_traffic_in_steps(hosting, archive):
             "BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": {"Type": "CANARY", "WaitIntervalInSeconds": 1}}})
     assert "CanarySize is required" in excinfo.value.response["Error"]["Message"]
     sm.delete_endpoint(EndpointName="canary")
+
+
+def test_hung_instance_fails_ping_and_is_replaced(tmp_path, archive):
+    server = start_hosting(tmp_path / "home", health_interval=0.3)
+    try:
+        sm, rt = clients(server.url, retries=5)
+        deploy(sm, "hung", str(archive))
+        victim = instances(server.url, "hung")[0]
+        os.killpg(victim["pid"], signal.SIGSTOP)  # the whole instance freezes: no crash, no answers
+        listed = wait_restarted(server.url, "hung", 1)
+        assert listed[0]["pid"] != victim["pid"]
+        body = json.loads(rt.invoke_endpoint(EndpointName="hung", Body=b'{"x": 3}',
+                                             ContentType="application/json")["Body"].read())
+        assert body["y"] == 6.0
+        assert "failed /ping 3 times" in open(victim["log"]).read()
+    finally:
+        server.stop()

@@ -34,7 +34,6 @@ _LAUNCHER = (
     "os.execv(sys.argv[1], sys.argv[1:])"
 )
 PING_INTERVAL = 0.05
-HEALTH_INTERVAL = 2.0
 HEALTH_FAILURES = 3
 CRASH_WINDOW = 60.0
 
@@ -192,12 +191,13 @@ class Instance:
         """Ping a ready instance now and then; kill it when it stops answering (the supervisor restarts it)."""
         failures = 0
         while not self.stopping:
-            await asyncio.sleep(HEALTH_INTERVAL)
+            interval = self.fleet.health_interval
+            await asyncio.sleep(interval)
             if not self.ready or self.pool is None:
                 failures = 0
                 continue
             try:
-                ok = (await self.pool.request("GET", "/ping", timeout=2.0)).status == 200
+                ok = (await self.pool.request("GET", "/ping", timeout=min(2.0, interval))).status == 200
             except (UpstreamError, asyncio.TimeoutError):
                 ok = False
             failures = 0 if ok else failures + 1
@@ -263,6 +263,7 @@ class VariantFleet:
         max_restarts: int,
         base_env: dict[str, str] | None = None,
         drain_timeout: float = 30.0,
+        health_interval: float = 2.0,
         on_unhealthy: Callable[["VariantFleet", str], None] | None = None,
     ) -> None:
         self.endpoint = endpoint
@@ -275,6 +276,7 @@ class VariantFleet:
         self.environment: dict[str, str] = dict(self.container.get("Environment") or {})
         self.base_env = dict(base_env or {})
         self.drain_timeout = drain_timeout
+        self.health_interval = health_interval
         self.artifact = artifact
         self.log_dir = log_dir
         self.command = command

@@ -109,6 +109,7 @@ class Hosting:
                     log_dir=self.logs_dir / endpoint, command=self.command, workers=self.settings.workers,
                     startup_timeout=self.settings.startup_timeout, max_restarts=self.settings.max_restarts,
                     base_env={"MODELPORT_HOME": str(self.home)}, drain_timeout=self.settings.drain_timeout,
+                    health_interval=self.settings.health_interval,
                     on_unhealthy=self._variant_unhealthy,
                 ))
         except model_data.ModelDataError as exc:

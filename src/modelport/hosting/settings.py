@@ -33,6 +33,11 @@ class HostingSettings(BaseSettings):
         description="MODELPORT_HOSTING_MAX_RESTARTS: crashes of one instance within a minute before "
         "its variant is marked unhealthy.",
     )
+    health_interval: float = Field(
+        default=2.0,
+        description="MODELPORT_HOSTING_HEALTH_INTERVAL: seconds between /ping checks of a ready instance; "
+        "3 failures in a row (each waiting at most min(2 s, interval)) restart it.",
+    )
     drain_timeout: float = Field(
         default=30.0, description="MODELPORT_HOSTING_DRAIN_TIMEOUT: seconds an old fleet may take to drain."
     )
