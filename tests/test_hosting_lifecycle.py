@@ -126,6 +126,13 @@ def test_weights_and_capacities_update(hosting, archive):
         sm.update_endpoint_weights_and_capacities(EndpointName="wc", DesiredWeightsAndCapacities=[
             {"VariantName": "Z", "DesiredWeight": 1.0}])
     assert "not present" in excinfo.value.response["Error"]["Message"]
+    # an update that retains variant properties keeps the weights and counts set since
+    sm.create_endpoint_config(EndpointConfigName="wc-v2", ProductionVariants=[
+        {"VariantName": v, "ModelName": f"wc-{v.lower()}", "InitialInstanceCount": 1, "InitialVariantWeight": 1.0}
+        for v in ("A", "B")])
+    sm.update_endpoint(EndpointName="wc", EndpointConfigName="wc-v2", RetainAllVariantProperties=True)
+    variants = {v["VariantName"]: v for v in wait_in_service(sm, "wc")["ProductionVariants"]}
+    assert (variants["A"]["CurrentWeight"], variants["B"]["CurrentInstanceCount"]) == (0.0, 2)
     sm.delete_endpoint(EndpointName="wc")
 
 
@@ -231,6 +238,7 @@ def test_invocation_timeout_is_a_model_error(hosting, archive):
         rt.invoke_endpoint(EndpointName="slow", Body=b'{"sleep": 2.0}', ContentType="application/json")
     assert excinfo.value.response["OriginalStatusCode"] == 0
     assert "timed out" in excinfo.value.response["OriginalMessage"]
+    assert excinfo.value.response["Error"]["Message"].startswith("Received server error (0) from primary")
     time.sleep(0.6)  # the instance finishes the slow request, then serves again
     body = json.loads(rt.invoke_endpoint(EndpointName="slow", Body=b'{"x": 1}', ContentType="application/json")["Body"].read())
     assert body["y"] == 2.0

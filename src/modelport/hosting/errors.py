@@ -64,11 +64,15 @@ def service_unavailable(message: str) -> RuntimeApiError:
 
 
 def model_error(endpoint: str, variant: str, status: int, original: str, log_stream: str) -> RuntimeApiError:
-    """424 ``ModelError``: the model answered 4xx/5xx; carries its status and message."""
-    kind = "client" if status < 500 else "server"
+    """424 ``ModelError``: the model answered 4xx/5xx; carries its status and message.
+
+    The message has SageMaker's shape; where SageMaker points at CloudWatch, this points at the
+    instance logs (``modelport logs ENDPOINT``).
+    """
+    kind = "client" if 400 <= status < 500 else "server"
     message = (
         f'Received {kind} error ({status}) from primary with message "{original}". '
-        f"See {log_stream} for more information (`modelport logs {endpoint}`)."
+        f"See `modelport logs {endpoint}` (log group {log_stream}) for more information."
     )
     return RuntimeApiError(
         "ModelError",
