@@ -76,7 +76,11 @@ def hosting(
               f"  boto3.client('sagemaker-runtime', endpoint_url='{server.url}')\n"
               f"  modelport deploy model.tar.gz --endpoint NAME", file=sys.stderr, flush=True)
 
-    HostingServer(settings=settings).serve_forever(on_ready=announce)
+    try:
+        HostingServer(settings=settings).serve_forever(on_ready=announce)
+    except OSError as exc:
+        _fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}. Is another "
+              f"`modelport hosting` running? Pass --port (or set MODELPORT_HOSTING_PORT).")
 
 
 @app.command("deploy")
