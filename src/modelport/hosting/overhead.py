@@ -51,6 +51,12 @@ def _sklearn_archive(folder: Path) -> tuple[Path, Path]:
     return pack_archive(src, folder / "model.tar.gz"), body
 
 
+def _thread_cpu(tid: int) -> float:
+    """CPU seconds (user + system) used so far by one thread of this process."""
+    fields = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _wrk(url: str, script: Path, concurrency: int, duration: float) -> dict:
     out = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{duration:g}s", "--latency", "-s", str(script), url],
                          capture_output=True, text=True, check=True).stdout
@@ -63,6 +69,8 @@ def _wrk(url: str, script: Path, concurrency: int, duration: float) -> dict:
             result["p" + parts[0][:-1]] = round(float(value[: -len(unit)]) * _UNITS[unit], 4)
         elif line.startswith("Requests/sec:"):
             result["rps"] = float(parts[1])
+        elif " requests in " in line:
+            result["requests"] = int(parts[0])
         elif "Non-2xx" in line or "Socket errors" in line:
             result["errors"] += sum(int(p.strip(",")) for p in parts if p.strip(",").isdigit())
     return result
@@ -107,19 +115,24 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.02)
         results["create_to_in_service_s"] = round(time.perf_counter() - start, 3)
         live = server_instances(server.url)
+        tid = server.thread_id
         direct = f"http://127.0.0.1:{live}/invocations"
         via = f"{server.url}/endpoints/overhead/invocations"
         for c in (int(x) for x in args.concurrency.split(",")):
             runs = {"direct": [], "hosting": []}
             for _ in range(2):
                 runs["direct"].append(_wrk(direct, script, c, args.duration))
-                runs["hosting"].append(_wrk(via, script, c, args.duration))
+                before = _thread_cpu(tid)
+                run = _wrk(via, script, c, args.duration)
+                run["hosting_cpu_us_per_request"] = round((_thread_cpu(tid) - before) / max(run.get("requests", 1), 1) * 1e6, 1)
+                runs["hosting"].append(run)
             best = {k: max(v, key=lambda r: r.get("rps", 0)) for k, v in runs.items()}
             best["added_p50_ms"] = round(best["hosting"]["p50"] - best["direct"]["p50"], 4)
             results[f"c{c}"] = best
             print(f"c={c}: direct p50 {best['direct']['p50']} ms, {best['direct']['rps']:.0f} req/s; "
                   f"via hosting p50 {best['hosting']['p50']} ms, {best['hosting']['rps']:.0f} req/s; "
-                  f"added p50 {best['added_p50_ms']} ms")
+                  f"added p50 {best['added_p50_ms']} ms; hosting CPU "
+                  f"{best['hosting']['hosting_cpu_us_per_request']} us/request")
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)

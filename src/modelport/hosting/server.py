@@ -89,6 +89,11 @@ class HostingServer:
         self._error: BaseException | None = None
 
     @property
+    def thread_id(self) -> int | None:
+        """The OS thread id of a server started with :meth:`start` (for CPU accounting)."""
+        return self._thread.native_id if self._thread is not None else None
+
+    @property
     def url(self) -> str:
         """Where the service answers (once started)."""
         return f"http://{self.settings.host}:{self.port}"
