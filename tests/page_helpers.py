@@ -198,7 +198,11 @@ test_digits.__test__ = False  # a helper, not a pytest test
 
 
 def digit_strokes(pixels: list[int], threshold: int = 128) -> list[tuple[tuple[float, float], tuple[float, float]]]:
-    """The digit as pen strokes in canvas units (0..280): one horizontal stroke per run of ink in a row."""
+    """The digit as pen strokes in canvas units (0..280): one horizontal stroke per run of ink in a row.
+
+    The pen is about two MNIST pixels wide, so each run is drawn from 0.6 of a pixel inside its ends
+    (a run of one pixel becomes a dot) to keep the strokes about as thick as the digit's own.
+    """
     strokes = []
     cell = 280 / CANVAS_CELLS
     for y in range(CANVAS_CELLS):
@@ -208,8 +212,10 @@ def digit_strokes(pixels: list[int], threshold: int = 128) -> list[tuple[tuple[f
                 start = x
                 while x + 1 < CANVAS_CELLS and pixels[y * CANVAS_CELLS + x + 1] >= threshold:
                     x += 1
+                left, right = start + 0.5, x + 0.5
+                inset = min(0.6, (right - left) / 2)
                 cy = (y + 0.5) * cell
-                strokes.append((((start + 0.5) * cell, cy), ((x + 0.5) * cell, cy)))
+                strokes.append((((left + inset) * cell, cy), ((right - inset) * cell, cy)))
             x += 1
     return strokes
 
@@ -223,7 +229,7 @@ def draw_on_canvas(page, pixels: list[int]) -> int:
     for (x0, y0), (x1, y1) in strokes:
         page.mouse.move(box["x"] + x0 * scale, box["y"] + y0 * scale)
         page.mouse.down()
-        steps = max(2, int(abs(x1 - x0) / 6))
+        steps = max(1, int(abs(x1 - x0) / 6))
         page.mouse.move(box["x"] + x1 * scale, box["y"] + y1 * scale, steps=steps)
         page.mouse.up()
     return len(strokes)

@@ -1,0 +1,314 @@
+"""The web page in a real browser (Debian's Chromium via Playwright) against the real local stack:
+`modelport hosting` with the bundled models trained by `modelport train NAME --fast` and deployed with
+`modelport deploy`, and `modelport gateway` serving page/dist. Screenshots of every tab are saved
+under page/test-results/."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+import page_helpers as ph
+
+DIGIT_ROUTES = ("mnist-sklearn", "mnist-pytorch")
+ENDPOINTS = {"mnist-sklearn": "page-mnist-sklearn", "mnist-pytorch": "page-mnist-pytorch", "sentiment": "page-sentiment"}
+ROUTE_VARS = {
+    "MNIST_SKLEARN_ENDPOINT": ENDPOINTS["mnist-sklearn"],
+    "MNIST_PYTORCH_ENDPOINT": ENDPOINTS["mnist-pytorch"],
+    "SENTIMENT_ENDPOINT": ENDPOINTS["sentiment"],
+}
+POSITIVE = "I love this, what a wonderful and happy day! Thank you so much, it is great"
+NEGATIVE = "I hate this. Worst day ever, I am so sad and angry, everything is awful"
+EXAMPLE = "I absolutely love this, it made my whole day!"  # one of the example buttons
+
+
+def train(name: str, out: Path) -> Path:
+    """`modelport train NAME --fast --out OUT`: the archive the command writes."""
+    result = subprocess.run(
+        [*ph.MODELPORT, "train", name, "--fast", "--out", str(out)],
+        cwd=ph.ROOT, capture_output=True, text=True, timeout=900,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"modelport train {name} --fast failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    archives = sorted(out.rglob("model.tar.gz"))
+    if not archives:
+        raise RuntimeError(f"modelport train {name} --fast wrote no model.tar.gz under {out}")
+    return archives[0]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """Hosting with the three bundled models deployed, and a gateway serving the built page."""
+    ph.require_browser_and_page()
+    ph.clean_results()
+    home = tmp_path_factory.mktemp("page-stack")
+    archives = {name: train(name, home / "trained" / name) for name in ENDPOINTS}
+    hosting = ph.Hosting(home)
+    try:
+        for name, archive in archives.items():
+            hosting.deploy(archive, ENDPOINTS[name])
+        gateway = ph.Gateway(home, hosting.url, ROUTE_VARS)
+        try:
+            yield {"home": home, "hosting": hosting, "gateway": gateway, "url": gateway.url}
+        finally:
+            gateway.stop()
+    finally:
+        hosting.stop()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    with ph.browser() as b:
+        yield b
+
+
+@pytest.fixture
+def page(chromium, stack):
+    page = ph.open_page(chromium, stack["url"])
+    yield page
+    assert page.problems == [], page.problems
+    page.context.close()
+
+
+def wait_results(page) -> None:
+    """Wait until the debounced predictions have been asked for and every answer is in."""
+    page.wait_for_timeout(400)  # longer than the page's 250 ms debounce
+    page.wait_for_selector(".results[aria-busy=false]")
+    for route in DIGIT_ROUTES:
+        page.get_by_test_id(f"label-{route}").wait_for()
+
+
+# ---- digits -------------------------------------------------------------------------------------
+def digits_both_models_know(url: str, count: int) -> list[dict]:
+    """Held-out test digits that both deployed models read right from their exact pixels (through the
+    gateway), one per label, up to `count`: the fast-trained models miss a few digits, and this test is
+    about the page (drawing + preprocessing), not about the models' accuracy."""
+    chosen, labels = [], set()
+    for sample in ph.test_digits(per_digit=3):
+        if sample["label"] in labels:
+            continue
+        pixels = [v / 255 for v in sample["pixels"]]
+        answers = [httpx.post(f"{url}/predict/{route}", json={"pixels": pixels}, timeout=30).json() for route in DIGIT_ROUTES]
+        if all(a["predictions"][0]["label"] == sample["label"] for a in answers):
+            chosen.append(sample)
+            labels.add(sample["label"])
+        if len(chosen) == count:
+            break
+    assert len(chosen) >= 4, f"the deployed models read too few test digits right: {sorted(labels)}"
+    return chosen
+
+
+@pytest.fixture(scope="module")
+def known_digits(stack) -> list[dict]:
+    return digits_both_models_know(stack["url"], 5)
+
+
+def test_real_test_digits_drawn_stroke_by_stroke_get_the_right_label_from_both_models(page, known_digits):
+    for sample in known_digits:
+        page.get_by_role("button", name="Clear").click()
+        strokes = ph.draw_on_canvas(page, sample["pixels"])
+        assert strokes > 5
+        wait_results(page)
+        for route in DIGIT_ROUTES:
+            got = page.get_by_test_id(f"label-{route}").inner_text()
+            assert got == str(sample["label"]), f"{route} read test digit #{sample['index']} (a {sample['label']}) drawn on the canvas as {got}"
+    ph.screenshot(page, "digits-drawn")
+    # what the models saw is on the page, and both cards show a chart with ten classes and latencies
+    assert page.get_by_test_id("model-input").get_attribute("aria-label").startswith("The 28 by 28 input")
+    for route in DIGIT_ROUTES:
+        card = page.get_by_test_id(f"result-{route}")
+        assert card.locator("svg.chart-svg .bar").count() == 10
+        assert "model" in card.locator(".latency").inner_text()
+
+
+def test_undo_removes_the_last_stroke_and_clear_empties_everything(page):
+    sample = ph.test_digits(per_digit=1)[1]  # a 1: few strokes
+    ph.draw_on_canvas(page, sample["pixels"])
+    wait_results(page)
+    undo = page.get_by_role("button", name="Undo")
+    assert undo.is_enabled()
+    undo.click()
+    page.get_by_role("button", name="Clear").click()
+    assert not undo.is_enabled()
+    assert page.get_by_test_id("label-mnist-sklearn").count() == 0
+    assert "Cleared" in page.locator(".draw-card .notice").inner_text()
+
+
+def test_uploaded_png_dark_on_light_and_off_centre_is_read_right(page, tmp_path, known_digits):
+    for sample in known_digits[:2]:
+        png = ph.digit_png(sample["pixels"], tmp_path / f"digit-{sample['label']}.png")
+        page.get_by_test_id("upload").set_input_files(str(png))
+        page.get_by_text(f"Read {png.name} (dark on light, so inverted).").wait_for()
+        wait_results(page)
+        for route in DIGIT_ROUTES:
+            assert page.get_by_test_id(f"label-{route}").inner_text() == str(sample["label"])
+    ph.screenshot(page, "digits-upload")
+
+
+def test_a_file_that_is_not_an_image_gets_a_message(page, tmp_path):
+    bad = tmp_path / "notes.png"
+    bad.write_text("this is not a picture")
+    page.get_by_test_id("upload").set_input_files(str(bad))
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert "Could not read notes.png as an image" in alert.inner_text()
+
+
+def test_sample_digit_is_sent_as_is(page, known_digits):
+    sample = known_digits[-1]
+    samples = json.loads(ph.SAMPLES.read_text())["samples"]
+    index = next(i for i, s in enumerate(samples) if s["index"] == sample["index"])
+    page.get_by_label("Or pick a sample digit").select_option(str(index))
+    wait_results(page)
+    for route in DIGIT_ROUTES:
+        assert page.get_by_test_id(f"label-{route}").inner_text() == str(sample["label"])
+
+
+# ---- sentiment ----------------------------------------------------------------------------------
+def test_sentiment_of_a_clearly_positive_and_a_clearly_negative_sentence(page):
+    page.get_by_role("tab", name="Sentiment").click()
+    box = page.get_by_label("Text to read")
+    label = page.get_by_test_id("label-sentiment")
+    for text, expected in ((POSITIVE, "positive"), (NEGATIVE, "negative")):
+        box.fill(text)
+        assert f"{len(text)} / 5,000 characters" in page.locator("#sentiment-count").inner_text()
+        page.get_by_role("button", name="Analyse").click()
+        page.wait_for_function(
+            "([want]) => document.querySelector('[data-testid=label-sentiment]')?.textContent === want", arg=[expected],
+        )
+        assert label.inner_text().lower() == expected
+        rows = page.locator("[data-testid=result-sentiment] .row")
+        assert rows.count() == 3
+        ph.screenshot(page, f"sentiment-{expected}")
+
+
+def test_sentiment_refuses_text_over_the_limit_before_sending(page):
+    page.get_by_role("tab", name="Sentiment").click()
+    page.get_by_label("Text to read").fill("a" * 5001)
+    assert page.get_by_role("button", name="Analyse").is_disabled()
+    assert "1 too many" in page.locator("#sentiment-count").inner_text()
+
+
+# ---- models -------------------------------------------------------------------------------------
+def test_models_tab_lists_the_deployed_endpoints_in_service(page):
+    page.get_by_role("tab", name="Models").click()
+    for route, endpoint in ENDPOINTS.items():
+        row = page.get_by_test_id(f"model-row-{route}")
+        row.wait_for()
+        assert endpoint in row.inner_text()
+        assert "InService" in row.inner_text()
+        assert "1 instance" in row.inner_text()
+    ph.screenshot(page, "models")
+
+
+# ---- an unavailable model -------------------------------------------------------------------------
+def test_unavailable_models_show_their_message(chromium, stack):
+    """A second gateway on the same hosting: mnist-pytorch routed to an endpoint that is not deployed,
+    sentiment not configured at all. The page says so in each card, not in the console."""
+    routes = {"MNIST_SKLEARN_ENDPOINT": ENDPOINTS["mnist-sklearn"], "MNIST_PYTORCH_ENDPOINT": "not-deployed-here"}
+    gateway = ph.Gateway(stack["home"], stack["hosting"].url, routes, name="gateway-partial")
+    try:
+        page = ph.open_page(chromium, gateway.url)
+        ph.draw_on_canvas(page, ph.test_digits(per_digit=1)[2]["pixels"])
+        page.wait_for_timeout(400)
+        page.get_by_test_id("label-mnist-sklearn").wait_for()
+        broken = page.get_by_test_id("result-mnist-pytorch").get_by_role("alert")
+        broken.wait_for()
+        text = broken.inner_text()
+        assert "mnist-pytorch is unavailable" in text and "not-deployed-here does not exist" in text and "HTTP 503" in text
+        ph.screenshot(page, "digits-unavailable-model")
+        page.get_by_role("tab", name="Sentiment").click()
+        page.get_by_label("Text to read").fill(POSITIVE)
+        page.get_by_role("button", name="Analyse").click()
+        alert = page.get_by_test_id("result-sentiment").get_by_role("alert")
+        alert.wait_for()
+        assert "is not configured: set SENTIMENT_ENDPOINT" in alert.inner_text()
+        assert page.problems == []
+        page.context.close()
+    finally:
+        gateway.stop()
+
+
+# ---- chat ---------------------------------------------------------------------------------------
+def test_chat_without_a_provider_says_it_is_not_configured(page):
+    page.get_by_role("tab", name="Chat").click()
+    assert "Chat is not configured" in page.get_by_test_id("chat-not-configured").inner_text()
+    box = page.get_by_label("Message")
+    box.fill("Hello there")
+    box.press("Enter")
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert "chat is not configured" in alert.inner_text() and "HTTP 503" in alert.inner_text()
+    log = page.get_by_role("log")
+    assert log.get_attribute("aria-busy") == "false"
+    assert page.get_by_test_id("msg-user").inner_text().endswith("Hello there")
+    assert page.get_by_test_id("msg-assistant").count() == 0
+    ph.screenshot(page, "chat-not-configured")
+
+
+# ---- the page served elsewhere (S3-style): API base from config.json ----------------------------
+def test_page_on_another_origin_reads_the_api_base_from_config_json(chromium, stack, tmp_path):
+    site = tmp_path / "site"
+    shutil.copytree(ph.DIST, site)
+    (site / "config.json").write_text(json.dumps({"apiBase": stack["url"] + "/"}))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        page = ph.open_page(chromium, f"http://127.0.0.1:{server.server_address[1]}/index.html")
+        page.get_by_label("Or pick a sample digit").select_option("0")
+        wait_results(page)
+        assert page.get_by_test_id("label-mnist-sklearn").inner_text() == "0"
+        assert stack["url"] in page.locator(".site-footer").inner_text()
+        page.context.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+# ---- accessibility, phone width, keyboard, screenshots -------------------------------------------
+@pytest.mark.parametrize(("width", "height", "suffix"), [(1280, 900, "desktop"), (375, 812, "phone")])
+def test_every_tab_passes_axe_and_fits_the_width(chromium, stack, width, height, suffix):
+    page = ph.open_page(chromium, stack["url"], width=width, height=height)
+    page.get_by_label("Or pick a sample digit").select_option("5")
+    wait_results(page)
+    page.get_by_role("tab", name="Sentiment").click()
+    page.get_by_role("button", name=EXAMPLE).click()
+    page.get_by_test_id("label-sentiment").wait_for()
+    for tab in ("Digits", "Sentiment", "Chat", "Models"):
+        page.get_by_role("tab", name=tab).click()
+        page.wait_for_timeout(100)
+        violations = ph.axe_violations(page)
+        assert violations == [], f"{tab} at {width}px: {violations}"
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{tab} is {overflow}px wider than a {width}px screen"
+        ph.screenshot(page, f"{tab.lower()}-{suffix}")
+    assert page.problems == []
+    page.context.close()
+
+
+def test_tabs_work_from_the_keyboard_with_visible_focus(page):
+    digits = page.get_by_role("tab", name="Digits")
+    digits.focus()
+    page.keyboard.press("ArrowRight")
+    sentiment = page.get_by_role("tab", name="Sentiment")
+    assert sentiment.get_attribute("aria-selected") == "true"
+    assert page.evaluate("document.activeElement.textContent") == "Sentiment"
+    assert page.evaluate("getComputedStyle(document.activeElement).boxShadow") != "none"
+    page.keyboard.press("End")
+    assert page.get_by_role("tab", name="Models").get_attribute("aria-selected") == "true"
+    page.keyboard.press("Home")
+    assert digits.get_attribute("aria-selected") == "true"
+    assert page.locator("#panel-sentiment").is_hidden()
