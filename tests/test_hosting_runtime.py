@@ -131,3 +131,21 @@ def test_response_stream_is_an_event_stream_of_payload_parts(hosting):
     whole = b"".join(e["PayloadPart"]["Bytes"] for e in response["Body"])
     assert json.loads(whole)["y"] == 10.0
     assert response["ContentType"] == "application/json"
+
+
+def test_a_client_that_leaves_a_stream_frees_its_instance(hosting):
+    import socket
+    import time
+
+    server, _, _, _ = hosting
+    host, port = server.url[7:].split(":")
+    body = json.dumps({"stream": 3, "sleep": 0.3}).encode()
+    for _ in range(3):  # ask, then hang up before the answer
+        with socket.create_connection((host, int(port))) as sock:
+            sock.sendall(b"POST /endpoints/rt/invocations-response-stream HTTP/1.1\r\nHost: x\r\n"
+                         b"Content-Type: application/json\r\nX-Amzn-SageMaker-Target-Variant: B\r\n"
+                         b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    deadline = time.monotonic() + 10
+    while any(i["outstanding"] for i in instances(server.url, "rt")):
+        assert time.monotonic() < deadline, instances(server.url, "rt")
+        time.sleep(0.05)

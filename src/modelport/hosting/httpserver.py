@@ -42,12 +42,16 @@ class Request:
 
 @dataclass(slots=True)
 class Response:
-    """A response: ``body`` bytes, or ``stream`` (an async iterator of chunks) sent chunked."""
+    """A response: ``body`` bytes, or ``stream`` (an async iterator of chunks) sent chunked.
+
+    ``on_done`` is called once the response was written or abandoned (client gone), whatever happened.
+    """
 
     status: int = 200
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
     stream: AsyncIterator[bytes] | None = None
+    on_done: Callable[[], None] | None = None
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -150,7 +154,11 @@ class _Connection(asyncio.Protocol):
                     log.exception("hosting handler failed on %s %s", request.method, request.path)
                     response = Response(500, [("Content-Type", "application/json")],
                                         b'{"__type":"InternalFailure","message":"internal error in modelport hosting"}')
-                await self._write(response, keep_alive)
+                try:
+                    await self._write(response, keep_alive)
+                finally:
+                    if response.on_done is not None:
+                        response.on_done()
                 if not keep_alive:
                     self.close()
         finally:

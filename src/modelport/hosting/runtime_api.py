@@ -135,10 +135,11 @@ class RuntimeApi:
                     yield eventstream.payload_part(chunk)
             except UpstreamError as exc:
                 yield eventstream.model_stream_error(f"The model stream ended early: {exc}", "ModelStreamError")
-            finally:
-                instance.outstanding -= 1
 
-        return Response(200, headers, stream=events())
+        def release() -> None:  # the server calls this once, even if the client left before the stream began
+            instance.outstanding -= 1
+
+        return Response(200, headers, stream=events(), on_done=release)
 
 
 def error_response(exc: RuntimeApiError) -> Response:
