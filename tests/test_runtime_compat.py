@@ -210,3 +210,34 @@ def test_client_that_goes_away_stops_the_generation(tmp_path):
         lines = progress.read_text().split()
         assert lines[-1] == "closed" and len(lines) < 200
         assert server.client.get("/ping").status_code == 200
+
+
+def test_featurizer_import_list_from_the_aws_examples_loads(tmp_path):
+    # The scikit-learn featurizer examples import modules and transformer without using them.
+    model = write_model(tmp_path / "featurizer", """
+        from sagemaker_containers.beta.framework import (
+            content_types, encoders, env, modules, transformer, worker)
+
+        def model_fn(model_dir):
+            return None
+
+        def transform_fn(model, data, content_type, accept):
+            return worker.Response(encoders.encode(encoders.decode(data, content_type), accept), mimetype=accept)
+    """)
+    with ModelServer(model) as server:
+        response = server.post("1,2\n3,4", content_type="text/csv", accept="text/csv")
+    assert response.status_code == 200 and response.text == "1.0,2.0\n3.0,4.0\n"
+
+
+def test_contenttype_header_without_hyphen_is_read(tmp_path):
+    model = write_model(tmp_path / "ct", "def model_fn(d): return 1\ndef predict_fn(x, m): return x\n")
+    with ModelServer(model) as server:
+        response = server.post("1,2\n3,4", content_type=None, ContentType="text/csv")
+    assert response.status_code == 200 and response.json() == [[1.0, 2.0], [3.0, 4.0]]
+
+
+def test_missing_dependency_suggests_installing_requirements(tmp_path):
+    model = write_model(tmp_path / "dep", "import not_installed_anywhere\ndef model_fn(d): return 1\n")
+    (model / "code" / "requirements.txt").write_text("not_installed_anywhere\n")
+    code, stderr = ModelServer(model).start(wait=False).wait_exit(60)
+    assert code == 1 and "--install-requirements" in stderr

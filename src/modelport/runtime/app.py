@@ -122,7 +122,8 @@ class RuntimeApp:
             deadline.arm()
             board.set_busy(self.index, time.monotonic())
             try:
-                result = self.transformer.invoke(request.body, headers.get("content-type"), headers.get("accept"), headers)
+                content_type = headers.get("content-type") or headers.get("contenttype")  # SageMaker reads both
+                result = self.transformer.invoke(request.body, content_type, headers.get("accept"), headers)
             finally:
                 deadline.disarm()
                 board.set_busy(self.index, 0.0)

@@ -125,7 +125,11 @@ def import_module(path: Path, name: str) -> ModuleType:
     try:
         return importlib.import_module(name)
     except BaseException as exc:  # noqa: BLE001 - any import failure is a startup error
-        raise StartupError(f"Importing {path} failed:\n{traceback.format_exc()}") from exc
+        hint = ""
+        requirements = directory / "requirements.txt"
+        if isinstance(exc, ModuleNotFoundError) and requirements.is_file():
+            hint = f"\n{requirements} exists: serve with --install-requirements (MODELPORT_INSTALL_REQUIREMENTS=1) to install it."
+        raise StartupError(f"Importing {path} failed:\n{traceback.format_exc()}{hint}") from exc
 
 
 def load_user_module(model_dir: Path, env: RuntimeEnvironment) -> UserModule:
