@@ -128,3 +128,47 @@ def test_sigterm_stops_hosting_and_its_instances(service, tmp_path):
     assert process.wait(30) == 0
     for pid in pids:
         assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+
+
+def _start_hosting_process(home, port: int) -> subprocess.Popen:
+    env = {**os.environ, "MODELPORT_HOME": str(home), "MODELPORT_HOSTING_PORT": str(port)}
+    process = subprocess.Popen([sys.executable, "-m", "modelport", "hosting"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/ping").status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        assert process.poll() is None and time.monotonic() < deadline, "modelport hosting did not start"
+        time.sleep(0.05)
+
+
+def test_hosting_killed_with_sigkill_takes_its_instances_and_restores_them(tmp_path):
+    archive = make_archive(tmp_path)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    first = _start_hosting_process(tmp_path / "home", port)
+    try:
+        Model(model_data=str(archive), env={"TAG": "crash"}, hosting_url=url).deploy(endpoint_name="survivor")
+        pids = [i["pid"] for i in instances(url, "survivor")]
+        first.kill()
+        first.wait(10)
+        deadline = time.monotonic() + 10  # the instances die with hosting (no orphans)
+        while any(os.path.exists(f"/proc/{pid}") and open(f"/proc/{pid}/stat").read().split()[2] != "Z" for pid in pids):
+            assert time.monotonic() < deadline, f"instances {pids} outlived hosting"
+            time.sleep(0.05)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    second = _start_hosting_process(tmp_path / "home", port)
+    try:
+        predictor = Predictor("survivor", hosting_url=url)
+        from modelport.hosting.client import wait_for_endpoint
+
+        wait_for_endpoint(predictor.sagemaker_client, "survivor", timeout=60)
+        assert predictor.predict({"x": 2})["tag"] == "crash"
+    finally:
+        second.terminate()
+        second.wait(30)
