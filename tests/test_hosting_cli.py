@@ -107,13 +107,29 @@ def test_sdk_model_deploy_predict_delete(service, tmp_path):
     url, _, _, _ = service
     archive = make_archive(tmp_path, scale=10)
     predictor = Model(model_data=str(archive), name="sdk-model", env={"TAG": "sdk"}, hosting_url=url).deploy(
-        endpoint_name="sdk-ep", instance_count=1)
+        endpoint_name="sdk-ep", initial_instance_count=1, instance_type="ml.m5.large")
     assert isinstance(predictor, Predictor)
     assert predictor.predict({"x": 3}) == {"y": 30.0, "tag": "sdk", "pid": predictor.predict({"x": 3})["pid"], "attrs": None}
     assert predictor.predict(b'{"x": 1}', custom_attributes="a=1")["attrs"] == "a=1"
     # redeploying to the same endpoint is a blue/green update
     Model(model_data=str(archive), name="sdk-model", env={"TAG": "sdk2"}, hosting_url=url).deploy(endpoint_name="sdk-ep")
     assert predictor.predict({"x": 1})["tag"] == "sdk2"
+
+    class SumSerializer:  # the SageMaker SDK's serializer duck type
+        CONTENT_TYPE = "application/json"
+
+        def serialize(self, data):
+            return json.dumps({"x": sum(data)})
+
+    class TagDeserializer:
+        ACCEPT = ("application/json", "text/csv")
+
+        def deserialize(self, stream, content_type):
+            return content_type, json.loads(stream.read())["tag"]
+
+    custom = Predictor("sdk-ep", serializer=SumSerializer(), deserializer=TagDeserializer(), hosting_url=url)
+    assert custom.accept == "application/json, text/csv"
+    assert custom.predict([1, 2]) == ("application/json", "sdk2")
     predictor.delete_endpoint()
     with pytest.raises(predictor.runtime_client.exceptions.ValidationError):
         predictor.predict({"x": 1})

@@ -36,7 +36,12 @@ def _unique(name: str) -> str:
 
 
 class Predictor:
-    """Invokes one endpoint: ``predict`` sends JSON for Python objects and bytes/str as they are."""
+    """Invokes one endpoint: ``predict`` sends JSON for Python objects and bytes/str as they are.
+
+    ``serializer`` / ``deserializer`` may be SageMaker SDK objects (or anything with the same duck
+    type: ``CONTENT_TYPE`` + ``serialize(data)``, ``ACCEPT`` + ``deserialize(stream, content_type)``),
+    e.g. ``sagemaker.serializers.NumpySerializer()``; they replace the JSON defaults.
+    """
 
     def __init__(
         self,
@@ -44,6 +49,8 @@ class Predictor:
         *,
         content_type: str = "application/json",
         accept: str = "application/json",
+        serializer: Any = None,
+        deserializer: Any = None,
         sagemaker_client: Any = None,
         runtime_client: Any = None,
         hosting_url: str | None = None,
@@ -53,8 +60,11 @@ class Predictor:
             sagemaker_client = sagemaker_client or local_sm
             runtime_client = runtime_client or local_rt
         self.endpoint_name = endpoint_name
-        self.content_type = content_type
-        self.accept = accept
+        self.serializer = serializer
+        self.deserializer = deserializer
+        self.content_type = getattr(serializer, "CONTENT_TYPE", None) or content_type
+        accepts = getattr(deserializer, "ACCEPT", None) or accept
+        self.accept = accepts if isinstance(accepts, str) else ", ".join(accepts)
         self.sagemaker_client = sagemaker_client
         self.runtime_client = runtime_client
 
@@ -67,8 +77,12 @@ class Predictor:
         target_variant: str | None = None,
         custom_attributes: str | None = None,
     ) -> Any:
-        """Invoke the endpoint; JSON answers are decoded, anything else is returned as bytes."""
-        if isinstance(data, (bytes, bytearray)):
+        """Invoke the endpoint; JSON answers are decoded, anything else is returned as bytes
+        (unless a serializer / deserializer was given)."""
+        if self.serializer is not None:
+            body = self.serializer.serialize(data)
+            body = body.encode("utf-8") if isinstance(body, str) else body
+        elif isinstance(data, (bytes, bytearray)):
             body = bytes(data)
         elif isinstance(data, str):
             body = data.encode("utf-8")
@@ -83,6 +97,8 @@ class Predictor:
         if custom_attributes:
             kwargs["CustomAttributes"] = custom_attributes
         response = self.runtime_client.invoke_endpoint(**kwargs)
+        if self.deserializer is not None:
+            return self.deserializer.deserialize(response["Body"], response.get("ContentType", ""))
         payload = response["Body"].read()
         if response.get("ContentType", "").split(";")[0].strip() == "application/json":
             return json.loads(payload)
@@ -151,15 +167,22 @@ class Model:
     def deploy(
         self,
         endpoint_name: str | None = None,
-        instance_count: int = 1,
+        instance_count: int | None = None,
         instance_type: str = "ml.m5.large",
         *,
+        initial_instance_count: int | None = None,
         wait: bool = True,
         timeout: float = 600.0,
         content_type: str = "application/json",
         accept: str = "application/json",
+        serializer: Any = None,
+        deserializer: Any = None,
     ) -> Predictor:
-        """Create model, endpoint config and endpoint (or update an existing endpoint blue/green)."""
+        """Create model, endpoint config and endpoint (or update an existing endpoint blue/green).
+
+        ``initial_instance_count`` is the SageMaker SDK v2 spelling of ``instance_count`` (default 1).
+        """
+        instance_count = instance_count or initial_instance_count or 1
         sm, rt = self._sagemaker()
         model_name = self.create()
         endpoint_name = endpoint_name or model_name
@@ -175,8 +198,8 @@ class Model:
             described = wait_for_endpoint(sm, endpoint_name, timeout)
             if described["EndpointConfigName"] != config_name:  # an update that failed and rolled back
                 raise RuntimeError(f"updating endpoint {endpoint_name} failed: {described.get('FailureReason')}")
-        return Predictor(endpoint_name, content_type=content_type, accept=accept,
-                         sagemaker_client=sm, runtime_client=rt)
+        return Predictor(endpoint_name, content_type=content_type, accept=accept, serializer=serializer,
+                         deserializer=deserializer, sagemaker_client=sm, runtime_client=rt)
 
 
 def _endpoint_exists(sm: Any, name: str) -> bool:
