@@ -227,3 +227,11 @@ def test_tags_on_create_add_list_delete(hosting):
     with pytest.raises(ClientError) as excinfo:
         sm.list_tags(ResourceArn=arn)
     assert error_of(excinfo)[0] == "ValidationException"
+
+
+def test_a_second_hosting_on_the_same_home_is_refused(hosting):
+    from modelport.hosting.server import HomeInUse
+
+    server = hosting[0]
+    with pytest.raises(HomeInUse, match="another modelport hosting already runs"):
+        start_hosting(server.home)

@@ -63,7 +63,7 @@ def hosting(
     """
     import logging
 
-    from modelport.hosting.server import HostingServer
+    from modelport.hosting.server import HomeInUse, HostingServer
     from modelport.hosting.settings import get_hosting_settings
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -78,6 +78,8 @@ def hosting(
 
     try:
         HostingServer(settings=settings).serve_forever(on_ready=announce)
+    except HomeInUse as exc:
+        _fail(str(exc))
     except OSError as exc:
         _fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}. Is another "
               f"`modelport hosting` running? Pass --port (or set MODELPORT_HOSTING_PORT).")

@@ -9,6 +9,7 @@ Paths:
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import logging
 import signal
@@ -30,6 +31,24 @@ _JSON = [("Content-Type", "application/json")]
 
 def _json(status: int, body: object) -> Response:
     return Response(status, list(_JSON), json.dumps(body).encode())
+
+
+class HomeInUse(RuntimeError):
+    """Another hosting process already serves this MODELPORT_HOME."""
+
+
+def _lock_home(home: Path):
+    """Hold an exclusive lock on ``home`` so two hosting processes never run the same endpoints."""
+    path = home / "hosting" / "hosting.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise HomeInUse(f"another modelport hosting already runs with MODELPORT_HOME={home.resolve()}; stop it, "
+                        f"or give this one its own MODELPORT_HOME") from None
+    return handle
 
 
 class HostingApp:
@@ -102,6 +121,7 @@ class HostingServer:
         """Serve until :meth:`stop` (or a signal) is received; endpoints that were InService are restored."""
         self._loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
+        lock = _lock_home(self.home)
         registry = Registry(self.home / "hosting" / "registry.db")
         hosting = Hosting(registry, self.settings, self.home, self.command)
         http = HttpServer(HostingApp(hosting), max_body=MAX_BODY)
@@ -116,6 +136,7 @@ class HostingServer:
             await http.close()
             await hosting.shutdown()
             registry.close()
+            lock.close()
 
     def serve_forever(self, on_ready=None) -> None:
         """Run in this thread until SIGINT/SIGTERM."""
@@ -147,6 +168,8 @@ class HostingServer:
         self._thread = threading.Thread(target=target, name="modelport-hosting", daemon=True)
         self._thread.start()
         self._ready.wait(timeout)
+        if isinstance(self._error, HomeInUse):
+            raise self._error
         if self._error is not None:
             raise RuntimeError(f"modelport hosting failed to start: {self._error}") from self._error
         if not self._ready.is_set():
