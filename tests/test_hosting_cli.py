@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import boto3
 import httpx
 import pytest
 from typer.testing import CliRunner
@@ -65,6 +66,12 @@ def test_cli_deploy_invoke_describe_logs_delete(service, tmp_path):
     described = json.loads(result.stdout)
     assert described["EndpointStatus"] == "InService"
     assert described["ProductionVariants"][0]["CurrentInstanceCount"] == 2
+    # the archive was registered as a copy under MODELPORT_HOME/artifacts, like an upload to S3
+    sm = boto3.client("sagemaker", endpoint_url=url, region_name="us-east-1")
+    config = sm.describe_endpoint_config(EndpointConfigName=described["EndpointConfigName"])
+    data_url = sm.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])["PrimaryContainer"]["ModelDataUrl"]
+    assert data_url.startswith(f"file://{(root / 'home' / 'artifacts').resolve()}")
+    assert open(data_url[7:], "rb").read() == archive.read_bytes()
 
     (tmp_path / "request.json").write_text('{"x": 5}')
     result = run(names, "invoke", "cli-ep", "--body", f"@{tmp_path / 'request.json'}", "--content-type", "application/json")

@@ -93,12 +93,15 @@ def deploy(
     instance_type: str = typer.Option("ml.m5.large", help="Instance type recorded in the endpoint config."),
     env: List[str] = typer.Option([], "--env", help="KEY=VALUE for the model's Environment (repeatable)."),
     upload: Optional[str] = typer.Option(None, help="Upload the archive to this s3:// or file:// URI first and deploy from there."),
+    copy: bool = typer.Option(True, help="Register a copy of a local archive under MODELPORT_HOME/artifacts (as "
+                              "SageMaker keeps model data in S3), so the endpoint survives the original moving."),
     url: Optional[str] = typer.Option(None, help=URL_HELP),
     wait: bool = typer.Option(True, help="Wait until the endpoint is InService."),
     timeout: float = typer.Option(600.0, help="Seconds to wait."),
 ) -> None:
     """Deploy an archive: CreateModel, CreateEndpointConfig, then CreateEndpoint (or UpdateEndpoint)."""
     from modelport import store
+    from modelport.config import get_settings
     from modelport.sdk import _endpoint_exists, _model_data_url, _unique
 
     environment = {}
@@ -107,6 +110,12 @@ def deploy(
         if not sep or not key:
             _fail(f"--env expects KEY=VALUE, got {item!r}")
         environment[key] = value
+    model_name, config_name = _unique(endpoint), _unique(endpoint)
+    if not archive.startswith("s3://") and not Path(archive.removeprefix("file://")).is_file():
+        _fail(f"no such archive: {archive}; pass a model.tar.gz (see `modelport pack`)")
+    if not upload and copy and not archive.startswith("s3://"):
+        name = Path(archive.removeprefix("file://")).name
+        upload = f"file://{get_settings().path('artifacts', model_name, name).resolve()}"
     if upload:
         with _console().status(f"uploading {archive} to {upload}"):
             try:
@@ -114,10 +123,7 @@ def deploy(
             except store.StoreError as exc:
                 _fail(str(exc))
         archive = upload
-    elif not archive.startswith("s3://") and not Path(archive.removeprefix("file://")).is_file():
-        _fail(f"no such archive: {archive}; pass a model.tar.gz (see `modelport pack`)")
     sm, _ = _clients(url)
-    model_name, config_name = _unique(endpoint), _unique(endpoint)
     _call(sm.create_model, ModelName=model_name, ExecutionRoleArn="arn:aws:iam::123456789012:role/modelport-local",
           PrimaryContainer={"Image": "modelport", "ModelDataUrl": _model_data_url(archive), "Environment": environment})
     _call(sm.create_endpoint_config, EndpointConfigName=config_name, ProductionVariants=[{
