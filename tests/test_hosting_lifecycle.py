@@ -250,7 +250,7 @@ def test_canary_update_shifts_traffic_in_steps(hosting, archive):
     deploy(sm, "canary", str(archive), env={"TAG": "v1"})
     add_version(sm, "canary-v2", archive, "v2")
     policy = {"BlueGreenUpdatePolicy": {
-        "TrafficRoutingConfiguration": {"Type": "CANARY", "WaitIntervalInSeconds": 1,
+        "TrafficRoutingConfiguration": {"Type": "CANARY", "WaitIntervalInSeconds": 3,
                                         "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50}},
         "TerminationWaitInSeconds": 0}}
     with Load(rt, "canary", threads=2) as load:
@@ -260,7 +260,7 @@ def test_canary_update_shifts_traffic_in_steps(hosting, archive):
             assert time.monotonic() < deadline, "the canary never got traffic"
             time.sleep(0.01)
         during = len(load.tags)
-        load.wait_for(40)
+        load.wait_for(20)  # well within the 3 s canary step
         assert set(load.tags[during:]) == {"v1", "v2"}
         assert sm.describe_endpoint(EndpointName="canary")["EndpointStatus"] == "Updating"
         described = wait_in_service(sm, "canary")
