@@ -61,6 +61,7 @@ def test_cli_deploy_invoke_describe_logs_delete(service, tmp_path):
 
     result = run(names, "endpoints")
     assert result.exit_code == 0 and "cli-ep" in result.stdout and "InService" in result.stdout
+    assert "2/2" in result.stdout  # instances ready / desired
 
     result = run(names, "describe", "cli-ep", "--json")
     described = json.loads(result.stdout)

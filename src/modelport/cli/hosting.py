@@ -163,12 +163,12 @@ def _wait(sm, endpoint: str, timeout: float, verb: str) -> dict:
 
 @app.command("endpoints")
 def endpoints(url: Optional[str] = typer.Option(None, help=URL_HELP)) -> None:
-    """List endpoints with their status."""
+    """List endpoints: status, config, instances ready/desired, and when they last changed."""
     from rich.console import Console
     from rich.table import Table
 
     sm, _ = _clients(url)
-    table = Table("endpoint", "status", "created", "last modified")
+    table = Table("endpoint", "status", "config", "instances", "created", "last modified")
     paginator = sm.get_paginator("list_endpoints")
     from botocore.exceptions import ClientError, EndpointConnectionError
 
@@ -177,7 +177,15 @@ def endpoints(url: Optional[str] = typer.Option(None, help=URL_HELP)) -> None:
     except (ClientError, EndpointConnectionError) as exc:
         _fail(f"cannot list endpoints: {exc}")
     for e in rows:
-        table.add_row(e["EndpointName"], e["EndpointStatus"], f"{e['CreationTime']:%Y-%m-%d %H:%M:%S}",
+        try:
+            described = sm.describe_endpoint(EndpointName=e["EndpointName"])
+        except ClientError:  # deleted since the listing
+            continue
+        variants = described.get("ProductionVariants", [])
+        ready = sum(v.get("CurrentInstanceCount", 0) for v in variants)
+        desired = sum(v.get("DesiredInstanceCount", 0) for v in variants)
+        table.add_row(e["EndpointName"], e["EndpointStatus"], described.get("EndpointConfigName", ""),
+                      f"{ready}/{desired}", f"{e['CreationTime']:%Y-%m-%d %H:%M:%S}",
                       f"{e['LastModifiedTime']:%Y-%m-%d %H:%M:%S}")
     Console().print(table if rows else "no endpoints")
 
