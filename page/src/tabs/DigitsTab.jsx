@@ -77,7 +77,7 @@ export default function DigitsTab({ models, onLatency }) {
       return;
     }
     setNotice("");
-    setInput({ pixels: out.pixels, note: "your drawing, cropped, fitted to 20×20 and centred by mass" });
+    setInput({ pixels: out.pixels, note: "your drawing" });
     ask(out.pixels);
   }, [ask, readCanvas]);
 
@@ -139,7 +139,7 @@ export default function DigitsTab({ models, onLatency }) {
       }
       const how = out.alpha ? " (transparent, so its strokes are the ink)" : out.inverted ? " (dark on light, so inverted)" : "";
       setNotice(`Read ${file.name}${how}.`);
-      setInput({ pixels: out.pixels, note: `${file.name}${out.inverted ? ", inverted," : ""} cropped, fitted to 20×20 and centred by mass` });
+      setInput({ pixels: out.pixels, note: `${file.name}${out.inverted ? ", inverted (dark ink on light paper)" : ""}` });
       ask(out.pixels);
     } catch (error) {
       setNotice("");
@@ -158,7 +158,7 @@ export default function DigitsTab({ models, onLatency }) {
     setStrokes([]);
     setBackdrop({ kind: "sample", draw: (ctx, size) => drawPixels(ctx, pixels, size) });
     setNotice(`Sample digit: a ${sample.label} from the held-out MNIST test split, sent as is.`);
-    setInput({ pixels, note: `MNIST test digit #${sample.index} (already 28×28 and centred)` });
+    setInput({ pixels, note: `MNIST test digit #${sample.index}, as it is in the data set` });
     ask(pixels);
   }
 
@@ -209,8 +209,13 @@ export default function DigitsTab({ models, onLatency }) {
 
       <div className="card input-card">
         <h2 className="card-title">What the models see</h2>
-        <PixelPreview pixels={input?.pixels} size={168} label={input ? `The 28 by 28 input sent to the models: ${input.note}` : "No input yet"} />
-        <p className="hint">{input ? input.note : "28×28 grayscale, like MNIST: the drawing is cropped, fitted into 20×20 and centred by its centre of mass."}</p>
+        <div className="input-row">
+          <PixelPreview pixels={input?.pixels} size={140} label={input ? `The 28 by 28 input sent to the models: ${input.note}` : "No input yet"} />
+          <p className="hint">
+            {input ? `Sent: ${input.note}.` : "Nothing yet."} The models read 28×28 grayscale digits like MNIST's: the ink is
+            cropped, fitted into 20×20 keeping its shape, and placed so its centre of mass sits at the middle.
+          </p>
+        </div>
       </div>
 
       <div className="results" aria-busy={anyLoading}>
