@@ -100,7 +100,7 @@ def describe_split(labels: np.ndarray, train: np.ndarray, test: np.ndarray) -> d
         "method": "stratified train_test_split",
         "seed": SPLIT_SEED,
         "test_fraction": TEST_FRACTION,
-        "train_rows": int(len(train)),
+        "train_rows": int(len(labels) - len(test)),
         "test_rows": int(len(test)),
         "total_rows": int(len(labels)),
     }

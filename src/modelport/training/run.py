@@ -31,6 +31,7 @@ class TrainingRun:
     fast: bool
     artifacts: list[str] = field(default_factory=list)
     training_seconds: float = 0.0
+    training_cpu_seconds: float = 0.0
     total_seconds: float = 0.0
 
     def record(self) -> dict:
@@ -46,6 +47,7 @@ class TrainingRun:
             "fast": self.fast,
             "artifacts": self.artifacts,
             "training_seconds": round(self.training_seconds, 2),
+            "training_cpu_seconds": round(self.training_cpu_seconds, 2),
             "total_seconds": round(self.total_seconds, 2),
             "versions": versions(),
             "machine": {"platform": platform.platform(), "cpus": _cpus()},
@@ -82,19 +84,21 @@ def versions() -> dict:
 
 @dataclass
 class Timer:
-    """Wall-clock seconds a step took (set when the step ends)."""
+    """Wall-clock and CPU seconds (all threads of this process) a step took, set when the step ends."""
 
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
 
 
 @contextlib.contextmanager
 def step(description: str, *, quiet: bool = False):
     """Show a spinner while a step that reports no progress of its own runs; yields a `Timer`."""
     console = Console(stderr=True, quiet=quiet)
-    timer, started = Timer(), time.perf_counter()
+    timer, started, cpu_started = Timer(), time.perf_counter(), time.process_time()
     with console.status(f"{description} …"):
         yield timer
     timer.seconds = time.perf_counter() - started
+    timer.cpu_seconds = time.process_time() - cpu_started
     console.print(f"[green]✓[/] {description} ({timer.seconds:.1f} s)")
 
 

@@ -59,6 +59,7 @@ def fit(texts: list[str], labels: np.ndarray, seed: int = 0, *, fast: bool = Fal
         features = vectorizer.fit_transform(texts)
         classifier.fit(features, labels)
     classifier.fit_seconds_ = timer.seconds
+    classifier.fit_cpu_seconds_ = timer.cpu_seconds
     return vectorizer, classifier
 
 
@@ -99,4 +100,5 @@ def run(artifacts: Path, *, fast: bool = False, seed: int = 0, data: Path | None
         parameters={**PARAMETERS, **(FAST_PARAMETERS if fast else {}), "features": int(len(vectorizer.get_feature_names_out()))},
         seed=seed, fast=fast, artifacts=save(vectorizer, classifier, artifacts),
         training_seconds=classifier.fit_seconds_,
+        training_cpu_seconds=classifier.fit_cpu_seconds_,
     )
