@@ -235,6 +235,27 @@ def draw_on_canvas(page, pixels: list[int]) -> int:
     return len(strokes)
 
 
+def draw_by_touch(page, pixels: list[int]) -> int:
+    """Draw a 28×28 digit with a finger (real touch events through the DevTools protocol); needs a
+    context made with has_touch=True. Returns the stroke count."""
+    cdp = page.context.new_cdp_session(page)
+    box = page.get_by_test_id("draw-canvas").bounding_box()
+    scale = box["width"] / 280
+    strokes = digit_strokes(pixels)
+
+    def touch(x: float, y: float) -> list[dict]:
+        return [{"x": box["x"] + x * scale, "y": box["y"] + y * scale, "id": 1}]
+
+    for (x0, y0), (x1, y1) in strokes:
+        points = [(x0 + (x1 - x0) * t / 4, y0 + (y1 - y0) * t / 4) for t in range(5)]
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": touch(*points[0])})
+        for point in points[1:]:
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": touch(*point)})
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    cdp.detach()
+    return len(strokes)
+
+
 def digit_png(pixels: list[int], path: Path, *, zoom: int = 6, margin: tuple[int, int, int, int] = (40, 10, 90, 60)) -> Path:
     """A photo-like PNG of a digit: dark ink on light paper, enlarged and off-centre (what a person uploads)."""
     import numpy as np

@@ -129,6 +129,20 @@ def test_real_test_digits_drawn_stroke_by_stroke_get_the_right_label_from_both_m
         assert "model" in card.locator(".latency").inner_text()
 
 
+def test_drawing_with_a_finger_on_a_phone_with_a_hidpi_screen(chromium, stack, known_digits):
+    context = chromium.new_context(viewport={"width": 375, "height": 812}, has_touch=True, is_mobile=True, device_scale_factor=2)
+    page = context.new_page()
+    page.goto(stack["url"])
+    sample = known_digits[0]
+    assert ph.draw_by_touch(page, sample["pixels"]) > 5
+    wait_results(page)
+    for route in DIGIT_ROUTES:
+        assert page.get_by_test_id(f"label-{route}").inner_text() == str(sample["label"])
+    assert page.evaluate("window.scrollY") == 0  # the finger drew; it did not scroll the page
+    ph.screenshot(page, "digits-touch-phone")
+    context.close()
+
+
 def test_undo_removes_the_last_stroke_and_clear_empties_everything(page):
     sample = ph.test_digits(per_digit=1)[1]  # a 1: few strokes
     ph.draw_on_canvas(page, sample["pixels"])
