@@ -420,3 +420,27 @@ def test_connections_are_shared_between_workers(tmp_path):
                 conn.close()
     counts = sorted(owners.count(owner) for owner in set(owners))
     assert len(counts) == 2 and counts[0] >= 4, counts
+
+
+def test_lean_entry_point_serves_like_the_cli(tmp_path):
+    import subprocess
+    import sys
+
+    from runtime_helpers import free_port
+
+    model = write_model(tmp_path / "m", "def model_fn(d): return 1\ndef predict_fn(x, m): return x.tolist()\n")
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "modelport.runtime", str(model), "--port", str(port), "--workers", "1"])
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/ping").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        answer = httpx.post(f"http://127.0.0.1:{port}/invocations", content="[4]", headers={"Content-Type": "application/json"})
+        assert answer.json() == [4]
+    finally:
+        process.terminate()
+        assert process.wait(20) == 0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Optional
 
 import typer
@@ -35,32 +33,8 @@ def serve(
     Handler functions come from code/inference.py (or SAGEMAKER_PROGRAM), with SageMaker's
     defaults for the missing ones. Stop with Ctrl-C.
     """
-    from modelport.runtime.environment import RuntimeEnvironment
-    from modelport.runtime.errors import StartupError
-    from modelport.runtime.serve import serve as run_server
+    from modelport.runtime.serve import run
 
-    overrides = {
-        "host": host,
-        "port": port,
-        "workers": workers,
-        "framework": framework,
-        "install_requirements": install_requirements,
-    }
-    env = RuntimeEnvironment().model_copy(update={k: v for k, v in overrides.items() if v is not None})
-
-    def announce(seconds: float) -> None:
-        url = f"http://{env.host}:{env.port}"
-        print(
-            f"modelport: serving {model} on {url} with {env.workers} worker(s), ready in {seconds:.2f} s\n"
-            f"  curl {url}/ping\n"
-            f"  curl -X POST {url}/invocations -H 'Content-Type: application/json' -d @request.json",
-            file=sys.stderr,
-            flush=True,
-        )
-
-    try:
-        code = run_server(model, env, on_ready=announce)
-    except StartupError as exc:
-        print(f"modelport: {exc}", file=sys.stderr)
-        raise typer.Exit(1) from None
-    raise typer.Exit(code)
+    raise typer.Exit(
+        run(model, host=host, port=port, workers=workers, framework=framework, install_requirements=install_requirements)
+    )

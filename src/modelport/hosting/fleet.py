@@ -40,7 +40,7 @@ CRASH_WINDOW = 60.0
 
 def serve_command(artifact: str, port: int, workers: int) -> list[str]:
     """The runtime command for one instance."""
-    return [sys.executable, "-m", "modelport", "serve", artifact,
+    return [sys.executable, "-m", "modelport.runtime", artifact,
             "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from modelport.runtime.environment import RuntimeEnvironment
 from modelport.runtime.errors import StartupError
@@ -40,3 +41,27 @@ def serve(model: str | Path, env: RuntimeEnvironment, on_ready: Callable[[float]
         if site_packages:
             extra_paths.append(site_packages)
     return Supervisor(model_dir, env, extra_paths, on_ready).run()
+
+
+def run(model: str, **overrides: Any) -> int:
+    """Serve ``model`` with settings from the environment, overridden by non-None ``overrides``.
+
+    Prints a ready line with how to call the server; returns the exit code (1 on a startup error).
+    """
+    env = RuntimeEnvironment().model_copy(update={k: v for k, v in overrides.items() if v is not None})
+
+    def announce(seconds: float) -> None:
+        url = f"http://{env.host}:{env.port}"
+        print(
+            f"modelport: serving {model} on {url} with {env.workers} worker(s), ready in {seconds:.2f} s\n"
+            f"  curl {url}/ping\n"
+            f"  curl -X POST {url}/invocations -H 'Content-Type: application/json' -d @request.json",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    try:
+        return serve(model, env, on_ready=announce)
+    except StartupError as exc:
+        print(f"modelport: {exc}", file=sys.stderr, flush=True)
+        return 1
