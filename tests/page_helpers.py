@@ -157,6 +157,10 @@ def open_page(b, url: str, *, width: int = 1280, height: int = 900):
     page = context.new_page()
     page.problems = []
     page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
+    # the page's own console errors; the browser's network log lines ("Failed to load resource: ... 503")
+    # are how Chromium reports any non-2xx fetch and are expected when a test asks for an error
+    page.on("console", lambda m: m.type == "error" and not m.text.startswith("Failed to load resource")
+            and page.problems.append(f"console error: {m.text}"))
     page.goto(url)
     page.get_by_role("tab", name="Digits").wait_for()
     return page

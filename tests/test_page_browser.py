@@ -269,27 +269,53 @@ def test_chat_without_a_provider_says_it_is_not_configured(page):
 
 
 # ---- the page served elsewhere (S3-style): API base from config.json ----------------------------
-def test_page_on_another_origin_reads_the_api_base_from_config_json(chromium, stack, tmp_path):
+@pytest.fixture
+def static_site(tmp_path):
+    """Serve a copy of page/dist from a plain static HTTP server (like an S3 website); yields a function
+    that writes its config.json and returns the site's URL."""
     site = tmp_path / "site"
     shutil.copytree(ph.DIST, site)
-    (site / "config.json").write_text(json.dumps({"apiBase": stack["url"] + "/"}))
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(site)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        page = ph.open_page(chromium, f"http://127.0.0.1:{server.server_address[1]}/index.html")
-        page.get_by_label("Or pick a sample digit").select_option("0")
-        wait_results(page)
-        assert page.get_by_test_id("label-mnist-sklearn").inner_text() == "0"
-        assert stack["url"] in page.locator(".site-footer").inner_text()
-        page.context.close()
-    finally:
-        server.shutdown()
-        server.server_close()
+
+    def with_api_base(api_base: str) -> str:
+        (site / "config.json").write_text(json.dumps({"apiBase": api_base}))
+        return f"http://127.0.0.1:{server.server_address[1]}/index.html"
+
+    yield with_api_base
+    server.shutdown()
+    server.server_close()
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, *args) -> None:
         pass
+
+
+def test_page_on_another_origin_reads_the_api_base_from_config_json(chromium, stack, static_site, known_digits):
+    page = ph.open_page(chromium, static_site(stack["url"] + "/"))
+    samples = json.loads(ph.SAMPLES.read_text())["samples"]
+    index = next(i for i, s in enumerate(samples) if s["index"] == known_digits[0]["index"])
+    page.get_by_label("Or pick a sample digit").select_option(str(index))
+    wait_results(page)
+    assert page.get_by_test_id("label-mnist-sklearn").inner_text() == str(known_digits[0]["label"])
+    assert stack["url"] in page.locator(".site-footer").inner_text()
+    assert page.problems == []
+    page.context.close()
+
+
+def test_an_unreachable_api_is_said_in_the_page(chromium, static_site):
+    page = ph.open_page(chromium, static_site(f"http://127.0.0.1:{ph.free_port()}"))
+    page.get_by_text("API unreachable").wait_for()
+    page.get_by_label("Or pick a sample digit").select_option("0")
+    alert = page.get_by_test_id("result-mnist-sklearn").get_by_role("alert")
+    alert.wait_for()
+    assert "Could not reach the API at http://127.0.0.1:" in alert.inner_text()
+    page.get_by_role("tab", name="Models").click()
+    assert "Could not list the models" in page.get_by_role("alert").first.inner_text()
+    ph.screenshot(page, "api-unreachable")
+    assert page.problems == []
+    page.context.close()
 
 
 # ---- accessibility, phone width, keyboard, screenshots -------------------------------------------
