@@ -136,16 +136,21 @@ def run(artifacts: Path, *, fast: bool = False, seed: int = 0, data: Path | None
     model = fit(images[train], labels[train], seed, fast=fast, quiet=quiet)
     with step(f"evaluating on {len(test):,} held-out digits", quiet=quiet):
         metrics = classification_metrics(labels[test], predict(model, images[test]), range(10))
+    return record(model, metrics, labels, train, test, save(model, artifacts), seed=seed, fast=fast, data=data)
+
+
+def record(model, metrics: dict, labels: np.ndarray, train: np.ndarray, test: np.ndarray, artifacts: list[str], *,
+           seed: int, fast: bool, data: Path | None = None) -> TrainingRun:
+    """The run's record (what metrics.json holds) for a trained model and its held-out metrics."""
     return TrainingRun(
         model=NAME, metrics=metrics, bar=bar(*BAR, metrics), dataset=dataset_info(MNIST, data, len(labels)),
         split={**datasets.describe_split(labels, train, test), "train_rows_used": int(len(train))},
         parameters={**PARAMETERS, **(FAST_PARAMETERS if fast else {}), "threads": _cpus(),
                     "network": "DigitCNN (models/mnist-pytorch/code/digit_cnn.py)",
-                    "weights": int(sum(t.numel() for t in model.state_dict().values()))},
-        seed=seed, fast=fast, artifacts=save(model, artifacts), training_seconds=model.fit_seconds_,
+                    "trainable_weights": int(sum(p.numel() for p in model.parameters()))},
+        seed=seed, fast=fast, artifacts=artifacts, training_seconds=model.fit_seconds_,
         training_cpu_seconds=model.fit_cpu_seconds_,
     )
-
 
 def _cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

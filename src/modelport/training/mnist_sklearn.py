@@ -78,10 +78,16 @@ def run(artifacts: Path, *, fast: bool = False, seed: int = 0, data: Path | None
     model = fit(images[train], labels[train], seed, quiet=quiet)
     with step(f"evaluating on {len(test):,} held-out digits", quiet=quiet):
         metrics = classification_metrics(labels[test], predict(model, images[test]), range(10))
+    return record(model, metrics, labels, train, test, save(model, artifacts), seed=seed, fast=fast, data=data)
+
+
+def record(model, metrics: dict, labels: np.ndarray, train: np.ndarray, test: np.ndarray, artifacts: list[str], *,
+           seed: int, fast: bool, data: Path | None = None) -> TrainingRun:
+    """The run's record (what metrics.json holds) for a fitted model and its held-out metrics."""
     return TrainingRun(
         model=NAME, metrics=metrics, bar=bar(*BAR, metrics), dataset=dataset_info(MNIST, data, len(labels)),
         split={**datasets.describe_split(labels, train, test), "train_rows_used": int(len(train))},
         parameters={**PARAMETERS, "pipeline": "PCA → SVC", "support_vectors": support_vectors(model)},
-        seed=seed, fast=fast, artifacts=save(model, artifacts), training_seconds=model.fit_seconds_,
+        seed=seed, fast=fast, artifacts=artifacts, training_seconds=model.fit_seconds_,
         training_cpu_seconds=model.fit_cpu_seconds_,
     )

@@ -93,12 +93,20 @@ def run(artifacts: Path, *, fast: bool = False, seed: int = 0, data: Path | None
     with step(f"evaluating on {len(test):,} held-out texts", quiet=quiet):
         predicted = predict(vectorizer, classifier, [texts[i] for i in test])
         metrics = classification_metrics(labels[test], predicted, classifier.classes_)
+    artifacts_written = save(vectorizer, classifier, artifacts)
+    return record(vectorizer, classifier, metrics, labels, train, test, artifacts_written, seed=seed, fast=fast,
+                  data=data)
+
+
+def record(vectorizer, classifier, metrics: dict, labels: np.ndarray, train: np.ndarray, test: np.ndarray,
+           artifacts: list[str], *, seed: int, fast: bool, data: Path | None = None) -> TrainingRun:
+    """The run's record (what metrics.json holds) for a fitted model and its held-out metrics."""
     return TrainingRun(
         model=NAME, metrics=metrics, bar=bar(*BAR, metrics), dataset=dataset_info(SENTIMENT, data, len(labels)),
         split={**datasets.describe_split(labels, train, test), "train_rows_used": int(len(train)),
                "deduplicated": "repeated texts kept once before splitting"},
-        parameters={**PARAMETERS, **(FAST_PARAMETERS if fast else {}), "features": int(len(vectorizer.get_feature_names_out()))},
-        seed=seed, fast=fast, artifacts=save(vectorizer, classifier, artifacts),
-        training_seconds=classifier.fit_seconds_,
+        parameters={**PARAMETERS, **(FAST_PARAMETERS if fast else {}),
+                    "features": int(sum(len(part.vocabulary_) for _, part in vectorizer.transformer_list))},
+        seed=seed, fast=fast, artifacts=artifacts, training_seconds=classifier.fit_seconds_,
         training_cpu_seconds=classifier.fit_cpu_seconds_,
     )
