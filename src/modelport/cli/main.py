@@ -34,3 +34,4 @@ from modelport.cli import archive as _archive  # noqa: E402,F401
 from modelport.cli import train as _train  # noqa: E402,F401
 from modelport.cli import hosting as _hosting  # noqa: E402,F401
 from modelport.cli import gateway as _gateway  # noqa: E402,F401
+from modelport.cli import up as _up  # noqa: E402,F401

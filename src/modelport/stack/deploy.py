@@ -1,0 +1,95 @@
+"""Deploy the bundled archives to hosting through the SageMaker API, idempotently."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Callable
+
+from botocore.exceptions import ClientError
+
+ROLE = "arn:aws:iam::123456789012:role/modelport-local"
+
+
+def archive_digest(archive: Path) -> str:
+    """A short content hash of the archive: part of the model's name, so a change is visible."""
+    digest = hashlib.sha256()
+    with open(archive, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:12]
+
+
+def _describe(sm: Any, endpoint: str) -> dict | None:
+    try:
+        return sm.describe_endpoint(EndpointName=endpoint)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ValidationException":
+            return None
+        raise
+
+
+def _serving_model(sm: Any, described: dict) -> str | None:
+    config = sm.describe_endpoint_config(EndpointConfigName=described["EndpointConfigName"])
+    variants = config.get("ProductionVariants") or []
+    return variants[0].get("ModelName") if variants else None
+
+
+def _ensure_model(sm: Any, name: str, archive: Path) -> None:
+    try:
+        sm.describe_model(ModelName=name)
+        return
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ValidationException":
+            raise
+    sm.create_model(
+        ModelName=name,
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": "modelport", "ModelDataUrl": f"file://{archive.resolve()}", "Environment": {}},
+    )
+
+
+def _ensure_config(sm: Any, name: str, instances: int) -> None:
+    try:
+        sm.describe_endpoint_config(EndpointConfigName=name)
+        return
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ValidationException":
+            raise
+    sm.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[{
+            "VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": instances,
+            "InstanceType": "ml.m5.large", "InitialVariantWeight": 1.0,
+        }],
+    )
+
+
+def deploy(sm: Any, endpoint: str, archive: Path, instances: int = 1, wait: Callable[[str], dict] | None = None) -> str:
+    """Make ``endpoint`` serve ``archive``; return what was done: unchanged, created or updated.
+
+    An endpoint already serving this archive's content (same model name) is left as it is; one
+    serving something else is updated blue/green; a missing one is created.
+    """
+    name = f"{endpoint}-{archive_digest(archive)}"
+    described = _describe(sm, endpoint)
+    if described is not None and described["EndpointStatus"] == "Failed":
+        sm.delete_endpoint(EndpointName=endpoint)
+        from modelport.hosting.client import wait_deleted
+
+        wait_deleted(sm, endpoint)
+        described = None
+    if described is not None and _serving_model(sm, described) == name:
+        action = "unchanged"
+    else:
+        _ensure_model(sm, name, archive)
+        _ensure_config(sm, name, instances)
+        if described is None:
+            sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=name)
+            action = "created"
+        else:
+            sm.update_endpoint(EndpointName=endpoint, EndpointConfigName=name)
+            action = "updated"
+    if wait is not None:
+        wait(endpoint)
+    return action

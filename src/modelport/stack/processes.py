@@ -1,0 +1,87 @@
+"""Child processes of the stack: started with their logs in files, stopped in order, never orphaned."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    try:
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+class ManagedProcess:
+    """One service (hosting or gateway) run as ``python -m modelport ...``."""
+
+    def __init__(self, name: str, args: list[str], log_file: Path, env: dict[str, str]):
+        self.name = name
+        self.args = args
+        self.log_file = log_file
+        self.env = env
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        """Start it in its own session (Ctrl-C reaches the stack, which stops children in order)."""
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_file, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "modelport", *self.args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=self.env,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        log.close()
+
+    @property
+    def running(self) -> bool:
+        """Whether the process is alive."""
+        return self.process is not None and self.process.poll() is None
+
+    def log_tail(self, lines: int = 20) -> str:
+        """The end of its log (for error messages)."""
+        try:
+            text = self.log_file.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.strip().splitlines()[-lines:])
+
+    def wait_http(self, url: str, timeout: float, ok=lambda r: r.status_code < 500) -> None:
+        """Wait until ``url`` answers (``ok``); RuntimeError with the log if it dies or times out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running:
+                raise RuntimeError(f"{self.name} exited with code {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                if ok(httpx.get(url, timeout=2)):
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} did not answer on {url} within {timeout:g} s:\n{self.log_tail()}")
+
+    def stop(self, timeout: float = 30) -> None:
+        """SIGTERM the whole process group, then SIGKILL what is left after ``timeout``."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()

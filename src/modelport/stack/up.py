@@ -1,0 +1,214 @@
+"""Bring the whole stack up on this machine, keep it running, and take it down cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from modelport.stack import bundled, preflight, state
+from modelport.stack.processes import ManagedProcess
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@dataclass
+class UpOptions:
+    """What ``modelport up`` was asked to do."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    hosting_port: int = 8001
+    fast: bool = False
+    retrain: bool = False
+    home: Path = Path(".modelport")
+    page_dir: Path = ROOT / "page" / "dist"
+
+
+class Stack:
+    """hosting + bundled endpoints + gateway (+ page), as child processes of this one."""
+
+    def __init__(self, options: UpOptions, console: Console | None = None):
+        self.options = options
+        self.console = console or Console(stderr=True)
+        self.home = options.home.resolve()
+        self.hosting_url = f"http://{options.host}:{options.hosting_port}"
+        self.gateway_url = f"http://{options.host}:{options.port}"
+        self.hosting: ManagedProcess | None = None
+        self.gateway: ManagedProcess | None = None
+        self.endpoints: list[dict] = []
+        self.stop_requested = threading.Event()
+
+    # --- environment for the children ------------------------------------------------------
+
+    def _base_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.setdefault("AWS_ACCESS_KEY_ID", "modelport")
+        env.setdefault("AWS_SECRET_ACCESS_KEY", "modelport")
+        env.setdefault("AWS_REGION", "us-east-1")
+        env["MODELPORT_HOME"] = str(self.home)
+        return env
+
+    def _gateway_env(self, names: list[str]) -> dict[str, str]:
+        env = self._base_env()
+        env["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = self.hosting_url
+        env["AWS_ENDPOINT_URL_SAGEMAKER"] = self.hosting_url
+        env["MODELPORT_RUNTIME_CLIENT"] = "http"  # pooled keep-alive InvokeEndpoint; boto3 is for AWS
+        for name, variable in bundled.BUNDLED.items():
+            if name in names:
+                env[variable] = name
+        if "chat" in names:
+            env.setdefault("CHAT_ENDPOINT", "chat")
+        if (self.options.page_dir / "index.html").is_file():
+            env["MODELPORT_PAGE_DIR"] = str(self.options.page_dir)
+        return env
+
+    # --- steps -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Check, train, start hosting, deploy, start the gateway. Raises RuntimeError on failure."""
+        options = self.options
+        checked = preflight.check(
+            options.host, {"gateway": options.port, "hosting": options.hosting_port}, self.home, options.page_dir
+        )
+        for note in checked.notes:
+            self.console.print(f"[yellow]note:[/] {note}")
+        if not checked.ok:
+            raise RuntimeError("\n".join(checked.problems))
+
+        names = bundled.bundled_names()
+        models = bundled.ensure(self.home, names, options.fast, options.retrain, announce=self._say)
+        self.models = models
+        logs = self.home / "logs"
+        self.hosting = ManagedProcess(
+            "hosting", ["hosting", "--host", options.host, "--port", str(options.hosting_port)], logs / "hosting.log", self._base_env()
+        )
+        self._say(f"starting hosting on {self.hosting_url}")
+        self.hosting.start()
+        self.hosting.wait_http(self.hosting_url + "/", timeout=60, ok=lambda r: True)
+        self._deploy(models)
+        self.gateway = ManagedProcess(
+            "gateway", ["gateway", "--host", options.host, "--port", str(options.port)], logs / "gateway.log", self._gateway_env(names)
+        )
+        self._say(f"starting the gateway on {self.gateway_url}")
+        self.gateway.start()
+        self.gateway.wait_http(self.gateway_url + "/health", timeout=60, ok=lambda r: r.status_code == 200)
+
+    def _deploy(self, models: list[bundled.TrainedModel]) -> None:
+        from modelport.hosting.client import local_clients, wait_for_endpoint
+        from modelport.stack.deploy import deploy
+
+        sm, _ = local_clients(self.hosting_url)
+        for model in models:
+            started = time.monotonic()
+            with self.console.status(f"deploying endpoint {model.name}"):
+                action = deploy(sm, model.name, model.archive, wait=lambda name: wait_for_endpoint(sm, name, timeout=300))
+            self.endpoints.append({"name": model.name, "action": action, "seconds": time.monotonic() - started})
+
+    def _say(self, message: str) -> None:
+        self.console.print(f"[bold cyan]modelport[/] {message}")
+
+    # --- summary ---------------------------------------------------------------------------
+
+    def record(self, detached: bool) -> dict:
+        """What ``status`` and ``down`` need to know."""
+        return {
+            "pid": os.getpid(),
+            "started": time.time(),
+            "detached": detached,
+            "host": self.options.host,
+            "gateway": self.gateway_url,
+            "hosting": self.hosting_url,
+            "page": self.gateway_url + "/" if (self.options.page_dir / "index.html").is_file() else None,
+            "docs": self.gateway_url + "/docs",
+            "endpoints": [e["name"] for e in self.endpoints],
+            "pids": {"hosting": self.hosting.process.pid, "gateway": self.gateway.process.pid},
+            "logs": str(self.home / "logs"),
+        }
+
+    def print_summary(self) -> None:
+        """URLs, endpoints with held-out metrics, and how to call them."""
+        console = self.console
+        table = Table(title="endpoints", show_lines=False)
+        for column in ("endpoint", "status", "deploy", "held-out metric"):
+            table.add_column(column)
+        for endpoint, model in zip(self.endpoints, self.models):
+            table.add_row(endpoint["name"], "InService", f"{endpoint['action']} ({endpoint['seconds']:.1f} s)", _headline(model.metrics))
+        console.print(table)
+        page = f"{self.gateway_url}/" if (self.options.page_dir / "index.html").is_file() else "(page not built)"
+        console.print(
+            f"\n[bold green]modelport is up[/]\n"
+            f"  page         {page}\n"
+            f"  API docs     {self.gateway_url}/docs\n"
+            f"  gateway API  {self.gateway_url}   (GET /health, GET /models, POST /predict/NAME)\n"
+            f"  hosting API  {self.hosting_url}   (SageMaker control + runtime APIs)\n"
+            f"  logs         {self.home / 'logs'}\n\n"
+            f"  curl -s -X POST {self.gateway_url}/predict/sentiment -H 'Content-Type: application/json' \\\n"
+            f"       -d '{{\"text\": \"what a great day\"}}'\n"
+            f"  python -c \"import boto3; rt = boto3.client('sagemaker-runtime', endpoint_url='{self.hosting_url}', "
+            f"region_name='us-east-1', aws_access_key_id='x', aws_secret_access_key='x'); "
+            f"print(rt.invoke_endpoint(EndpointName='sentiment', ContentType='application/json', "
+            f"Body=b'{{\\\"text\\\": \\\"so sad\\\"}}')['Body'].read())\"\n",
+            soft_wrap=True,
+        )
+
+    # --- run and stop ----------------------------------------------------------------------
+
+    def wait(self) -> int:
+        """Block until asked to stop or a service dies; return the exit code."""
+        while not self.stop_requested.wait(0.5):
+            for process in (self.hosting, self.gateway):
+                if not process.running:
+                    self.console.print(f"[red]{process.name} stopped unexpectedly[/]:\n{process.log_tail()}")
+                    return 1
+        return 0
+
+    def stop(self) -> None:
+        """Stop the gateway, then hosting (which stops every endpoint instance and saves state)."""
+        for process in (self.gateway, self.hosting):
+            if process is not None:
+                process.stop()
+
+
+def _headline(metrics: dict) -> str:
+    bar = metrics.get("bar") or {}
+    if "metric" in bar and isinstance(bar.get("value"), (int, float)):
+        met = "" if bar.get("met", True) else " [below bar]"
+        fast = " (fast)" if metrics.get("fast") else ""
+        return f"{bar['metric']} {bar['value']:.4f}{fast}{met}"
+    return "-"
+
+
+def run(options: UpOptions, detached: bool = False) -> int:
+    """``modelport up`` in this process: start, print, serve until SIGINT/SIGTERM, stop."""
+    stack = Stack(options)
+    signal.signal(signal.SIGTERM, lambda *_: stack.stop_requested.set())
+    signal.signal(signal.SIGINT, lambda *_: stack.stop_requested.set())
+    code = 0
+    try:
+        stack.start()
+        if stack.stop_requested.is_set():
+            return 0
+        state.write(stack.home, stack.record(detached))
+        stack.print_summary()
+        stack.console.print("Press Ctrl-C to stop." if not detached else "Stop with `modelport down`.")
+        code = stack.wait()
+    except RuntimeError as exc:
+        stack.console.print(f"[red]modelport up failed:[/] {exc}")
+        code = 1
+    except Exception:  # noqa: BLE001 - a failed step (training, deploy) must still stop what started
+        stack.console.print_exception()
+        stack.console.print("[red]modelport up failed[/] (the error is above)")
+        code = 1
+    finally:
+        stack.console.print("stopping ...")
+        stack.stop()
+        state.clear(stack.home, os.getpid())
+        stack.console.print("stopped.")
+    return code
