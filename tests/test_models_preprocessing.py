@@ -93,3 +93,16 @@ def test_blank_pictures_are_refused(make, message):
 def test_bytes_that_are_not_an_image_are_refused():
     with pytest.raises(mp.ImageError, match="not a readable PNG or JPEG"):
         mp.preprocess_bytes(b"definitely not a picture")
+
+
+def test_command_line_prints_golden_vectors(tmp_path):
+    import json
+    import subprocess
+
+    path = tmp_path / "seven.png"
+    drawn_seven().save(path)
+    result = subprocess.run([sys.executable, mp.__file__, str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    line = json.loads(result.stdout)
+    assert line["file"] == str(path)
+    assert np.allclose(np.asarray(line["pixels"]).reshape(28, 28), mp.preprocess_image(drawn_seven()), atol=1e-6)

@@ -5,7 +5,8 @@ light background; transparent pictures use their alpha channel as ink), crop to 
 fit into 20×20 keeping the aspect ratio, and paste into a 28×28 frame so that the ink's centre of mass
 lands on pixel (14, 14). Plain functions with no serving dependencies, so golden vectors for other
 implementations (the web page) can be produced from this file alone: `preprocess_image(PIL image)` and
-`preprocess_ink(2-D array)` both return a (28, 28) float32 array in 0..1.
+`preprocess_ink(2-D array)` both return a (28, 28) float32 array in 0..1; `python mnist_preprocessing.py
+IMAGE...` prints them as JSON.
 """
 
 import io
@@ -88,3 +89,20 @@ def preprocess_ink(ink: np.ndarray) -> np.ndarray:
     left = int(np.clip(round(CENTRE - cx), 0, FRAME - fitted.shape[1]))
     frame[top: top + fitted.shape[0], left: left + fitted.shape[1]] = fitted
     return frame
+
+
+def main(paths) -> int:
+    """Print one JSON line per image file: its name and the 784 preprocessed values (golden vectors)."""
+    import json
+
+    for path in paths:
+        with open(path, "rb") as f:
+            frame = preprocess_bytes(f.read())
+        print(json.dumps({"file": str(path), "pixels": [round(float(v), 6) for v in frame.ravel()]}))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))
