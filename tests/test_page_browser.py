@@ -88,22 +88,25 @@ def wait_results(page) -> None:
 
 # ---- digits -------------------------------------------------------------------------------------
 def digits_both_models_know(url: str, count: int) -> list[dict]:
-    """Held-out test digits that both deployed models read right from their exact pixels (through the
-    gateway), one per label, up to `count`: the fast-trained models miss a few digits, and this test is
-    about the page (drawing + preprocessing), not about the models' accuracy."""
-    chosen, labels = [], set()
-    for sample in ph.test_digits(per_digit=3):
-        if sample["label"] in labels:
-            continue
+    """The clearest held-out test digits for the deployed models: for each label, the sample both models
+    read right from its exact pixels (through the gateway) with the widest margin (top probability minus
+    the runner-up's, the smaller of the two models'); then the `count` labels with the widest margins.
+    The --fast models miss many digits and the fast CNN is barely sure of any; this test is about the
+    page (drawing + preprocessing), not the models' accuracy, so it draws digits the models can read."""
+    best: dict[int, tuple[float, dict]] = {}
+    for sample in ph.test_digits(per_digit=5):
         pixels = [v / 255 for v in sample["pixels"]]
-        answers = [httpx.post(f"{url}/predict/{route}", json={"pixels": pixels}, timeout=30).json() for route in DIGIT_ROUTES]
-        if all(a["predictions"][0]["label"] == sample["label"] for a in answers):
-            chosen.append(sample)
-            labels.add(sample["label"])
-        if len(chosen) == count:
-            break
-    assert len(chosen) >= 4, f"the deployed models read too few test digits right: {sorted(labels)}"
-    return chosen
+        margins = []
+        for route in DIGIT_ROUTES:
+            answer = httpx.post(f"{url}/predict/{route}", json={"pixels": pixels}, timeout=30).json()["predictions"][0]
+            top, second = sorted(answer["probabilities"], reverse=True)[:2]
+            margins.append(top - second if answer["label"] == sample["label"] else -1.0)
+        score = min(margins)
+        if score > 0 and score > best.get(sample["label"], (0.0, None))[0]:
+            best[sample["label"]] = (score, sample)
+    ranked = sorted(best.values(), key=lambda item: item[0], reverse=True)
+    assert len(ranked) >= 4, f"the deployed models read too few test digits right: {sorted(best)}"
+    return [sample for _, sample in ranked[:count]]
 
 
 @pytest.fixture(scope="module")

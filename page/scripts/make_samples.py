@@ -15,7 +15,7 @@ import numpy as np
 
 from modelport.training.datasets import SPLIT_SEED, load_mnist, split
 
-PER_DIGIT = 3
+PER_DIGIT = 5
 OUT = Path(__file__).resolve().parents[1] / "src" / "data" / "samples.json"
 
 
