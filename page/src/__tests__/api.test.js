@@ -48,6 +48,16 @@ describe("readChatStream", () => {
     expect(typeof summary.firstTokenMs).toBe("number");
   });
 
+  it("accepts a final {done: true} event without the reply, and named error events", async () => {
+    const summary = await readChatStream(
+      streamOf(['data: {"delta":"Hi"}\n\n', 'data: {"done":true,"stopReason":"max_tokens","usage":{"inputTokens":1,"outputTokens":1},"model":"m"}\n\n']),
+      { onDelta: () => {} },
+    );
+    expect([summary.reply, summary.stopReason, summary.model]).toEqual(["Hi", "max_tokens", "m"]);
+    const run = readChatStream(streamOf(['event: error\ndata: {"code":"provider_error","message":"upstream closed"}\n\n']), { onDelta: () => {} });
+    await expect(run).rejects.toMatchObject({ code: "provider_error", message: "upstream closed" });
+  });
+
   it("builds the reply from deltas when the stream ends without a summary", async () => {
     const summary = await readChatStream(streamOf(['data: {"delta":"a"}\n\ndata: {"delta":"b"}']), { onDelta: () => {} });
     expect(summary.reply).toBe("ab");

@@ -132,12 +132,13 @@ export async function readChatStream(body, { onDelta, started = performance.now(
     } catch {
       return; // not ours: ignore rather than break the conversation
     }
-    if (data.error) {
+    if (data.error || event.event === "error") {
+      const err = typeof data.error === "object" && data.error ? data.error : data;
       throw new ApiError({
         status: 200,
-        code: data.error.code || "stream_error",
-        message: data.error.message || "the reply stream failed",
-        retryable: Boolean(data.error.retryable),
+        code: err.code || "stream_error",
+        message: err.message || (typeof data.error === "string" ? data.error : "the reply stream failed"),
+        retryable: Boolean(err.retryable),
       });
     }
     if (typeof data.delta === "string") {
@@ -145,7 +146,7 @@ export async function readChatStream(body, { onDelta, started = performance.now(
       reply += data.delta;
       onDelta(data.delta);
     }
-    if ("stopReason" in data || "usage" in data || "reply" in data) summary = data;
+    if (data.done || "stopReason" in data || "usage" in data || "reply" in data) summary = { ...(summary || {}), ...data };
   };
   for (;;) {
     const { value, done } = await reader.read();
