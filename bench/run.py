@@ -27,7 +27,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import baseline, load, machine, probe, processes, report  # noqa: E402
+from benchlib import baseline, cpu, load, machine, probe, processes, report  # noqa: E402
 from benchlib.servers import BENCH, PEERS, SERVERS, Context, Server  # noqa: E402
 
 console = Console() if sys.stdout.isatty() else Console(width=140)
@@ -132,7 +132,10 @@ def measure(server: Server, ctx: Context, sample: list[float], reference: np.nda
         try:
             for level in args.levels:
                 progress.update(task, description=f"{server.name}: c={level}")
-                points.append(load.run_wrk(url, body_file, server.content_type, level, args.duration).as_dict())
+                before = cpu.snapshot(proc.pid)
+                point = load.run_wrk(url, body_file, server.content_type, level, args.duration).as_dict()
+                point.update(cpu.usage(before, cpu.snapshot(proc.pid)))
+                points.append(point)
                 progress.advance(task)
                 used += 1
         finally:

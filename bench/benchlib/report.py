@@ -77,16 +77,21 @@ def _vs_best(results: dict, name: str, point: dict, peers: list[str]) -> str:
     return f"{point['requests_per_s'] / best:.2f}x" if best else "-"
 
 
+def _others(point: dict) -> str:
+    value = point.get("other_cores")
+    return "" if value is None else f"{value:.2f}"
+
+
 def print_table(results: dict, order: list[str], peers: list[str], console: Console) -> None:
     """The results as a rich table, then the bar verdict."""
     table = Table(title=f"one-row JSON predict_proba, wrk -t1, {results['settings']['duration_s']:g} s per point")
     for column in ("server", "c", "req/s", "vs best peer", "p50 ms", "p99 ms", "errors", "RSS MiB",
-                   "PSS MiB", "cold start s"):
+                   "PSS MiB", "cold start s", "others' CPU"):
         table.add_column(column, justify="left" if column == "server" else "right")
     for name, entry, point, first in _rows(results, order):
         title = entry["title"] if first else ""
         if point is None:
-            table.add_row(title, "", "[red]failed[/red]", "", "", "", "", "", "", "",)
+            table.add_row(title, "", "[red]failed[/red]", "", "", "", "", "", "", "", "")
             continue
         mem = entry.get("memory_peak", {})
         table.add_row(
@@ -94,8 +99,10 @@ def print_table(results: dict, order: list[str], peers: list[str], console: Cons
             _vs_best(results, name, point, peers), f"{point['p50_ms']:.3f}", f"{point['p99_ms']:.3f}",
             str(point["errors"]) if not point["errors"] else f"[red]{point['errors']}[/red]",
             f"{mem.get('rss_mib', 0):.0f}" if first else "", f"{mem.get('pss_mib', 0):.0f}" if first else "",
-            f"{entry['cold_start_s']:.2f}" if first else "")
+            f"{entry['cold_start_s']:.2f}" if first else "", _others(point))
     console.print(table)
+    console.print("others' CPU: cores busy with work other than this server, wrk and the runner during the point "
+                  "(0 = quiet machine)")
     for name in order:
         entry = results["servers"].get(name)
         if entry and not entry.get("ok"):
@@ -120,26 +127,27 @@ def markdown_table(results: dict, order: list[str], peers: list[str]) -> str:
         f"{settings['warmup_s']:g} s warm-up; load average at start {results['load_start']}, at end "
         f"{results['load_end']}. The bare work in one process (json.loads + predict_proba + json.dumps, "
         f"no server) takes {results['bare_work']['p50_ms']:.3f} ms (median)."
+        + " \"others' CPU\" is the cores taken by other work on the machine during each point."
         + (" **The machine was busy with other work during this run (1-minute load ≥ 1): numbers are noisy.**"
            if max(results["load_start"][0], results["load_end"][0]) >= 1.0 else ""),
         "",
-        "| server | c | req/s | vs best peer | p50 ms | p99 ms | errors | RSS MiB | PSS MiB | cold start s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| server | c | req/s | vs best peer | p50 ms | p99 ms | errors | RSS MiB | PSS MiB | cold start s | others' CPU |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, entry, point, first in _rows(results, order):
         title = entry["title"] if first else ""
         if point is None:
-            lines.append(f"| {title} | | failed: {entry.get('error', '')[:120]} | | | | | | | |")
+            lines.append(f"| {title} | | failed: {entry.get('error', '')[:120]} | | | | | | | | |")
             continue
         mem = entry.get("memory_peak", {})
         lines.append(
             f"| {title} | {point['concurrency']} | {point['requests_per_s']:,.0f} | "
             f"{_vs_best(results, name, point, peers)} | {point['p50_ms']:.3f} | {point['p99_ms']:.3f} | "
             f"{point['errors']} | {mem.get('rss_mib', 0):.0f} | {mem.get('pss_mib', 0):.0f} | "
-            f"{entry['cold_start_s']:.2f} |" if first else
+            f"{entry['cold_start_s']:.2f} | {_others(point)} |" if first else
             f"| | {point['concurrency']} | {point['requests_per_s']:,.0f} | "
             f"{_vs_best(results, name, point, peers)} | {point['p50_ms']:.3f} | {point['p99_ms']:.3f} | "
-            f"{point['errors']} | | | |")
+            f"{point['errors']} | | | | {_others(point)} |")
     verdict = results.get("bar", {})
     lines.append("")
     if verdict.get("evaluated"):
