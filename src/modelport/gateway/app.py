@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from modelport import __version__
 from modelport.gateway.auth import ApiKeys
 from modelport.gateway.backend import SageMakerBackend
-from modelport.gateway.chat import chat_not_configured, load_chat_provider
+from modelport.gateway.chat import add_chat_routes, load_chat_provider
 from modelport.gateway.cors import Cors
 from modelport.gateway.edge import Edge
 from modelport.gateway.errors import STATUS_CODES, ApiError, error_body, error_headers
@@ -84,7 +84,12 @@ def create_app(settings: GatewaySettings | None = None, *, backend: SageMakerBac
     backend = backend or SageMakerBackend(settings)
     if backend.config_error:
         config_errors.append(backend.config_error)
-    chat = load_chat_provider(settings)
+    chat_problem = None
+    try:
+        chat = load_chat_provider(settings, backend)
+    except ValueError as exc:
+        chat, chat_problem = None, str(exc)
+        config_errors.append(chat_problem)
     invoke_allow = split_list(settings.invoke_endpoints)
     logger = get_logger()
 
@@ -127,7 +132,7 @@ def create_app(settings: GatewaySettings | None = None, *, backend: SageMakerBac
             "mode": settings.run_mode,
             "version": __version__,
             "models": [{"name": r.name, "kind": r.kind, "configured": r.configured} for r in table.routes.values()],
-            "chat": {"configured": chat is not None, "provider": getattr(chat, "name", None)},
+            "chat": chat.health() if chat is not None else {"configured": False, "provider": None},
             **({"configErrors": config_errors} if config_errors else {}),
         })
 
@@ -229,18 +234,8 @@ def create_app(settings: GatewaySettings | None = None, *, backend: SageMakerBac
             out["x-amzn-invoked-production-variant"] = result.variant
         return Response(result.body, headers=out)
 
-    # ---- chat: the seam for issue 6 --------------------------------------------------------------
-    @app.post("/chat", summary="Chat with the configured provider (503 until chat is configured)")
-    async def chat_route(request: Request) -> Response:
-        raise chat_not_configured(settings)
-
-    @app.post("/v1/chat/completions", summary="OpenAI-compatible chat completions (503 until chat is configured)")
-    async def openai_chat(request: Request) -> Response:
-        raise chat_not_configured(settings)
-
-    @app.get("/v1/models", summary="OpenAI-compatible model list (503 until chat is configured)")
-    async def openai_models(request: Request) -> Response:
-        raise chat_not_configured(settings)
+    # ---- chat: POST /chat, POST /v1/chat/completions, GET /v1/models (chat.py) --------------------------
+    add_chat_routes(app, settings, chat, chat_problem)
 
     # ---- the page, for GETs no route claims --------------------------------------------------------
     app.state.page_dir = find_page_dir(settings.page_dir)

@@ -102,7 +102,57 @@ class GatewaySettings(BaseSettings):
     )
     chat_provider: str = Field(
         default="", validation_alias=AliasChoices("CHAT_PROVIDER", "chat_provider"),
-        description="CHAT_PROVIDER: bedrock | openai | sagemaker (chat is issue 6; until then chat answers 503).",
+        description="CHAT_PROVIDER: bedrock | openai | sagemaker; empty: bedrock when BEDROCK_MODEL_ID is set, "
+        "else locally auto-detect (an OpenAI-compatible server on CHAT_BASE_URL, else the bundled model on CHAT_ENDPOINT).",
+    )
+    chat_base_url: str = Field(
+        default="", validation_alias=AliasChoices("CHAT_BASE_URL", "chat_base_url"),
+        description="CHAT_BASE_URL: an OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1 (Ollama).",
+    )
+    chat_model: str = Field(
+        default="", validation_alias=AliasChoices("CHAT_MODEL", "chat_model"),
+        description="CHAT_MODEL: the model name sent to the OpenAI-compatible server (default: the first it lists).",
+    )
+    chat_api_key: str = Field(
+        default="", validation_alias=AliasChoices("CHAT_API_KEY", "chat_api_key"),
+        description="CHAT_API_KEY: bearer key for the OpenAI-compatible server (optional).",
+    )
+    chat_endpoint: str = Field(
+        default="chat", validation_alias=AliasChoices("CHAT_ENDPOINT", "chat_endpoint"),
+        description="CHAT_ENDPOINT: SageMaker endpoint of the chat model for the sagemaker provider (default `chat`).",
+    )
+    bedrock_model_id: str = Field(
+        default="", validation_alias=AliasChoices("BEDROCK_MODEL_ID", "bedrock_model_id"),
+        description="BEDROCK_MODEL_ID: Bedrock model or inference-profile id for the bedrock provider.",
+    )
+    bedrock_region: str = Field(
+        default="", validation_alias=AliasChoices("BEDROCK_REGION", "bedrock_region"),
+        description="BEDROCK_REGION: region of Bedrock (default AWS_REGION).",
+    )
+    chat_system_prompt: str = Field(
+        default="You are a helpful assistant. Answer briefly and plainly.",
+        validation_alias=AliasChoices("CHAT_SYSTEM_PROMPT", "chat_system_prompt"),
+        description="CHAT_SYSTEM_PROMPT: the system prompt of every chat (clients cannot replace it).",
+    )
+    chat_max_tokens: int = Field(
+        default=512, ge=1, validation_alias=AliasChoices("CHAT_MAX_TOKENS", "chat_max_tokens"),
+        description="CHAT_MAX_TOKENS: upper bound of maxTokens (and the default).",
+    )
+    chat_max_turns: int = Field(
+        default=20, ge=1, validation_alias=AliasChoices("CHAT_MAX_TURNS", "chat_max_turns"),
+        description="CHAT_MAX_TURNS: only the last this many turns of the history are sent to the model.",
+    )
+    chat_history_chars: int = Field(
+        default=16000, ge=1, validation_alias=AliasChoices("CHAT_HISTORY_CHARS", "chat_history_chars"),
+        description="CHAT_HISTORY_CHARS: the kept turns hold at most this many characters (the last user turn is always kept).",
+    )
+    chat_max_message_chars: int = Field(
+        default=8000, ge=1, validation_alias=AliasChoices("CHAT_MAX_MESSAGE_CHARS", "chat_max_message_chars"),
+        description="CHAT_MAX_MESSAGE_CHARS: a longer message is refused with 400.",
+    )
+    chat_timeout: float = Field(
+        default=120.0, gt=0, validation_alias=AliasChoices("CHAT_TIMEOUT", "chat_timeout"),
+        description="CHAT_TIMEOUT: seconds a streamed reply may wait for its next piece (buffered replies use MODELPORT_BACKEND_TIMEOUT).",
     )
 
     @property
