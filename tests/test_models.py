@@ -116,6 +116,25 @@ def test_archive_has_the_sagemaker_layout_and_pinned_requirements(archives, name
     assert metrics["split"]["seed"] and metrics["split"]["test_fraction"] == 0.2
 
 
+SAMPLES = {
+    "mnist-sklearn": ("sample.json", lambda: json.dumps({"pixels": load_mnist()[0][0].tolist()})),
+    "mnist-pytorch": ("sample.csv", lambda: ",".join(map(str, load_mnist()[0][1].tolist())) + "\n"),
+    "sentiment": ("sample.json", lambda: json.dumps({"text": "what a lovely ride"})),
+}
+
+
+@pytest.mark.parametrize("name", list(SAMPLES))
+def test_archive_passes_modelport_check_with_a_sample(archives, tmp_path, name):
+    filename, make = SAMPLES[name]
+    sample = tmp_path / filename
+    sample.write_text(make())
+    result = subprocess.run([sys.executable, "-m", "modelport", "check", str(archives[name]), "--sample", str(sample)],
+                            env={**os.environ, "MODELPORT_HOME": str(tmp_path / "home")}, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "predictions" in result.stdout
+
+
 def test_inference_scripts_do_not_import_modelport():
     for path in (REPO / "models").rglob("*.py"):
         assert "modelport" not in "".join(line for line in path.read_text().splitlines() if "import" in line), path
