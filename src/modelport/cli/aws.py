@@ -1,0 +1,1 @@
+"""`modelport aws deploy|status|destroy`: the same archives, gateway and page on real AWS."""
