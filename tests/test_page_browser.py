@@ -1,7 +1,7 @@
 """The web page in a real browser (Debian's Chromium via Playwright) against the real local stack:
-`modelport hosting` with the bundled models trained by `modelport train NAME --fast` and deployed with
-`modelport deploy`, and `modelport gateway` serving page/dist. Screenshots of every tab are saved
-under page/test-results/."""
+`modelport hosting` with the bundled models trained by `modelport train NAME --fast` (and the bundled
+chat model, fast) and deployed with `modelport deploy`, and `modelport gateway` serving page/dist with
+chat through the sagemaker provider. Screenshots of every tab are saved under page/test-results/."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ ROUTE_VARS = {
     "MNIST_PYTORCH_ENDPOINT": ENDPOINTS["mnist-pytorch"],
     "SENTIMENT_ENDPOINT": ENDPOINTS["sentiment"],
 }
+CHAT_ENDPOINT = "page-chat"
+CHAT_ENV = {"CHAT_PROVIDER": "sagemaker", "CHAT_ENDPOINT": CHAT_ENDPOINT, "CHAT_MAX_TOKENS": "2000"}
 POSITIVE = "I love this, what a wonderful and happy day! Thank you so much, it is great"
 NEGATIVE = "I hate this. Worst day ever, I am so sad and angry, everything is awful"
 EXAMPLE = "I absolutely love this, it made my whole day!"  # one of the example buttons
@@ -44,18 +46,29 @@ def train(name: str, out: Path) -> Path:
     return archives[0]
 
 
+def train_chat(out: Path) -> Path:
+    """The bundled chat model, fast (`modelport.chatmodel.train`): the archive it writes."""
+    code = "import sys; from pathlib import Path; from modelport.chatmodel import train; train(Path(sys.argv[1]), fast=True, quiet=True)"
+    result = subprocess.run([ph.sys.executable, "-c", code, str(out)], cwd=ph.ROOT, capture_output=True, text=True, timeout=600)
+    if result.returncode != 0 or not (out / "model.tar.gz").is_file():
+        raise RuntimeError(f"training the chat model failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    return out / "model.tar.gz"
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    """Hosting with the three bundled models deployed, and a gateway serving the built page."""
+    """Hosting with the three bundled models and the chat model deployed, and a gateway serving the page."""
     ph.require_browser_and_page()
     ph.clean_results()
     home = tmp_path_factory.mktemp("page-stack")
     archives = {name: train(name, home / "trained" / name) for name in ENDPOINTS}
+    chat_archive = train_chat(home / "trained" / "chat")
     hosting = ph.Hosting(home)
     try:
         for name, archive in archives.items():
             hosting.deploy(archive, ENDPOINTS[name])
-        gateway = ph.Gateway(home, hosting.url, ROUTE_VARS)
+        hosting.deploy(chat_archive, CHAT_ENDPOINT)
+        gateway = ph.Gateway(home, hosting.url, ROUTE_VARS, **CHAT_ENV)
         try:
             yield {"home": home, "hosting": hosting, "gateway": gateway, "url": gateway.url}
         finally:
@@ -226,37 +239,40 @@ def test_models_tab_lists_the_deployed_endpoints_in_service(page):
     ph.screenshot(page, "models")
 
 
-# ---- an unavailable model -------------------------------------------------------------------------
-def test_unavailable_models_show_their_message(chromium, stack):
+# ---- an unavailable model, and no chat -----------------------------------------------------------
+@pytest.fixture(scope="module")
+def partial_gateway(stack):
     """A second gateway on the same hosting: mnist-pytorch routed to an endpoint that is not deployed,
-    sentiment not configured at all. The page says so in each card, not in the console."""
+    sentiment not configured at all, chat switched off (CHAT_PROVIDER=none)."""
     routes = {"MNIST_SKLEARN_ENDPOINT": ENDPOINTS["mnist-sklearn"], "MNIST_PYTORCH_ENDPOINT": "not-deployed-here"}
-    gateway = ph.Gateway(stack["home"], stack["hosting"].url, routes, name="gateway-partial")
-    try:
-        page = ph.open_page(chromium, gateway.url)
-        ph.draw_on_canvas(page, ph.test_digits(per_digit=1)[2]["pixels"])
-        page.wait_for_timeout(400)
-        page.get_by_test_id("label-mnist-sklearn").wait_for()
-        broken = page.get_by_test_id("result-mnist-pytorch").get_by_role("alert")
-        broken.wait_for()
-        text = broken.inner_text()
-        assert "mnist-pytorch is unavailable" in text and "not-deployed-here does not exist" in text and "HTTP 503" in text
-        ph.screenshot(page, "digits-unavailable-model")
-        page.get_by_role("tab", name="Sentiment").click()
-        page.get_by_label("Text to read").fill(POSITIVE)
-        page.get_by_role("button", name="Analyse").click()
-        alert = page.get_by_test_id("result-sentiment").get_by_role("alert")
-        alert.wait_for()
-        assert "is not configured: set SENTIMENT_ENDPOINT" in alert.inner_text()
-        assert page.problems == []
-        page.context.close()
-    finally:
-        gateway.stop()
+    gateway = ph.Gateway(stack["home"], stack["hosting"].url, routes, name="gateway-partial", CHAT_PROVIDER="none")
+    yield gateway
+    gateway.stop()
 
 
-# ---- chat ---------------------------------------------------------------------------------------
-def test_chat_without_a_provider_says_it_is_not_configured(page):
-    page.get_by_role("tab", name="Chat").click()
+def test_unavailable_models_show_their_message(chromium, partial_gateway):
+    """The page says in each card what is wrong, not in the console."""
+    page = ph.open_page(chromium, partial_gateway.url)
+    ph.draw_on_canvas(page, ph.test_digits(per_digit=1)[2]["pixels"])
+    page.wait_for_timeout(400)
+    page.get_by_test_id("label-mnist-sklearn").wait_for()
+    broken = page.get_by_test_id("result-mnist-pytorch").get_by_role("alert")
+    broken.wait_for()
+    text = broken.inner_text()
+    assert "mnist-pytorch is unavailable" in text and "not-deployed-here does not exist" in text and "HTTP 503" in text
+    ph.screenshot(page, "digits-unavailable-model")
+    page.get_by_role("tab", name="Sentiment").click()
+    page.get_by_label("Text to read").fill(POSITIVE)
+    page.get_by_role("button", name="Analyse").click()
+    alert = page.get_by_test_id("result-sentiment").get_by_role("alert")
+    alert.wait_for()
+    assert "is not configured: set SENTIMENT_ENDPOINT" in alert.inner_text()
+    assert page.problems == []
+    page.context.close()
+
+
+def test_chat_that_is_not_configured_says_so(chromium, partial_gateway):
+    page = ph.open_page(chromium, partial_gateway.url + "/#chat")
     assert "Chat is not configured" in page.get_by_test_id("chat-not-configured").inner_text()
     box = page.get_by_label("Message")
     box.fill("Hello there")
@@ -264,11 +280,76 @@ def test_chat_without_a_provider_says_it_is_not_configured(page):
     alert = page.get_by_role("alert")
     alert.wait_for()
     assert "chat is not configured" in alert.inner_text() and "HTTP 503" in alert.inner_text()
-    log = page.get_by_role("log")
-    assert log.get_attribute("aria-busy") == "false"
+    assert page.get_by_role("log").get_attribute("aria-busy") == "false"
     assert page.get_by_test_id("msg-user").inner_text().endswith("Hello there")
     assert page.get_by_test_id("msg-assistant").count() == 0
+    assert page.get_by_role("button", name="Retry").is_enabled()
     ph.screenshot(page, "chat-not-configured")
+    assert page.problems == []
+    page.context.close()
+
+
+# ---- chat -----------------------------------------------------------------------------------------
+def reply_length(page) -> int:
+    return page.evaluate("document.querySelector('[data-testid=msg-assistant]:last-of-type .msg-text')?.textContent.length ?? 0")
+
+
+def test_chat_streams_a_reply_with_its_stop_reason_tokens_and_latency(page):
+    page.get_by_role("tab", name="Chat").click()
+    assert page.get_by_test_id("chat-not-configured").count() == 0
+    box = page.get_by_label("Message")
+    box.fill("Tell me about your day")
+    box.press("Enter")
+    page.get_by_role("button", name="Stop").wait_for()
+    log = page.get_by_role("log")
+    assert log.get_attribute("aria-busy") == "true"
+    page.wait_for_function("document.querySelector('[data-testid=msg-assistant] .msg-text')?.textContent.length > 20")
+    first = reply_length(page)
+    page.wait_for_function(f"document.querySelector('[data-testid=msg-assistant] .msg-text').textContent.length > {first}")
+    reply = page.locator("[data-testid=msg-assistant][data-status=done]")
+    reply.wait_for(timeout=60_000)
+    meta = reply.get_by_test_id("msg-meta").inner_text()
+    assert "out tokens" in meta and "first token" in meta and "via sagemaker" in meta and "pipeline demo" in meta
+    assert log.get_attribute("aria-busy") == "false"
+    assert page.get_by_role("button", name="Send").is_visible()
+    ph.screenshot(page, "chat-streamed")
+    # the transcript is kept for the browser tab
+    page.reload()
+    page.get_by_role("tab", name="Chat").wait_for()
+    assert page.get_by_test_id("msg-user").inner_text().endswith("Tell me about your day")
+    assert page.get_by_test_id("msg-assistant").count() == 1
+
+
+def test_chat_stop_keeps_the_partial_reply_and_retry_and_clear_work(page):
+    page.get_by_role("tab", name="Chat").click()
+    box = page.get_by_label("Message")
+    box.fill("Write a long story")
+    box.press("Enter")
+    page.wait_for_function("document.querySelector('[data-testid=msg-assistant] .msg-text')?.textContent.length > 5")
+    page.get_by_role("button", name="Stop").click()
+    stopped = page.locator("[data-testid=msg-assistant][data-status=stopped]")
+    stopped.wait_for()
+    assert "stopped by you" in stopped.get_by_test_id("msg-meta").inner_text()
+    kept = reply_length(page)
+    assert kept > 0
+    page.wait_for_timeout(500)
+    assert reply_length(page) == kept  # nothing arrives after Stop
+    assert page.get_by_role("log").get_attribute("aria-busy") == "false"
+    ph.screenshot(page, "chat-stopped")
+    # Retry asks again for the same question: the stopped reply is replaced by a new one
+    page.get_by_role("button", name="Retry").click()
+    page.get_by_role("button", name="Stop").wait_for()
+    page.get_by_role("button", name="Stop").click()
+    page.locator("[data-testid=msg-assistant][data-status=stopped]").wait_for()
+    assert page.get_by_test_id("msg-user").count() == 1 and page.get_by_test_id("msg-assistant").count() == 1
+    # Shift+Enter is a new line, not a send; Clear empties the conversation
+    box.fill("first line")
+    box.press("Shift+Enter")
+    box.type("second line")
+    assert box.input_value() == "first line\nsecond line"
+    assert page.get_by_test_id("msg-user").count() == 1
+    page.get_by_role("button", name="Clear").click()
+    assert page.get_by_test_id("msg-user").count() == 0 and page.get_by_test_id("msg-assistant").count() == 0
 
 
 # ---- the page served elsewhere (S3-style): API base from config.json ----------------------------
