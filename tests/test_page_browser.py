@@ -260,6 +260,7 @@ def test_unavailable_models_show_their_message(chromium, partial_gateway):
     broken.wait_for()
     text = broken.inner_text()
     assert "mnist-pytorch is unavailable" in text and "not-deployed-here does not exist" in text and "HTTP 503" in text
+    assert ph.axe_violations(page) == []
     ph.screenshot(page, "digits-unavailable-model")
     page.get_by_role("tab", name="Sentiment").click()
     page.get_by_label("Text to read").fill(POSITIVE)
@@ -284,6 +285,7 @@ def test_chat_that_is_not_configured_says_so(chromium, partial_gateway):
     assert page.get_by_test_id("msg-user").inner_text().endswith("Hello there")
     assert page.get_by_test_id("msg-assistant").count() == 0
     assert page.get_by_role("button", name="Retry").is_enabled()
+    assert ph.axe_violations(page) == []
     ph.screenshot(page, "chat-not-configured")
     assert page.problems == []
     page.context.close()
@@ -312,6 +314,7 @@ def test_chat_streams_a_reply_with_its_stop_reason_tokens_and_latency(page):
     assert "out tokens" in meta and "first token" in meta and "via sagemaker" in meta and "pipeline demo" in meta
     assert log.get_attribute("aria-busy") == "false"
     assert page.get_by_role("button", name="Send").is_visible()
+    assert ph.axe_violations(page) == []
     ph.screenshot(page, "chat-streamed")
     # the transcript is kept for the browser tab
     page.reload()
