@@ -110,12 +110,20 @@ def add_chat_routes(app: FastAPI, settings: GatewaySettings, provider: ChatProvi
                     problem: str | None = None) -> None:
     """Add the chat routes to `app`, served by `provider` (503 when it is None)."""
 
-    def ready(request: Request) -> ChatProvider:
-        if provider is None:
-            raise chat_not_configured(settings, problem)
-        state = request.scope.setdefault("state", {})
-        state["model"] = f"chat:{provider.name}"
-        return provider
+    class ready:  # noqa: N801 - reads like a function at the call site: `await ready(request).resolve()`
+        """The provider that answers this request (auto-detection resolved), noted for the access log."""
+
+        def __init__(self, request: Request) -> None:
+            if provider is None:
+                raise chat_not_configured(settings, problem)
+            self.request = request
+
+        async def resolve(self) -> ChatProvider:
+            source = await provider.resolve()
+            state = self.request.scope.setdefault("state", {})
+            state["model"] = f"chat:{source.name}"
+            state["endpoint"] = getattr(source, "endpoint", None) or source.model
+            return source
 
     def headers_for(chat: ChatRequest, streaming: str) -> dict[str, str]:
         out = {"x-modelport-streaming": streaming}
@@ -160,7 +168,6 @@ def add_chat_routes(app: FastAPI, settings: GatewaySettings, provider: ChatProvi
     async def chat_route(request: Request) -> Response:
         source = await ready(request).resolve()
         chat = parse_chat_body(await _read_json(request), settings)
-        request.scope["state"]["endpoint"] = getattr(source, "endpoint", None) or source.model
         if chat.stream and "aws.event" not in request.scope:
             first, events = await opened(source, chat)
             return EventStreamResponse(_chat_events(first, events, source, request), headers_for(chat, "sse"))
