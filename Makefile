@@ -1,6 +1,7 @@
 # modelport — two commands set everything up on a fresh machine:
-#   make run    install into .venv, prepare the bundled model(s), start serving, print the URL
-#   make test   install, then run the whole test suite
+#   make run    install into .venv and page/node_modules, build the page, train the bundled models
+#               if missing, start hosting + gateway + page (modelport up), print the URL
+#   make test   install everything, then run the whole test suite (page unit tests + pytest)
 # Everything else here is a helper for those two (and `make bench`).
 
 PYTHON ?= python3
@@ -8,15 +9,16 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
+PAGE_DEPS := page/node_modules/.package-lock.json
 
 # pipefail: a failing install must fail the target even when its output is filtered.
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: run test install bench clean help
+.PHONY: run test install page-build node chromium bench clean help
 
 help:
-	@echo "make run    - install everything into .venv and start modelport (prints the URL)"
+	@echo "make run    - install everything, build the page, start modelport (prints the URL)"
 	@echo "make test   - install everything, then run the whole test suite"
 	@echo "make bench  - measure modelport against peer servers (see bench/README.md)"
 
@@ -32,14 +34,29 @@ $(STAMP): $(PY) pyproject.toml requirements.lock
 
 install: $(STAMP)
 
-run: install
+node:
+	@command -v npm >/dev/null 2>&1 || { echo "The page needs Node.js 20 and npm: install them (Debian: apt-get install -y nodejs npm) and run make again."; exit 1; }
+
+$(PAGE_DEPS): page/package.json page/package-lock.json | node
+	npm --prefix page ci --no-audit --no-fund
+
+page-build: $(PAGE_DEPS)
+	npm --prefix page run build
+
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else echo "The browser tests need Debian's chromium at /usr/bin/chromium: run 'sudo apt-get install -y chromium'"; exit 1; fi; fi
+
+run: install page-build
 	$(VENV)/bin/modelport up
 
-test: install
-	$(VENV)/bin/python -m pytest
+test: install page-build chromium
+	npm --prefix page test
+	$(PY) -m pytest
 
 bench: install
 	$(MAKE) -C bench all
 
 clean:
-	rm -rf $(VENV) .modelport
+	rm -rf $(VENV) .modelport page/node_modules page/dist
