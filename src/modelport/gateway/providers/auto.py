@@ -9,6 +9,7 @@ up later); a found provider is kept for ``RECHECK_S`` seconds. ``/health`` repor
 from __future__ import annotations
 
 import time
+from contextlib import aclosing
 from typing import Any, AsyncIterator
 
 import anyio
@@ -74,8 +75,9 @@ class AutoProvider(ChatProvider):
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[dict[str, Any]]:
         provider = await self.resolve()
-        async for event in provider.stream(request):
-            yield event
+        async with aclosing(provider.stream(request)) as events:
+            async for event in events:
+                yield event
 
     async def models(self) -> list[str]:
         return await (await self.resolve()).models()

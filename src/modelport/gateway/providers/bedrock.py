@@ -9,6 +9,7 @@ ServiceQuotaExceededException → 429 with Retry-After; AccessDeniedException / 
 from __future__ import annotations
 
 import threading
+from contextlib import aclosing
 from typing import Any, AsyncIterator, Callable
 
 import anyio
@@ -140,22 +141,23 @@ class BedrockProvider(ChatProvider):
 
         stop_reason, tokens = None, {}
         try:
-            async for event in thread_stream(open_stream, self.stream_timeout):
-                if "contentBlockDelta" in event:
-                    text = ((event["contentBlockDelta"].get("delta") or {}).get("text"))
-                    if text:
-                        yield {"delta": text}
-                elif "messageStop" in event:
-                    stop_reason = event["messageStop"].get("stopReason")
-                elif "metadata" in event:
-                    tokens = event["metadata"].get("usage") or {}
-                else:
-                    failure = next((k for k in event if k.endswith("Exception")), None)
-                    if failure:
-                        from botocore.exceptions import ClientError
+            async with aclosing(thread_stream(open_stream, self.stream_timeout)) as events:
+                async for event in events:
+                    if "contentBlockDelta" in event:
+                        text = ((event["contentBlockDelta"].get("delta") or {}).get("text"))
+                        if text:
+                            yield {"delta": text}
+                    elif "messageStop" in event:
+                        stop_reason = event["messageStop"].get("stopReason")
+                    elif "metadata" in event:
+                        tokens = event["metadata"].get("usage") or {}
+                    else:
+                        failure = next((k for k in event if k.endswith("Exception")), None)
+                        if failure:
+                            from botocore.exceptions import ClientError
 
-                        detail = event[failure] or {}
-                        raise ClientError({"Error": {"Code": failure, "Message": detail.get("message", "")}}, "ConverseStream")
+                            detail = event[failure] or {}
+                            raise ClientError({"Error": {"Code": failure, "Message": detail.get("message", "")}}, "ConverseStream")
         except (ApiError, GeneratorExit):
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes a JSON error

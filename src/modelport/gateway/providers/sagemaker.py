@@ -8,6 +8,7 @@ Streamed with InvokeEndpointWithResponseStream; buffered with InvokeEndpoint. Th
 
 from __future__ import annotations
 
+from contextlib import aclosing
 from typing import Any, AsyncIterator
 
 import orjson
@@ -120,17 +121,18 @@ class SageMakerChatProvider(ChatProvider):
         lines = JsonLines(self.endpoint)
         finished = False
         try:
-            async for event in thread_stream(open_stream, self.stream_timeout):
-                part = event.get("PayloadPart")
-                if part is None:
-                    failure = event.get("ModelStreamError") or event.get("InternalStreamFailure") or {}
-                    raise ApiError(502, "model_error", f"the chat model on endpoint {self.endpoint} failed mid-stream: "
-                                   f"{failure.get('Message') or failure}")
-                for item in lines.feed(part.get("Bytes") or b""):
-                    out = self._events(item)
-                    if out:
-                        finished = finished or "done" in out
-                        yield out
+            async with aclosing(thread_stream(open_stream, self.stream_timeout)) as events:
+                async for event in events:
+                    part = event.get("PayloadPart")
+                    if part is None:
+                        failure = event.get("ModelStreamError") or event.get("InternalStreamFailure") or {}
+                        raise ApiError(502, "model_error", f"the chat model on endpoint {self.endpoint} failed mid-stream: "
+                                       f"{failure.get('Message') or failure}")
+                    for item in lines.feed(part.get("Bytes") or b""):
+                        out = self._events(item)
+                        if out:
+                            finished = finished or "done" in out
+                            yield out
             for item in lines.finish():
                 out = self._events(item)
                 if out:
