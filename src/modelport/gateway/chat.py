@@ -110,20 +110,15 @@ def add_chat_routes(app: FastAPI, settings: GatewaySettings, provider: ChatProvi
                     problem: str | None = None) -> None:
     """Add the chat routes to `app`, served by `provider` (503 when it is None)."""
 
-    class ready:  # noqa: N801 - reads like a function at the call site: `await ready(request).resolve()`
+    async def provider_for(request: Request) -> ChatProvider:
         """The provider that answers this request (auto-detection resolved), noted for the access log."""
-
-        def __init__(self, request: Request) -> None:
-            if provider is None:
-                raise chat_not_configured(settings, problem)
-            self.request = request
-
-        async def resolve(self) -> ChatProvider:
-            source = await provider.resolve()
-            state = self.request.scope.setdefault("state", {})
-            state["model"] = f"chat:{source.name}"
-            state["endpoint"] = getattr(source, "endpoint", None) or source.model
-            return source
+        if provider is None:
+            raise chat_not_configured(settings, problem)
+        source = await provider.resolve()
+        state = request.scope.setdefault("state", {})
+        state["model"] = f"chat:{source.name}"
+        state["endpoint"] = getattr(source, "endpoint", None) or source.model
+        return source
 
     def headers_for(chat: ChatRequest, streaming: str) -> dict[str, str]:
         out = {"x-modelport-streaming": streaming}
@@ -166,7 +161,7 @@ def add_chat_routes(app: FastAPI, settings: GatewaySettings, provider: ChatProvi
         openapi_extra={"requestBody": {"required": True, "content": {JSON: {"schema": {"type": "object"}, "example": CHAT_EXAMPLE}}}},
     )
     async def chat_route(request: Request) -> Response:
-        source = await ready(request).resolve()
+        source = await provider_for(request)
         chat = parse_chat_body(await _read_json(request), settings)
         if chat.stream and "aws.event" not in request.scope:
             first, events = await opened(source, chat)
@@ -210,7 +205,7 @@ def add_chat_routes(app: FastAPI, settings: GatewaySettings, provider: ChatProvi
         openapi_extra={"requestBody": {"required": True, "content": {JSON: {"schema": {"type": "object"}}}}},
     )
     async def openai_chat(request: Request) -> Response:
-        source = await ready(request).resolve()
+        source = await provider_for(request)
         payload = await _read_json(request)
         chat = parse_openai_body(payload, settings)
         request_id = request.scope["state"].get("request_id", "")
@@ -250,6 +245,6 @@ def add_chat_routes(app: FastAPI, settings: GatewaySettings, provider: ChatProvi
 
     @app.get("/v1/models", summary="OpenAI-compatible list of the chat model(s) this gateway fronts")
     async def openai_models(request: Request) -> Response:
-        source = await ready(request).resolve()
+        source = await provider_for(request)
         names = await source.models()
         return Response(orjson.dumps(model_list(names, f"modelport:{source.name}")), media_type=JSON)
