@@ -136,30 +136,55 @@ def test_an_aborted_stream_stops_the_models_generation(stack):
         assert "finished" not in lines and lines.count("token") < MAX_TOKENS // 2
 
 
+class GatewayProcess:
+    """`modelport gateway` as its own process with the given chat environment."""
+
+    def __init__(self, log, **chat_env: str) -> None:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELPORT_", "AWS_", "CHAT_", "BEDROCK_"))}
+        env.update(MODELPORT_MODE="local", **chat_env)
+        self.log = log
+        self.proc = subprocess.Popen([sys.executable, "-m", "modelport", "gateway", "--port", str(port)],
+                                     env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+        self.url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()
+                raise RuntimeError(f"the gateway did not start:\n{log.read_text()}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
 @pytest.fixture(scope="module")
 def second_gateway(stack, tmp_path_factory):
     """Gateway B as its own process: CHAT_PROVIDER=openai with gateway A as the OpenAI-compatible server."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("gateway-b") / "gateway.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELPORT_", "AWS_", "CHAT_", "BEDROCK_"))}
-    env.update(CHAT_PROVIDER="openai", CHAT_BASE_URL=f"{stack['url']}/v1", CHAT_API_KEY="b-to-a", MODELPORT_MODE="local")
-    proc = subprocess.Popen([sys.executable, "-m", "modelport", "gateway", "--port", str(port)],
-                            env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"gateway B did not start:\n{log.read_text()}")
-        time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    gateway = GatewayProcess(tmp_path_factory.mktemp("gateway-b") / "gateway.log", CHAT_PROVIDER="openai",
+                             CHAT_BASE_URL=f"{stack['url']}/v1", CHAT_API_KEY="b-to-a")
+    yield gateway.url
+    gateway.stop()
+
+
+def test_a_started_gateway_finds_the_local_chat_model_by_itself(stack, tmp_path):
+    gateway = GatewayProcess(tmp_path / "gateway.log", AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=stack["hosting"],
+                             AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x", AWS_DEFAULT_REGION="us-east-1")
+    try:
+        deadline = time.monotonic() + 20
+        chat = httpx.get(f"{gateway.url}/health").json()["chat"]
+        while not chat["configured"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+            chat = httpx.get(f"{gateway.url}/health").json()["chat"]
+        assert chat == {"configured": True, "provider": "sagemaker"}  # found at start-up, before any chat request
+    finally:
+        gateway.stop()
 
 
 def test_openai_provider_through_a_second_gateway(second_gateway):

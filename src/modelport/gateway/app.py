@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from modelport import __version__
 from modelport.gateway.auth import ApiKeys
 from modelport.gateway.backend import SageMakerBackend
-from modelport.gateway.chat import add_chat_routes, load_chat_provider
+from modelport.gateway.chat import add_chat_routes, chat_lifespan, load_chat_provider
 from modelport.gateway.cors import Cors
 from modelport.gateway.edge import Edge
 from modelport.gateway.errors import STATUS_CODES, ApiError, error_body, error_headers
@@ -93,7 +93,7 @@ def create_app(settings: GatewaySettings | None = None, *, backend: SageMakerBac
     invoke_allow = split_list(settings.invoke_endpoints)
     logger = get_logger()
 
-    app = FastAPI(title="modelport gateway", version=__version__, description=DESCRIPTION)
+    app = FastAPI(title="modelport gateway", version=__version__, description=DESCRIPTION, lifespan=chat_lifespan(chat))
     app.state.settings = settings
     app.state.routes = table
     app.state.backend = backend

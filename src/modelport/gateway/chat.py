@@ -74,6 +74,28 @@ def load_chat_provider(settings: GatewaySettings, backend=None) -> ChatProvider 
     return None
 
 
+def chat_lifespan(provider: ChatProvider | None):
+    """An ASGI lifespan that looks for the chat provider in the background at start-up (auto-detection),
+    so /health can tell soon whether chat works. Not run under Lambda (no lifespan there)."""
+    import asyncio
+    from contextlib import asynccontextmanager
+
+    async def detect() -> None:
+        try:
+            await provider.resolve()
+        except Exception:  # noqa: BLE001 - nothing found yet: chat requests will look again
+            pass
+
+    @asynccontextmanager
+    async def lifespan(app):
+        task = asyncio.create_task(detect()) if provider is not None else None
+        yield
+        if task is not None:
+            task.cancel()
+
+    return lifespan
+
+
 def chat_not_configured(settings: GatewaySettings, problem: str | None = None) -> ApiError:
     """The 503 every chat route answers while no provider is configured."""
     how = problem or ("set CHAT_PROVIDER (bedrock | openai | sagemaker) with BEDROCK_MODEL_ID, CHAT_BASE_URL "
