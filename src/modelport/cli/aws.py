@@ -29,9 +29,9 @@ def _settings(config: Path | None, **overrides):
     from modelport.config import get_settings
 
     models = overrides.pop("models", None)
-    if models:
-        overrides["models"] = parse_model_list(",".join(models))
     try:
+        if models:
+            overrides["models"] = parse_model_list(",".join(models))
         return load_settings(config, overrides=overrides, home=get_settings().home)
     except SettingsError as exc:
         typer.echo(f"error: {exc}", err=True)
