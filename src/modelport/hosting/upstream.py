@@ -44,13 +44,21 @@ class UpstreamResponse:
             if self.body:
                 yield self.body
             return
-        while True:
-            chunk = await conn.chunks.get()
-            if chunk is None:
-                break
-            if isinstance(chunk, Exception):
-                raise chunk
-            yield chunk
+        finished = False
+        try:
+            while True:
+                chunk = await conn.chunks.get()
+                if chunk is None:
+                    finished = True
+                    break
+                if isinstance(chunk, Exception):
+                    raise chunk
+                yield chunk
+        finally:
+            if not finished and conn.transport is not None:
+                # The client went away mid-stream: hang up on the instance too, so the model's
+                # generator is closed instead of running to its end for nobody.
+                conn.transport.close()
 
 
 class _UpstreamConnection(asyncio.Protocol):
