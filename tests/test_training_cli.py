@@ -10,7 +10,6 @@ import tarfile
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from modelport.training import train, trainer
 from modelport.training.datasets import load_mnist, load_sentiment, split

@@ -13,7 +13,7 @@ class DigitCNN(nn.Module):
     Normalisation with the MNIST mean and std happens inside `forward`, so callers pass raw 0..1 pixels.
     """
 
-    def __init__(self, width: int = 32, dropout: float = 0.3):
+    def __init__(self, width: int = 24, dropout: float = 0.3):
         super().__init__()
 
         def block(c_in: int, c_out: int) -> nn.Sequential:

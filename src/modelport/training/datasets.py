@@ -94,8 +94,8 @@ def subsample(indices: np.ndarray, labels: np.ndarray, n: int, seed: int = 0) ->
     return np.sort(keep)
 
 
-def describe_split(labels: np.ndarray, train: np.ndarray, test: np.ndarray) -> dict:
-    """What metrics.json says about the split."""
+def describe_split(labels: np.ndarray, test: np.ndarray) -> dict:
+    """What metrics.json says about the fixed split of `labels` (before any --fast subsampling)."""
     return {
         "method": "stratified train_test_split",
         "seed": SPLIT_SEED,

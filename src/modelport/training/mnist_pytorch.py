@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ import numpy as np
 from modelport.training import datasets
 from modelport.training.evaluation import classification_metrics
 from modelport.training.packaging import models_root
-from modelport.training.run import TrainingRun, bar, dataset_info, step
+from modelport.training.run import TrainingRun, available_cpus, bar, dataset_info, step
 from modelport.training.sources import MNIST
 
 NAME = "mnist-pytorch"
@@ -68,7 +67,7 @@ def fit(images: np.ndarray, labels: np.ndarray, seed: int = 0, *, fast: bool = F
 
     p = {**PARAMETERS, **(FAST_PARAMETERS if fast else {})}
     threads = torch.get_num_threads()
-    torch.set_num_threads(_cpus())  # all the cores this process may use, no more (oversubscription is slower)
+    torch.set_num_threads(available_cpus())  # all the cores this process may use, no more (oversubscription is slower)
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     try:
@@ -144,13 +143,10 @@ def record(model, metrics: dict, labels: np.ndarray, train: np.ndarray, test: np
     """The run's record (what metrics.json holds) for a trained model and its held-out metrics."""
     return TrainingRun(
         model=NAME, metrics=metrics, bar=bar(*BAR, metrics), dataset=dataset_info(MNIST, data, len(labels)),
-        split={**datasets.describe_split(labels, train, test), "train_rows_used": int(len(train))},
-        parameters={**PARAMETERS, **(FAST_PARAMETERS if fast else {}), "threads": _cpus(),
+        split={**datasets.describe_split(labels, test), "train_rows_used": int(len(train))},
+        parameters={**PARAMETERS, **(FAST_PARAMETERS if fast else {}), "threads": available_cpus(),
                     "network": "DigitCNN (models/mnist-pytorch/code/digit_cnn.py)",
                     "trainable_weights": int(sum(p.numel() for p in model.parameters()))},
         seed=seed, fast=fast, artifacts=artifacts, training_seconds=model.fit_seconds_,
         training_cpu_seconds=model.fit_cpu_seconds_,
     )
-
-def _cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

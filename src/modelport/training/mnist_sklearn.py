@@ -1,7 +1,7 @@
 """Trainer of `mnist-sklearn`: PCA to 40 components, then an RBF support-vector classifier → model.joblib.
 
-A plain logistic regression stays near 0.91 on 8,000 training digits; PCA + RBF SVC clears the 0.96
-bar with ~2,000 support vectors, so a prediction stays around a millisecond. Probabilities come from
+A plain logistic regression reaches 0.902 on this split (8,000 training digits); PCA + RBF SVC clears the 0.96
+bar with ~2,700 support vectors; one digit takes about 2 ms to predict (1 ms of it the SVC). Probabilities come from
 Platt scaling (sigmoid calibration on 5-fold cross-validated scores, then one SVC refit on all the
 training digits); the served label is their argmax, so held-out accuracy is measured on exactly that.
 """
@@ -86,7 +86,7 @@ def record(model, metrics: dict, labels: np.ndarray, train: np.ndarray, test: np
     """The run's record (what metrics.json holds) for a fitted model and its held-out metrics."""
     return TrainingRun(
         model=NAME, metrics=metrics, bar=bar(*BAR, metrics), dataset=dataset_info(MNIST, data, len(labels)),
-        split={**datasets.describe_split(labels, train, test), "train_rows_used": int(len(train))},
+        split={**datasets.describe_split(labels, test), "train_rows_used": int(len(train))},
         parameters={**PARAMETERS, "pipeline": "PCA → SVC", "support_vectors": support_vectors(model)},
         seed=seed, fast=fast, artifacts=artifacts, training_seconds=model.fit_seconds_,
         training_cpu_seconds=model.fit_cpu_seconds_,

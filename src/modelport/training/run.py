@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import platform
 import sys
 import time
@@ -50,7 +51,7 @@ class TrainingRun:
             "training_cpu_seconds": round(self.training_cpu_seconds, 2),
             "total_seconds": round(self.total_seconds, 2),
             "versions": versions(),
-            "machine": {"platform": platform.platform(), "cpus": _cpus()},
+            "machine": {"platform": platform.platform(), "cpus": available_cpus()},
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
 
@@ -102,7 +103,6 @@ def step(description: str, *, quiet: bool = False):
     console.print(f"[green]✓[/] {description} ({timer.seconds:.1f} s)")
 
 
-def _cpus() -> int:
-    import os
-
+def available_cpus() -> int:
+    """How many CPUs this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

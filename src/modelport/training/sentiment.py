@@ -103,7 +103,7 @@ def record(vectorizer, classifier, metrics: dict, labels: np.ndarray, train: np.
     """The run's record (what metrics.json holds) for a fitted model and its held-out metrics."""
     return TrainingRun(
         model=NAME, metrics=metrics, bar=bar(*BAR, metrics), dataset=dataset_info(SENTIMENT, data, len(labels)),
-        split={**datasets.describe_split(labels, train, test), "train_rows_used": int(len(train)),
+        split={**datasets.describe_split(labels, test), "train_rows_used": int(len(train)),
                "deduplicated": "repeated texts kept once before splitting"},
         parameters={**PARAMETERS, **(FAST_PARAMETERS if fast else {}),
                     "features": int(sum(len(part.vocabulary_) for _, part in vectorizer.transformer_list))},
