@@ -183,3 +183,21 @@ def build_lambda_zip(architecture: str, cache: Path) -> LambdaZip:
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, files[path])
     return LambdaZip(buffer.getvalue(), shipped, tuple(from_wheels))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m modelport.aws.lambda_zip OUT.zip [x86_64|arm64]``: write the zip (for SAM / CloudFormation)."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args or len(args) > 2:
+        print("usage: python -m modelport.aws.lambda_zip OUT.zip [x86_64|arm64]", file=sys.stderr)
+        return 2
+    from modelport.config import get_settings
+
+    package = build_lambda_zip(args[1] if len(args) > 1 else "x86_64", get_settings().home / "aws" / "wheels")
+    Path(args[0]).write_bytes(package.data)
+    print(f"{args[0]}: {len(package.data)} bytes, {len(package.distributions)} distributions, CodeSha256 {package.code_sha256}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

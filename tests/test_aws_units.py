@@ -1,0 +1,112 @@
+"""The pinned image table, archive inspection, settings merging, names and the Lambda zip's contents."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from modelport.aws.archives import inspect_archive, requirement_pins
+from modelport.aws.images import ImageError, choose_image
+from modelport.aws.lambda_zip import build_lambda_zip
+from modelport.aws.names import Names
+from modelport.aws.settings import SettingsError, load_settings
+from modelport.aws.site import content_type
+from test_aws_deploy import lambda_package, make_archive  # noqa: F401 (session fixture)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_image_table_matches_major_minor_uses_newest_for_a_pin_and_refuses_otherwise():
+    sk = choose_image("sklearn", "1.2.2", pinned=False, region="us-east-1")
+    assert sk.uri == "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+    pt = choose_image("pytorch", "2.3.1", pinned=False, region="ap-northeast-1")
+    assert pt.uri == "763104351884.dkr.ecr.ap-northeast-1.amazonaws.com/pytorch-inference:2.3.0-cpu-py311"
+    pinned = choose_image("pytorch", "2.13.0", pinned=True, region="us-east-1")
+    assert pinned.uri.endswith("pytorch-inference:2.6.0-cpu-py312") and "torch==2.13.0" in pinned.reason
+    with pytest.raises(ImageError, match=r"scikit-learn 1\.9\.1.*0\.23, 1\.0, 1\.2.*does not pin scikit-learn"):
+        choose_image("sklearn", "1.9.1", pinned=False, region="us-east-1")
+    with pytest.raises(ImageError, match="unknown torch version"):
+        choose_image("pytorch", None, pinned=False, region="us-east-1")
+    with pytest.raises(ImageError, match="no sklearn serving image is pinned for region mars-1"):
+        choose_image("sklearn", "1.2.1", pinned=False, region="mars-1")
+
+
+def test_archive_inspection_reads_pins_metrics_and_artifacts(tmp_path):
+    pinned = inspect_archive(make_archive(tmp_path, "a", "model.pth", "# pins\ntorch==2.13.0  # cpu\nnumpy==2.4.6\n"))
+    assert (pinned.framework, pinned.library_version, pinned.pinned) == ("pytorch", "2.13.0", True)
+    from_metrics = inspect_archive(make_archive(tmp_path, "b", "model.joblib", "",
+                                                metrics={"versions": {"scikit-learn": "1.0.2"}}))
+    assert (from_metrics.framework, from_metrics.library_version, from_metrics.pinned) == ("sklearn", "1.0.2", False)
+    assert len(from_metrics.sha256) == 64
+    assert requirement_pins("Scikit_Learn == 1.2.2\n-r other.txt\n") == {"scikit-learn": "1.2.2"}
+    with pytest.raises(ValueError, match="cannot tell the framework"):
+        inspect_archive(make_archive(tmp_path, "c", "weights.bin", ""))
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        inspect_archive(tmp_path / "nope.tar.gz")
+
+
+def test_bundled_model_requirements_pin_their_library():
+    """The bundled archives pin torch / scikit-learn, so they deploy on the newest image (see images.py)."""
+    for model, library in (("mnist-sklearn", "scikit-learn"), ("mnist-pytorch", "torch"), ("sentiment", "scikit-learn")):
+        pins = requirement_pins((ROOT / "models" / model / "code" / "requirements.txt").read_text())
+        assert library in pins
+
+
+def test_settings_merge_toml_env_and_overrides(tmp_path):
+    toml = tmp_path / "aws.toml"
+    toml.write_text('stack = "from-toml"\nregion = "eu-west-1"\ninstance_count = 3\n'
+                    '[[models]]\nname = "sentiment"\narchive = "s.tar.gz"\ninstance_type = "ml.t2.medium"\n')
+    settings = load_settings(toml, environ={"MODELPORT_AWS_STACK": "from-env", "AWS_REGION": "us-east-2"},
+                             overrides={"region": "ap-south-1", "instance_type": None})
+    assert (settings.stack, settings.region, settings.instance_count) == ("from-env", "ap-south-1", 3)
+    assert settings.model_hosting(settings.models[0]) == {"InstanceType": "ml.t2.medium", "InitialInstanceCount": 3}
+    defaults = load_settings(None, environ={"MODELPORT_HOME": str(tmp_path)})
+    assert [m.name for m in defaults.models] == ["mnist-sklearn", "mnist-pytorch", "sentiment"]
+    assert defaults.models[0].archive == tmp_path / "bundled" / "mnist-sklearn" / "model.tar.gz"
+    with pytest.raises(SettingsError, match="serverless_memory_mb=1500"):
+        load_settings(None, environ={"MODELPORT_AWS_SERVERLESS_MEMORY_MB": "1500"})
+    with pytest.raises(SettingsError, match="unique"):
+        load_settings(None, environ={"MODELPORT_AWS_MODELS": "a=x.tar.gz,a=y.tar.gz"})
+    with pytest.raises(SettingsError, match="not valid TOML"):
+        (tmp_path / "bad.toml").write_text("stack = ")
+        load_settings(tmp_path / "bad.toml", environ={})
+
+
+def test_site_origin_by_region_and_content_types():
+    assert Names("s", "us-east-1", "1").site_origin == "http://s-site-1-us-east-1.s3-website-us-east-1.amazonaws.com"
+    assert Names("s", "eu-central-1", "1").site_origin == "http://s-site-1-eu-central-1.s3-website.eu-central-1.amazonaws.com"
+    assert content_type(Path("a.woff2")) == "font/woff2" and content_type(Path("x.webmanifest")) == "application/manifest+json"
+    assert content_type(Path("x.unknownext")) == "application/octet-stream"
+
+
+def test_lambda_zip_holds_the_gateway_and_cp312_linux_builds(lambda_package):  # noqa: F811
+    names = zipfile.ZipFile(io.BytesIO(lambda_package.data)).namelist()
+    archive = zipfile.ZipFile(io.BytesIO(lambda_package.data))
+    assert archive.read("lambda_function.py") == (ROOT / "lambda_function.py").read_bytes()
+    for required in ("modelport/__init__.py", "modelport/gateway/app.py", "modelport/gateway/aws_lambda.py",
+                     "modelport/gateway/settings.py", "fastapi/__init__.py", "starlette/__init__.py",
+                     "mangum/__init__.py", "pydantic/__init__.py", "pydantic_settings/__init__.py",
+                     "pydantic_core/__init__.py", "orjson/__init__.pyi", "httpx/__init__.py", "anyio/__init__.py"):
+        assert required in names, required
+    compiled = [n for n in names if n.endswith(".so")]
+    assert sorted(c.split("/")[0] for c in compiled) == ["orjson", "pydantic_core"]
+    assert all(re.search(r"\.cpython-312-x86_64-linux-gnu\.so$", c) for c in compiled), compiled
+    assert not [n for n in names if "cpython-311" in n or n.endswith(".pyc") or "__pycache__" in n]
+    assert not [n for n in names if n.split("/")[0] in ("boto3", "botocore", "torch", "numpy", "sklearn")]
+    assert any(n.startswith("pydantic_core-") and n.endswith(".dist-info/METADATA") for n in names)
+    assert set(lambda_package.from_wheels) == {"orjson", "pydantic-core"}
+    assert len(lambda_package.data) < 50 * 1024 * 1024  # Lambda's direct-upload limit
+
+
+def test_lambda_zip_is_deterministic_and_follows_the_architecture(tmp_path, lambda_package):  # noqa: F811
+    cache = tmp_path / "wheels"
+    x86 = build_lambda_zip("x86_64", cache)
+    assert x86.data == build_lambda_zip("x86_64", cache).data
+    assert x86.code_sha256 == lambda_package.code_sha256
+    arm = build_lambda_zip("arm64", cache)
+    compiled = [n for n in zipfile.ZipFile(io.BytesIO(arm.data)).namelist() if n.endswith(".so")]
+    assert compiled and all(c.endswith(".cpython-312-aarch64-linux-gnu.so") for c in compiled), compiled
