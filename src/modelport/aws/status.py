@@ -6,12 +6,13 @@ import json
 import urllib.request
 from dataclasses import dataclass
 
-from modelport.aws import apigw, iam as _iam, lambda_, s3, sagemaker, site
+from botocore.exceptions import ClientError
+
+from modelport.aws import apigw, lambda_, s3, sagemaker, site
 from modelport.aws.calls import Calls
 from modelport.aws.names import Names
-from modelport.aws.settings import AwsSettings
-from botocore.exceptions import ClientError
 from modelport.aws.errors import is_missing
+from modelport.aws.settings import AwsSettings
 
 
 @dataclass
@@ -101,5 +102,3 @@ def as_json(rows: list[ResourceStatus]) -> str:
     """The rows as JSON (for scripts)."""
     return json.dumps([row.__dict__ for row in rows], indent=2)
 
-
-_ = _iam  # the role names come from Names; iam is imported for symmetry with deploy/destroy
