@@ -110,3 +110,67 @@ def test_lambda_zip_is_deterministic_and_follows_the_architecture(tmp_path, lamb
     arm = build_lambda_zip("arm64", cache)
     compiled = [n for n in zipfile.ZipFile(io.BytesIO(arm.data)).namelist() if n.endswith(".so")]
     assert compiled and all(c.endswith(".cpython-312-aarch64-linux-gnu.so") for c in compiled), compiled
+
+
+RUN_HANDLER = r'''
+import json, sys
+zipdir, runtime = sys.argv[1], sys.argv[2]
+sys.path[:0] = [zipdir, runtime]
+import lambda_function, modelport, fastapi, pydantic_core
+assert all(m.__file__.startswith(zipdir) for m in (lambda_function, modelport, fastapi, pydantic_core)), "not from the zip"
+
+class Context:
+    aws_request_id = "req-1"
+    function_name = "mp-gateway"
+    def get_remaining_time_in_millis(self):
+        return 29000
+
+def event(method, path, headers):
+    return {"version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "", "headers": headers,
+            "requestContext": {"http": {"method": method, "path": path, "sourceIp": "203.0.113.5", "userAgent": "t",
+                                        "protocol": "HTTP/1.1"}, "requestId": "r1", "routeKey": "$default",
+                               "stage": "$default", "timeEpoch": 0, "domainName": "x.execute-api.us-east-1.amazonaws.com",
+                               "apiId": "x", "accountId": "123456789012"},
+            "isBase64Encoded": False}
+
+origin = "http://mp-site.s3-website-us-east-1.amazonaws.com"
+health = lambda_function.lambda_handler(event("GET", "/health", {"origin": origin}), Context())
+missing = lambda_function.lambda_handler(event("GET", "/nowhere", {}), Context())
+print(json.dumps({"health": health, "missing": missing}))
+'''
+
+
+def test_the_zip_alone_answers_api_gateway_events(tmp_path, lambda_package):  # noqa: F811
+    """The same package built for this machine's Python runs the handler with nothing but the zip on the
+    path (plus what the Lambda runtime provides: boto3 and its dependencies) — so nothing is missing."""
+    import json
+    import subprocess
+    import sys
+    from importlib import metadata
+
+    from modelport.aws.lambda_zip import RUNTIME_PROVIDED, _installed_files
+
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    package = build_lambda_zip("x86_64", tmp_path / "wheels", python=here)
+    assert sorted(package.distributions) == sorted(lambda_package.distributions)  # same closure as for 3.12
+    zipdir, runtime = tmp_path / "zip", tmp_path / "runtime"
+    zipfile.ZipFile(io.BytesIO(package.data)).extractall(zipdir)
+    for name in RUNTIME_PROVIDED:
+        for path, data in _installed_files(metadata.distribution(name)).items():
+            (runtime / path).parent.mkdir(parents=True, exist_ok=True)
+            (runtime / path).write_bytes(data)
+    env = {"PATH": "/usr/bin:/bin", "MODELPORT_MODE": "aws", "AWS_LAMBDA_FUNCTION_NAME": "mp-gateway",
+           "AWS_REGION": "us-east-1", "ALLOWED_ORIGINS": "http://mp-site.s3-website-us-east-1.amazonaws.com",
+           "MODELPORT_ROUTES": '{"mnist-sklearn":"mp-mnist-sklearn"}', "CHAT_PROVIDER": "bedrock",
+           "BEDROCK_MODEL_ID": "anthropic.claude-3-haiku-20240307-v1:0"}
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", RUN_HANDLER, str(zipdir), str(runtime)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    answers = json.loads(done.stdout.strip().splitlines()[-1])
+    health = answers["health"]
+    assert health["statusCode"] == 200, health
+    body = json.loads(health["body"])
+    assert body["mode"] == "aws"
+    headers = {k.lower(): v for k, v in health["headers"].items()}
+    assert headers["access-control-allow-origin"] == "http://mp-site.s3-website-us-east-1.amazonaws.com"
+    assert answers["missing"]["statusCode"] == 404 and "error" in json.loads(answers["missing"]["body"])

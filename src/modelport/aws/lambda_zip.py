@@ -68,19 +68,19 @@ def _canonical(name: str) -> str:
     return name.lower().replace("_", "-").replace(".", "-")
 
 
-def target_environment(architecture: str) -> dict[str, str]:
-    """Environment markers of Lambda's Python 3.12 on ``architecture``."""
+def target_environment(architecture: str, python: str = PYTHON) -> dict[str, str]:
+    """Environment markers of Lambda's Python (3.12) on ``architecture``."""
     env = default_environment()
-    env.update({"python_version": PYTHON, "python_full_version": f"{PYTHON}.0", "sys_platform": "linux",
+    env.update({"python_version": python, "python_full_version": f"{python}.0", "sys_platform": "linux",
                 "platform_system": "Linux", "os_name": "posix", "implementation_name": "cpython",
                 "platform_python_implementation": "CPython",
                 "platform_machine": "x86_64" if architecture == "x86_64" else "aarch64"})
     return env
 
 
-def dependency_closure(roots: tuple[str, ...], architecture: str) -> dict[str, metadata.Distribution]:
+def dependency_closure(roots: tuple[str, ...], architecture: str, python: str = PYTHON) -> dict[str, metadata.Distribution]:
     """The installed distributions ``roots`` need on the target (markers evaluated for it), by name."""
-    env = target_environment(architecture)
+    env = target_environment(architecture, python)
     found: dict[str, metadata.Distribution] = {}
     todo = list(roots)
     while todo:
@@ -119,21 +119,22 @@ def _installed_files(dist: metadata.Distribution) -> dict[str, bytes]:
     return files
 
 
-def platform_wheel(name: str, version: str, architecture: str, cache: Path) -> Path:
-    """The CPython 3.12 manylinux wheel of name==version for ``architecture`` (pip download, cached)."""
+def platform_wheel(name: str, version: str, architecture: str, cache: Path, python: str = PYTHON) -> Path:
+    """The CPython (3.12) manylinux wheel of name==version for ``architecture`` (pip download, cached)."""
     platform = PLATFORMS[architecture]
-    target = cache / platform
+    abi = "cp" + python.replace(".", "")
+    target = cache / f"{platform}-{abi}"
     target.mkdir(parents=True, exist_ok=True)
     prefix = name.replace("-", "_").lower() + "-" + version + "-"
     for existing in target.glob("*.whl"):
         if existing.name.lower().startswith(prefix):
             return existing
     command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-               "--platform", platform, "--python-version", PYTHON, "--implementation", "cp",
-               "--abi", "cp312", "--dest", str(target), f"{name}=={version}"]
+               "--platform", platform, "--python-version", python, "--implementation", "cp",
+               "--abi", abi, "--dest", str(target), f"{name}=={version}"]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
-        raise ZipBuildError(f"could not get the {platform} CPython {PYTHON} wheel of {name}=={version} "
+        raise ZipBuildError(f"could not get the {platform} CPython {python} wheel of {name}=={version} "
                             f"from PyPI (needed because it has compiled code):\n{done.stderr.strip()[-800:]}")
     for existing in target.glob("*.whl"):
         if existing.name.lower().startswith(prefix):
@@ -162,17 +163,20 @@ def lambda_function_source() -> bytes:
     return repo_file.read_bytes() if repo_file.is_file() else LAMBDA_FUNCTION_FALLBACK.encode()
 
 
-def build_lambda_zip(architecture: str, cache: Path) -> LambdaZip:
-    """Build the deployment package for Lambda Python 3.12 on ``architecture`` (x86_64 or arm64)."""
+def build_lambda_zip(architecture: str, cache: Path, python: str = PYTHON) -> LambdaZip:
+    """Build the deployment package for Lambda Python 3.12 on ``architecture`` (x86_64 or arm64).
+
+    ``python`` exists for tests, which build the same package for this machine's Python to import it.
+    """
     if architecture not in PLATFORMS:
         raise ZipBuildError(f"architecture {architecture!r}: use x86_64 or arm64")
     files: dict[str, bytes] = {"lambda_function.py": lambda_function_source(), **_package_files()}
     shipped, from_wheels = {}, []
-    for name, dist in sorted(dependency_closure(GATEWAY_DISTRIBUTIONS, architecture).items()):
+    for name, dist in sorted(dependency_closure(GATEWAY_DISTRIBUTIONS, architecture, python).items()):
         if is_pure(dist):
             files.update(_installed_files(dist))
         else:
-            files.update(_wheel_files(platform_wheel(name, dist.version, architecture, cache)))
+            files.update(_wheel_files(platform_wheel(name, dist.version, architecture, cache, python)))
             from_wheels.append(name)
         shipped[name] = dist.version
     buffer = io.BytesIO()
