@@ -365,3 +365,27 @@ def test_given_role_arn_is_used_and_kept(tmp_path, lambda_package):
         done = destroy(settings, calls, quiet())
         assert done["iam:sagemaker-role"] == "kept (given by role_arn)"
         assert inventory()["roles"] == []
+
+
+def test_a_failed_endpoint_shows_in_status_and_is_recreated(tmp_path, lambda_package):
+    archive = make_archive(tmp_path, "sk", "model.joblib", "scikit-learn==1.2.2\n")
+    with mock_aws():
+        settings = load_settings(None, environ={}, overrides={
+            "stack": STACK, "region": REGION, "page_dir": "", "poll_seconds": 0,
+            "models": [{"name": "mnist-sklearn", "archive": str(archive)}]})
+        calls = TestCalls(region=REGION)
+        deploy(settings, calls, quiet(), tmp_path, package=lambda_package)
+        before = inventory()
+        from moto.sagemaker.models import sagemaker_backends
+
+        endpoint = sagemaker_backends[ACCOUNT][REGION].endpoints[f"{STACK}-mnist-sklearn"]
+        endpoint.endpoint_status, endpoint.failure_reason = "Failed", "the container did not pass /ping"
+        [row] = [r for r in stack_status(settings, calls) if r.kind == "endpoint"]
+        assert (row.state, row.healthy) == ("Failed", False) and "did not pass /ping" in row.detail
+        progress = quiet()
+        again = deploy(settings, calls, progress, tmp_path, package=lambda_package)
+        assert again.actions["endpoint:mnist-sklearn"] == "created"
+        assert any("is Failed (the container did not pass /ping); recreating it" in s for s in progress.steps)
+        assert inventory() == before  # same model and config reused, one endpoint
+        [row] = [r for r in stack_status(settings, calls) if r.kind == "endpoint"]
+        assert (row.state, row.healthy) == ("InService", True)

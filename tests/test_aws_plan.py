@@ -85,7 +85,7 @@ def test_cli_deploy_status_plan_of_a_change_and_destroy(env):
         assert deployed.exit_code == 0, deployed.output
         assert re.search(r"API:  https://\w+\.execute-api\.us-west-2\.amazonaws\.com", deployed.stdout)
 
-        status = runner.invoke(app, ["aws", "status", *env["args"], "--json"], env={"MODELPORT_AWS_PAGE_DIR": ""})
+        status = runner.invoke(app, ["aws", "status", *env["args"], "--json", "--page-dir", ""])
         assert status.exit_code == 0, status.output
         rows = json.loads(status.stdout)
         assert {(r["kind"], r["state"]) for r in rows} == {

@@ -103,6 +103,7 @@ def status_command(
     config: Path = CONFIG, stack: str = STACK, region: str = REGION, model: list[str] = MODEL,
     probe: bool = typer.Option(False, "--probe", help="Also GET the API's /health and the page over HTTP."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    page_dir: str = typer.Option(None, "--page-dir", help="'' when the stack was deployed without the page."),
 ) -> None:
     """List the stack's resources and their health; exits 1 when something is missing or unhealthy."""
     from botocore.exceptions import BotoCoreError, ClientError
@@ -111,7 +112,7 @@ def status_command(
 
     from modelport.aws import status
 
-    settings = _settings(config, stack=stack, region=region, models=model)
+    settings = _settings(config, stack=stack, region=region, models=model, page_dir=page_dir)
     try:
         rows = status.stack_status(settings, _calls(settings, False), probe=probe)
     except (ClientError, BotoCoreError) as exc:
