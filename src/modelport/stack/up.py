@@ -182,6 +182,9 @@ def _headline(metrics: dict) -> str:
         met = "" if bar.get("met", True) else " [below bar]"
         fast = " (fast)" if metrics.get("fast") else ""
         return f"{bar['metric']} {bar['value']:.4f}{fast}{met}"
+    perplexity = (metrics.get("held_out") or {}).get("perplexity")
+    if isinstance(perplexity, (int, float)):
+        return f"perplexity {perplexity:.2f}{' (fast)' if metrics.get('fast') else ''}"
     return "-"
 
 
