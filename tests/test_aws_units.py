@@ -174,3 +174,27 @@ def test_the_zip_alone_answers_api_gateway_events(tmp_path, lambda_package):  # 
     headers = {k.lower(): v for k, v in health["headers"].items()}
     assert headers["access-control-allow-origin"] == "http://mp-site.s3-website-us-east-1.amazonaws.com"
     assert answers["missing"]["statusCode"] == 404 and "error" in json.loads(answers["missing"]["body"])
+
+
+def test_a_new_role_is_retried_until_usable_other_errors_are_not():
+    """IAM is eventually consistent: Lambda refuses a just-created role for a few seconds (Stubber)."""
+    import boto3
+    from botocore.exceptions import ClientError
+    from botocore.stub import Stubber
+
+    from modelport.aws.iam import retry_while_role_propagates
+
+    lam = boto3.client("lambda", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    params = {"FunctionName": "f", "Role": "arn:aws:iam::123456789012:role/r", "Code": {"ZipFile": b"z"}}
+    waits = []
+    with Stubber(lam) as stub:
+        stub.add_client_error("create_function", "InvalidParameterValueException",
+                              "The role defined for the function cannot be assumed by Lambda.")
+        stub.add_response("create_function", {"FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:f"},
+                          expected_params=params)
+        arn = retry_while_role_propagates(lambda: lam.create_function(**params)["FunctionArn"], lambda: waits.append(1))
+        assert arn.endswith(":function:f") and waits == [1]
+        stub.add_client_error("create_function", "InvalidParameterValueException", "Unzipped size must be smaller")
+        with pytest.raises(ClientError, match="Unzipped size"):
+            retry_while_role_propagates(lambda: lam.create_function(**params), lambda: waits.append(2))
+        assert waits == [1]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
@@ -110,3 +110,20 @@ def delete_role(calls: Calls, role: str) -> bool:
         iam.detach_role_policy(RoleName=role, PolicyArn=attached["PolicyArn"])
     iam.delete_role(RoleName=role)
     return True
+
+
+# What services answer while a just-created role is not yet usable (IAM is eventually consistent).
+ROLE_NOT_READY = ("cannot be assumed", "Could not assume role", "not authorized to assume", "is not authorized to perform")
+
+
+def retry_while_role_propagates(call: Callable[[], Any], wait: Callable[[], None], attempts: int = 12) -> Any:
+    """Run ``call``; while it fails because a new role is not usable yet, ``wait`` and try again."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except ClientError as exc:
+            message = str(exc.response.get("Error", {}).get("Message", ""))
+            if not any(marker in message for marker in ROLE_NOT_READY) or attempt == attempts - 1:
+                raise
+            wait()
+    raise AssertionError("unreachable")

@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError
 
 from modelport.aws.calls import Calls
 from modelport.aws.errors import DeployError, is_missing
+from modelport.aws.iam import retry_while_role_propagates
 from modelport.aws.lambda_zip import LambdaZip
 from modelport.aws.names import Names
 from modelport.aws.progress import Progress
@@ -83,19 +84,13 @@ def _wait_ready(calls: Calls, name: str, progress: Progress, timeout: float, int
 
 def _create(calls: Calls, names: Names, wanted: dict[str, Any], package: LambdaZip, architecture: str,
             progress: Progress, interval: float) -> str:
-    # A new role takes a few seconds to be assumable by Lambda (IAM is eventually consistent).
-    for attempt in range(12):
-        try:
-            return calls.client("lambda").create_function(
-                FunctionName=names.function, Code={"ZipFile": package.data}, Architectures=[architecture],
-                PackageType="Zip", Tags=names.tags(), **wanted)["FunctionArn"]
-        except ClientError as exc:
-            message = str(exc.response.get("Error", {}).get("Message", ""))
-            if "cannot be assumed" not in message or attempt == 11:
-                raise
-            progress.step("waiting for the new gateway role to become usable by Lambda ...")
-            progress.sleep(max(interval, 5.0) if interval else 0)
-    raise AssertionError("unreachable")
+    def wait() -> None:
+        progress.step("waiting for the new gateway role to become usable by Lambda ...")
+        progress.sleep(max(interval, 5.0) if interval else 0)
+
+    return retry_while_role_propagates(lambda: calls.client("lambda").create_function(
+        FunctionName=names.function, Code={"ZipFile": package.data}, Architectures=[architecture],
+        PackageType="Zip", Tags=names.tags(), **wanted)["FunctionArn"], wait)
 
 
 def ensure_function(calls: Calls, names: Names, settings: AwsSettings, role_arn: str, package: LambdaZip,

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from modelport.aws.calls import Calls
 from modelport.aws.errors import DeployError, is_missing
+from modelport.aws.iam import retry_while_role_propagates
 from modelport.aws.names import TAG_KEY, Names
 from modelport.aws.progress import Progress
 
@@ -68,15 +69,20 @@ def _exists(call, **params) -> bool:
         raise
 
 
-def ensure_model_and_config(calls: Calls, names: Names, plan: ModelPlan) -> str:
+def ensure_model_and_config(calls: Calls, names: Names, plan: ModelPlan, progress: Progress,
+                            interval: float) -> str:
     """Create the SageMaker model and endpoint config of ``plan`` unless they exist; returns the config name."""
     sm = calls.client("sagemaker")
     version = names.model_version(plan.model, plan.digest)
     if not _exists(sm.describe_model, ModelName=version):
-        sm.create_model(ModelName=version, ExecutionRoleArn=plan.role_arn,
-                        PrimaryContainer={"Image": plan.image, "ModelDataUrl": plan.archive_uri,
-                                          "Environment": plan.environment},
-                        Tags=names.tag_list())
+        def wait() -> None:
+            progress.step("waiting for the new SageMaker role to become usable ...")
+            progress.sleep(max(interval, 5.0) if interval else 0)
+
+        retry_while_role_propagates(lambda: sm.create_model(
+            ModelName=version, ExecutionRoleArn=plan.role_arn,
+            PrimaryContainer={"Image": plan.image, "ModelDataUrl": plan.archive_uri, "Environment": plan.environment},
+            Tags=names.tag_list()), wait)
     if not _exists(sm.describe_endpoint_config, EndpointConfigName=version):
         sm.create_endpoint_config(EndpointConfigName=version, Tags=names.tag_list(), ProductionVariants=[
             {"VariantName": VARIANT, "ModelName": version, "InitialVariantWeight": 1.0, **plan.hosting}])
@@ -141,7 +147,7 @@ def start_endpoint(calls: Calls, names: Names, plan: ModelPlan, progress: Progre
         if current["EndpointStatus"] != "InService":
             wait_in_service(calls, endpoint, progress, timeout, interval)
         return "unchanged", None
-    config = ensure_model_and_config(calls, names, plan)
+    config = ensure_model_and_config(calls, names, plan, progress, interval)
     if current is None:
         sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=config, Tags=names.tag_list())
         return "created", None
