@@ -7,19 +7,6 @@ import typer
 from modelport.cli.main import app
 
 
-def _port_is_free(host: str, port: int) -> bool:
-    """Whether we can bind host:port right now."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
 @app.command("gateway")
 def gateway(
     port: int = typer.Option(8000, "--port", "-p", help="Port to listen on."),
@@ -43,7 +30,9 @@ def gateway(
     from modelport.gateway.app import create_app
 
     console = Console(stderr=True)
-    if not _port_is_free(host, port):
+    from modelport.stack.preflight import port_is_free
+
+    if not port_is_free(host, port):
         console.print(f"[red]port {port} on {host} is already in use[/red]: stop what uses it or pick another with --port")
         raise typer.Exit(code=1)
     gateway_app = create_app()
