@@ -202,6 +202,14 @@ SERVERS: dict[str, Server] = {s.name: s for s in [
         body=lambda s: _json({"instances": _rows(s)}), parse=_first_row("probabilities"),
         launch=lambda ctx, port: _uvicorn(ctx, port, "app:app_async", SERVERS_SRC / "fastapi", "fastapi-async")),
     Server(
+        name="fastapi-orjson", title="FastAPI orjson (ref.)",
+        config="reference row, not a bar peer: uvicorn `--workers 2 --no-access-log`, `async def` handler on the "
+               "raw body with orjson both ways, no pydantic; body `[[784 floats]]`",
+        venv="fastapi", packages=["fastapi", "uvicorn", "orjson", "scikit-learn", "numpy"],
+        path="/predict", content_type="application/json",
+        body=lambda s: _json(_rows(s)), parse=_first_row(),
+        launch=lambda ctx, port: _uvicorn(ctx, port, "lean:app", SERVERS_SRC / "fastapi", "fastapi-orjson")),
+    Server(
         name="sagemaker", title="SageMaker stack",
         config="sagemaker-inference `start_model_server()` + multi-model-server (Java 17 front end), "
                "`SAGEMAKER_MODEL_SERVER_WORKERS=2`, handler service with the toolkit's JSON codecs; "
@@ -218,4 +226,6 @@ SERVERS: dict[str, Server] = {s.name: s for s in [
         launch=lambda ctx, port: _uvicorn(ctx, port, "app:app", SERVERS_SRC / "floor", "floor")),
 ]}
 
-PEERS = [name for name in SERVERS if name not in ("modelport", "floor")]
+# The peers: the bar compares modelport with the best of these. The floor and the hand-tuned
+# FastAPI are reference rows.
+PEERS = [name for name in SERVERS if name not in ("modelport", "floor", "fastapi-orjson")]
