@@ -46,6 +46,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="folder with model.joblib and sample.json (bench/make_model.py writes it)")
     parser.add_argument("--publish", action=argparse.BooleanOptionalAction, default=None,
                         help="write bench/results/ and the README table (default: only for full runs)")
+    parser.add_argument("--report", type=Path, metavar="RESULTS_JSON",
+                        help="measure nothing: print the table of an earlier results file and rewrite the "
+                             "README table from it (with --publish)")
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.warmup = 2.0, 1.0
@@ -159,6 +162,14 @@ def measure(server: Server, ctx: Context, sample: list[float], reference: np.nda
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; exit 1 when a server failed, else 0 (the bar verdict is printed)."""
     args = parse_args(argv)
+    if args.report:
+        results = json.loads(args.report.read_text())
+        order = [n for n in SERVERS if n in results["servers"]]
+        report.print_table(results, order, PEERS, console)
+        if args.publish:
+            report.update_readme(BENCH / "README.md", report.markdown_table(results, order, PEERS))
+            console.print("README table rewritten")
+        return 0
     if shutil.which("wrk") is None:
         console.print("[red]wrk is not installed[/red]: `apt-get install wrk` (make -C bench does it when apt exists)")
         return 1

@@ -77,6 +77,12 @@ def _vs_best(results: dict, name: str, point: dict, peers: list[str]) -> str:
     return f"{point['requests_per_s'] / best:.2f}x" if best else "-"
 
 
+def busiest_other(results: dict) -> float:
+    """The most CPU (in cores) that other work took during any measured point of the run."""
+    return max((p.get("other_cores", 0.0) for e in results["servers"].values() if e.get("ok")
+                for p in e["points"]), default=0.0)
+
+
 def _others(point: dict) -> str:
     value = point.get("other_cores")
     return "" if value is None else f"{value:.2f}"
@@ -128,8 +134,8 @@ def markdown_table(results: dict, order: list[str], peers: list[str]) -> str:
         f"{results['load_end']}. The bare work in one process (json.loads + predict_proba + json.dumps, "
         f"no server) takes {results['bare_work']['p50_ms']:.3f} ms (median)."
         + " \"others' CPU\" is the cores taken by other work on the machine during each point."
-        + (" **The machine was busy with other work during this run (1-minute load ≥ 1): numbers are noisy.**"
-           if max(results["load_start"][0], results["load_end"][0]) >= 1.0 else ""),
+        + (" **Other work on the machine took ≥ 0.25 cores during some points: those numbers are noisy.**"
+           if busiest_other(results) >= 0.25 else ""),
         "",
         "| server | c | req/s | vs best peer | p50 ms | p99 ms | errors | RSS MiB | PSS MiB | cold start s | others' CPU |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
