@@ -49,7 +49,7 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def test_up_serves_every_route_goes_down_cleanly_and_comes_back_without_retraining(tmp_path):
+def test_up_serves_every_route_goes_down_cleanly_and_comes_back_retraining_only_what_is_stale(tmp_path):
     home = tmp_path / "home"
     port, hosting_port = free_port(), free_port()
     args = ("up", "--detach", "--fast", "--port", str(port), "--hosting-port", str(hosting_port))
@@ -89,12 +89,15 @@ def test_up_serves_every_route_goes_down_cleanly_and_comes_back_without_retraini
     assert _port_free(port) and _port_free(hosting_port)
     assert _modelport(home, "status").returncode == 1
 
+    # Make one archive stale: the second up retrains only it and updates its restored endpoint.
+    (home / "bundled" / "sentiment" / "fingerprint.txt").write_text("built from older code\n")
     second = _modelport(home, *args)
     try:
         assert second.returncode == 0, second.stderr + second.stdout
         second_run = (home / "logs" / "stack.log").read_text().split("stopped.")[-1]
-        assert "training" not in second_run
-        assert second_run.count("unchanged") >= 3
+        assert [line for line in second_run.splitlines() if "modelport training" in line] == ["modelport training sentiment (fast) ..."]
+        assert second_run.count("unchanged") == len(record["endpoints"]) - 1
+        assert "updated" in second_run
         answer = httpx.post(f"{gateway}/predict/sentiment", json={"text": "terrible"}).json()
         assert answer["predictions"][0]["label"] in ("negative", "neutral", "positive")
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -27,6 +28,21 @@ def _describe(sm: Any, endpoint: str) -> dict | None:
         if exc.response["Error"]["Code"] == "ValidationException":
             return None
         raise
+
+
+TRANSITIONAL = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
+
+
+def _settled(sm: Any, endpoint: str, timeout: float = 300.0) -> dict | None:
+    """DescribeEndpoint once the endpoint is not in the middle of a change (e.g. being restored)."""
+    deadline = time.monotonic() + timeout
+    described = _describe(sm, endpoint)
+    while described is not None and described["EndpointStatus"] in TRANSITIONAL:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"endpoint {endpoint} is still {described['EndpointStatus']} after {timeout:g} s")
+        time.sleep(0.2)
+        described = _describe(sm, endpoint)
+    return described
 
 
 def _serving_model(sm: Any, described: dict) -> str | None:
@@ -72,7 +88,7 @@ def deploy(sm: Any, endpoint: str, archive: Path, instances: int = 1, wait: Call
     serving something else is updated blue/green; a missing one is created.
     """
     name = f"{endpoint}-{archive_digest(archive)}"
-    described = _describe(sm, endpoint)
+    described = _settled(sm, endpoint)
     if described is not None and described["EndpointStatus"] == "Failed":
         sm.delete_endpoint(EndpointName=endpoint)
         from modelport.hosting.client import wait_deleted
