@@ -49,7 +49,7 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def test_up_serves_every_route_goes_down_cleanly_and_comes_back_retraining_only_what_is_stale(tmp_path):
+def test_up_serves_every_route_goes_down_cleanly_and_comes_back_without_retraining(tmp_path):
     home = tmp_path / "home"
     port, hosting_port = free_port(), free_port()
     args = ("up", "--detach", "--fast", "--port", str(port), "--hosting-port", str(hosting_port))
@@ -75,6 +75,10 @@ def test_up_serves_every_route_goes_down_cleanly_and_comes_back_retraining_only_
         if "chat" in record["endpoints"]:
             chat = httpx.post(f"{gateway}/chat", json={"messages": [{"role": "user", "content": "hello"}], "maxTokens": 8}, timeout=60)
             assert chat.status_code == 200 and isinstance(chat.json()["reply"], str)
+            completion = httpx.post(f"{gateway}/v1/chat/completions", json={"model": "chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 8}, timeout=60)
+            assert completion.status_code == 200 and completion.json()["choices"][0]["message"]["role"] == "assistant"
+        assert httpx.get(f"{gateway}/v1/models").status_code == (200 if "chat" in record["endpoints"] else 503)
+        assert httpx.get(f"{gateway}/docs").status_code == 200
         if record.get("page"):
             page = httpx.get(record["page"])
             assert page.status_code == 200 and "<html" in page.text.lower()
@@ -89,17 +93,26 @@ def test_up_serves_every_route_goes_down_cleanly_and_comes_back_retraining_only_
     assert _port_free(port) and _port_free(hosting_port)
     assert _modelport(home, "status").returncode == 1
 
-    # Make one archive stale: the second up retrains only it and updates its restored endpoint.
-    (home / "bundled" / "sentiment" / "fingerprint.txt").write_text("built from older code\n")
     second = _modelport(home, *args)
     try:
         assert second.returncode == 0, second.stderr + second.stdout
         second_run = (home / "logs" / "stack.log").read_text().split("stopped.")[-1]
-        assert [line for line in second_run.splitlines() if "modelport training" in line] == ["modelport training sentiment (fast) ..."]
-        assert second_run.count("unchanged") == len(record["endpoints"]) - 1
-        assert "updated" in second_run
+        assert "modelport training" not in second_run
+        assert second_run.count("unchanged") == len(record["endpoints"])
         answer = httpx.post(f"{gateway}/predict/sentiment", json={"text": "terrible"}).json()
         assert answer["predictions"][0]["label"] in ("negative", "neutral", "positive")
+    finally:
+        assert _modelport(home, "down", timeout=120).returncode == 0
+
+    # Make one archive stale: the next up retrains only it and updates its restored endpoint.
+    (home / "bundled" / "sentiment" / "fingerprint.txt").write_text("built from older code\n")
+    third = _modelport(home, *args)
+    try:
+        assert third.returncode == 0, third.stderr + third.stdout
+        third_run = (home / "logs" / "stack.log").read_text().split("stopped.")[-1]
+        assert [line for line in third_run.splitlines() if "modelport training" in line] == ["modelport training sentiment (fast) ..."]
+        assert third_run.count("unchanged") == len(record["endpoints"]) - 1
+        assert "updated" in third_run
     finally:
         assert _modelport(home, "down", timeout=120).returncode == 0
     assert _stack_processes(home) == []
