@@ -81,6 +81,7 @@ class RuntimeApp:
         self.readiness = readiness
         self.max_body_bytes = env.max_payload_bytes
         self.deadline = _Deadline(env.timeout_seconds)
+        self.busy_poll = None  # a BusyPoll, set by the worker once its event loop runs
         self.execution_parameters = orjson.dumps(
             {"MaxConcurrentTransforms": env.workers, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": int(env.max_payload_mb)}
         )
@@ -131,6 +132,9 @@ class RuntimeApp:
             return self._failure(exc)
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code may raise anything
             return self._failure(as_inference_error(exc), exc)
+        finally:
+            if self.busy_poll is not None:
+                self.busy_poll.kick()
         return Response(result.status, result.body, result.content_type)
 
     def _failure(self, error: InferenceError, cause: BaseException | None = None) -> Response:

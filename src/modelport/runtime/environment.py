@@ -38,6 +38,12 @@ class RuntimeEnvironment(BaseSettings):
         validation_alias=AliasChoices("SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS", "SAGEMAKER_MODEL_SERVER_TIMEOUT"),
         gt=0,
     )
+    busy_poll_ms: float = Field(
+        default=2.0,
+        validation_alias="MODELPORT_BUSY_POLL_MS",
+        ge=0,
+        description="Milliseconds a worker keeps polling after answering, instead of sleeping (0: off).",
+    )
     install_requirements: bool = Field(default=False, validation_alias="MODELPORT_INSTALL_REQUIREMENTS")
     framework: str = Field(default="auto", validation_alias="MODELPORT_FRAMEWORK")
     home: Path = Field(default=Path(".modelport"), validation_alias="MODELPORT_HOME")
