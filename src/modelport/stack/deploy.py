@@ -21,13 +21,18 @@ def archive_digest(archive: Path) -> str:
     return digest.hexdigest()[:12]
 
 
-def _describe(sm: Any, endpoint: str) -> dict | None:
+def _described(describe: Callable[..., dict], **name: str) -> dict | None:
+    """A Describe* call's answer, or None when SageMaker says there is no such resource."""
     try:
-        return sm.describe_endpoint(EndpointName=endpoint)
+        return describe(**name)
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "ValidationException":
             return None
         raise
+
+
+def _describe(sm: Any, endpoint: str) -> dict | None:
+    return _described(sm.describe_endpoint, EndpointName=endpoint)
 
 
 TRANSITIONAL = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
@@ -52,12 +57,8 @@ def _serving_model(sm: Any, described: dict) -> str | None:
 
 
 def _ensure_model(sm: Any, name: str, archive: Path) -> None:
-    try:
-        sm.describe_model(ModelName=name)
+    if _described(sm.describe_model, ModelName=name) is not None:
         return
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ValidationException":
-            raise
     sm.create_model(
         ModelName=name,
         ExecutionRoleArn=ROLE,
@@ -66,12 +67,8 @@ def _ensure_model(sm: Any, name: str, archive: Path) -> None:
 
 
 def _ensure_config(sm: Any, name: str, instances: int) -> None:
-    try:
-        sm.describe_endpoint_config(EndpointConfigName=name)
+    if _described(sm.describe_endpoint_config, EndpointConfigName=name) is not None:
         return
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ValidationException":
-            raise
     sm.create_endpoint_config(
         EndpointConfigName=name,
         ProductionVariants=[{
