@@ -33,6 +33,20 @@ class Invocation:
     latency_ms: float
 
 
+# InvokeEndpoint's optional fields: (boto3 parameter, the HTTP header it travels in on the wire).
+_INVOKE_FIELDS = (
+    ("ContentType", "Content-Type"),
+    ("Accept", "Accept"),
+    ("CustomAttributes", "X-Amzn-SageMaker-Custom-Attributes"),
+    ("TargetVariant", "X-Amzn-SageMaker-Target-Variant"),
+)
+
+
+def _optional_fields(*values: str | None) -> list[tuple[str, str, str]]:
+    """(parameter, header, value) for each given optional field, in _INVOKE_FIELDS order."""
+    return [(param, header, value) for (param, header), value in zip(_INVOKE_FIELDS, values) if value]
+
+
 class SageMakerBackend:
     """Lazily built boto3 clients for the SageMaker Runtime (invoke) and control (status) APIs."""
 
@@ -121,14 +135,7 @@ class SageMakerBackend:
     ) -> Invocation:
         """Call InvokeEndpoint (blocking) and return the answer; raises ApiError on any failure."""
         params: dict[str, Any] = {"EndpointName": endpoint, "Body": body}
-        if content_type:
-            params["ContentType"] = content_type
-        if accept:
-            params["Accept"] = accept
-        if custom_attributes:
-            params["CustomAttributes"] = custom_attributes
-        if target_variant:
-            params["TargetVariant"] = target_variant
+        params.update({param: value for param, _, value in _optional_fields(content_type, accept, custom_attributes, target_variant)})
         client = self.runtime_client()
         started = time.perf_counter()
         try:
@@ -166,15 +173,7 @@ class SageMakerBackend:
 
         from modelport.gateway.runtime_http import runtime_error, unavailable
 
-        headers: dict[str, str] = {}
-        if content_type:
-            headers["Content-Type"] = content_type
-        if accept:
-            headers["Accept"] = accept
-        if custom_attributes:
-            headers["X-Amzn-SageMaker-Custom-Attributes"] = custom_attributes
-        if target_variant:
-            headers["X-Amzn-SageMaker-Target-Variant"] = target_variant
+        headers = {header: value for _, header, value in _optional_fields(content_type, accept, custom_attributes, target_variant)}
         try:
             async with asyncio.timeout(self.timeout):
                 status, answer_headers, payload, latency_ms = await self.http.invoke(endpoint, body, headers)

@@ -170,3 +170,15 @@ def read_idx(path: Path) -> np.ndarray:
     if body.size != int(np.prod(shape)):
         raise DataFormatError(f"{path.name}: header says shape {shape} but holds {body.size} values")
     return body.reshape(shape)
+
+
+def mnist_train_test(data: Path | None, *, fast: bool, fast_rows: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """MNIST (public set or the user's IDX files) with the fixed split: images, labels, train and test rows.
+
+    With ``fast`` the train rows are a seeded stratified subsample of ``fast_rows`` (tests, demos).
+    """
+    images, labels = load_mnist(data)
+    train, test = split(labels)
+    if fast:
+        train = subsample(train, labels, fast_rows, seed)
+    return images, labels, train, test

@@ -71,10 +71,7 @@ def save(model, artifacts: Path) -> list[str]:
 def run(artifacts: Path, *, fast: bool = False, seed: int = 0, data: Path | None = None,
         quiet: bool = False) -> TrainingRun:
     """Load MNIST, fit on the fixed train split, measure on the test split, save the artifacts."""
-    images, labels = datasets.load_mnist(data)
-    train, test = datasets.split(labels)
-    if fast:
-        train = datasets.subsample(train, labels, FAST_TRAIN_ROWS, seed)
+    images, labels, train, test = datasets.mnist_train_test(data, fast=fast, fast_rows=FAST_TRAIN_ROWS, seed=seed)
     model = fit(images[train], labels[train], seed, quiet=quiet)
     with step(f"evaluating on {len(test):,} held-out digits", quiet=quiet):
         metrics = classification_metrics(labels[test], predict(model, images[test]), range(10))
