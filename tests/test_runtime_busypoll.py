@@ -2,7 +2,7 @@
 
 import asyncio
 
-from modelport.runtime.busypoll import BusyPoll
+from modelport.net.busypoll import BusyPoll
 from modelport.runtime.environment import RuntimeEnvironment
 
 
@@ -33,3 +33,26 @@ def test_window_comes_from_the_environment(monkeypatch):
     assert RuntimeEnvironment().busy_poll_ms == 0
     monkeypatch.delenv("MODELPORT_BUSY_POLL_MS")
     assert RuntimeEnvironment().busy_poll_ms == 2.0
+
+
+def test_spinning_pauses_when_the_process_gets_too_little_cpu(monkeypatch):
+    # A frozen CPU clock reads as "descheduled the whole time": other processes needed the cores.
+    from modelport.net import busypoll
+
+    monkeypatch.setattr(busypoll.time, "thread_time", lambda: 1.0)
+    poll = _run(0.02, kicks=1)
+    assert poll.pauses >= 1 and poll.spinning is False
+    assert poll.paused_until > 0
+    spins = poll.spins
+    poll.kick()  # still paused: a kick does not start spinning again
+    assert poll.spinning is False and poll.spins == spins
+
+
+def test_spinning_with_a_core_to_itself_is_not_paused(monkeypatch):
+    # CPU clock advancing with the wall clock: the spinner had a core to itself (an idle machine).
+    from modelport.net import busypoll
+
+    monkeypatch.setattr(busypoll.time, "thread_time", busypoll.time.monotonic)
+    poll = _run(0.02, kicks=1)
+    assert poll.spins > busypoll.CHECK_EVERY  # it was checked at least once on the way
+    assert poll.pauses == 0 and poll.paused_until == 0.0

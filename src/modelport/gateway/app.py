@@ -2,12 +2,11 @@
 
 ``create_app()`` reads the settings from the environment; a bad setting becomes a reported
 configuration error (``/health``, 503 on the routes it affects), never an exception at import.
-Handlers read raw bytes and answer raw bytes (orjson): no per-request validation models on the hot path.
+POST /predict and /invoke are served by ``HotRoutes`` (plain ASGI) with ``ModelCalls``; the rest by FastAPI.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import orjson
@@ -23,14 +22,15 @@ from modelport.gateway.chat import add_chat_routes, chat_lifespan, load_chat_pro
 from modelport.gateway.cors import Cors
 from modelport.gateway.edge import Edge
 from modelport.gateway.errors import STATUS_CODES, ApiError, error_body, error_headers
+from modelport.gateway.hot_routes import HotRoutes
 from modelport.gateway.logs import get_logger
+from modelport.gateway.model_calls import JSON, ModelCalls
 from modelport.gateway.page import find_page_dir, make_page_app
 from modelport.gateway.ratelimit import TokenBuckets
-from modelport.gateway.routes import CHAT, ENDPOINT_NAME_RE, IMAGE_CLASSIFIER, TEXT_CLASSIFIER, Route, build_route_table
+from modelport.gateway.routes import build_route_table
 from modelport.gateway.settings import GatewaySettings, parse_rate_limit, split_list
-from modelport.gateway.validation import DIGIT_FORMS, TEXT_FORMS, validate_predict_body
+from modelport.gateway.validation import DIGIT_FORMS, TEXT_FORMS
 
-JSON = "application/json"
 DESCRIPTION = (
     "modelport's public API: the same paths locally (uvicorn) and on AWS (Lambda behind API Gateway). "
     "Models are reached through the SageMaker Runtime API. Errors are JSON: "
@@ -52,13 +52,6 @@ def _load_settings() -> tuple[GatewaySettings, list[str]]:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         return GatewaySettings.model_construct(), [f"invalid gateway settings ({problems})"]
-
-
-def _is_json(content_type: str | None) -> bool:
-    if content_type is None:
-        return True  # a missing Content-Type is read as JSON (forgiving, e.g. plain `curl --data`)
-    mime = content_type.split(";", 1)[0].strip().lower()
-    return mime == JSON or mime.endswith("+json")
 
 
 def _json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -151,19 +144,11 @@ def create_app(settings: GatewaySettings | None = None, *, backend: SageMakerBac
             items.append(item)
         return _json_response({"models": items})
 
-    def _route_for_predict(name: str) -> Route:
-        route = table.get(name)
-        if route is None:
-            known = ", ".join(sorted(table.routes)) or "none"
-            raise ApiError(404, "unknown_model", f"no model named {name!r}; known models: {known}")
-        if route.kind == CHAT:
-            raise ApiError(400, "wrong_route", f"{name!r} is a chat model; use POST /chat")
-        if not route.configured:
-            how = f"set {route.env_var}" if route.env_var else "give it an endpoint in MODELPORT_ROUTES"
-            problems = f" (configuration errors: {'; '.join(config_errors)})" if config_errors else ""
-            raise ApiError(503, "model_not_configured", f"model {name!r} is not configured: {how}{problems}")
-        return route
+    calls = ModelCalls(table, backend, invoke_allow, config_errors)
+    app.state.calls = calls
 
+    # POST /predict and /invoke are answered by HotRoutes (plain ASGI) before FastAPI's router sees
+    # them; these declarations give /docs their schema and run the same ModelCalls code if reached.
     @app.post(
         "/predict/{model}",
         summary="Predict with a named model (JSON in, the model's JSON out plus model, endpoint, latencyMs)",
@@ -171,33 +156,8 @@ def create_app(settings: GatewaySettings | None = None, *, backend: SageMakerBac
         openapi_extra={"requestBody": {"required": True, "content": {JSON: {"schema": {"type": "object"}, "examples": PREDICT_EXAMPLES}}}},
     )
     async def predict(model: str, request: Request) -> Response:
-        state = _state(request)
-        state["model"] = model
-        route = _route_for_predict(model)
-        state["endpoint"] = route.endpoint
-        content_type = request.headers.get("content-type")
-        if not _is_json(content_type):
-            raise ApiError(415, "unsupported_media_type", f"send JSON with Content-Type: {JSON} (got {content_type})")
-        body = await request.body()
-        if not body.strip():
-            forms = DIGIT_FORMS if route.kind == IMAGE_CLASSIFIER else TEXT_FORMS if route.kind == TEXT_CLASSIFIER else "a JSON body"
-            raise ApiError(400, "empty_body", f"the request has no body; send {forms}")
-        try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
-        forward = validate_predict_body(route.kind, payload) or body
-        result = await backend.invoke(route.endpoint, forward, JSON, JSON)
-        state["model_latency_ms"] = result.latency_ms
-        try:
-            answer = orjson.loads(result.body)
-        except orjson.JSONDecodeError:
-            raise ApiError(502, "bad_model_response", f"endpoint {route.endpoint} did not answer JSON ({result.content_type})") from None
-        if not isinstance(answer, dict):
-            answer = {"predictions": answer}
-        total = round((time.perf_counter() - state.get("started", time.perf_counter())) * 1000, 3)
-        answer.update(model=model, endpoint=route.endpoint, latencyMs={"model": result.latency_ms, "total": total})
-        return _json_response(answer, headers={"Server-Timing": f"model;dur={result.latency_ms}"})
+        body, headers = await calls.predict(model, request.headers.get("content-type"), await request.body(), _state(request))
+        return Response(body, headers=headers)
 
     @app.post(
         "/invoke/{endpoint}",
@@ -205,34 +165,8 @@ def create_app(settings: GatewaySettings | None = None, *, backend: SageMakerBac
         openapi_extra={"requestBody": {"required": True, "content": {"*/*": {"schema": {}}}}},
     )
     async def invoke(endpoint: str, request: Request) -> Response:
-        state = _state(request)
-        state["endpoint"] = endpoint
-        if not ENDPOINT_NAME_RE.match(endpoint):
-            raise ApiError(400, "invalid_field", f"{endpoint!r} is not a valid endpoint name (letters, digits, hyphens; at most 63)", field="endpoint")
-        if "*" not in invoke_allow and endpoint not in invoke_allow:
-            reason = "POST /invoke is switched off (MODELPORT_INVOKE_ENDPOINTS is empty)" if not invoke_allow else f"endpoint {endpoint} is not open through this gateway (MODELPORT_INVOKE_ENDPOINTS)"
-            raise ApiError(404, "unknown_endpoint", reason)
-        body = await request.body()
-        headers = request.headers
-        try:
-            result = await backend.invoke(
-                endpoint, body, headers.get("content-type"), headers.get("accept"),
-                custom_attributes=headers.get("x-amzn-sagemaker-custom-attributes"),
-                target_variant=headers.get("x-amzn-sagemaker-target-variant"),
-            )
-        except ApiError as exc:
-            if exc.code == "endpoint_not_found":
-                raise ApiError(404, "unknown_endpoint", exc.message) from None
-            raise
-        state["model_latency_ms"] = result.latency_ms
-        out = {
-            "content-type": result.content_type or "application/octet-stream",
-            "x-modelport-endpoint": endpoint,
-            "server-timing": f"model;dur={result.latency_ms}",
-        }
-        if result.variant:
-            out["x-amzn-invoked-production-variant"] = result.variant
-        return Response(result.body, headers=out)
+        body, headers = await calls.invoke(endpoint, dict(request.headers), await request.body(), _state(request))
+        return Response(body, headers=headers)
 
     # ---- chat: POST /chat, POST /v1/chat/completions, GET /v1/models (chat.py) --------------------------
     add_chat_routes(app, settings, chat, chat_problem)
@@ -250,6 +184,7 @@ def create_app(settings: GatewaySettings | None = None, *, backend: SageMakerBac
     app.router.default = not_found
 
     buckets = TokenBuckets(rate_limit) if rate_limit else None
+    app.add_middleware(HotRoutes, calls=calls)  # inside Edge: the last middleware added is the outermost
     app.add_middleware(
         Edge,
         cors=Cors(split_list(settings.allowed_origins)),
@@ -258,5 +193,7 @@ def create_app(settings: GatewaySettings | None = None, *, backend: SageMakerBac
         max_body_bytes=settings.max_body_bytes,
         logger=logger,
         access_log=settings.access_log,
+        # in Lambda the function's time is billed until the handler returns: never spin there
+        busy_poll_seconds=settings.busy_poll_ms / 1000 if settings.run_mode == "local" else 0.0,
     )
     return app

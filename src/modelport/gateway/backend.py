@@ -172,17 +172,19 @@ class SageMakerBackend:
         import asyncio
 
         from modelport.gateway.runtime_http import runtime_error, unavailable
+        from modelport.net.upstream import UpstreamError
 
         headers = {header: value for _, header, value in _optional_fields(content_type, accept, custom_attributes, target_variant)}
         try:
-            async with asyncio.timeout(self.timeout):
-                status, answer_headers, payload, latency_ms = await self.http.invoke(endpoint, body, headers)
-        except TimeoutError:
+            status, answer_headers, payload, latency_ms = await self.http.invoke(endpoint, body, headers, timeout=self.timeout)
+        except asyncio.TimeoutError:
             raise _timeout_error(endpoint, self.timeout) from None
-        except (OSError, asyncio.IncompleteReadError):
+        except UpstreamError as exc:
+            if exc.answered:  # a response had begun: malformed or cut short
+                raise ApiError(502, "backend_error", f"the Runtime API sent a malformed or cut-short answer for endpoint {endpoint}", retryable=True) from None
             raise unavailable(endpoint) from None
-        except (ValueError, IndexError, asyncio.LimitOverrunError):
-            raise ApiError(502, "backend_error", f"the Runtime API sent a malformed answer for endpoint {endpoint}", retryable=True) from None
+        except OSError:
+            raise unavailable(endpoint) from None
         if status >= 300:
             error = runtime_error(status, answer_headers, payload)
             raise service_error(error.code, error.message, error.fields, endpoint)

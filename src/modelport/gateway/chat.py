@@ -24,6 +24,7 @@ from modelport.gateway.chat_openai import chunk, completion, finish_reason, mode
 from modelport.gateway.chat_request import ChatRequest, parse_chat_body, parse_openai_body
 from modelport.gateway.chat_stream import EventStreamResponse, sse
 from modelport.gateway.errors import ApiError
+from modelport.gateway.model_calls import is_json
 from modelport.gateway.providers.base import ChatProvider
 from modelport.gateway.settings import GatewaySettings
 
@@ -103,16 +104,9 @@ def chat_not_configured(settings: GatewaySettings, problem: str | None = None) -
     return ApiError(503, "chat_not_configured", f"chat is not configured: {how}")
 
 
-def _is_json(content_type: str | None) -> bool:
-    if content_type is None:
-        return True
-    mime = content_type.split(";", 1)[0].strip().lower()
-    return mime == JSON or mime.endswith("+json")
-
-
 async def _read_json(request: Request) -> Any:
     content_type = request.headers.get("content-type")
-    if not _is_json(content_type):
+    if not is_json(content_type):
         raise ApiError(415, "unsupported_media_type", f"send JSON with Content-Type: {JSON} (got {content_type})")
     body = await request.body()
     if not body.strip():

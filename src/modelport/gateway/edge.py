@@ -2,11 +2,13 @@
 
 In order: request id, CORS preflight, API key, rate limit, body size limit; then the app; then
 ``X-Request-Id`` and CORS headers on the response (errors included) and one structured log line.
+Locally (not in Lambda) it also keeps the event loop polling briefly after each answer (``BusyPoll``).
 Plain ASGI rather than a framework middleware, to keep the per-request cost small.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -17,6 +19,7 @@ from modelport.gateway.cors import Cors
 from modelport.gateway.errors import ApiError, send_error
 from modelport.gateway.logs import log_json
 from modelport.gateway.ratelimit import TokenBuckets, retry_after_header
+from modelport.net.busypoll import BusyPoll
 
 # Paths that call models: these need the API key and count against the rate limit.
 API_PREFIXES = ("/models", "/predict/", "/invoke/", "/chat", "/v1/")
@@ -62,6 +65,7 @@ class Edge:
         max_body_bytes: int,
         logger: logging.Logger,
         access_log: bool = True,
+        busy_poll_seconds: float = 0.0,
     ) -> None:
         self.app = app
         self.cors = cors
@@ -70,6 +74,8 @@ class Edge:
         self.max_body_bytes = max_body_bytes
         self.logger = logger
         self.access_log = access_log
+        self.busy_poll_seconds = busy_poll_seconds
+        self.busy_poll: BusyPoll | None = None  # built on the first request, on the serving loop
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -112,6 +118,13 @@ class Edge:
         finally:
             if self.access_log:
                 self._log(scope, state, status_box[0], started)
+            if self.busy_poll_seconds > 0:
+                self._kick_busy_poll()
+
+    def _kick_busy_poll(self) -> None:
+        if self.busy_poll is None:
+            self.busy_poll = BusyPoll(asyncio.get_running_loop(), self.busy_poll_seconds)
+        self.busy_poll.kick()
 
     def _refuse(self, scope, headers: dict[str, str]) -> ApiError | None:
         """The error that stops this request before the app (key, rate, size), or None."""
@@ -165,13 +178,13 @@ class Edge:
         return limited
 
     def _log(self, scope, state: dict, status: int, started: float) -> None:
-        route = scope.get("route")
+        route = state.get("route") or getattr(scope.get("route"), "path", None)  # HotRoutes, else FastAPI's
         log_json(
             self.logger, logging.INFO, "request",
             requestId=state.get("request_id"),
             method=scope["method"],
             path=scope["path"],
-            route=getattr(route, "path", None),
+            route=route,
             status=status,
             latencyMs=round((time.perf_counter() - started) * 1000, 3),
             model=state.get("model"),

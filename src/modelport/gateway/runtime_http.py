@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from modelport.gateway.errors import ApiError
+from modelport.net.upstream import UpstreamPool
 
 MAX_IDLE = 64  # idle keep-alive connections kept per gateway process
 
@@ -31,17 +32,12 @@ class RuntimeHttpError(Exception):
         self.fields = fields
 
 
-class _Connection:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-
-    def close(self) -> None:
-        self.writer.close()
-
-
 class RuntimeHttpClient:
-    """InvokeEndpoint over a pool of keep-alive connections to one `http://host:port` base URL."""
+    """InvokeEndpoint over a pool of keep-alive connections to one `http://host:port` base URL.
+
+    Connections belong to the event loop that opened them; when called from another loop (a new
+    ``asyncio.run``, as in tests) the pool starts afresh.
+    """
 
     def __init__(self, base_url: str) -> None:
         parts = urlsplit(base_url)
@@ -50,87 +46,33 @@ class RuntimeHttpClient:
         self.host = parts.hostname
         self.port = parts.port or 80
         self.prefix = parts.path.rstrip("/")
-        self.host_header = f"{self.host}:{self.port}".encode()
-        self._idle: list[_Connection] = []
-        self._loop: asyncio.AbstractEventLoop | None = None  # connections belong to one event loop
-
-    async def _connect(self) -> _Connection:
-        reader, writer = await asyncio.open_connection(self.host, self.port, limit=1 << 20)
-        return _Connection(reader, writer)
+        self._pool: UpstreamPool | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def invoke(
-        self, endpoint: str, body: bytes, headers: dict[str, str]
+        self, endpoint: str, body: bytes, headers: dict[str, str], timeout: float | None = None,
     ) -> tuple[int, dict[str, str], bytes, float]:
-        """POST the invocation; returns (status, lower-case headers, body, milliseconds)."""
-        head = [
-            b"POST %s/endpoints/%s/invocations HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n"
-            % (self.prefix.encode(), endpoint.encode(), self.host_header, len(body))
-        ]
-        head.extend(b"%s: %s\r\n" % (k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
-        request = b"".join(head) + b"\r\n" + body
-        started = time.perf_counter()
+        """POST the invocation; returns (status, lower-case headers, body, milliseconds).
+
+        Raises ``asyncio.TimeoutError`` after `timeout` seconds and ``UpstreamError`` when the
+        connection fails (``answered`` tells whether a response had begun).
+        """
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
-            self._idle = []  # connections of another (finished) loop cannot be used here
+            self.close()
+            self._pool = UpstreamPool(self.host, self.port, max_idle=MAX_IDLE)
             self._loop = loop
-        reused = bool(self._idle)
-        connection = self._idle.pop() if reused else await self._connect()
-        try:
-            status, response_headers, payload, keep = await self._exchange(connection, request)
-        except (ConnectionError, asyncio.IncompleteReadError, OSError):
-            connection.close()
-            if not reused:
-                raise
-            # a pooled connection the server had closed while idle: once more on a fresh one
-            connection = await self._connect()
-            try:
-                status, response_headers, payload, keep = await self._exchange(connection, request)
-            except BaseException:
-                connection.close()
-                raise
-        except BaseException:  # cancelled (timeout) or broken: never reuse a half-read connection
-            connection.close()
-            raise
-        if keep and len(self._idle) < MAX_IDLE:
-            self._idle.append(connection)
-        else:
-            connection.close()
-        return status, response_headers, payload, round((time.perf_counter() - started) * 1000, 3)
-
-    @staticmethod
-    async def _exchange(connection: _Connection, request: bytes) -> tuple[int, dict[str, str], bytes, bool]:
-        connection.writer.write(request)
-        reader = connection.reader
-        raw_head = await reader.readuntil(b"\r\n\r\n")
-        lines = raw_head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ", 2)[1])
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            if line:
-                name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip()
-        if "content-length" in headers:
-            payload = await reader.readexactly(int(headers["content-length"]))
-        elif headers.get("transfer-encoding", "").lower() == "chunked":
-            chunks = []
-            while True:
-                size = int((await reader.readuntil(b"\r\n")).split(b";", 1)[0], 16)
-                if size == 0:
-                    await reader.readuntil(b"\r\n")
-                    break
-                chunks.append(await reader.readexactly(size))
-                await reader.readexactly(2)
-            payload = b"".join(chunks)
-        else:
-            payload = await reader.read()
-            return status, headers, payload, False
-        keep = headers.get("connection", "").lower() != "close"
-        return status, headers, payload, keep
+        started = time.perf_counter()
+        response = await self._pool.request(
+            "POST", f"{self.prefix}/endpoints/{endpoint}/invocations", list(headers.items()), body, timeout=timeout,
+        )
+        return response.status, response.headers, response.body, round((time.perf_counter() - started) * 1000, 3)
 
     def close(self) -> None:
         """Close the idle connections."""
-        while self._idle:
-            self._idle.pop().close()
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
 
 def runtime_error(status: int, headers: dict[str, str], body: bytes) -> RuntimeHttpError:

@@ -68,6 +68,11 @@ class GatewaySettings(BaseSettings):
         default="*", validation_alias=AliasChoices("MODELPORT_INVOKE_ENDPOINTS", "invoke_endpoints"),
         description="MODELPORT_INVOKE_ENDPOINTS: endpoints reachable by POST /invoke/{endpoint}: `*`, a comma list, or empty to switch it off.",
     )
+    busy_poll_ms: float = Field(
+        default=2.0, ge=0, validation_alias=AliasChoices("MODELPORT_BUSY_POLL_MS", "busy_poll_ms"),
+        description="Milliseconds the local gateway's event loop keeps polling after each answer instead of "
+        "sleeping (0: off; never in Lambda).",
+    )
     access_log: bool = Field(
         default=True, validation_alias=AliasChoices("MODELPORT_ACCESS_LOG", "access_log"),
         description="MODELPORT_ACCESS_LOG: one structured JSON log line per request (never bodies or keys).",

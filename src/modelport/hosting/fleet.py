@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from modelport.hosting.upstream import UpstreamError, UpstreamPool
+from modelport.net.upstream import UpstreamError, UpstreamPool
 
 log = logging.getLogger(__name__)
 

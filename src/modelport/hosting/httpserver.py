@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import httptools
 
+from modelport.net.busypoll import BusyPoll
+
 log = logging.getLogger(__name__)
 
 _REASONS = {
@@ -60,10 +62,11 @@ Handler = Callable[[Request], Awaitable[Response]]
 class _Connection(asyncio.Protocol):
     """One client connection: parse requests, run the handler, write responses in order."""
 
-    def __init__(self, handler: Handler, max_body: int, connections: set) -> None:
+    def __init__(self, handler: Handler, max_body: int, connections: set, busy_poll: BusyPoll | None = None) -> None:
         self._handler = handler
         self._max_body = max_body
         self._connections = connections
+        self._busy_poll = busy_poll
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
         self._url = b""
@@ -159,6 +162,8 @@ class _Connection(asyncio.Protocol):
                 finally:
                     if response.on_done is not None:
                         response.on_done()
+                if self._busy_poll is not None:
+                    self._busy_poll.kick()
                 if not keep_alive:
                     self.close()
         finally:
@@ -217,17 +222,19 @@ class _Connection(asyncio.Protocol):
 class HttpServer:
     """Serve ``handler`` on ``host:port`` until :meth:`close`."""
 
-    def __init__(self, handler: Handler, max_body: int = DEFAULT_MAX_BODY) -> None:
+    def __init__(self, handler: Handler, max_body: int = DEFAULT_MAX_BODY, busy_poll_seconds: float = 0.0) -> None:
         self._handler = handler
         self._max_body = max_body
+        self._busy_poll_seconds = busy_poll_seconds
         self._server: asyncio.base_events.Server | None = None
         self._connections: set[_Connection] = set()
 
     async def start(self, host: str, port: int) -> int:
         """Start listening; return the bound port (useful with port 0)."""
         loop = asyncio.get_running_loop()
+        busy_poll = BusyPoll(loop, self._busy_poll_seconds) if self._busy_poll_seconds > 0 else None
         self._server = await loop.create_server(
-            lambda: _Connection(self._handler, self._max_body, self._connections), host, port, reuse_address=True
+            lambda: _Connection(self._handler, self._max_body, self._connections, busy_poll), host, port, reuse_address=True
         )
         return self._server.sockets[0].getsockname()[1]
 

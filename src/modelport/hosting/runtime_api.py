@@ -17,7 +17,7 @@ from modelport.hosting.errors import RuntimeApiError
 from modelport.hosting.httpserver import Request, Response
 from modelport.hosting.router import NoTarget
 from modelport.hosting.service import CREATING, SYSTEM_UPDATING, Hosting
-from modelport.hosting.upstream import UpstreamError
+from modelport.net.upstream import UpstreamError
 
 MAX_BODY = 6 * 1024 * 1024  # SageMaker's 6 MB payload limit (botocore's BodyBlob max, 6291456 bytes)
 _FORWARDED = (

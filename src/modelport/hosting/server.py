@@ -124,7 +124,7 @@ class HostingServer:
         lock = _lock_home(self.home)
         registry = Registry(self.home / "hosting" / "registry.db")
         hosting = Hosting(registry, self.settings, self.home, self.command)
-        http = HttpServer(HostingApp(hosting), max_body=MAX_BODY)
+        http = HttpServer(HostingApp(hosting), max_body=MAX_BODY, busy_poll_seconds=self.settings.busy_poll_ms / 1000)
         try:
             self.port = await http.start(self.settings.host, self.settings.port)
             await hosting.restore()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -44,6 +44,11 @@ class HostingSettings(BaseSettings):
     url: str = Field(
         default="http://127.0.0.1:8001",
         description="MODELPORT_HOSTING_URL: where clients (CLI, Python SDK) find the service.",
+    )
+    busy_poll_ms: float = Field(
+        default=2.0, ge=0, validation_alias=AliasChoices("MODELPORT_BUSY_POLL_MS", "busy_poll_ms"),
+        description="MODELPORT_BUSY_POLL_MS: milliseconds the event loop keeps polling after each answer "
+        "instead of sleeping (0: off); shared with the runtime and the gateway.",
     )
 
 

@@ -56,7 +56,7 @@ def load_transformer(model_dir: Path, env):  # noqa: ANN001, ANN201 - imports st
 
 async def _serve(app, sock: socket.socket, board, index: int) -> None:  # noqa: ANN001
     from modelport.runtime.acceptor import Acceptor
-    from modelport.runtime.busypoll import BusyPoll
+    from modelport.net.busypoll import BusyPoll
     from modelport.runtime.http import HttpProtocol
 
     loop = asyncio.get_running_loop()
