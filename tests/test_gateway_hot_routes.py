@@ -41,7 +41,8 @@ def _settings(standin) -> GatewaySettings:
 
 
 def _without_hot_routes(app):
-    app.user_middleware = [m for m in app.user_middleware if m.cls is not HotRoutes]
+    assert isinstance(app.edge.app, HotRoutes)
+    app.edge.app = app.framework  # Edge straight to FastAPI's routes
     return app
 
 
@@ -124,11 +125,8 @@ def test_busy_poll_only_for_the_local_gateway(standin):
     from modelport.gateway.edge import Edge
 
     def edge_of(app):
-        app.build_middleware_stack()
-        layer = app.build_middleware_stack()
-        while not isinstance(layer, Edge):
-            layer = layer.app
-        return layer
+        assert isinstance(app.edge, Edge)
+        return app.edge
 
     local = create_app(GatewaySettings(runtime_endpoint_url=standin.url, mode="local", busy_poll_ms=3))
     aws = create_app(GatewaySettings(runtime_endpoint_url=standin.url, mode="aws", busy_poll_ms=3))
@@ -136,3 +134,34 @@ def test_busy_poll_only_for_the_local_gateway(standin):
     assert edge_of(local).busy_poll_seconds == 0.003
     assert edge_of(aws).busy_poll_seconds == 0.0  # Lambda bills until the handler returns: never spin there
     assert edge_of(off).busy_poll_seconds == 0.0
+
+
+@pytest.mark.parametrize(("values", "bad_index"), [
+    (["a"] * 784, 0),
+    ([0.1] * 783 + ["a"], 783),
+    ([None] * 784, 0),
+    ([[0.1]] * 784, 0),
+    ([{}] * 784, 0),
+    ([0.0] * 783 + [True], 783),
+    ([False] + [0.0] * 783, 0),
+    ([0.0] * 783 + [-0.1], 783),
+    ([0.0] * 783 + [10 ** 30], 783),
+])
+def test_pixel_check_names_the_first_bad_value_whatever_the_raw_body(values, bad_index):
+    import orjson
+
+    from modelport.gateway.errors import ApiError
+    from modelport.gateway.validation import validate_predict_body
+
+    payload = {"pixels": values}
+    raw = orjson.dumps(payload) if not any(isinstance(v, int) and v > 2 ** 63 for v in values) else repr(payload).encode()
+    for given_raw in (raw, None):
+        with pytest.raises(ApiError) as caught:
+            validate_predict_body("image-classifier", payload, given_raw)
+        assert caught.value.status == 400 and caught.value.details["field"] == f"pixels[{bad_index}]"
+
+
+def test_pixel_check_accepts_ints_and_floats_in_range():
+    from modelport.gateway.validation import validate_predict_body
+
+    assert validate_predict_body("image-classifier", {"pixels": [0, 1, 0.5, 1.0] * 196}, b'{"pixels": [0, 1, 0.5, 1.0]}') is None

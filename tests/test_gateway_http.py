@@ -403,6 +403,20 @@ def test_structured_logs_have_route_status_latency_and_no_bodies_or_keys(standin
         assert secret not in everything
 
 
+def test_unexpected_failure_in_a_framework_route_is_a_json_500_too(standin):
+    app = create_app(settings(standin))
+
+    async def explode(*args, **kwargs):
+        raise RuntimeError("secret internal detail")
+
+    app.state.backend.statuses = explode  # GET /models is served by FastAPI's router, not the hot path
+    with LiveGateway(app) as url:
+        response = httpx.get(f"{url}/models", headers={"origin": "http://x.example"})
+    error = assert_error(response, 500, "internal_error")
+    assert "secret internal detail" not in response.text and error["retryable"] is True
+    assert response.headers["access-control-allow-origin"] == "*"
+
+
 def test_unexpected_failure_is_a_json_500_without_details(standin):
     app = create_app(settings(standin))
 

@@ -43,6 +43,23 @@ PREDICT_EXAMPLES = {
 }
 
 
+class GatewayApp(FastAPI):
+    """FastAPI with the gateway's edge in front of it: ``Edge`` → ``HotRoutes`` → FastAPI's own stack.
+
+    ``Edge`` and ``HotRoutes`` sit outside FastAPI's middleware stack (not ``add_middleware``), so the
+    hot routes pay for none of the framework's layers; every other request goes on to ``framework``.
+    """
+
+    edge = None  # set by create_app
+
+    async def __call__(self, scope, receive, send) -> None:
+        await (self.edge or self.framework)(scope, receive, send)
+
+    async def framework(self, scope, receive, send) -> None:
+        """The plain FastAPI application (its routes, exception handlers and middleware)."""
+        await super().__call__(scope, receive, send)
+
+
 def _load_settings() -> tuple[GatewaySettings, list[str]]:
     """Settings from the environment; on a bad value, the defaults plus the error to report."""
     from pydantic import ValidationError
@@ -86,7 +103,7 @@ def create_app(settings: GatewaySettings | None = None, *, backend: SageMakerBac
     invoke_allow = split_list(settings.invoke_endpoints)
     logger = get_logger()
 
-    app = FastAPI(title="modelport gateway", version=__version__, description=DESCRIPTION, lifespan=chat_lifespan(chat))
+    app = GatewayApp(title="modelport gateway", version=__version__, description=DESCRIPTION, lifespan=chat_lifespan(chat))
     app.state.settings = settings
     app.state.routes = table
     app.state.backend = backend
@@ -113,7 +130,14 @@ def create_app(settings: GatewaySettings | None = None, *, backend: SageMakerBac
         field = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
         return await api_error(request, ApiError(400, "invalid_field", f"{field}: {first.get('msg', 'invalid')}", field=field))
 
+    async def unexpected_error(request: Request, exc: Exception) -> Response:
+        # FastAPI's outermost layer calls this for a bug in a framework route, then re-raises for Edge to log
+        return await api_error(request, ApiError(
+            500, "internal_error", "the gateway failed on this request; it is logged under the request id", retryable=True,
+        ))
+
     app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(Exception, unexpected_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
 
@@ -184,9 +208,8 @@ def create_app(settings: GatewaySettings | None = None, *, backend: SageMakerBac
     app.router.default = not_found
 
     buckets = TokenBuckets(rate_limit) if rate_limit else None
-    app.add_middleware(HotRoutes, calls=calls)  # inside Edge: the last middleware added is the outermost
-    app.add_middleware(
-        Edge,
+    app.edge = Edge(
+        HotRoutes(app.framework, calls=calls),
         cors=Cors(split_list(settings.allowed_origins)),
         keys=ApiKeys(split_list(settings.api_keys)),
         buckets=buckets,

@@ -28,11 +28,12 @@ def bad_field(field: str, message: str) -> ApiError:
     return ApiError(400, "invalid_field", f"{field}: {message}", field=field)
 
 
-def validate_predict_body(kind: str, payload: Any) -> bytes | None:
+def validate_predict_body(kind: str, payload: Any, raw: bytes | None = None) -> bytes | None:
     """Check a parsed body for a route kind; raise a 400 naming the field, or return replacement bytes.
 
     Returns None when the original body can be forwarded as is (the common case); returns new bytes
-    only when the body had to be normalised (a `data:` URL prefix removed from `image`).
+    only when the body had to be normalised (a `data:` URL prefix removed from `image`). `raw`, the
+    body as received, lets the pixel check skip its type scan when the body has no JSON true/false.
     """
     if kind not in (IMAGE_CLASSIFIER, TEXT_CLASSIFIER):
         if not isinstance(payload, (dict, list)):
@@ -42,7 +43,10 @@ def validate_predict_body(kind: str, payload: Any) -> bytes | None:
         forms = DIGIT_FORMS if kind == IMAGE_CLASSIFIER else TEXT_FORMS
         raise ApiError(400, "invalid_body", f"the body must be a JSON object: {forms}")
     if kind == IMAGE_CLASSIFIER:
-        return _validate_digits(payload)
+        # JSON true has a "u" and false an "f"; numbers and the digit forms' field names have neither,
+        # and a one-byte search is a memchr (a search for b"true" costs more than the check it saves)
+        may_have_bools = raw is None or b"u" in raw or b"f" in raw
+        return _validate_digits(payload, may_have_bools)
     _validate_text(payload)
     return None
 
@@ -59,24 +63,35 @@ def _one_of(payload: dict, names: tuple[str, ...], forms: str) -> str:
     return present[0]
 
 
-def _check_pixels(values: Any, field: str) -> None:
+def _numbers_in_unit_range(values: list, may_have_bools: bool) -> bool:
+    """Whether every value is an int or float between 0 and 1, checked in C (runs on every digit request)."""
+    try:
+        ordered = sorted(values)  # TypeError for a mix of numbers and non-numbers
+        if not (ordered[0] >= 0.0 and ordered[-1] <= 1.0):  # TypeError when none is a number
+            return False
+    except TypeError:
+        return False
+    # JSON true/false become bools, which sort as 0 and 1: rule them out by type unless the body has neither
+    return not may_have_bools or set(map(type, values)) <= _NUMBER_TYPES
+
+
+def _check_pixels(values: Any, field: str, may_have_bools: bool = True) -> None:
     if not isinstance(values, list):
         raise bad_field(field, f"expected a list of {PIXELS} numbers between 0 and 1 (a 28x28 image, row by row)")
     if len(values) != PIXELS:
         raise bad_field(field, f"expected {PIXELS} numbers (a 28x28 image, row by row), got {len(values)}")
-    # fast path in C (type set, min, max): this check runs on every digit request
-    if set(map(type, values)) <= _NUMBER_TYPES and min(values) >= 0.0 and max(values) <= 1.0:
+    if _numbers_in_unit_range(values, may_have_bools):
         return
     for i, v in enumerate(values):  # slow path only to name the offending value
         if type(v) not in (int, float) or not 0.0 <= v <= 1.0:
             raise bad_field(f"{field}[{i}]", f"expected a number between 0 and 1, got {v!r}")
 
 
-def _validate_digits(payload: dict) -> bytes | None:
+def _validate_digits(payload: dict, may_have_bools: bool = True) -> bytes | None:
     name = _one_of(payload, ("pixels", "instances", "image"), DIGIT_FORMS)
     value = payload[name]
     if name == "pixels":
-        _check_pixels(value, "pixels")
+        _check_pixels(value, "pixels", may_have_bools)
         return None
     if name == "instances":
         if not isinstance(value, list) or not value:
@@ -84,7 +99,7 @@ def _validate_digits(payload: dict) -> bytes | None:
         if len(value) > MAX_INSTANCES:
             raise bad_field("instances", f"at most {MAX_INSTANCES} images per request, got {len(value)}")
         for i, row in enumerate(value):
-            _check_pixels(row, f"instances[{i}]")
+            _check_pixels(row, f"instances[{i}]", may_have_bools)
         return None
     if not isinstance(value, str) or not value.strip():
         raise bad_field("image", "expected a base64-encoded PNG or JPEG as a string")

@@ -185,7 +185,7 @@ class UpstreamPool:
         """
         data = self._encode(method, path, headers or [], body)
         while self._idle:
-            conn = self._idle.pop()
+            conn = self._idle.popleft()  # oldest first: spreads requests over all connections (and so over the workers behind them)
             if conn.closed:
                 continue
             try:
