@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
+import random
 import re
 import time
 
@@ -41,7 +41,8 @@ def pick_request_id(headers: dict[str, str], scope: dict) -> str:
         aws_id = (event.get("requestContext") or {}).get("requestId")
         if isinstance(aws_id, str) and _REQUEST_ID_RE.match(aws_id):
             return aws_id
-    return os.urandom(16).hex()  # 32 hex digits like a uuid4's, for a third of the cost
+    # 32 hex digits like a uuid4's; not a secret, so no getrandom() system call per request
+    return f"{random.getrandbits(128):032x}"
 
 
 class _BodyTooLarge(ApiError):

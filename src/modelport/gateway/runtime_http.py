@@ -35,8 +35,8 @@ class RuntimeHttpError(Exception):
 class RuntimeHttpClient:
     """InvokeEndpoint over a pool of keep-alive connections to one `http://host:port` base URL.
 
-    Connections belong to the event loop that opened them; when called from another loop (a new
-    ``asyncio.run``, as in tests) the pool starts afresh.
+    Connections belong to the event loop that opened them; once that loop is closed (a new
+    ``asyncio.run``, as in tests) the pool starts afresh on the next one.
     """
 
     def __init__(self, base_url: str) -> None:
@@ -57,11 +57,10 @@ class RuntimeHttpClient:
         Raises ``asyncio.TimeoutError`` after `timeout` seconds and ``UpstreamError`` when the
         connection fails (``answered`` tells whether a response had begun).
         """
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:
+        if self._loop is None or self._loop.is_closed():  # (get_running_loop() costs a getpid() call)
             self.close()
             self._pool = UpstreamPool(self.host, self.port, max_idle=MAX_IDLE)
-            self._loop = loop
+            self._loop = asyncio.get_running_loop()
         started = time.perf_counter()
         response = await self._pool.request(
             "POST", f"{self.prefix}/endpoints/{endpoint}/invocations", list(headers.items()), body, timeout=timeout,

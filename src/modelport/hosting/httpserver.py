@@ -67,6 +67,8 @@ class _Connection(asyncio.Protocol):
         self._max_body = max_body
         self._connections = connections
         self._busy_poll = busy_poll
+        # asyncio.get_running_loop() costs a getpid() system call: look the loop up once per connection
+        self._loop = asyncio.get_running_loop()
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
         self._url = b""
@@ -144,7 +146,7 @@ class _Connection(asyncio.Protocol):
         self._pending.append((request, self._parser.should_keep_alive()))
         if not self._busy:
             self._busy = True
-            asyncio.get_running_loop().create_task(self._serve_pending())
+            self._loop.create_task(self._serve_pending())
 
     # serving
     async def _serve_pending(self) -> None:

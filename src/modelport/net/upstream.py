@@ -65,6 +65,8 @@ class _UpstreamConnection(asyncio.Protocol):
     """One socket to the instance, parsing one response at a time."""
 
     def __init__(self) -> None:
+        # asyncio.get_running_loop() costs a getpid() system call: look the loop up once per connection
+        self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.closed = False
@@ -78,7 +80,7 @@ class _UpstreamConnection(asyncio.Protocol):
 
     def begin(self, streaming: bool) -> None:
         """Prepare for the next response."""
-        loop = asyncio.get_running_loop()
+        loop = self.loop
         self.streaming = streaming
         self.headers = {}
         self.body = bytearray()
@@ -205,7 +207,7 @@ class UpstreamPool:
         # a timer that fails the one future we wait on (cheaper than asyncio.wait_for per request)
         timer = None
         if timeout is not None:
-            timer = asyncio.get_running_loop().call_later(timeout, _expire, waiting)
+            timer = conn.loop.call_later(timeout, _expire, waiting)
         try:
             result = await waiting
         except BaseException:  # timeout, cancellation, lost connection: this socket is done
