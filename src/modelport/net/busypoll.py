@@ -15,6 +15,17 @@ import os
 import time
 
 
+_PARAM = os.sched_param(0)
+
+
+def _own_policy() -> int | None:
+    """This thread's scheduling policy when spinning may drop to SCHED_IDLE and return to it, else None."""
+    if not hasattr(os, "SCHED_IDLE"):
+        return None
+    policy = os.sched_getscheduler(0)
+    return policy if policy in (os.SCHED_OTHER, os.SCHED_BATCH) else None
+
+
 CONTENDED_SHARE = 0.5  # below this share of wall time on the CPU while spinning, others need the cores
 PAUSE_SECONDS = 1.0  # how long spinning stays off after contention was seen
 CHECK_EVERY = 256  # spins between two contention checks during a long spin
@@ -23,10 +34,11 @@ CHECK_EVERY = 256  # spins between two contention checks during a long spin
 class BusyPoll:
     """Extends a spin window on every ``kick()``; the loop polls without blocking until it ends.
 
-    Spinning is polite and backs off: each turn yields the core (``sched_yield``) to any other task
-    waiting for it, and when the spinning process got less than half of the wall time on a CPU (other
-    processes needed the cores: a loaded machine, or a chain of servers on few cores) it stops spinning
-    for a second, since then the cores are not idle and there is no wake-up latency to save.
+    Spinning is polite and backs off: each turn steps aside for any other task that wants the core
+    (a moment at ``SCHED_IDLE`` priority, so real work anywhere on the machine always wins over a
+    spinner; plain ``sched_yield`` where that is not allowed), and when the spinning process got less
+    than half of the wall time on a CPU (a loaded machine, or a chain of servers on few cores) it stops
+    spinning for a second, since then the cores are not idle and there is no wake-up latency to save.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, window_seconds: float):
@@ -40,6 +52,7 @@ class BusyPoll:
         self._since_check = 0
         self._wall_start = 0.0
         self._cpu_start = 0.0
+        self._own_policy = _own_policy()  # None: step aside with sched_yield instead
 
     def kick(self) -> None:
         """A request was answered: keep the loop awake for one more window."""
@@ -65,8 +78,19 @@ class BusyPoll:
                 self.spinning = False
                 return
         self.spins += 1
-        os.sched_yield()
+        self._step_aside()
         self.loop.call_soon(self._spin)
+
+    def _step_aside(self) -> None:
+        """Let any runnable task have this core first; come back at our own priority to do work."""
+        if self._own_policy is not None:
+            try:
+                os.sched_setscheduler(0, os.SCHED_IDLE, _PARAM)  # anything runnable here preempts us now
+                os.sched_setscheduler(0, self._own_policy, _PARAM)  # back to normal for the next events
+                return
+            except OSError:  # not allowed here (seccomp, an older kernel): yield instead from now on
+                self._own_policy = None
+        os.sched_yield()
 
     def _contended(self, now: float) -> bool:
         """Whether this thread got too little CPU since the last check; if so, pause spinning."""
