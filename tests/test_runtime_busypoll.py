@@ -56,3 +56,13 @@ def test_spinning_with_a_core_to_itself_is_not_paused(monkeypatch):
     poll = _run(0.02, kicks=1)
     assert poll.spins > busypoll.CHECK_EVERY  # it was checked at least once on the way
     assert poll.pauses == 0 and poll.paused_until == 0.0
+
+
+def test_spinning_steps_aside_at_idle_priority_and_returns_to_its_own_policy():
+    import os
+
+    before = os.sched_getscheduler(0)
+    poll = _run(0.01, kicks=1)
+    assert poll.spins > 0
+    assert poll._own_policy == before  # the SCHED_IDLE step-aside was allowed here and used
+    assert os.sched_getscheduler(0) == before  # and every turn came back to the thread's own policy

@@ -169,15 +169,13 @@ class SageMakerBackend:
         *, custom_attributes: str | None = None, target_variant: str | None = None,
     ) -> Invocation:
         """InvokeEndpoint with the lean pooled HTTP client (local hosting only)."""
-        import asyncio
-
-        from modelport.gateway.runtime_http import runtime_error, unavailable
-        from modelport.net.upstream import UpstreamError
+        # imported here, not at module top: httptools is not shipped to Lambda, where boto3 is used
+        from modelport.gateway.runtime_http import UpstreamError, runtime_error, unavailable
 
         headers = {header: value for _, header, value in _optional_fields(content_type, accept, custom_attributes, target_variant)}
         try:
             status, answer_headers, payload, latency_ms = await self.http.invoke(endpoint, body, headers, timeout=self.timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:  # asyncio.TimeoutError is TimeoutError since Python 3.11
             raise _timeout_error(endpoint, self.timeout) from None
         except UpstreamError as exc:
             if exc.answered:  # a response had begun: malformed or cut short

@@ -17,7 +17,9 @@ from urllib.parse import urlsplit
 import orjson
 
 from modelport.gateway.errors import ApiError
-from modelport.net.upstream import UpstreamPool
+from modelport.net.upstream import UpstreamError, UpstreamPool
+
+__all__ = ["RuntimeHttpClient", "RuntimeHttpError", "UpstreamError", "runtime_error", "unavailable"]
 
 MAX_IDLE = 64  # idle keep-alive connections kept per gateway process
 
