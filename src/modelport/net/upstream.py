@@ -187,7 +187,9 @@ class UpstreamPool:
         """
         data = self._encode(method, path, headers or [], body)
         while self._idle:
-            conn = self._idle.popleft()  # oldest first: spreads requests over all connections (and so over the workers behind them)
+            # newest first: the connection released last belongs to a worker that just became free (and is
+            # cache-warm); taking the oldest cycled requests over every worker and cost 20% at one client
+            conn = self._idle.pop()
             if conn.closed:
                 continue
             try:
