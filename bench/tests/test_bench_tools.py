@@ -114,3 +114,17 @@ def test_bar_verdict():
 
 def test_free_port_stays_below_mms_limit():
     assert all(20000 <= processes.free_port() < 32767 for _ in range(20))
+
+
+@pytest.mark.parametrize(("cmdline", "kind"), [
+    ("/repo/.venv/bin/python -m modelport gateway --port 8000", "gateway"),
+    ("/repo/.venv/bin/python -m modelport hosting --port 8001", "hosting"),
+    ("/repo/.venv/bin/python -m modelport.runtime /m/model.tar.gz --host 127.0.0.1 --port 9", "runtime"),
+    ("/repo/.venv/bin/python -m modelport.runtime.worker --index 0 --model-dir /m", "runtime"),
+    ("/repo/.venv/bin/python -m modelport serve /m --port 8080", "runtime"),
+    ("/usr/bin/python3 -m http.server", None),
+])
+def test_cpu_per_request_tells_the_parts_apart(cmdline, kind):
+    from cpu_per_request import kind_of
+
+    assert kind_of(cmdline) == kind
