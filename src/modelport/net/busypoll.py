@@ -1,11 +1,15 @@
-"""Keep a worker's event loop polling for a moment after each request, instead of sleeping.
+"""Keep a server's event loop polling for a moment after each answer, instead of sleeping.
+
+Used by runtime workers, hosting and the local gateway.
 
 On virtual machines (and CPUs with deep idle states) a core that goes idle between requests takes
 tens of microseconds to wake up again; at low concurrency that wake-up is a large part of a fast
 model's latency (measured here: 0.35 ms → 0.25 ms p50 at one connection when the cores were kept
 busy). After each response the loop keeps polling its sockets without blocking for a short window
 (``MODELPORT_BUSY_POLL_MS``, default 2 ms; 0 switches it off). Under load requests arrive before the
-window matters; when idle it costs nothing — at most one window of CPU per request.
+window matters; when idle it costs nothing — at most one window of CPU per request. Spinning steps
+aside for any real work (see ``BusyPoll``), so several spinning servers on few cores do not slow
+each other down.
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-
 
 _PARAM = os.sched_param(0)
 
