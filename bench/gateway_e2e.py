@@ -26,7 +26,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from benchlib.load import run_wrk  # noqa: E402
+from benchlib.processes import free_port  # noqa: E402
 
 HANDLER = '''
 """Bench handler with the bundled MNIST JSON contract (orjson + scikit-learn predict_proba)."""
@@ -68,12 +68,6 @@ def _median_point(points: list[dict]) -> dict:
     """The measurement with the median requests/s (its latencies and errors come with it)."""
     ordered = sorted(points, key=lambda p: p["requests_per_s"])
     return {**ordered[len(ordered) // 2], "errors": sum(p["errors"] for p in points)}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_http(url: str, timeout: float = 60) -> None:

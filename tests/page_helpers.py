@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+from runtime_helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "page"
@@ -44,11 +45,6 @@ def require_browser_and_page() -> None:
         raise RuntimeError("the browser tests cannot run: " + "; ".join(problems))
 
 
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None, log: Path | None = None) -> None:

@@ -10,6 +10,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Callable
 
 import httpx
 
@@ -19,6 +20,23 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen, output: Callable[[], str], timeout: float = 60) -> None:
+    """Poll GET `url` until it answers 200. If `process` exits first or time runs out, kill it and
+    fail with `output()` (its log), so a server that cannot start says why."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            how = f"exited with {process.returncode}" if process.poll() is not None else f"not up after {timeout:g} s"
+            process.kill()
+            raise AssertionError(f"{url}: {how}:\n{output()}")
+        time.sleep(0.05)
 
 
 def write_model(root: Path, script: str | None, files: dict[str, bytes] | None = None, name: str = "inference.py") -> Path:
@@ -56,17 +74,7 @@ class ModelServer:
 
     def wait_ready(self, timeout: float = 60) -> None:
         """Poll /ping until 200; fail with the server's output if it exits first."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"server exited with {self.process.returncode}:\n{self.process.stderr.read()}")
-            try:
-                if httpx.get(self.url + "/ping", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError("server did not become ready in time")
+        wait_until_up(self.url + "/ping", self.process, self.process.stderr.read, timeout)
 
     def wait_exit(self, timeout: float = 60) -> tuple[int, str]:
         """Wait for the process to end by itself; return (exit code, stderr)."""

@@ -18,7 +18,7 @@ import pytest
 
 from gateway_events.live_gateway import LiveGateway, free_port
 from hosting_helpers import clients, deploy, start_hosting
-from runtime_helpers import ModelServer
+from runtime_helpers import ModelServer, wait_until_up
 from modelport.chatmodel import train
 from modelport.gateway.app import create_app
 from modelport.gateway.settings import GatewaySettings
@@ -147,17 +147,7 @@ class GatewayProcess:
         self.proc = subprocess.Popen([sys.executable, "-m", "modelport", "gateway", "--port", str(port)],
                                      env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.proc.kill()
-                raise RuntimeError(f"the gateway did not start:\n{log.read_text()}")
-            time.sleep(0.1)
+        wait_until_up(f"{self.url}/health", self.proc, log.read_text)
 
     def stop(self) -> None:
         self.proc.terminate()

@@ -6,12 +6,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
 from gateway_events.live_gateway import free_port
+from runtime_helpers import wait_until_up
 from gateway_events.standin_runtime import StandinRuntime, answer_json, mnist_answer
 
 SITE = "http://localhost:5173"
@@ -44,17 +44,7 @@ def gateway_url(standin, tmp_path_factory):
         env=gateway_env(standin.url), stdout=log.open("w"), stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"modelport gateway did not start:\n{log.read_text()}")
-        time.sleep(0.1)
+    wait_until_up(f"{url}/health", proc, log.read_text)
     yield url
     proc.terminate()
     try:
@@ -120,15 +110,7 @@ def test_gateway_with_two_worker_processes(standin, tmp_path):
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+        wait_until_up(f"{url}/health", proc, log.read_text)
         for _ in range(6):
             response = httpx.post(f"{url}/predict/mnist-sklearn", json={"pixels": PIXELS}, headers={"x-api-key": "e2e-key"})
             assert response.status_code == 200 and response.json()["predictions"][0]["label"] == 2

@@ -13,17 +13,17 @@ import importlib.util
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import tarfile
-import time
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 from PIL import Image
+
+from runtime_helpers import free_port, wait_until_up
 
 from modelport.training import train
 from modelport.training.datasets import load_mnist, split
@@ -277,12 +277,6 @@ def test_bad_sentiment_requests_get_400(unpacked, body, content_type, message):
 # --- served by a real `modelport serve` process ---------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def servers(archives, tmp_path_factory):
     """One `modelport serve` process per archive; yields name → base URL."""
@@ -297,17 +291,8 @@ def servers(archives, tmp_path_factory):
                 [sys.executable, "-m", "modelport", "serve", str(archive), "--host", "127.0.0.1", "--port", str(port),
                  "--workers", "1"], env=env, stdout=log, stderr=subprocess.STDOUT), log))
             urls[name] = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
         for (process, _), (name, url) in zip(processes, urls.items()):
-            while True:
-                assert process.poll() is None, (home / f"{name}.log").read_text()
-                try:
-                    if httpx.get(f"{url}/ping", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, f"{name} never became ready:\n" + (home / f"{name}.log").read_text()
-                time.sleep(0.2)
+            wait_until_up(f"{url}/ping", process, (home / f"{name}.log").read_text, timeout=120)
         yield urls
     finally:
         for process, log in processes:

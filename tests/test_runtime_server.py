@@ -8,7 +8,6 @@ import os
 import signal
 import socket
 import time
-from pathlib import Path
 
 import httpx
 import joblib
@@ -426,19 +425,13 @@ def test_lean_entry_point_serves_like_the_cli(tmp_path):
     import subprocess
     import sys
 
-    from runtime_helpers import free_port
+    from runtime_helpers import free_port, wait_until_up
 
     model = write_model(tmp_path / "m", "def model_fn(d): return 1\ndef predict_fn(x, m): return x.tolist()\n")
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "modelport.runtime", str(model), "--port", str(port), "--workers", "1"])
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/ping").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
+        wait_until_up(f"http://127.0.0.1:{port}/ping", process, lambda: "(output on the console)")
         answer = httpx.post(f"http://127.0.0.1:{port}/invocations", content="[4]", headers={"Content-Type": "application/json"})
         assert answer.json() == [4]
     finally:

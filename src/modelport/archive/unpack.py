@@ -20,11 +20,11 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from modelport.archive.errors import ArchiveError, UnsafeArchiveError
+from modelport.checksum import sha256_of
 
 DEFAULT_MAX_BYTES = 20 * 1024**3  # 20 GiB unpacked
 MAX_BYTES_ENV = "MODELPORT_MAX_ARCHIVE_BYTES"
 CACHE_KEY_LENGTH = 16  # hex digits of the archive's sha256 used as the cache folder name
-_HASH_CHUNK = 1024 * 1024
 # tarfile's extraction filters arrived in Python 3.11.4; before that our own checks stand alone.
 _FILTER_ERROR: type[Exception] | tuple[()] = getattr(tarfile, "FilterError", ())
 
@@ -139,14 +139,10 @@ def _content_key(source: Path, cache_root: Path) -> str:
 
 def sha256_file(path: Path) -> str:
     """The hex sha256 of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
     try:
-        with open(path, "rb") as handle:
-            while chunk := handle.read(_HASH_CHUNK):
-                digest.update(chunk)
+        return sha256_of(path)
     except FileNotFoundError:
         raise ArchiveError(f"archive {str(path)!r} does not exist") from None
-    return digest.hexdigest()
 
 
 @dataclass

@@ -12,7 +12,6 @@ import json
 import math
 import os
 import platform
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,12 +114,11 @@ def train(out: Path, fast: bool = False, seed: int = 0, quiet: bool = False) -> 
     from modelport.chatmodel.corpus import load_corpus
     from modelport.chatmodel.pack import pack_chat_model
 
+    from modelport.training import fresh_artifacts_dir
+
     recipe = FAST if fast else FULL
     out = Path(out)
-    artifacts = out / "artifacts"
-    if artifacts.exists():
-        shutil.rmtree(artifacts)
-    artifacts.mkdir(parents=True)
+    artifacts = fresh_artifacts_dir(out)
     started = time.perf_counter()
     cpu_started = time.process_time()
     torch.manual_seed(seed)

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
+from modelport.checksum import sha256_of
+
 ROLE = "arn:aws:iam::123456789012:role/modelport-local"
 
 
 def archive_digest(archive: Path) -> str:
     """A short content hash of the archive: part of the model's name, so a change is visible."""
-    digest = hashlib.sha256()
-    with open(archive, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:12]
+    return sha256_of(archive)[:12]
 
 
 def _described(describe: Callable[..., dict], **name: str) -> dict | None:

@@ -19,6 +19,15 @@ TRAINERS: dict[str, str] = {
 }
 
 
+def fresh_artifacts_dir(out: Path) -> Path:
+    """`out/artifacts`, created empty: files of an earlier run must not end up in the new archive."""
+    artifacts = Path(out) / "artifacts"
+    if artifacts.exists():
+        shutil.rmtree(artifacts)
+    artifacts.mkdir(parents=True)
+    return artifacts
+
+
 def trainer(name: str):
     """The trainer module of model `name` (imported on demand: torch is heavy)."""
     if name not in TRAINERS:
@@ -38,10 +47,7 @@ def train(name: str, out: Path, fast: bool = False, seed: int = 0, data: Path | 
 
     module = trainer(name)
     out = Path(out)
-    artifacts = out / "artifacts"
-    if artifacts.exists():
-        shutil.rmtree(artifacts)
-    artifacts.mkdir(parents=True)
+    artifacts = fresh_artifacts_dir(out)
     started = time.perf_counter()
     result = module.run(artifacts, fast=fast, seed=seed, data=Path(data) if data else None, quiet=quiet)
     result.total_seconds = time.perf_counter() - started

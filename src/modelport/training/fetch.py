@@ -6,7 +6,6 @@ that says what went wrong and what to do about it.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -16,6 +15,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from modelport.checksum import sha256_of
 from modelport.config import get_settings
 from modelport.training.sources import SOURCES, DataSource
 
@@ -31,15 +31,6 @@ def data_dir() -> Path:
     path = get_settings().path("data")
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def cached_path(source: DataSource) -> Path:
