@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from typing import Any
 
 import numpy as np
 import orjson
 
+from modelport.runtime import array_bounds
 from modelport.runtime import content_types as ct
 from modelport.runtime.errors import BadRequest, NotAcceptable, UnsupportedMediaType
 
@@ -53,20 +55,30 @@ def decode_csv(body: str | bytes) -> np.ndarray:
 
 
 def decode_npy(body: str | bytes) -> np.ndarray:
-    """NPY bytes → array (pickles refused, as the patched SageMaker scikit-learn images do)."""
+    """NPY bytes → array (pickles refused, as the patched SageMaker scikit-learn images do).
+
+    The header is checked against the body first (``array_bounds.check_npy``).
+    """
+    data = _bytes(body)
+    array_bounds.check_npy(data)
     try:
-        return np.load(io.BytesIO(_bytes(body)), allow_pickle=False)
+        return np.load(io.BytesIO(data), allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise BadRequest(f"The body is not a valid .npy array (object arrays are refused): {exc}") from None
 
 
 def decode_npz(body: str | bytes) -> Any:
-    """NPZ bytes → a SciPy sparse matrix (``scipy.sparse.load_npz``, as SageMaker's decoder)."""
+    """NPZ bytes → a SciPy sparse matrix (``scipy.sparse.load_npz``, as SageMaker's decoder).
+
+    The zip and its members are checked against their declared sizes first (``array_bounds.check_npz``).
+    """
     import scipy.sparse
 
+    data = _bytes(body)
+    array_bounds.check_npz(data)
     try:
-        return scipy.sparse.load_npz(io.BytesIO(_bytes(body)))
-    except (ValueError, OSError, EOFError, KeyError) as exc:
+        return scipy.sparse.load_npz(io.BytesIO(data))
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, NotImplementedError) as exc:
         raise BadRequest(f"The body is not a valid sparse .npz matrix: {exc}") from None
 
 
