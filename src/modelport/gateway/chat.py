@@ -23,7 +23,8 @@ from fastapi.responses import Response
 from modelport.gateway.chat_openai import chunk, completion, finish_reason, model_list
 from modelport.gateway.chat_request import ChatRequest, parse_chat_body, parse_openai_body
 from modelport.gateway.chat_stream import EventStreamResponse, sse
-from modelport.gateway.errors import ApiError
+from modelport.gateway.errors import ApiError, log_hidden, public_error
+from modelport.gateway.logs import get_logger
 from modelport.gateway.model_calls import is_json
 from modelport.gateway.providers.base import ChatProvider
 from modelport.gateway.settings import GatewaySettings
@@ -162,10 +163,14 @@ def add_chat_routes(app: FastAPI, settings: GatewaySettings, provider: ChatProvi
             raise
         return first, events
 
-    def error_event(exc: BaseException) -> dict[str, Any]:
+    def error_event(exc: BaseException, request_id: str | None) -> dict[str, Any]:
+        """The error event of a stream that already sent its status: the error's public form."""
         if isinstance(exc, ApiError):
-            return {"code": exc.code, "message": exc.message, "retryable": exc.retryable}
-        return {"code": "internal_error", "message": "the chat stream failed; it is logged", "retryable": True}
+            public = public_error(exc)
+            log_hidden(exc, public, request_id)
+            return {"code": public.code, "message": public.message, "retryable": public.retryable}
+        get_logger().error("chat stream failed (requestId=%s)", request_id, exc_info=exc)
+        return {"code": "internal_error", "message": "the chat stream failed; it is logged under the request id", "retryable": True}
 
     @app.post(
         "/chat",
@@ -209,7 +214,7 @@ def add_chat_routes(app: FastAPI, settings: GatewaySettings, provider: ChatProvi
                 except StopAsyncIteration:
                     break
         except Exception as exc:  # noqa: BLE001 - the status is sent; the error goes in the stream
-            yield sse({"error": error_event(exc)}, event="error")
+            yield sse({"error": error_event(exc, request.scope.get("state", {}).get("request_id"))}, event="error")
         finally:
             await events.aclose()
 
@@ -255,7 +260,7 @@ def add_chat_routes(app: FastAPI, settings: GatewaySettings, provider: ChatProvi
                     break
             yield sse("[DONE]")
         except Exception as exc:  # noqa: BLE001 - the status is sent; the error goes in the stream
-            yield sse({"error": {**error_event(exc), "type": "server_error"}})
+            yield sse({"error": {**error_event(exc, request_id), "type": "server_error"}})
         finally:
             await events.aclose()
 
