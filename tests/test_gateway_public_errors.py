@@ -128,10 +128,13 @@ def test_a_crashing_model_answers_its_status_not_its_text(stack, path, call):
 def test_a_model_refusal_keeps_its_message_without_paths(stack, path, call):
     clients, _, root = stack
     url, field = CALLS[call]
-    refused = clients[path].post(url, json={field: "refuse"}).json()["error"]
+    response = clients[path].post(url, json={field: "refuse"})
+    assert response.status_code == 400  # the model's own status: the request was bad, no server failed
+    refused = response.json()["error"]
     assert refused["modelStatus"] == 400 and refused["modelMessage"] == "text is too cheerful; see <path>"
     assert refused["message"] == "the model refused the request (400): text is too cheerful; see <path>"
     traceback = clients[path].post(url, json={field: "traceback"})
+    assert traceback.status_code == 422
     assert_no_leak(traceback.text, root)
     assert traceback.json()["error"]["modelMessage"] == "no good"
 

@@ -4,11 +4,14 @@ Shape: ``{"error": {"code": ..., "message": ..., "retryable": ...}, "requestId":
 (the offending ``field``, the model's ``modelStatus`` / ``modelError`` / ``modelMessage``) sit inside
 ``error``.
 
-What a public client sees of an error is decided here, once (``public_error``), for every answer:
+What a public client sees of an error is decided here, once (``public_error``), for every answer
+(``error_body`` and ``send_error`` apply it; code that raises a backend's error on towards the
+framework converts it first with ``to_public``, so that the status sent is the public one too):
 
 - The gateway's own 4xx messages (400s naming the field, 404, 413, 415, 429) are kept as they are.
 - A model that refused the request (its status 4xx) wrote its message for the caller: it is kept, as
-  ``modelMessage`` too, with file paths and any traceback removed and at most 300 characters.
+  ``modelMessage`` too, with file paths and any traceback removed and at most 300 characters; and the
+  answer has the model's status, not 502, since it is the request that was bad, not a server.
 - A model that failed (5xx, no status, a timeout) raised an exception: its text — file paths,
   tracebacks, library internals — is of no use to the caller and tells an attacker about the host.
   The answer says the model failed, with its status and error code (``modelStatus``,
@@ -57,6 +60,7 @@ class ApiError(Exception):
         self.retryable = retryable
         self.headers = headers or {}
         self.details = details
+        self.public = False  # True once it is the form a public client may see (public_error)
 
 
 def scrub(text: str) -> str:
@@ -70,12 +74,15 @@ def scrub(text: str) -> str:
 
 def public_error(error: ApiError) -> ApiError:
     """The error as a public client may see it (the rules are in this module's docstring)."""
+    if error.public:
+        return error
     if error.code == "model_error":
         return _model_failure(error)
     if error.status >= 500 or error.code in _BACKEND_CLIENT_CODES:
         message = scrub(error.message)
         if message != error.message:
             return _copy(error, message, error.details)
+    error.public = True
     return error
 
 
@@ -88,7 +95,8 @@ def _model_failure(error: ApiError) -> ApiError:
     if isinstance(status, int) and 400 <= status < 500:
         details["modelMessage"] = scrub(model_text)
         message = f"the model refused the request ({status})" + (f": {details['modelMessage']}" if details["modelMessage"] else "")
-    elif status == 0:
+        return _copy(error, message, details, status=status)
+    if status == 0:
         message = "the model did not answer within its invocation timeout"
     else:
         what = ", ".join(str(x) for x in (status, model_code) if x is not None) or "no status"
@@ -111,25 +119,27 @@ def _model_said(text: Any) -> tuple[str | None, str]:
     return None, text
 
 
-def _copy(error: ApiError, message: str, details: dict[str, Any]) -> ApiError:
-    return ApiError(error.status, error.code, message, retryable=error.retryable, headers=error.headers, **details)
+def _copy(error: ApiError, message: str, details: dict[str, Any], status: int | None = None) -> ApiError:
+    public = ApiError(status or error.status, error.code, message, retryable=error.retryable, headers=error.headers, **details)
+    public.public = True
+    return public
 
 
-def log_hidden(original: ApiError, public: ApiError, request_id: str | None) -> None:
-    """Log the full text of an error whose public form left something out, under its request id."""
-    if public is original:
-        return
-    log_json(
-        get_logger(), logging.WARNING, "error_detail",
-        requestId=request_id, status=original.status, code=original.code, message=original.message,
-        details=original.details or None,
-    )
+def to_public(error: ApiError, request_id: str | None) -> ApiError:
+    """``public_error(error)``; what it left out is logged in full under ``request_id``."""
+    public = public_error(error)
+    if public is not error:
+        log_json(
+            get_logger(), logging.WARNING, "error_detail",
+            requestId=request_id, status=error.status, code=error.code, message=error.message,
+            details=error.details or None,
+        )
+    return public
 
 
 def error_body(error: ApiError, request_id: str | None) -> bytes:
-    """The JSON bytes of an error response: its public form (what was left out is logged)."""
-    public = public_error(error)
-    log_hidden(error, public, request_id)
+    """The JSON bytes of an error response, in its public form."""
+    public = to_public(error, request_id)
     payload: dict[str, Any] = {"code": public.code, "message": public.message, "retryable": public.retryable}
     payload.update(public.details)
     return orjson.dumps({"error": payload, "requestId": request_id})
@@ -143,7 +153,8 @@ def error_headers(error: ApiError, body: bytes) -> list[tuple[bytes, bytes]]:
 
 
 async def send_error(send, error: ApiError, request_id: str | None) -> None:
-    """Send an error response straight on an ASGI `send` (used where no framework is in the way)."""
+    """Send an error response, in its public form, straight on an ASGI `send` (no framework in the way)."""
+    error = to_public(error, request_id)
     body = error_body(error, request_id)
     await send({"type": "http.response.start", "status": error.status, "headers": error_headers(error, body)})
     await send({"type": "http.response.body", "body": body})
