@@ -37,13 +37,13 @@ def hosted_toy(root: Path, inference: str) -> Iterator[str]:
 
 
 def toy_gateway(hosting_url: str, *, hot_routes: bool = True, **overrides: object):
-    """A gateway app whose mnist-sklearn and sentiment routes, /invoke/toy and chat all reach ``toy``.
+    """A gateway app whose bundled routes (mnist-sklearn, mnist-pytorch, sentiment), /invoke/toy and chat all reach ``toy``.
 
     ``hot_routes=False`` takes the plain-ASGI hot path out, so FastAPI's own routes answer.
     """
     options = dict(
         runtime_endpoint_url=hosting_url, mode="local", region="us-east-1", mnist_sklearn_endpoint=ENDPOINT,
-        mnist_pytorch_endpoint="", sentiment_endpoint=ENDPOINT, routes="", allowed_origins="*",
+        mnist_pytorch_endpoint=ENDPOINT, sentiment_endpoint=ENDPOINT, routes="", allowed_origins="*",
         api_keys="", rate_limit="", page_dir=None, runtime_client="http",
         chat_provider="sagemaker", chat_endpoint=ENDPOINT, invoke_endpoints=ENDPOINT,
     )
