@@ -51,6 +51,8 @@ def predict_fn(data, model):
         time.sleep(3600)
     if data.get("sleep"):
         time.sleep(data["sleep"])
+    if data.get("chatter"):
+        print("c" * data["chatter"], flush=True)
     return {"tag": model["tag"], "pid": os.getpid(), "y": data.get("x", 0) * 2}
 
 def output_fn(prediction, accept):
@@ -139,6 +141,25 @@ def test_long_prediction_is_not_killed_and_a_hung_model_is_replaced(tmp_path, ar
         assert "has been in one request" in Path(after["log"]).read_text()
     finally:
         server.stop()
+
+
+def test_instance_logs_rotate_by_size(tmp_path, monkeypatch, archive):
+    monkeypatch.setenv("MODELPORT_LOG_MAX_MB", "0.05")
+    monkeypatch.setenv("MODELPORT_LOG_BACKUPS", "2")
+    server = start_hosting(tmp_path / "home")
+    try:
+        sm, rt = clients(server.url)
+        create_endpoint(sm, "chatty", str(archive))
+        for _ in range(25):  # 500 kB of output from a 50 kB x 3 budget
+            assert invoke(rt, "chatty", {"chatter": 20000, "x": 1})["y"] == 2
+        [instance] = instances(server.url, "chatty")
+    finally:
+        server.stop()
+    current = Path(instance["log"])
+    files = sorted(p.name for p in current.parent.iterdir())
+    assert files == [current.name, current.name + ".1", current.name + ".2"]
+    assert all((current.parent / f).stat().st_size <= 52429 + 65536 for f in files)
+    assert "c" * 20000 in current.read_text()  # the newest output is in the current file
 
 
 # --- poison requests ------------------------------------------------------------------------------
