@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from modelport.aws.images import framework_of_image
+from modelport.hosting.model_data import LocalS3
 
 
-def for_container(container: dict[str, Any], home: Path, s3_access: dict[str, str]) -> dict[str, str]:
+def for_container(container: dict[str, Any], home: Path, local_s3: LocalS3 | None) -> dict[str, str]:
     """The variables for an instance serving ``container``."""
-    env = {"MODELPORT_HOME": str(home), **s3_access}
+    env = {"MODELPORT_HOME": str(home), **(local_s3.instance_environment() if local_s3 is not None else {})}
     framework = framework_of_image(container.get("Image") or "")
     if framework is not None:
         env["MODELPORT_FRAMEWORK"] = framework

@@ -41,12 +41,29 @@ def local_s3_store(objects: ObjectStore, port: int, environ: dict[str, str] | No
     return objects
 
 
-def exists(url: str, local_s3: ObjectStore | None = None) -> bool:
+class LocalS3:
+    """Hosting's object store as the source of ``s3://`` model data, decided at each use (the environment
+    may name another S3 later), and what an instance needs to reach it (``access``)."""
+
+    def __init__(self, objects: ObjectStore, port: int, access: dict[str, str]) -> None:
+        self.objects, self.port, self.access = objects, port, access
+
+    def active(self) -> ObjectStore | None:
+        """The store, unless S3 is another server now."""
+        return local_s3_store(self.objects, self.port)
+
+    def instance_environment(self) -> dict[str, str]:
+        """``AWS_ENDPOINT_URL_S3`` and credentials for an instance, when the store is the S3 in use."""
+        return dict(self.access) if self.active() is not None else {}
+
+
+def exists(url: str, local_s3: LocalS3 | None = None) -> bool:
     """Whether model data exists at ``url`` (StoreError when it cannot be checked)."""
     parsed = store.parse_uri(url)
-    if parsed.scheme == "s3" and local_s3 is not None:
+    objects = local_s3.active() if local_s3 is not None else None
+    if parsed.scheme == "s3" and objects is not None:
         try:
-            local_s3.head_object(parsed.bucket, parsed.key)
+            objects.head_object(parsed.bucket, parsed.key)
             return True
         except ObjectStoreError as exc:
             if exc.code in ("NoSuchKey", "NoSuchBucket"):
@@ -73,7 +90,7 @@ def _copy_from_local_s3(local_s3: ObjectStore, bucket: str, key: str, dest: Path
     return dest
 
 
-def resolve(container: dict[str, Any], cache_dir: Path, local_s3: ObjectStore | None = None) -> str:
+def resolve(container: dict[str, Any], cache_dir: Path, local_s3: LocalS3 | None = None) -> str:
     """A local path to serve: plain and ``file://`` paths as they are, ``s3://`` copied to the cache.
 
     S3 objects are fetched every time a fleet starts, so a re-uploaded archive is picked up by the
@@ -90,8 +107,9 @@ def resolve(container: dict[str, Any], cache_dir: Path, local_s3: ObjectStore | 
         if parsed.scheme == "s3":
             digest = hashlib.sha256(url.encode()).hexdigest()[:16]
             dest = cache_dir / digest / (Path(parsed.key).name or "model.tar.gz")
-            if local_s3 is not None:
-                return str(_copy_from_local_s3(local_s3, parsed.bucket, parsed.key, dest))
+            objects = local_s3.active() if local_s3 is not None else None
+            if objects is not None:
+                return str(_copy_from_local_s3(objects, parsed.bucket, parsed.key, dest))
             return str(store.download(url, dest))
     except store.StoreError as exc:
         raise ModelDataError(f"Could not access model data at {url}. {exc}") from exc

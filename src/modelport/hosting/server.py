@@ -26,7 +26,7 @@ from modelport.hosting.aws_apis import IamApi, LogsApi, StsApi, unknown_service
 from modelport.hosting.control_api import ControlApi
 from modelport.hosting.fleet import CommandFactory, serve_command
 from modelport.hosting.httpserver import HttpServer, Request, Response
-from modelport.hosting.model_data import local_s3_store
+from modelport.hosting.model_data import LocalS3
 from modelport.hosting.registry import Registry
 from modelport.hosting.runtime_api import MAX_BODY, RuntimeApi
 from modelport.hosting.s3 import MAX_S3_BODY, S3Api
@@ -162,9 +162,8 @@ class HostingServer:
                           busy_poll_seconds=self.settings.busy_poll_ms / 1000)
         try:
             self.port = await http.start(self.settings.host, self.settings.port)
-            hosting.local_s3 = local_s3_store(objects, self.port)
-            if hosting.local_s3 is not None:
-                hosting.s3_access = access.s3_environment(self.local_url, self.home, self.settings.region)
+            hosting.local_s3 = LocalS3(objects, self.port,
+                                       access.s3_environment(self.local_url, self.home, self.settings.region))
             await hosting.restore()
             self._ready.set()
             if on_ready is not None:

@@ -21,7 +21,7 @@ from modelport.hosting.fleet import CommandFactory, FleetError, VariantFleet, se
 from modelport.hosting.registry import Registry
 from modelport.hosting.router import Router, Share
 from modelport.hosting.settings import HostingSettings
-from modelport.objectstore import ObjectStore
+from modelport.hosting.model_data import LocalS3
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +76,8 @@ class Hosting:
         self._flusher: asyncio.Task | None = None
         self.logs_dir = self.home / "logs"
         self.cache_dir = self.home / "hosting" / "artifacts"
-        # set by the server: its object store when it serves s3:// itself, and what instances need to reach it
-        self.local_s3: ObjectStore | None = None
-        self.s3_access: dict[str, str] = {}
+        # set by the server: its object store as the source of s3:// model data
+        self.local_s3: LocalS3 | None = None
 
     # names
     def arn(self, kind: str, name: str) -> str:
@@ -153,7 +152,7 @@ class Hosting:
                     log_dir=self.logs_dir / endpoint, command=self.command, workers=self.settings.workers,
                     startup_timeout=self.settings.startup_timeout,
                     invocation_timeout=self.settings.invocation_timeout,
-                    base_env=instance_env.for_container(container, self.home, self.s3_access),
+                    base_env=instance_env.for_container(container, self.home, self.local_s3),
                     drain_timeout=self.settings.drain_timeout,
                     health_interval=self.settings.health_interval,
                     on_status=self._variant_status,
