@@ -15,7 +15,7 @@ PAGE_DEPS := page/node_modules/.package-lock.json
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: run test install page-build node chromium wrk bench clean help
+.PHONY: run test install sdk-venvs page-build node chromium wrk bench clean help
 
 help:
 	@echo "make run    - install everything, build the page, start modelport (prints the URL)"
@@ -33,6 +33,20 @@ $(STAMP): $(PY) pyproject.toml requirements.lock
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The SageMaker Python SDK lines (and the AWS CLI) pin boto3, attrs and packaging differently from
+# modelport, so each gets its own virtual environment from its lock file, rebuilt only when the lock
+# changes. The tests run the unmodified SDKs in them against hosting.
+SDK_VENVS := .venv-sdk-v2 .venv-sdk-v3
+
+.venv-sdk-%/.installed: tests/sdk/%.lock
+	rm -rf .venv-sdk-$*
+	$(PYTHON) -m venv .venv-sdk-$*
+	.venv-sdk-$*/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r $< 2>&1 | sed "/is ignored: it is neither/d"
+	.venv-sdk-$*/bin/python -m pip check --disable-pip-version-check
+	touch $@
+
+sdk-venvs: $(addsuffix /.installed,$(SDK_VENVS))
 
 node:
 	@command -v npm >/dev/null 2>&1 || { echo "The page needs Node.js 20 and npm: install them (Debian: apt-get install -y nodejs npm) and run make again."; exit 1; }
@@ -57,7 +71,7 @@ wrk:
 run: install page-build
 	$(VENV)/bin/modelport up
 
-test: install page-build chromium wrk
+test: install sdk-venvs page-build chromium wrk
 	npm --prefix page test
 	$(PY) -m pytest
 
@@ -65,4 +79,4 @@ bench: install
 	$(MAKE) -C bench all
 
 clean:
-	rm -rf $(VENV) .modelport page/node_modules page/dist
+	rm -rf $(VENV) $(SDK_VENVS) .modelport page/node_modules page/dist

@@ -1,4 +1,4 @@
-"""notebooks/deploy.ipynb runs headless (nbclient) against a real `modelport hosting` process with the
+"""notebooks/deploy_boto3.ipynb runs headless (nbclient) against a real `modelport hosting` process with the
 bundled models trained in fast mode: upload, create model, deploy, invoke each, clean up."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from nbclient.exceptions import CellExecutionError
 from modelport.training import train
 from runtime_helpers import free_port
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "deploy.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "deploy_boto3.ipynb"
 MODELS = ("mnist-sklearn", "mnist-pytorch", "sentiment")
 
 
@@ -112,3 +112,54 @@ def test_deploy_notebook_says_which_archives_are_missing(tmp_path, hosting):
         run_notebook(tmp_path, {"MODELPORT_HOSTING_URL": hosting, "MODELPORT_NOTEBOOK_TARGET": "local",
                                 "MODELPORT_NOTEBOOK_ARCHIVES": str(tmp_path / "nothing-here")}, timeout=120)
     assert "archives missing" in str(failed.value) and "modelport up --fast" in str(failed.value)
+
+
+SDK_NOTEBOOK = NOTEBOOK.parent / "deploy.ipynb"
+
+
+def test_sdk_deploy_notebook_in_the_sdk_kernel(tmp_path, archives, hosting):
+    """notebooks/deploy.ipynb in a kernel of the SDK v2 venv, with the variables `modelport env` prints:
+    S3 upload, sagemaker.Model per archive, deploy(), predict(), clean-up; nothing leaves the machine."""
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import KernelManager
+
+    from sdk_helpers import Tripwire, client_environment, sdk_python
+
+    kernels = tmp_path / "kernels"
+    (kernels / "modelport-sdk-v2").mkdir(parents=True)
+    (kernels / "modelport-sdk-v2" / "kernel.json").write_text(json.dumps({
+        "argv": [str(sdk_python("v2")), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "SageMaker SDK v2", "language": "python"}))
+    manager = KernelManager(kernel_name="modelport-sdk-v2",
+                            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
+    tripwire = Tripwire()
+    (tmp_path / "scratch").mkdir()
+    home = tmp_path / "hosting-home"  # the hosting fixture's MODELPORT_HOME (its token and SDK config)
+    env = client_environment(hosting, home, tripwire, tmp_path / "scratch") | {
+        "MODELPORT_HOME": str(Path(os.environ.get("MODELPORT_HOME", ".modelport")).resolve()),  # the MNIST cache
+        "MODELPORT_NOTEBOOK_ARCHIVES": str(archives), "MODELPORT_NOTEBOOK_PREFIX": "sdknb"}
+    document = nbformat.read(SDK_NOTEBOOK, as_version=4)
+    try:
+        NotebookClient(document, km=manager, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute(env=env)
+    finally:
+        tripwire.close()
+    assert tripwire.attempts == [], f"the notebook tried to leave the machine: {tripwire.attempts}"
+    outputs = [o for cell in document.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+    text = "".join(o.get("text", "") for o in outputs)
+    summary = json.loads(next(line for line in text.splitlines() if line.startswith("DEPLOY-SUMMARY "))
+                         .removeprefix("DEPLOY-SUMMARY "))
+    assert summary["local"] is True and summary["bucket"] == "sagemaker-us-east-1-123456789012"
+    assert summary["model_data"]["sentiment"] == "s3://sagemaker-us-east-1-123456789012/sdknb/sentiment/model.tar.gz"
+    assert summary["endpoints"] == {name: "InService" for name in MODELS}
+    for name in ("mnist-sklearn", "mnist-pytorch"):
+        result = summary["results"][name]
+        assert result["truth"] == list(range(10)) and len(result["predicted"]) == 10
+        assert result["correct"] >= 5, result  # fast-mode models: far above chance (1 in 10)
+    assert summary["results"]["sentiment"]["predicted"][:2] == ["positive", "negative"]
+    assert "sagemaker-scikit-learn" in text and "pytorch-inference" in text
+    assert text.count("deleted sdknb-") == 3
+    sm = boto3.client("sagemaker", endpoint_url=hosting, region_name="us-east-1",
+                      aws_access_key_id="x", aws_secret_access_key="x")
+    for name in MODELS:
+        sm.get_waiter("endpoint_deleted").wait(EndpointName=f"sdknb-{name}", WaiterConfig={"Delay": 0.2, "MaxAttempts": 150})
+    assert [e for e in sm.list_endpoints()["Endpoints"] if e["EndpointName"].startswith("sdknb-")] == []

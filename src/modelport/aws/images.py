@@ -88,3 +88,19 @@ def choose_image(framework: str, library_version: str | None, pinned: bool, regi
                      f"(images exist for {supported}), and code/requirements.txt does not pin {library}. "
                      f"Pin it (e.g. `{library}=={library_version or 'X.Y.Z'}` in code/requirements.txt) so the "
                      "container installs it, or retrain with a supported version.")
+
+
+def framework_of_image(uri: str) -> str | None:
+    """The framework (``sklearn`` / ``pytorch``) of a SageMaker framework image URI, else None.
+
+    Matches the repository of any registry, region and tag, e.g. the SDK's
+    ``sagemaker.image_uris.retrieve("pytorch", …)`` →
+    ``763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1-cpu-py310``.
+    """
+    path = uri.split("@", 1)[0]
+    repository = path.rsplit(":", 1)[0] if ":" in path.rsplit("/", 1)[-1] else path
+    repository = repository.rsplit("/", 1)[-1]
+    for framework, (name, *_rest) in FRAMEWORKS.items():
+        if repository == name:
+            return framework
+    return None

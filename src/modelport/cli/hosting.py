@@ -74,7 +74,9 @@ def hosting(
         print(f"modelport hosting: SageMaker APIs on {server.url} (state in {server.home.resolve()})\n"
               f"  boto3.client('sagemaker', endpoint_url='{server.url}')\n"
               f"  boto3.client('sagemaker-runtime', endpoint_url='{server.url}')\n"
-              f"  modelport deploy model.tar.gz --endpoint NAME", file=sys.stderr, flush=True)
+              f"  modelport deploy model.tar.gz --endpoint NAME\n"
+              f"  eval \"$(modelport env)\"   # the SageMaker SDK, boto3 and the AWS CLI (S3 too) use it", file=sys.stderr,
+              flush=True)
 
     try:
         HostingServer(settings=settings).serve_forever(on_ready=announce)

@@ -36,3 +36,4 @@ from modelport.cli import hosting as _hosting  # noqa: E402,F401
 from modelport.cli import gateway as _gateway  # noqa: E402,F401
 from modelport.cli import up as _up  # noqa: E402,F401
 from modelport.cli import aws as _aws  # noqa: E402,F401
+from modelport.cli import env as _env  # noqa: E402,F401

@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 from modelport import store
+from modelport.hosting import model_data
 from modelport.hosting import validation as check
 from modelport.hosting.errors import ControlError, validation
 from modelport.hosting.httpserver import Request, Response
@@ -115,7 +116,7 @@ class ControlApi:
         if not url:
             return
         try:
-            found = await asyncio.to_thread(store.exists, url)
+            found = await asyncio.to_thread(model_data.exists, url, self.hosting.local_s3)
         except store.StoreError as exc:
             raise validation(f"Could not access model data at {url}: {exc}") from exc
         if not found:

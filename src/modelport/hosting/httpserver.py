@@ -59,6 +59,11 @@ class Response:
 Handler = Callable[[Request], Awaitable[Response]]
 
 
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield b""  # an async generator that yields nothing
+
+
 class _Connection(asyncio.Protocol):
     """One client connection: parse requests, run the handler, write responses in order."""
 
@@ -160,7 +165,7 @@ class _Connection(asyncio.Protocol):
                     response = Response(500, [("Content-Type", "application/json")],
                                         b'{"__type":"InternalFailure","message":"internal error in modelport hosting"}')
                 try:
-                    await self._write(response, keep_alive)
+                    await self._write(response, keep_alive, request.method == "HEAD")
                 finally:
                     if response.on_done is not None:
                         response.on_done()
@@ -178,11 +183,32 @@ class _Connection(asyncio.Protocol):
         out += extra
         return out
 
-    async def _write(self, response: Response, keep_alive: bool) -> None:
+    async def _write(self, response: Response, keep_alive: bool, head_only: bool = False) -> None:
         transport = self._transport
         if transport is None or transport.is_closing():
             return
         conn = b"" if keep_alive else b"Connection: close\r\n"
+        # S3 (HEAD of an object, GET of a large one) needs a Content-Length set by the handler: a HEAD
+        # answer carries it without a body, and a stream with it is sent as is, not chunked.
+        declared = any(name.lower() == "content-length" for name, _ in response.headers)
+        if head_only or (declared and response.stream is not None):
+            length = b"" if declared else b"Content-Length: %d\r\n" % len(response.body)
+            transport.write(self._head(response.status, response.headers, length + conn + b"\r\n"))
+            aclose = getattr(response.stream, "aclose", None)
+            try:
+                async for chunk in (response.stream if not head_only and response.stream else _nothing()):
+                    if self._closing:
+                        break
+                    transport.write(chunk)
+                    if not self._can_write.is_set():
+                        await self._can_write.wait()
+            except Exception:  # the promised length cannot be met: end the connection, not the client's wait
+                log.exception("hosting stream failed after its head was sent")
+                self.close()
+            finally:
+                if aclose is not None:
+                    await aclose()
+            return
         if response.stream is None:
             head = self._head(response.status, response.headers,
                               b"Content-Length: %d\r\n%s\r\n" % (len(response.body), conn))

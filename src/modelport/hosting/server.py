@@ -1,9 +1,13 @@
-"""``modelport hosting``: the control API and the Runtime API on one port, plus a small status API.
+"""``modelport hosting``: the control API and the Runtime API on one port, plus a small status API,
+and the other AWS APIs a SageMaker SDK notebook calls (S3, STS, IAM, CloudWatch Logs).
 
-Paths:
-- ``POST /`` with ``X-Amz-Target: SageMaker.<Op>`` — the control plane (:mod:`.control_api`);
-- ``POST /endpoints/{name}/invocations`` and ``…/invocations-response-stream`` — the Runtime API;
-- ``GET /ping`` — hosting itself is up; ``GET /_modelport/endpoints/{name}/instances`` — instance states.
+Requests are first told apart by the AWS service they are signed for (:mod:`.services`):
+- ``s3`` — the S3 API over the local object store (:mod:`.s3`), path- or virtual-hosted-style;
+- ``sts``, ``iam``, ``logs`` — :mod:`.aws_apis`; any other signed service → an error naming it;
+- ``sagemaker`` (and unsigned requests), by path:
+  - ``POST /`` with ``X-Amz-Target: SageMaker.<Op>`` — the control plane (:mod:`.control_api`);
+  - ``POST /endpoints/{name}/invocations`` and ``…/invocations-response-stream`` — the Runtime API;
+  - ``GET /ping`` — hosting itself is up; ``GET /_modelport/endpoints/{name}/instances`` — instance states.
 """
 
 from __future__ import annotations
@@ -17,13 +21,18 @@ import threading
 from pathlib import Path
 
 from modelport.config import get_settings
+from modelport.hosting import access, services
+from modelport.hosting.aws_apis import IamApi, LogsApi, StsApi, unknown_service
 from modelport.hosting.control_api import ControlApi
 from modelport.hosting.fleet import CommandFactory, serve_command
 from modelport.hosting.httpserver import HttpServer, Request, Response
+from modelport.hosting.model_data import LocalS3
 from modelport.hosting.registry import Registry
 from modelport.hosting.runtime_api import MAX_BODY, RuntimeApi
+from modelport.hosting.s3 import MAX_S3_BODY, S3Api
 from modelport.hosting.service import Hosting
 from modelport.hosting.settings import HostingSettings, get_hosting_settings
+from modelport.objectstore import ObjectStore
 
 log = logging.getLogger(__name__)
 _JSON = [("Content-Type", "application/json")]
@@ -51,15 +60,33 @@ def _lock_home(home: Path):
     return handle
 
 
-class HostingApp:
-    """The request dispatcher over one :class:`Hosting`."""
+def body_limit(service: str) -> int:
+    """The largest request body a service takes: S3 objects and parts, else SageMaker's 6 MB payload."""
+    return MAX_S3_BODY if service == services.S3 else MAX_BODY
 
-    def __init__(self, hosting: Hosting) -> None:
+
+class HostingApp:
+    """The request dispatcher over one :class:`Hosting` (and its object store, for S3)."""
+
+    def __init__(self, hosting: Hosting, objects: ObjectStore) -> None:
         self.hosting = hosting
         self.control = ControlApi(hosting)
         self.runtime = RuntimeApi(hosting)
+        self.s3 = S3Api(objects, hosting.settings.region)
+        self.aws = {"sts": StsApi(hosting.settings), "iam": IamApi(hosting.settings), "logs": LogsApi(hosting.settings)}
 
     async def __call__(self, request: Request) -> Response:
+        service = services.service_of(request.headers, request.query)
+        # Until the HTTP server takes a body limit per request, it buffers up to the S3 limit and the
+        # SageMaker APIs' own 6 MB limit is applied here.
+        if len(request.body) > body_limit(service):
+            request.too_large, request.body = True, b""
+        if service == services.S3:
+            return await self.s3.handle(request)
+        if service in self.aws:
+            return await self.aws[service].handle(request)
+        if service != services.SAGEMAKER:
+            return unknown_service(service, request)
         path = request.path
         if path.startswith("/endpoints/") and request.method == "POST":
             name, _, action = path[11:].partition("/")
@@ -117,16 +144,26 @@ class HostingServer:
         """Where the service answers (once started)."""
         return f"http://{self.settings.host}:{self.port}"
 
+    @property
+    def local_url(self) -> str:
+        """Where processes on this machine reach the service (loopback even when bound to all addresses)."""
+        host = self.settings.host
+        return f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{self.port}"
+
     async def run(self, on_ready=None) -> None:
         """Serve until :meth:`stop` (or a signal) is received; endpoints that were InService are restored."""
         self._loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
         lock = _lock_home(self.home)
         registry = Registry(self.home / "hosting" / "registry.db")
+        objects = ObjectStore(self.home / "s3")
         hosting = Hosting(registry, self.settings, self.home, self.command)
-        http = HttpServer(HostingApp(hosting), max_body=MAX_BODY, busy_poll_seconds=self.settings.busy_poll_ms / 1000)
+        http = HttpServer(HostingApp(hosting, objects), max_body=MAX_S3_BODY,
+                          busy_poll_seconds=self.settings.busy_poll_ms / 1000)
         try:
             self.port = await http.start(self.settings.host, self.settings.port)
+            hosting.local_s3 = LocalS3(objects, self.port,
+                                       access.s3_environment(self.local_url, self.home, self.settings.region))
             await hosting.restore()
             self._ready.set()
             if on_ready is not None:
@@ -136,6 +173,7 @@ class HostingServer:
             await http.close()
             await hosting.shutdown()
             registry.close()
+            objects.close()
             lock.close()
 
     def serve_forever(self, on_ready=None) -> None:

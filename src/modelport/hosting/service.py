@@ -16,11 +16,12 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from modelport.hosting import model_data, rollback, traffic
+from modelport.hosting import instance_env, model_data, rollback, traffic
 from modelport.hosting.fleet import CommandFactory, FleetError, VariantFleet, serve_command
 from modelport.hosting.registry import Registry
 from modelport.hosting.router import Router, Share
 from modelport.hosting.settings import HostingSettings
+from modelport.hosting.model_data import LocalS3
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,8 @@ class Hosting:
         self._flusher: asyncio.Task | None = None
         self.logs_dir = self.home / "logs"
         self.cache_dir = self.home / "hosting" / "artifacts"
+        # set by the server: its object store as the source of s3:// model data
+        self.local_s3: LocalS3 | None = None
 
     # names
     def arn(self, kind: str, name: str) -> str:
@@ -142,13 +145,15 @@ class Hosting:
         fleets: list[VariantFleet] = []
         try:
             for variant in deployed:
-                artifact = await asyncio.to_thread(model_data.resolve, variant.get("Container", {}), self.cache_dir)
+                container = variant.get("Container", {})
+                artifact = await asyncio.to_thread(model_data.resolve, container, self.cache_dir, self.local_s3)
                 fleets.append(VariantFleet(
                     endpoint, variant, artifact,
                     log_dir=self.logs_dir / endpoint, command=self.command, workers=self.settings.workers,
                     startup_timeout=self.settings.startup_timeout,
                     invocation_timeout=self.settings.invocation_timeout,
-                    base_env={"MODELPORT_HOME": str(self.home)}, drain_timeout=self.settings.drain_timeout,
+                    base_env=instance_env.for_container(container, self.home, self.local_s3),
+                    drain_timeout=self.settings.drain_timeout,
                     health_interval=self.settings.health_interval,
                     on_status=self._variant_status,
                 ))

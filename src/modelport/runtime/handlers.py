@@ -1,13 +1,15 @@
 """Find the user's inference module and resolve its handler functions.
 
 Module discovery follows SageMaker: ``SAGEMAKER_PROGRAM`` (default ``inference``) in
-``<model_dir>/code``, falling back to ``SAGEMAKER_SUBMIT_DIRECTORY`` (a directory, a ``tar.gz`` or a
-``file://`` URI). Unlike SageMaker's toolkit, a missing module is a startup error that names the
-paths looked at, not a silent fall-back to defaults that fail on the first request.
+``<model_dir>/code``, falling back to ``SAGEMAKER_SUBMIT_DIRECTORY`` (a directory, a ``tar.gz``, a
+``file://`` URI, or an ``s3://`` tar.gz fetched through :mod:`modelport.store`). Unlike SageMaker's
+toolkit, a missing module is a startup error that names the paths looked at, not a silent fall-back to
+defaults that fail on the first request.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import inspect
 import sys
@@ -62,14 +64,32 @@ def _module_file(directory: Path, name: str) -> Path | None:
     return None
 
 
+def _fetch_submit_archive(uri: str, env: RuntimeEnvironment) -> Path:
+    """Download an ``s3://`` source archive (e.g. the SDK's ``sourcedir.tar.gz``) through the store.
+
+    The store's S3 endpoint and credentials come from the environment (``AWS_ENDPOINT_URL_S3``), as a
+    SageMaker container's come from its role; under modelport hosting that is hosting's own S3.
+    """
+    from modelport import store
+
+    digest = hashlib.sha256(uri.encode()).hexdigest()[:16]
+    name = Path(store.parse_uri(uri).key).name or "sourcedir.tar.gz"
+    try:
+        return store.download(uri, env.home / "submit-downloads" / digest / name)
+    except store.StoreError as exc:
+        raise StartupError(f"SAGEMAKER_SUBMIT_DIRECTORY={uri}: {exc}") from exc
+
+
 def _submit_directory(value: str, env: RuntimeEnvironment) -> Path:
-    """Turn SAGEMAKER_SUBMIT_DIRECTORY (dir, tar.gz, file://) into a local directory."""
+    """Turn SAGEMAKER_SUBMIT_DIRECTORY (dir, tar.gz, file://, s3:// tar.gz) into a local directory."""
     if value.startswith("file://"):
         value = value[len("file://") :]
-    if "://" in value:
+    if value.startswith("s3://"):
+        value = str(_fetch_submit_archive(value, env))
+    elif "://" in value:
         raise StartupError(
-            f"SAGEMAKER_SUBMIT_DIRECTORY={value!r}: only local directories, .tar.gz files and file:// "
-            "URIs are supported locally; download the source first or pack it into the archive's code/."
+            f"SAGEMAKER_SUBMIT_DIRECTORY={value!r}: only local directories, .tar.gz files, file:// and s3:// "
+            "URIs are supported; download the source first or pack it into the archive's code/."
         )
     path = Path(value)
     if path.is_file() and (path.name.endswith(".tar.gz") or path.name.endswith(".tgz")):
