@@ -4,6 +4,8 @@ Paths:
 - ``POST /`` with ``X-Amz-Target: SageMaker.<Op>`` — the control plane (:mod:`.control_api`);
 - ``POST /endpoints/{name}/invocations`` and ``…/invocations-response-stream`` — the Runtime API;
 - ``GET /ping`` — hosting itself is up; ``GET /_modelport/endpoints/{name}/instances`` — instance states.
+
+Every request passes the gate (:mod:`.auth`: the token, a loopback Host, no browser) before any route.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import signal
 import threading
 from pathlib import Path
 
+from modelport import token as hosting_token
 from modelport.config import get_settings
+from modelport.hosting.auth import Gate, Refusal, check_bind
 from modelport.hosting.control_api import ControlApi
 from modelport.hosting.fleet import CommandFactory, serve_command
 from modelport.hosting.httpserver import HttpServer, Request, Response
@@ -51,15 +55,25 @@ def _lock_home(home: Path):
     return handle
 
 
-class HostingApp:
-    """The request dispatcher over one :class:`Hosting`."""
+def _peer(request: Request) -> str | None:
+    # The HTTP server's Request does not carry the client's address yet; until it does, every client
+    # shares one wrong-token budget (the same thing while hosting listens on loopback only).
+    return getattr(request, "client", None)
 
-    def __init__(self, hosting: Hosting) -> None:
+
+class HostingApp:
+    """The gate, then the request dispatcher over one :class:`Hosting`."""
+
+    def __init__(self, hosting: Hosting, gate: Gate) -> None:
         self.hosting = hosting
+        self.gate = gate
         self.control = ControlApi(hosting)
         self.runtime = RuntimeApi(hosting)
 
     async def __call__(self, request: Request) -> Response:
+        refusal = self.gate.check(request.method, request.path, request.headers, request.query, _peer(request))
+        if refusal is not None:
+            return self._refused(request, refusal)
         path = request.path
         if path.startswith("/endpoints/") and request.method == "POST":
             name, _, action = path[11:].partition("/")
@@ -70,7 +84,7 @@ class HostingApp:
         elif path == "/" and request.method == "POST":
             return await self.control.handle(request)
         elif path in ("/ping", "/health") and request.method == "GET":
-            return _json(200, {"status": "ok", "endpoints": len(self.hosting.live)})
+            return _json(200, {"status": "ok"})  # open without a token, so it says nothing more
         elif path.startswith("/_modelport/endpoints/") and request.method == "GET":
             name, _, what = path[22:].partition("/")
             if what == "instances":
@@ -78,6 +92,12 @@ class HostingApp:
         return _json(404, {"__type": "UnknownOperationException",
                            "message": f"No route for {request.method} {path}. Control API: POST / with "
                                       f"X-Amz-Target; Runtime API: POST /endpoints/NAME/invocations."})
+
+    @staticmethod
+    def _refused(request: Request, refusal: Refusal) -> Response:
+        """The refusal in the shape the caller's client parses (S3 routes answer ``refusal.s3()``)."""
+        status, headers, body = refusal.sagemaker()
+        return Response(status, headers, body)
 
     def _instances(self, name: str) -> Response:
         live = self.hosting.live.get(name)
@@ -96,10 +116,19 @@ class HostingServer:
         home: Path | None = None,
         settings: HostingSettings | None = None,
         command: CommandFactory = serve_command,
+        token: str | None = None,
     ) -> None:
+        """``token`` defaults to MODELPORT_HOSTING_TOKEN, else the token file under ``home`` (created).
+
+        Raises :class:`~modelport.hosting.auth.RemoteBindRefused` for a non-loopback host without
+        ``allow_remote`` and an explicit token, and :class:`~modelport.token.TokenError` for a bad token.
+        """
         self.settings = settings or get_hosting_settings()
         self.home = Path(home) if home is not None else get_settings().home
         self.command = command
+        loaded = hosting_token.load(self.home) if token is None else hosting_token.given(token, "the caller")
+        check_bind(self.settings.host, self.settings.allow_remote, loaded.explicit)
+        self.token = loaded.value
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -124,7 +153,8 @@ class HostingServer:
         lock = _lock_home(self.home)
         registry = Registry(self.home / "hosting" / "registry.db")
         hosting = Hosting(registry, self.settings, self.home, self.command)
-        http = HttpServer(HostingApp(hosting), max_body=MAX_BODY, busy_poll_seconds=self.settings.busy_poll_ms / 1000)
+        gate = Gate(self.token, allow_remote=self.settings.allow_remote)
+        http = HttpServer(HostingApp(hosting, gate), max_body=MAX_BODY, busy_poll_seconds=self.settings.busy_poll_ms / 1000)
         try:
             self.port = await http.start(self.settings.host, self.settings.port)
             await hosting.restore()
