@@ -7,6 +7,7 @@ Every hosting a test starts has its own token; :func:`clients`, :func:`instances
 from __future__ import annotations
 
 import os
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from modelport.archive import pack_archive
 from modelport.hosting.server import HostingServer
 from modelport.hosting.settings import HostingSettings
 from modelport.token import hosting_token
+from modelport.token import load as load_token
 
 # A model whose answers say which instance and variant served them. Env: SCALE multiplies x,
 # TAG names the model version, FAIL_LOAD makes model_fn fail (the server then exits non-zero).
@@ -76,10 +78,10 @@ _TOKENS: dict[str, str] = {}  # hosting URL → its token
 def start_hosting(home: Path, **settings) -> HostingServer:
     """An in-process hosting server on a free port with its state in ``home``.
 
-    The folder holding ``home`` (the test's temporary folder, where its archives are) is an allowed
-    model root, as a user lists their models folder in MODELPORT_MODEL_ROOTS.
+    The system's temporary folder (where pytest keeps each test's archives) is an allowed model root,
+    as a user lists their models folder in MODELPORT_MODEL_ROOTS.
     """
-    options = {"port": 0, "startup_timeout": 60.0, "model_roots": str(Path(home).parent), **settings}
+    options = {"port": 0, "startup_timeout": 60.0, "model_roots": tempfile.gettempdir(), **settings}
     server = HostingServer(home=home, settings=HostingSettings(**options)).start()
     _TOKENS[server.url] = server.token
     return server
@@ -92,8 +94,14 @@ def remember_token(url: str, home: Path) -> str:
 
 
 def token_for(url: str) -> str:
-    """The token of the hosting at ``url`` (else MODELPORT_HOSTING_TOKEN or this process's MODELPORT_HOME)."""
-    return _TOKENS.get(url.rstrip("/")) or hosting_token()
+    """The token of the hosting at ``url`` (else MODELPORT_HOSTING_TOKEN or this process's MODELPORT_HOME's file)."""
+    known = _TOKENS.get(url.rstrip("/"))
+    if known:
+        return known
+    try:
+        return load_token(create=False).value
+    except FileNotFoundError:
+        return "no-token-known-for-" + url.rstrip("/")
 
 
 def auth_headers(url: str) -> dict[str, str]:

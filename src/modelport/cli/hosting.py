@@ -135,15 +135,15 @@ def deploy(
     env: List[str] = typer.Option([], "--env", help="KEY=VALUE for the model's Environment (repeatable)."),
     upload: Optional[str] = typer.Option(None, help="Upload the archive to this s3:// or file:// URI first and deploy from there."),
     copy: bool = typer.Option(True, help="Register a copy of a local archive under MODELPORT_HOME/artifacts (as "
-                              "SageMaker keeps model data in S3), so the endpoint survives the original moving."),
+                              "SageMaker keeps model data in S3), so the endpoint survives the original moving. "
+                              "Without it the archive must lie under MODELPORT_HOME or MODELPORT_MODEL_ROOTS."),
     url: Optional[str] = typer.Option(None, help=URL_HELP),
     wait: bool = typer.Option(True, help="Wait until the endpoint is InService."),
     timeout: float = typer.Option(600.0, help="Seconds to wait."),
 ) -> None:
     """Deploy an archive: CreateModel, CreateEndpointConfig, then CreateEndpoint (or UpdateEndpoint)."""
     from modelport import store
-    from modelport.config import get_settings
-    from modelport.sdk import _endpoint_exists, _model_data_url, _unique
+    from modelport.sdk import _endpoint_exists, _model_data_url, _unique, stored_archive_url
 
     environment = {}
     for item in env:
@@ -155,12 +155,11 @@ def deploy(
     if not archive.startswith("s3://") and not Path(archive.removeprefix("file://")).is_file():
         _fail(f"no such archive: {archive}; pass a model.tar.gz (see `modelport pack`)")
     if not upload and copy and not archive.startswith("s3://"):
-        name = Path(archive.removeprefix("file://")).name
-        upload = f"file://{get_settings().path('artifacts', model_name, name).resolve()}"
+        upload = stored_archive_url(model_name, archive)
     if upload:
         with _console().status(f"uploading {archive} to {upload}"):
             try:
-                store.upload(archive, upload)
+                store.upload(archive.removeprefix("file://"), upload)
             except store.StoreError as exc:
                 _fail(str(exc))
         archive = upload
