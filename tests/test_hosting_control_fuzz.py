@@ -147,6 +147,8 @@ def test_nan_infinity_deep_nesting_and_odd_bodies_are_refused_and_never_stored(h
                  b'{"ModelName": "x", "ModelName": 1}', b'{"NameContains": "' + b"\\ud800" + b'"}',
                  json.dumps({"MaxResults": 2**80}).encode(), b""):
         check_answer(send(client, "ListModels", body))
+    too_big = send(client, "CreateModel", b'{"ModelName": "' + b"a" * (7 * 1024 * 1024) + b'"}')
+    assert too_big.status_code == 413 and too_big.json()["__type"] == "SerializationException"
     answer = send(client, "CreateModel", json.dumps({"ModelName": "tag-dict", "PrimaryContainer": {
         "Image": "i", "ModelDataUrl": archive}, "Tags": [{"Key": "k", "Value": {"nested": "dict"}}]}).encode())
     assert answer.status_code == 400 and "tags.1.member.value" in answer.json()["message"]

@@ -22,6 +22,7 @@ from modelport.hosting.errors import ControlError, validation
 from modelport.hosting.httpserver import Request, Response
 from modelport.hosting.input_shapes import Shapes, sagemaker_shapes
 from modelport.hosting.model_data import model_data_url
+from modelport.hosting.runtime_api import MAX_BODY
 from modelport.hosting.service import IN_SERVICE, Hosting
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -59,6 +60,9 @@ class ControlApi:
                 raise ControlError("UnknownOperationException",
                                    f"modelport hosting does not implement SageMaker.{operation}; supported: "
                                    f"{', '.join(self.operations())}.")
+            if request.too_large:  # the server kept none of it
+                raise ControlError("SerializationException", f"The request body is larger than {MAX_BODY} bytes, "
+                                   f"the most hosting accepts.", status=413)
             try:
                 params = orjson.loads(request.body or b"{}")
             except orjson.JSONDecodeError as exc:
