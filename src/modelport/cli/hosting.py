@@ -1,8 +1,8 @@
 """`modelport hosting`, `deploy`, `endpoints`, `describe`, `invoke`, `delete`, `logs`: the local SageMaker.
 
-`hosting` runs the service; the other commands are SageMaker API clients (boto3) pointed at it by
-``MODELPORT_HOSTING_URL`` (default http://127.0.0.1:8001), except `logs`, which reads the instance
-logs under ``MODELPORT_HOME/logs``.
+`hosting` runs the service (`hosting token` prints its token); the other commands are SageMaker API
+clients (boto3) pointed at it by ``MODELPORT_HOSTING_URL`` (default http://127.0.0.1:8001) with
+hosting's token, except `logs`, which reads the instance logs under ``MODELPORT_HOME/logs``.
 """
 
 from __future__ import annotations
