@@ -15,7 +15,7 @@ PAGE_DEPS := page/node_modules/.package-lock.json
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: run test install page-build node chromium bench clean help
+.PHONY: run test install page-build node chromium wrk bench clean help
 
 help:
 	@echo "make run    - install everything, build the page, start modelport (prints the URL)"
@@ -48,10 +48,16 @@ chromium:
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	  else echo "The browser tests need Debian's chromium at /usr/bin/chromium: run 'sudo apt-get install -y chromium'"; exit 1; fi; fi
 
+# The load generator of the soak test (and of `make bench`).
+wrk:
+	@if ! command -v wrk >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; \
+	  else echo "The soak test needs wrk: run 'sudo apt-get install -y wrk'"; exit 1; fi; fi
+
 run: install page-build
 	$(VENV)/bin/modelport up
 
-test: install page-build chromium
+test: install page-build chromium wrk
 	npm --prefix page test
 	$(PY) -m pytest
 

@@ -96,15 +96,15 @@ def test_predict_through_hosting_and_runtime(stack):
     assert [p["label"] for p in batch.json()["predictions"]] == [3, 5]
 
 
-def test_model_errors_come_back_as_502_with_the_models_status(stack):
+def test_model_refusals_come_back_with_the_models_status(stack):
     response = stack.post("/predict/mnist-sklearn", json={"image": "aGVsbG8="}, headers={"origin": SITE})
-    assert response.status_code == 502, response.text
+    assert response.status_code == 400, response.text
     error = response.json()["error"]
     assert error["code"] == "model_error" and error["modelStatus"] == 400
     assert "could not decode the image" in error["modelMessage"]
     assert response.headers["access-control-allow-origin"] == SITE
     csv = stack.post("/invoke/digits-e2e", content=b"0,0,0\n", headers={"content-type": "text/csv"})
-    assert csv.status_code == 502 and csv.json()["error"]["modelStatus"] == 415
+    assert csv.status_code == 415 and csv.json()["error"]["modelStatus"] == 415
 
 
 def test_bad_input_is_stopped_at_the_gateway(stack):

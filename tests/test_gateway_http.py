@@ -164,12 +164,13 @@ def test_unconfigured_model_is_503_naming_the_variable(gateway):
     assert "MNIST_PYTORCH_ENDPOINT" in error["message"]
 
 
-def test_model_error_is_502_with_the_models_status_and_message(gateway):
-    error = assert_error(gateway.post("/predict/broken-model", json={"x": 1}), 502, "model_error")
+def test_model_refusal_keeps_its_status_and_message_and_a_failure_is_502(gateway):
+    error = assert_error(gateway.post("/predict/broken-model", json={"x": 1}), 400, "model_error")
     assert error["modelStatus"] == 400 and error["modelMessage"] == "expected 784 pixels, got 3"
     assert error["retryable"] is False
     error = assert_error(gateway.post("/predict/crashing-model", json={"x": 1}), 502, "model_error")
-    assert error["modelStatus"] == 500 and "CUDA out of memory" in error["message"] and error["retryable"] is True
+    assert error["modelStatus"] == 500 and error["retryable"] is True
+    assert "CUDA out of memory" not in error["message"] and "modelMessage" not in error  # a failure's text stays in the log
 
 
 def test_backend_timeout_is_504(gateway):
@@ -221,7 +222,7 @@ def test_invoke_errors(gateway, standin):
     assert_error(gateway.post("/invoke/no-such-endpoint", content=b"{}"), 404, "unknown_endpoint")
     error = assert_error(gateway.post("/invoke/bad_name!", content=b"{}"), 400, "invalid_field")
     assert error["field"] == "endpoint"
-    assert_error(gateway.post("/invoke/broken", content=b"{}", headers={"content-type": "application/json"}), 502, "model_error")
+    assert_error(gateway.post("/invoke/broken", content=b"{}", headers={"content-type": "application/json"}), 400, "model_error")
     with LiveGateway(create_app(settings(standin, invoke_endpoints="echo-ep"))) as url:
         assert httpx.post(f"{url}/invoke/echo-ep", content=b"{}").status_code == 200
         assert_error(httpx.post(f"{url}/invoke/mnist-sk", content=b"{}"), 404, "unknown_endpoint")

@@ -80,7 +80,7 @@ def test_invoke_headers_and_binary_body(gateway, standin):
 @pytest.mark.parametrize(
     ("path", "status", "code"),
     [
-        ("/predict/broken-model", 502, "model_error"),
+        ("/predict/broken-model", 400, "model_error"),  # the model refused it: its own 4xx
         ("/predict/warming-model", 503, "model_not_ready"),
         ("/predict/missing-model", 503, "endpoint_not_found"),
         ("/predict/slow-model", 504, "backend_timeout"),

@@ -67,7 +67,7 @@ def test_invoke_forwards_types_and_sagemaker_headers(stubbed):
     assert response.headers["x-amzn-invoked-production-variant"] == "blue"
 
 
-def test_model_error_maps_to_502_with_the_models_status_and_message(stubbed):
+def test_model_refusal_maps_to_the_models_status_and_message(stubbed):
     url, stubber = stubbed
     stubber.add_client_error(
         "invoke_endpoint", service_error_code="ModelError", http_status_code=424,
@@ -78,7 +78,7 @@ def test_model_error_maps_to_502_with_the_models_status_and_message(stubbed):
                          "Accept": "application/json", "Body": b'{"text": "ok"}'},
     )
     response = httpx.post(f"{url}/predict/sentiment", content=b'{"text": "ok"}', headers={"content-type": "application/json"})
-    assert response.status_code == 502
+    assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "model_error" and error["modelStatus"] == 400 and error["modelMessage"] == "text is empty"
     assert error["retryable"] is False and "LogStreamArn" not in response.text

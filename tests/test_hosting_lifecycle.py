@@ -60,7 +60,7 @@ def archive(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def hosting(tmp_path_factory, archive):
-    server = start_hosting(tmp_path_factory.mktemp("home"), max_restarts=1, invocation_timeout=1.5)
+    server = start_hosting(tmp_path_factory.mktemp("home"), invocation_timeout=1.5)
     sm, rt = clients(server.url)
     yield server, sm, rt
     server.stop()
@@ -155,8 +155,10 @@ def test_instance_killed_under_load_is_restarted(hosting, archive):
         os.kill(victim["pid"], signal.SIGKILL)
         listed = wait_restarted(server.url, "k9", 1)
         load.wait_for(50)
-    # requests caught on the dead instance were retried on the live one: nothing was lost
-    assert load.failures == []
+    # a request the dead instance was answering is lost (it is never resent: it may have run); at most
+    # one per load thread, each a ModelError saying so. Requests that found it closed went elsewhere.
+    assert len(load.failures) <= 3, load.failures
+    assert all("ModelError" in f and "died while answering" in f for f in load.failures), load.failures
     assert victim["pid"] not in {i["pid"] for i in listed}
     described = sm.describe_endpoint(EndpointName="k9")
     assert described["EndpointStatus"] == "InService"
@@ -165,21 +167,29 @@ def test_instance_killed_under_load_is_restarted(hosting, archive):
     assert "exited with code" in log and "restarted on port" in log
 
 
-def test_repeated_crashes_mark_the_variant_unhealthy(hosting, archive):
-    server, sm, rt = hosting  # this server allows 1 restart per minute
+def test_repeated_crashes_are_reported_and_restarted_forever(hosting, archive):
+    server, sm, rt = hosting
     deploy(sm, "crashy", str(archive))
-    os.kill(instances(server.url, "crashy")[0]["pid"], signal.SIGKILL)
-    wait_restarted(server.url, "crashy", 1)
-    os.kill(instances(server.url, "crashy")[0]["pid"], signal.SIGKILL)
-    deadline = time.monotonic() + 30
-    while "FailureReason" not in (described := sm.describe_endpoint(EndpointName="crashy")):
-        assert time.monotonic() < deadline, "the variant was never marked unhealthy"
-        time.sleep(0.05)
-    assert "crashed 2 times" in described["FailureReason"]
-    assert "modelport logs crashy" in described["FailureReason"]
-    assert described["ProductionVariants"][0]["VariantStatus"][0]["StatusMessage"] == described["FailureReason"]
-    with pytest.raises(rt.exceptions.ServiceUnavailable):
-        rt.invoke_endpoint(EndpointName="crashy", Body=b"{}", ContentType="application/json")
+    for crash in range(1, 5):  # more crashes within a minute than any give-up limit would allow
+        os.kill(instances(server.url, "crashy")[0]["pid"], signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while "FailureReason" not in (described := sm.describe_endpoint(EndpointName="crashy")):
+            assert time.monotonic() < deadline, "the crash was never reported"
+            time.sleep(0.02)
+        assert described["EndpointStatus"] == "InService"
+        assert "exited with code -9" in described["FailureReason"]
+        assert "modelport logs crashy" in described["FailureReason"]
+        assert described["ProductionVariants"][0]["VariantStatus"][0]["StatusMessage"] == described["FailureReason"]
+        wait_restarted(server.url, "crashy", crash)
+    deadline = time.monotonic() + 10
+    while "FailureReason" in (described := sm.describe_endpoint(EndpointName="crashy")):
+        assert time.monotonic() < deadline, f"the report was never cleared: {described['FailureReason']}"
+        time.sleep(0.02)
+    assert described["ProductionVariants"][0]["CurrentInstanceCount"] == 1
+    assert "VariantStatus" not in described["ProductionVariants"][0]
+    body = json.loads(rt.invoke_endpoint(EndpointName="crashy", Body=b'{"x": 2}', ContentType="application/json")["Body"].read())
+    assert body["y"] == 4.0
+    sm.delete_endpoint(EndpointName="crashy")
 
 
 def test_restart_restores_in_service_endpoints(tmp_path, archive):

@@ -2,9 +2,10 @@
 archive leaves nothing behind.
 
 Every member is checked before anything is written (absolute paths, ``..``, links that leave the
-folder or pass through another link, devices and FIFOs, total size). Extraction then runs with
-Python's ``tarfile`` "data" filter as a second line of defence, into a hidden folder beside the
-destination that is renamed into place only when everything succeeded.
+folder, paths or link targets that pass through another link in any order, hard links to links,
+devices and FIFOs, entry count, total size). Extraction then runs with Python's ``tarfile`` "data"
+filter as a second line of defence, into a hidden folder beside the destination; every extracted
+link's real path is checked to be inside it, and only then is it renamed into place.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from modelport.checksum import sha256_of
 
 DEFAULT_MAX_BYTES = 20 * 1024**3  # 20 GiB unpacked
 MAX_BYTES_ENV = "MODELPORT_MAX_ARCHIVE_BYTES"
+DEFAULT_MAX_ENTRIES = 100_000
+MAX_ENTRIES_ENV = "MODELPORT_MAX_ARCHIVE_ENTRIES"
 CACHE_KEY_LENGTH = 16  # hex digits of the archive's sha256 used as the cache folder name
 # tarfile's extraction filters arrived in Python 3.11.4; before that our own checks stand alone.
 _FILTER_ERROR: type[Exception] | tuple[()] = getattr(tarfile, "FilterError", ())
@@ -31,15 +34,24 @@ _FILTER_ERROR: type[Exception] | tuple[()] = getattr(tarfile, "FilterError", ())
 
 def max_archive_bytes() -> int:
     """The unpacked-size limit: ``MODELPORT_MAX_ARCHIVE_BYTES`` if set, else :data:`DEFAULT_MAX_BYTES`."""
-    raw = os.environ.get(MAX_BYTES_ENV, "").strip()
+    return _positive_setting(MAX_BYTES_ENV, DEFAULT_MAX_BYTES, "bytes")
+
+
+def max_archive_entries() -> int:
+    """The entry-count limit: ``MODELPORT_MAX_ARCHIVE_ENTRIES`` if set, else :data:`DEFAULT_MAX_ENTRIES`."""
+    return _positive_setting(MAX_ENTRIES_ENV, DEFAULT_MAX_ENTRIES, "entries")
+
+
+def _positive_setting(variable: str, default: int, unit: str) -> int:
+    raw = os.environ.get(variable, "").strip()
     if not raw:
-        return DEFAULT_MAX_BYTES
+        return default
     try:
         value = int(raw.replace("_", ""))
     except ValueError:
-        raise ArchiveError(f"{MAX_BYTES_ENV} must be a whole number of bytes, got {raw!r}") from None
+        raise ArchiveError(f"{variable} must be a whole number of {unit}, got {raw!r}") from None
     if value <= 0:
-        raise ArchiveError(f"{MAX_BYTES_ENV} must be a positive number of bytes, got {raw!r}")
+        raise ArchiveError(f"{variable} must be a positive number of {unit}, got {raw!r}")
     return value
 
 
@@ -164,10 +176,11 @@ def _extract_to_staging(source: Path, destination: Path, limit: int) -> Path:
     staging = destination.with_name(f".{destination.name}.{secrets.token_hex(6)}.partial")
     try:
         with _open_tar(source) as tar:
-            summary = validate_members(tar, limit)
+            summary = validate_members(tar, limit, max_archive_entries())
             staging.mkdir()
             extract_kwargs = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
             tar.extractall(staging, members=summary.members, **extract_kwargs)
+        check_links_inside(staging)
     except _FILTER_ERROR as error:
         shutil.rmtree(staging, ignore_errors=True)
         member = getattr(getattr(error, "tarinfo", None), "name", "?")
@@ -192,18 +205,23 @@ def _open_tar(source: Path) -> tarfile.TarFile:
         ) from error
 
 
-def validate_members(tar: tarfile.TarFile, max_bytes: int) -> ArchiveSummary:
+def validate_members(tar: tarfile.TarFile, max_bytes: int, max_entries: int = DEFAULT_MAX_ENTRIES) -> ArchiveSummary:
     """Check every member of ``tar`` against the safety rules before anything is extracted.
 
     Returns the members to extract (the archive's own root entries ``.``/``./`` are dropped).
-    Raises :class:`UnsafeArchiveError` on the first member that breaks a rule.
+    Raises :class:`UnsafeArchiveError` on the first member that breaks a rule. Rules about links
+    are checked again once every member is known, so their order in the archive does not matter.
     """
     members: list[tarfile.TarInfo] = []
     kinds: dict[str, str] = {}  # normalised name -> "dir" | "file" | "link"
     total = 0
     # Iterating reads each header before the member's data is skipped, so an absurd declared size
-    # is refused here without reading on.
-    for member in tar:
+    # or count is refused here without reading on.
+    for count, member in enumerate(tar, 1):
+        if count > max_entries:
+            raise UnsafeArchiveError(
+                member.name, f"the archive has more than {max_entries:,} entries (raise the limit with {MAX_ENTRIES_ENV})"
+            )
         name = _normalised_name(member.name)
         if name is None:  # the archive's root folder entry ("", "." or "./")
             if not member.isdir():
@@ -233,7 +251,58 @@ def validate_members(tar: tarfile.TarFile, max_bytes: int) -> ArchiveSummary:
             raise UnsafeArchiveError(member.name, "the archive holds this path more than once")
         kinds[name] = kind
         members.append(member)
+    _check_link_chains(members, kinds)
     return ArchiveSummary(members=members, total_bytes=total)
+
+
+def _check_link_chains(members: list[tarfile.TarInfo], kinds: dict[str, str]) -> None:
+    """With every member known: no path and no symbolic link target passes through a link.
+
+    ``l2 -> l1/..`` then ``l1 -> .`` is lexically inside, yet resolves to the parent folder; each
+    link alone looks fine, so links are checked against all the others, whatever their order.
+    A link to a link (``libx.so -> libx.so.1``) stays allowed: its target is checked on its own.
+    """
+    for member in members:
+        name = _normalised_name(member.name) or ""
+        _check_not_through_link(member.name, name, kinds)
+        if member.issym():
+            for passed in _target_parents(name, member.linkname):
+                if kinds.get(passed) == "link":
+                    raise UnsafeArchiveError(
+                        member.name, f"symbolic link target {member.linkname!r} passes through the link {passed!r} (link chains are refused)"
+                    )
+
+
+def _target_parents(name: str, target: str) -> list[str]:
+    """The folders a relative link target walks through on its way (lexically, from the link's folder)."""
+    walked = [part for part in posixpath.dirname(name).split("/") if part]
+    passed = []
+    steps = [part for part in target.replace("\\", "/").split("/") if part not in ("", ".")]
+    for step in steps[:-1]:
+        if step == "..":
+            if walked:
+                walked.pop()
+        else:
+            walked.append(step)
+            passed.append("/".join(walked))
+    return passed
+
+
+def check_links_inside(root: Path) -> None:
+    """After extraction: every symbolic link under ``root`` resolves inside it (else refuse).
+
+    Walks what is on disk, not the member list, so it holds whatever the extraction did.
+    """
+    base = os.path.realpath(root)
+    for folder, subfolders, files in os.walk(base):  # links to folders are listed, not followed
+        for entry in (*subfolders, *files):
+            path = os.path.join(folder, entry)
+            if not os.path.islink(path):
+                continue
+            real = os.path.realpath(path)
+            if real != base and not real.startswith(base + os.sep):
+                relative = os.path.relpath(path, base)
+                raise UnsafeArchiveError(relative, f"symbolic link to {os.readlink(path)!r} resolves outside the extraction folder")
 
 
 def _normalised_name(raw: str) -> str | None:
@@ -299,6 +368,8 @@ def _check_hardlink(member: tarfile.TarInfo, kinds: dict[str, str]) -> None:
     parts = [part for part in target.replace("\\", "/").split("/") if part not in ("", ".")]
     if ".." in parts:
         raise UnsafeArchiveError(member.name, f"hard link target {target!r} leaves the extraction folder")
+    if kinds.get("/".join(parts)) == "link":
+        raise UnsafeArchiveError(member.name, f"hard link target {target!r} is a symbolic link (hard links to links are refused)")
     if kinds.get("/".join(parts)) != "file":
         raise UnsafeArchiveError(
             member.name, f"hard link target {target!r} is not a regular file earlier in the archive"

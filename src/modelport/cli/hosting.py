@@ -352,6 +352,8 @@ def _follow(files: List[Path]) -> None:
         while True:
             for path in positions:
                 size = path.stat().st_size
+                if size < positions[path]:  # the log rotated: read the new file from its start
+                    positions[path] = 0
                 if size > positions[path]:
                     with path.open("r", errors="replace") as f:
                         f.seek(positions[path])

@@ -12,6 +12,7 @@ on AWS, an OpenAI-compatible server when ``CHAT_BASE_URL`` is set, else chat is 
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any, AsyncIterator
 
@@ -23,7 +24,8 @@ from fastapi.responses import Response
 from modelport.gateway.chat_openai import chunk, completion, finish_reason, model_list
 from modelport.gateway.chat_request import ChatRequest, parse_chat_body, parse_openai_body
 from modelport.gateway.chat_stream import EventStreamResponse, sse
-from modelport.gateway.errors import ApiError
+from modelport.gateway.errors import ApiError, to_public
+from modelport.gateway.logs import get_logger
 from modelport.gateway.model_calls import is_json
 from modelport.gateway.providers.base import ChatProvider
 from modelport.gateway.settings import GatewaySettings
@@ -122,6 +124,19 @@ def _elapsed_ms(request: Request) -> float:
     return round((time.perf_counter() - started) * 1000, 3)
 
 
+def public_errors(handler):
+    """Route decorator: a provider's error leaves in its public form (status included), see errors.py."""
+
+    @functools.wraps(handler)
+    async def route(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except ApiError as exc:
+            raise to_public(exc, request.scope.get("state", {}).get("request_id")) from None
+
+    return route
+
+
 def add_chat_routes(app: FastAPI, settings: GatewaySettings, provider: ChatProvider | None,
                     problem: str | None = None) -> None:
     """Add the chat routes to `app`, served by `provider` (503 when it is None)."""
@@ -162,10 +177,13 @@ def add_chat_routes(app: FastAPI, settings: GatewaySettings, provider: ChatProvi
             raise
         return first, events
 
-    def error_event(exc: BaseException) -> dict[str, Any]:
+    def error_event(exc: BaseException, request_id: str | None) -> dict[str, Any]:
+        """The error event of a stream that already sent its status: the error's public form."""
         if isinstance(exc, ApiError):
-            return {"code": exc.code, "message": exc.message, "retryable": exc.retryable}
-        return {"code": "internal_error", "message": "the chat stream failed; it is logged", "retryable": True}
+            public = to_public(exc, request_id)
+            return {"code": public.code, "message": public.message, "retryable": public.retryable}
+        get_logger().error("chat stream failed (requestId=%s)", request_id, exc_info=exc)
+        return {"code": "internal_error", "message": "the chat stream failed; it is logged under the request id", "retryable": True}
 
     @app.post(
         "/chat",
@@ -176,6 +194,7 @@ def add_chat_routes(app: FastAPI, settings: GatewaySettings, provider: ChatProvi
         "`{\"done\": true, \"reply\", \"stopReason\", \"usage\", \"latencyMs\", \"model\", \"provider\"}`.",
         openapi_extra={"requestBody": {"required": True, "content": {JSON: {"schema": {"type": "object"}, "example": CHAT_EXAMPLE}}}},
     )
+    @public_errors
     async def chat_route(request: Request) -> Response:
         source = await provider_for(request)
         chat = parse_chat_body(await _read_json(request), settings)
@@ -209,7 +228,7 @@ def add_chat_routes(app: FastAPI, settings: GatewaySettings, provider: ChatProvi
                 except StopAsyncIteration:
                     break
         except Exception as exc:  # noqa: BLE001 - the status is sent; the error goes in the stream
-            yield sse({"error": error_event(exc)}, event="error")
+            yield sse({"error": error_event(exc, request.scope.get("state", {}).get("request_id"))}, event="error")
         finally:
             await events.aclose()
 
@@ -220,6 +239,7 @@ def add_chat_routes(app: FastAPI, settings: GatewaySettings, provider: ChatProvi
         "CHAT_SYSTEM_PROMPT applies. Only n=1.",
         openapi_extra={"requestBody": {"required": True, "content": {JSON: {"schema": {"type": "object"}}}}},
     )
+    @public_errors
     async def openai_chat(request: Request) -> Response:
         source = await provider_for(request)
         payload = await _read_json(request)
@@ -255,11 +275,12 @@ def add_chat_routes(app: FastAPI, settings: GatewaySettings, provider: ChatProvi
                     break
             yield sse("[DONE]")
         except Exception as exc:  # noqa: BLE001 - the status is sent; the error goes in the stream
-            yield sse({"error": {**error_event(exc), "type": "server_error"}})
+            yield sse({"error": {**error_event(exc, request_id), "type": "server_error"}})
         finally:
             await events.aclose()
 
     @app.get("/v1/models", summary="OpenAI-compatible list of the chat model(s) this gateway fronts")
+    @public_errors
     async def openai_models(request: Request) -> Response:
         source = await provider_for(request)
         names = await source.models()

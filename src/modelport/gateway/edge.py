@@ -1,6 +1,7 @@
 """The gateway's edge: one lean ASGI middleware around the app for what every request needs.
 
-In order: request id, CORS preflight, API key, rate limit, body size limit; then the app; then
+In order: request id, CORS preflight, API key (wrong keys limited per client address), rate limit,
+body size limit; then the app; then
 ``X-Request-Id`` and CORS headers on the response (errors included) and one structured log line.
 Locally (not in Lambda) it also keeps the event loop polling briefly after each answer (``BusyPoll``).
 Plain ASGI rather than a framework middleware, to keep the per-request cost small.
@@ -18,7 +19,7 @@ from modelport.gateway.auth import ApiKeys
 from modelport.gateway.cors import Cors
 from modelport.gateway.errors import ApiError, send_error
 from modelport.gateway.logs import log_json
-from modelport.gateway.ratelimit import TokenBuckets, retry_after_header
+from modelport.gateway.ratelimit import FAILED_KEY_LIMIT, TokenBuckets, retry_after_header
 from modelport.net.busypoll import BusyPoll
 
 # Paths that call models: these need the API key and count against the rate limit.
@@ -72,6 +73,7 @@ class Edge:
         self.cors = cors
         self.keys = keys
         self.buckets = buckets
+        self.failed_keys = TokenBuckets(FAILED_KEY_LIMIT)  # per client address
         self.max_body_bytes = max_body_bytes
         self.logger = logger
         self.access_log = access_log
@@ -132,13 +134,13 @@ class Edge:
         if scope["method"] == "OPTIONS" or not is_api_path(scope["path"]):
             return None
         key = ApiKeys.presented(headers)
+        address = (scope.get("client") or ("?",))[0]
         if self.keys.enabled:
-            try:
-                self.keys.check(key)
-            except ApiError as exc:
-                return exc
+            refused = self._check_key(key, address)
+            if refused is not None:
+                return refused
         if self.buckets is not None:
-            client = f"key:{key}" if (key and self.keys.enabled) else f"ip:{(scope.get('client') or ('?',))[0]}"
+            client = f"key:{key}" if (key and self.keys.enabled) else f"ip:{address}"
             wait = self.buckets.take(client)
             if wait > 0:
                 return ApiError(
@@ -148,6 +150,24 @@ class Edge:
         length = headers.get("content-length")
         if length and length.isdigit() and int(length) > self.max_body_bytes:
             return _BodyTooLarge(self.max_body_bytes)
+        return None
+
+    def _check_key(self, key: str | None, address: str) -> ApiError | None:
+        """The key's 401/403, or 429 for an address out of failed attempts (see ratelimit.py)."""
+        if key is not None:
+            wait = self.failed_keys.wait(address)
+            if wait > 0:
+                return ApiError(
+                    429, "too_many_failed_keys",
+                    "too many wrong API keys from this address: retry after the time in Retry-After",
+                    retryable=True, headers={"Retry-After": retry_after_header(wait)},
+                )
+        try:
+            self.keys.check(key)
+        except ApiError as exc:
+            if key is not None:
+                self.failed_keys.take(address)
+            return exc
         return None
 
     async def _preflight(self, headers, origin, send, request_id) -> None:

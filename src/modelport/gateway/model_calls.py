@@ -1,7 +1,8 @@
 """What ``POST /predict/{model}`` and ``POST /invoke/{endpoint}`` do, free of any web framework.
 
 Each call takes the path name, the request headers it needs and the raw body, and returns the answer
-as ``(body bytes, response headers)`` or raises ``ApiError``. Two thin adapters use them: the hot
+as ``(body bytes, response headers)`` or raises ``ApiError`` (a backend's in its public form,
+``errors.to_public``, so both adapters send the same status). Two thin adapters use them: the hot
 path (``hot_routes.py``, plain ASGI, what serves these routes) and the FastAPI routes in ``app.py``
 (which give ``/docs`` its schema). Per-request facts for the access log go into the ASGI ``state``.
 """
@@ -14,7 +15,7 @@ from typing import Any
 import orjson
 
 from modelport.gateway.backend import SageMakerBackend
-from modelport.gateway.errors import ApiError
+from modelport.gateway.errors import ApiError, to_public
 from modelport.gateway.routes import CHAT, ENDPOINT_NAME_RE, IMAGE_CLASSIFIER, TEXT_CLASSIFIER, Route, RouteTable
 from modelport.gateway.validation import DIGIT_FORMS, TEXT_FORMS, validate_predict_body
 
@@ -68,7 +69,10 @@ class ModelCalls:
         except orjson.JSONDecodeError as exc:
             raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
         forward = validate_predict_body(route.kind, payload, body) or body
-        result = await self.backend.invoke(route.endpoint, forward, JSON, JSON)
+        try:
+            result = await self.backend.invoke(route.endpoint, forward, JSON, JSON)
+        except ApiError as exc:
+            raise to_public(exc, state.get("request_id")) from None
         state["model_latency_ms"] = result.latency_ms
         try:
             answer = orjson.loads(result.body)
@@ -101,7 +105,7 @@ class ModelCalls:
         except ApiError as exc:
             if exc.code == "endpoint_not_found":
                 raise ApiError(404, "unknown_endpoint", exc.message) from None
-            raise
+            raise to_public(exc, state.get("request_id")) from None
         state["model_latency_ms"] = result.latency_ms
         out = {
             "content-type": result.content_type or "application/octet-stream",

@@ -3,6 +3,18 @@ restarted when they crash, drained and stopped when their fleet goes away.
 
 A :class:`VariantFleet` is the instances of one production variant. Blue/green updates start a new
 fleet beside the old one; the router switches over, then the old fleet drains and stops.
+
+Health tells the truth:
+- an instance takes requests (``ready``) only while its ``/ping`` answers 200; a ``/ping`` answered
+  with anything else (its workers are reloading the model) takes it out of routing without killing
+  it, and it comes back as soon as ``/ping`` is 200 again;
+- an instance whose ``/ping`` goes unanswered three times in a row is killed and restarted, unless
+  it is busy: a worker predicts on its event loop, so a long ``predict_fn`` leaves pings unanswered.
+  A busy instance is excused for as long as the runtime itself lets one request run before it
+  replaces the worker (:func:`modelport.runtime.stuck.stuck_after`), counted from its last answer;
+- crashed instances are restarted forever, after a capped exponential back-off; while an instance
+  crashes or is not ready the variant says so (``unhealthy``: DescribeEndpoint's VariantStatus and
+  FailureReason), and the message is cleared once every instance is ready again.
 """
 
 from __future__ import annotations
@@ -13,29 +25,43 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from modelport.logfiles import RotatingLog, pump
 from modelport.net.upstream import UpstreamError, UpstreamPool
+from modelport.runtime.stuck import stuck_after
 
 log = logging.getLogger(__name__)
 
 CommandFactory = Callable[[str, int, int], list[str]]
+StatusCallback = Callable[["VariantFleet", "str | None", "str | None"], None]
 
-# Run the instance through a two-line launcher that asks Linux to SIGTERM it when hosting dies
-# (PR_SET_PDEATHSIG survives exec), so a killed hosting process leaves no orphan model servers.
+# Run the instance through a short launcher that asks Linux to SIGTERM it when hosting dies
+# (PR_SET_PDEATHSIG survives exec), so a killed hosting process leaves no orphan model servers. If
+# hosting died before the request took effect, the launcher's parent is already someone else: exit.
 _LAUNCHER = (
     "import ctypes,os,sys\n"
     "try: ctypes.CDLL(None).prctl(1, 15)\n"
     "except Exception: pass\n"
-    "os.execv(sys.argv[1], sys.argv[1:])"
+    "if os.getppid() != int(sys.argv[1]): sys.exit(0)\n"
+    "os.execv(sys.argv[2], sys.argv[2:])"
 )
-PING_INTERVAL = 0.05
+PING_INTERVAL = 0.05  # between pings while an instance starts
+PROBE_INTERVAL = 0.1  # between pings while a running instance is not ready
 HEALTH_FAILURES = 3
 CRASH_WINDOW = 60.0
+RESTART_FIRST_SECONDS = 0.2  # back-off before restarting an instance after its first crash in a window
+RESTART_MAX_SECONDS = 30.0  # the back-off doubles with each crash within CRASH_WINDOW, up to this
+_TIMEOUT_KEYS = ("SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS", "SAGEMAKER_MODEL_SERVER_TIMEOUT")
+# Unless the model sets its own, an instance's runtime interrupts a request this long after hosting
+# stopped waiting for it: the client gets SageMaker's timeout error from hosting, and the worker is
+# free again a moment later.
+RUNTIME_TIMEOUT_MARGIN = 1.0
 
 
 def serve_command(artifact: str, port: int, workers: int) -> list[str]:
@@ -49,6 +75,11 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def restart_delay(crashes: int) -> float:
+    """Seconds before restarting an instance that crashed ``crashes`` times within CRASH_WINDOW."""
+    return min(RESTART_MAX_SECONDS, RESTART_FIRST_SECONDS * 2 ** max(0, crashes - 1))
 
 
 def log_tail(path: Path, lines: int = 12) -> str:
@@ -80,10 +111,15 @@ class Instance:
         self.process: asyncio.subprocess.Process | None = None
         self.restarts = 0
         self.stopping = False
-        self.failed: str | None = None
+        self.starting = False
+        self.problem: str | None = None  # why it is not serving right now (reported on the variant)
+        self.progress_at = 0.0  # when it last answered, or went from idle to busy
+        self.abandoned_until = 0.0  # a request hosting gave up on may keep its worker busy until then
         self._crashes: deque[float] = deque()
         self._tasks: list[asyncio.Task] = []
+        self._pump: threading.Thread | None = None
         self.log_path = fleet.log_dir / f"{fleet.name}-{index}-{fleet.tag}.log"
+        self.log = RotatingLog(self.log_path)
 
     @property
     def pid(self) -> int | None:
@@ -93,8 +129,55 @@ class Instance:
     def describe(self) -> dict[str, Any]:
         """State for the instances listing (CLI, tests)."""
         return {"index": self.index, "pid": self.pid, "port": self.port, "ready": self.ready,
-                "outstanding": self.outstanding, "restarts": self.restarts, "failed": self.failed,
+                "outstanding": self.outstanding, "restarts": self.restarts, "problem": self.problem,
                 "log": str(self.log_path)}
+
+    # --- requests (called by the Runtime API on the hot path) --------------------------------
+
+    def begin(self) -> None:
+        """A request is being sent to this instance."""
+        if not self.outstanding:
+            self.progress_at = time.monotonic()
+        self.outstanding += 1
+
+    def end(self) -> None:
+        """A request got its answer (any status)."""
+        self.outstanding -= 1
+        self.progress_at = time.monotonic()
+
+    def not_sent(self) -> None:
+        """A request could not be sent (no connection could be opened): take the instance out of
+        routing until ``/ping`` passes again."""
+        self.outstanding -= 1
+        self._suspect(f"instance {self.index} refused a connection")
+
+    def abandoned(self) -> None:
+        """Hosting stopped waiting for a request (invocation timeout); its worker may still be in it."""
+        self.outstanding -= 1
+        now = time.monotonic()
+        self.abandoned_until = max(self.abandoned_until, now - self.fleet.invocation_timeout + self.fleet.busy_limit)
+
+    def died_answering(self) -> None:
+        """A request was sent and its connection died before a whole answer: the worker serving it
+        died. Take the instance out of routing until ``/ping`` says its workers are back."""
+        self.outstanding -= 1
+        self._suspect(f"a worker of instance {self.index} died while answering a request")
+
+    def excused(self, now: float) -> bool:
+        """Whether unanswered pings are expected: the instance is busy (its workers are inside
+        requests) and answered, or became busy, within the runtime's stuck-worker limit."""
+        if now - self.progress_at >= self.fleet.busy_limit:
+            return False
+        return self.outstanding > 0 or now < self.abandoned_until
+
+    def _suspect(self, why: str) -> None:
+        if self.ready and not self.stopping:
+            self.ready = False
+            self._note(f"{why}; not routing to it until /ping passes again")
+            self._set_problem(f"Instance {self.index} of variant {self.fleet.name} is not taking requests: {why}. "
+                              f"See `modelport logs {self.fleet.endpoint}` ({self.log_path}).")
+
+    # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self, timeout: float) -> None:
         """Start the process and wait until ``/ping`` answers 200; raise :class:`FleetError` otherwise."""
@@ -113,23 +196,28 @@ class Instance:
         self.pool = UpstreamPool("127.0.0.1", self.port)
         command = fleet.command(fleet.artifact, self.port, fleet.workers)
         env = {**os.environ, **fleet.base_env, **fleet.environment, "PYTHONUNBUFFERED": "1"}
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as logfile:
-            stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-            logfile.write(f"=== {stamp} modelport hosting: starting {fleet.endpoint}/{fleet.name} instance "
-                          f"{self.index} on port {self.port}: {' '.join(command)}\n".encode())
-            logfile.flush()
+        self.log.note(f"modelport hosting: starting {fleet.endpoint}/{fleet.name} instance {self.index} on port "
+                      f"{self.port}: {' '.join(command)}")
+        read_end, write_end = os.pipe()
+        try:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-S", "-c", _LAUNCHER, *command,
-                stdin=asyncio.subprocess.DEVNULL, stdout=logfile, stderr=asyncio.subprocess.STDOUT,
+                sys.executable, "-S", "-c", _LAUNCHER, str(os.getpid()), *command,
+                stdin=asyncio.subprocess.DEVNULL, stdout=write_end, stderr=asyncio.subprocess.STDOUT,
                 env=env, start_new_session=True,
             )
+        except BaseException:
+            os.close(read_end)
+            raise
+        finally:
+            os.close(write_end)
+        self._pump = pump(read_end, self.log, name=f"log-{fleet.endpoint}-{fleet.name}-{self.index}")
 
     async def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         process = self.process
         while True:
             if process.returncode is not None:
+                await self._drain_output()
                 raise FleetError(self._failure(f"exited with code {process.returncode} before passing /ping"))
             try:
                 response = await self.pool.request("GET", "/ping", timeout=2.0)
@@ -141,6 +229,11 @@ class Instance:
                 raise FleetError(self._failure(f"did not pass /ping within {timeout:g} s"))
             await asyncio.sleep(PING_INTERVAL)
 
+    async def _drain_output(self) -> None:
+        """Let the log pump copy the last output of an exited process (for the failure message)."""
+        if self._pump is not None:
+            await asyncio.to_thread(self._pump.join, 2.0)
+
     def _failure(self, what: str) -> str:
         fleet = self.fleet
         tail = log_tail(self.log_path)
@@ -150,7 +243,7 @@ class Instance:
         return f"{reason} Last log lines:\n{tail}" if tail else reason
 
     async def _supervise(self) -> None:
-        """Restart the process when it exits unexpectedly; give up after repeated crashes."""
+        """Restart the process whenever it exits unexpectedly, after a capped exponential back-off."""
         while True:
             code = await self.process.wait()
             self.ready = False
@@ -163,57 +256,87 @@ class Instance:
             self._crashes.append(now)
             while self._crashes and now - self._crashes[0] > CRASH_WINDOW:
                 self._crashes.popleft()
-            self._note(f"instance {self.index} exited with code {code}")
-            if len(self._crashes) > self.fleet.max_restarts:
-                self.failed = (f"Instance {self.index} of variant {self.fleet.name} crashed {len(self._crashes)} "
-                               f"times within {CRASH_WINDOW:g} s (last exit code {code}); it is not restarted "
-                               f"again. See `modelport logs {self.fleet.endpoint}`.")
-                self.fleet.instance_failed(self)
-                return
-            await asyncio.sleep(min(0.2 * 2 ** (len(self._crashes) - 1), 5.0))
+            delay = restart_delay(len(self._crashes))
+            self._note(f"instance {self.index} exited with code {code}; restarting it in {delay:g} s")
+            fleet = self.fleet
+            self._set_problem(
+                f"Instance {self.index} of variant {fleet.name} exited with code {code} ({len(self._crashes)} "
+                f"time(s) within {CRASH_WINDOW:g} s); it is restarted in {delay:g} s. See `modelport logs "
+                f"{fleet.endpoint}` ({self.log_path}).")
+            await asyncio.sleep(delay)
             if self.stopping:
                 return
             self.restarts += 1
+            self.starting = True
             try:
                 await self._spawn()
-                await self._wait_ready(self.fleet.startup_timeout)
+                await self._wait_ready(fleet.startup_timeout)
             except (FleetError, OSError) as exc:  # counts as another crash
                 self._note(str(exc).splitlines()[0])
                 if self.process is not None and self.process.returncode is None:
                     self._kill_group(signal.SIGKILL)
                 continue
+            finally:
+                self.starting = False
             if self.stopping:
                 return
             self.ready = True
             self._note(f"instance {self.index} restarted on port {self.port}")
+            self._set_problem(None)
 
     async def _health(self) -> None:
-        """Ping a ready instance now and then; kill it when it stops answering (the supervisor restarts it)."""
+        """Ping now and then: route to the instance only while /ping is 200; kill it (the supervisor
+        restarts it) when pings go unanswered and no long request explains it."""
         failures = 0
         while not self.stopping:
             interval = self.fleet.health_interval
-            await asyncio.sleep(interval)
-            if not self.ready or self.pool is None:
+            await asyncio.sleep(interval if self.ready else min(interval, PROBE_INTERVAL))
+            process = self.process
+            if self.stopping or self.starting or self.pool is None or process is None or process.returncode is not None:
                 failures = 0
                 continue
-            try:
-                ok = (await self.pool.request("GET", "/ping", timeout=min(2.0, interval))).status == 200
-            except (UpstreamError, asyncio.TimeoutError):
-                ok = False
-            failures = 0 if ok else failures + 1
-            if failures >= HEALTH_FAILURES and self.ready:
-                self._note(f"instance {self.index} failed /ping {failures} times; killing it")
-                self.ready = False
-                self._kill_group(signal.SIGKILL)
+            status, message = await self._ping(min(2.0, interval))
+            if status == 200:
                 failures = 0
+                if not self.ready:
+                    self.ready = True
+                    self._note(f"instance {self.index} passes /ping again")
+                    self._set_problem(None)
+            elif status is not None:  # it answers, but its workers are (re)loading the model
+                failures = 0
+                if self.ready:
+                    self.ready = False
+                    self._note(f"instance {self.index} answered /ping with {status}; not routing to it")
+                self._set_problem(f"Instance {self.index} of variant {self.fleet.name} is not ready: /ping "
+                                  f"answered {status} ({message}). See `modelport logs {self.fleet.endpoint}` "
+                                  f"({self.log_path}).")
+            elif self.excused(time.monotonic()):
+                failures = 0
+            else:
+                failures += 1
+                if failures >= HEALTH_FAILURES:
+                    self._note(f"instance {self.index} failed /ping {failures} times; killing it")
+                    self.ready = False
+                    self._kill_group(signal.SIGKILL)
+                    failures = 0
+
+    async def _ping(self, timeout: float) -> tuple[int | None, str]:
+        """``/ping``'s status and body, or (None, "") when it went unanswered."""
+        try:
+            response = await self.pool.request("GET", "/ping", timeout=timeout)
+        except (UpstreamError, asyncio.TimeoutError):
+            return None, ""
+        return response.status, response.body[:300].decode("utf-8", "replace")
+
+    def _set_problem(self, problem: str | None) -> None:
+        if problem != self.problem:
+            self.problem = problem
+            if not self.stopping:
+                self.fleet.instance_changed()
 
     def _note(self, message: str) -> None:
         log.warning("%s/%s: %s", self.fleet.endpoint, self.fleet.name, message)
-        try:
-            with self.log_path.open("a") as f:
-                f.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} modelport hosting: {message}\n")
-        except OSError:
-            pass
+        self.log.note(f"modelport hosting: {message}")
 
     def _kill_group(self, sig: int) -> None:
         if self.process is None:
@@ -245,6 +368,7 @@ class Instance:
         for task in self._tasks:
             task.cancel()
         await self._terminate()
+        self.log.close()
 
 
 class VariantFleet:
@@ -260,11 +384,11 @@ class VariantFleet:
         command: CommandFactory,
         workers: int,
         startup_timeout: float,
-        max_restarts: int,
+        invocation_timeout: float = 60.0,
         base_env: dict[str, str] | None = None,
         drain_timeout: float = 30.0,
         health_interval: float = 2.0,
-        on_unhealthy: Callable[["VariantFleet", str], None] | None = None,
+        on_status: StatusCallback | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.name: str = variant["VariantName"]
@@ -277,22 +401,37 @@ class VariantFleet:
         self.base_env = dict(base_env or {})
         self.drain_timeout = drain_timeout
         self.health_interval = health_interval
+        self.invocation_timeout = invocation_timeout
         self.artifact = artifact
         self.log_dir = log_dir
         self.command = command
         env_workers = self.environment.get("SAGEMAKER_MODEL_SERVER_WORKERS")
         self.workers = int(env_workers) if env_workers and env_workers.isdigit() else workers
         self.startup_timeout = float(variant.get("ContainerStartupHealthCheckTimeoutInSeconds") or startup_timeout)
-        self.max_restarts = max_restarts
-        self.on_unhealthy = on_unhealthy
+        # The runtime's own per-request timeout follows hosting's unless the model sets one; a busy
+        # instance is excused from pings for as long as its runtime lets one request run.
+        runtime_timeout = _model_timeout(self.environment)
+        if runtime_timeout is None:
+            runtime_timeout = invocation_timeout + RUNTIME_TIMEOUT_MARGIN
+            self.base_env[_TIMEOUT_KEYS[0]] = f"{runtime_timeout:g}"
+        self.busy_limit = stuck_after(runtime_timeout)
+        self.on_status = on_status
         self.tag = time.strftime("%Y%m%d-%H%M%S") + f"-{time.time_ns() % 1000000:06d}"
         self.instances: list[Instance] = []
-        self.unhealthy: str | None = None
+        self.unhealthy: str | None = None  # why an instance is not serving (VariantStatus, FailureReason)
+        self.invocations = 0  # answered or failed after being sent: the auto-rollback alarm's sample
+        self.server_errors = 0  # of which 5xx answers, dead workers and timeouts
 
     @property
     def ready_count(self) -> int:
         """Instances that can take requests now."""
         return sum(1 for i in self.instances if i.ready)
+
+    def count(self, server_error: bool) -> None:
+        """Count one invocation that reached an instance (for the 5xx-rate alarm)."""
+        self.invocations += 1
+        if server_error:
+            self.server_errors += 1
 
     async def start(self) -> None:
         """Start ``desired_count`` instances and wait for all to pass ``/ping``; stop them all on failure."""
@@ -315,13 +454,16 @@ class VariantFleet:
             for inst in drop:
                 inst.ready = False
             self.instances = keep
+            self.instance_changed()
             await drain_and_stop(drop, self.drain_timeout)
 
-    def instance_failed(self, instance: Instance) -> None:
-        """An instance gave up restarting: the variant is unhealthy (reported by DescribeEndpoint)."""
-        self.unhealthy = instance.failed
-        if self.on_unhealthy is not None:
-            self.on_unhealthy(self, instance.failed or "")
+    def instance_changed(self) -> None:
+        """An instance's problem appeared or cleared: update the variant's message and report it."""
+        message = next((i.problem for i in self.instances if i.problem), None)
+        if message != self.unhealthy:
+            previous, self.unhealthy = self.unhealthy, message
+            if self.on_status is not None:
+                self.on_status(self, message, previous)
 
     async def stop(self, drain_timeout: float = 30.0) -> None:
         """Drain (wait for in-flight requests, up to ``drain_timeout``) and stop every instance."""
@@ -330,6 +472,16 @@ class VariantFleet:
     def describe(self) -> list[dict[str, Any]]:
         """The instances' states."""
         return [i.describe() for i in self.instances]
+
+
+def _model_timeout(environment: dict[str, str]) -> float | None:
+    """The per-request timeout a model's Environment sets for its runtime, if any."""
+    for key in _TIMEOUT_KEYS:
+        try:
+            return float(environment[key])
+        except (KeyError, ValueError):
+            continue
+    return None
 
 
 async def drain_and_stop(instances: list[Instance], drain_timeout: float) -> None:

@@ -3,16 +3,28 @@
 Rows keep the request documents as JSON, so Describe* answers with exactly what was created.
 An endpoint row also keeps ``deployed``: a snapshot of the variants it serves (with each model's
 container), so a restart can restore it even if its config or models were deleted meanwhile.
+
+A database error (disk full, I/O error) is a :class:`RegistryError`: the control API answers it as
+a 500 ``InternalFailure`` and nothing was stored. Background work (an endpoint reaching InService or
+Failed) records its outcome with :meth:`Registry.settle_endpoint`, which never raises: a change
+that cannot be written yet is kept in memory, shown by every read, and written by
+:meth:`Registry.flush` once the disk allows. If hosting dies first, the row still says what was
+in progress (Creating, Updating, Deleting) and the restore on the next start resolves it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from modelport.hosting.errors import ControlError
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS models (
@@ -27,9 +39,20 @@ CREATE TABLE IF NOT EXISTS tags (
     arn TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (arn, key));
 """
 
+_DELETED = None  # a pending change that deletes the endpoint row
+
 _ENDPOINT_FIELDS = ("config_name", "status", "failure_reason", "deployed", "pending_config", "deployment_config")
 # columns added after the first release, with their SQL types (added to older databases on open)
 _ADDED_COLUMNS = {"endpoints": {"deployment_config": "TEXT"}}
+
+
+class RegistryError(ControlError):
+    """The registry database could not be read or written; to a control-plane client a 500
+    ``InternalFailure`` that names the cause (nothing it asked for was stored)."""
+
+    def __init__(self, path: Path, exc: sqlite3.Error) -> None:
+        super().__init__("InternalFailure", f"modelport hosting could not use its registry {path}: {exc}. Free "
+                                            f"disk space under MODELPORT_HOME (or fix the I/O error) and retry.", 500)
 
 
 class Registry:
@@ -40,6 +63,7 @@ class Registry:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
+        self._pending: dict[str, dict[str, Any] | None] = {}  # endpoint → settled fields not yet written
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -58,7 +82,19 @@ class Registry:
 
     def _run(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
         with self._lock:
-            return self._db.execute(sql, args)
+            try:
+                return self._db.execute(sql, args)
+            except sqlite3.IntegrityError:
+                raise
+            except sqlite3.Error as exc:
+                raise RegistryError(self.path, exc) from exc
+
+    def _run_many(self, sql: str, rows: list[tuple]) -> None:
+        with self._lock:
+            try:
+                self._db.executemany(sql, rows)
+            except sqlite3.Error as exc:
+                raise RegistryError(self.path, exc) from exc
 
     # models and endpoint configs share one shape: name, arn, created, spec
     def add_document(self, table: str, name: str, arn: str, spec: dict[str, Any]) -> dict[str, Any] | None:
@@ -85,50 +121,104 @@ class Registry:
         return self._run(f"DELETE FROM {_table(table)} WHERE name = ?", (name,)).rowcount > 0
 
     # endpoints
-    def add_endpoint(self, name: str, arn: str, config_name: str, status: str, deployed: list[dict]) -> dict[str, Any] | None:
+    def add_endpoint(self, name: str, arn: str, config_name: str, status: str, deployed: list[dict],
+                     deployment_config: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """Insert an endpoint; None when the name exists."""
         now = time.time()
         try:
             self._run(
-                "INSERT INTO endpoints (name, arn, created, modified, config_name, status, deployed) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (name, arn, now, now, config_name, status, json.dumps(deployed)),
+                "INSERT INTO endpoints (name, arn, created, modified, config_name, status, deployed, deployment_config) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (name, arn, now, now, config_name, status, json.dumps(deployed),
+                 json.dumps(deployment_config) if deployment_config else None),
             )
         except sqlite3.IntegrityError:
             return None
+        self._pending.pop(name, None)
         return self.get_endpoint(name)
 
     def get_endpoint(self, name: str) -> dict[str, Any] | None:
-        """One endpoint by name, or None."""
+        """One endpoint by name, or None (changes not yet written included)."""
         row = self._run("SELECT * FROM endpoints WHERE name = ?", (name,)).fetchone()
-        return _endpoint(row) if row else None
+        return self._with_pending(_endpoint(row)) if row else None
 
     def list_endpoints(self) -> list[dict[str, Any]]:
-        """Every endpoint."""
-        return [_endpoint(r) for r in self._run("SELECT * FROM endpoints").fetchall()]
+        """Every endpoint (changes not yet written included)."""
+        rows = [self._with_pending(_endpoint(r)) for r in self._run("SELECT * FROM endpoints").fetchall()]
+        return [r for r in rows if r is not None]
+
+    def _with_pending(self, row: dict[str, Any]) -> dict[str, Any] | None:
+        if row["name"] not in self._pending:
+            return row
+        fields = self._pending[row["name"]]
+        return None if fields is _DELETED else {**row, **fields}
 
     def update_endpoint(self, name: str, **fields: Any) -> None:
         """Change some of: config_name, status, failure_reason, deployed, pending_config, deployment_config."""
         unknown = set(fields) - set(_ENDPOINT_FIELDS)
         if unknown:
             raise ValueError(f"unknown endpoint fields {sorted(unknown)}; accepted: {_ENDPOINT_FIELDS}")
+        stored = dict(fields)
         for key in ("deployed", "deployment_config"):
-            if key in fields and fields[key] is not None:
-                fields[key] = json.dumps(fields[key])
-        sets = ", ".join(f"{k} = ?" for k in fields)
-        self._run(f"UPDATE endpoints SET {sets}, modified = ? WHERE name = ?", (*fields.values(), time.time(), name))
+            if key in stored and stored[key] is not None:
+                stored[key] = json.dumps(stored[key])
+        sets = ", ".join(f"{k} = ?" for k in stored)
+        self._run(f"UPDATE endpoints SET {sets}, modified = ? WHERE name = ?", (*stored.values(), time.time(), name))
+        pending = self._pending.get(name)
+        if pending:  # what was just written supersedes what was waiting
+            for key in fields:
+                pending.pop(key, None)
+            if not pending:
+                del self._pending[name]
 
     def delete_endpoint(self, name: str) -> bool:
         """Delete an endpoint row; False when it did not exist."""
-        return self._run("DELETE FROM endpoints WHERE name = ?", (name,)).rowcount > 0
+        deleted = self._run("DELETE FROM endpoints WHERE name = ?", (name,)).rowcount > 0
+        self._pending.pop(name, None)
+        return deleted
+
+    # outcomes of background work: never raise
+    def settle_endpoint(self, name: str, **fields: Any) -> bool:
+        """Record an outcome of background work; False when it could not be written yet (it is kept,
+        shown by reads, and written by :meth:`flush`)."""
+        waiting = self._pending.get(name)
+        if name in self._pending and waiting is _DELETED:
+            return False
+        merged = {**(waiting or {}), **fields}
+        try:
+            self.update_endpoint(name, **merged)
+        except RegistryError as exc:
+            log.error("endpoint %s: %s (kept in memory, written when possible)", name, exc.message)
+            self._pending[name] = merged
+            return False
+        return True
+
+    def settle_deletion(self, name: str) -> bool:
+        """Delete an endpoint row as the end of background work; False when it could not be done yet."""
+        try:
+            self.delete_endpoint(name)
+        except RegistryError as exc:
+            log.error("endpoint %s: %s (its deletion is retried when possible)", name, exc.message)
+            self._pending[name] = _DELETED
+            return False
+        return True
+
+    def flush(self) -> bool:
+        """Write the outcomes that could not be written before; True when none is left."""
+        for name, fields in list(self._pending.items()):
+            if fields is _DELETED:
+                self.settle_deletion(name)
+            else:
+                del self._pending[name]
+                self.settle_endpoint(name, **fields)
+        return not self._pending
 
 
     # tags, by resource ARN
     def set_tags(self, arn: str, tags: list[dict[str, str]]) -> None:
         """Add or overwrite tags (``[{"Key", "Value"}]``) on a resource."""
-        with self._lock:
-            self._db.executemany("INSERT OR REPLACE INTO tags (arn, key, value) VALUES (?, ?, ?)",
-                                 [(arn, t["Key"], t.get("Value", "")) for t in tags])
+        self._run_many("INSERT OR REPLACE INTO tags (arn, key, value) VALUES (?, ?, ?)",
+                       [(arn, t["Key"], t.get("Value", "")) for t in tags])
 
     def get_tags(self, arn: str) -> list[dict[str, str]]:
         """A resource's tags, sorted by key."""
@@ -140,8 +230,7 @@ class Registry:
         if keys is None:
             self._run("DELETE FROM tags WHERE arn = ?", (arn,))
             return
-        with self._lock:
-            self._db.executemany("DELETE FROM tags WHERE arn = ? AND key = ?", [(arn, k) for k in keys])
+        self._run_many("DELETE FROM tags WHERE arn = ? AND key = ?", [(arn, k) for k in keys])
 
 
 def _table(kind: str) -> str:

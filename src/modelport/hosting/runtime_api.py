@@ -3,6 +3,11 @@
 The body and the model's answer are forwarded as bytes over pooled keep-alive connections; only
 headers are translated. Errors are shaped so botocore raises ``ValidationError``, ``ModelError``,
 ``ModelNotReadyException`` or ``ServiceUnavailable``.
+
+A request is tried on another instance only when no connection to its instance could be opened: a
+request that was sent may have run, and resending one that killed a worker would kill the next
+instance too. A sent request whose connection died unanswered is a ``ModelError`` (status 500)
+saying that the worker died and where its log is.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ _FORWARDED = (
     ("x-amzn-sagemaker-custom-attributes", "X-Amzn-SageMaker-Custom-Attributes"),
     ("x-amzn-sagemaker-inference-id", "X-Amzn-SageMaker-Inference-Id"),
 )
-_RETRIES = 2  # other instances tried when one could not be reached at all (crashed, restarting)
+_RETRIES = 2  # other instances tried when no connection to one could be opened (crashed, restarting)
 
 
 class RuntimeApi:
@@ -83,30 +88,44 @@ class RuntimeApi:
                     raise errors.validation_error(exc.message) from None
                 raise errors.service_unavailable(f"Endpoint {endpoint}: {exc.message} Instances that crashed are "
                                                  f"being restarted; retry shortly.") from None
-            instance.outstanding += 1
+            instance.begin()
             release = True
             try:
                 upstream = await instance.pool.request("POST", "/invocations", forward, request.body,
                                                        stream=stream, timeout=self.timeout)
                 if stream and 200 <= upstream.status < 300:
                     release = False  # the stream releases the instance when it ends
+                    instance.fleet.count(False)
                     return self._stream_response(endpoint, variant.name, instance, upstream)
                 if stream:
                     upstream.body = b"".join([c async for c in upstream.chunks()])
-                return self._response(endpoint, variant.name, upstream)
             except UpstreamError as exc:
-                if exc.answered:
-                    raise errors.model_error(endpoint, variant.name, 500, f"The model server closed the connection "
-                                             f"while answering: {exc}", self.hosting.log_stream(endpoint)) from None
-                tried.append(instance)
+                release = False
+                if not exc.sent:  # it never reached the instance: safe to try another one
+                    instance.not_sent()
+                    tried.append(instance)
+                    continue
+                instance.died_answering()
+                instance.fleet.count(True)
+                raise errors.model_error(endpoint, variant.name, 500, _died_message(exc, instance),
+                                         self.hosting.log_stream(endpoint)) from None
             except asyncio.TimeoutError:
+                release = False
+                instance.abandoned()
+                instance.fleet.count(True)
                 raise errors.model_error(
                     endpoint, variant.name, 0,
                     f"Your invocation timed out while waiting for a response from container primary "
                     f"(after {self.timeout:g} s).", self.hosting.log_stream(endpoint)) from None
+            except BaseException:
+                release = False
+                instance.abandoned()
+                raise
             finally:
                 if release:
-                    instance.outstanding -= 1
+                    instance.end()
+            instance.fleet.count(upstream.status >= 500)
+            return self._response(endpoint, variant.name, upstream)
         raise errors.service_unavailable(f"Endpoint {endpoint}: no instance could be reached after "
                                          f"{len(tried)} attempts; they are being restarted, retry shortly.")
 
@@ -137,9 +156,16 @@ class RuntimeApi:
                 yield eventstream.model_stream_error(f"The model stream ended early: {exc}", "ModelStreamError")
 
         def release() -> None:  # the server calls this once, even if the client left before the stream began
-            instance.outstanding -= 1
+            instance.end()
 
         return Response(200, headers, stream=events(), on_done=release)
+
+
+def _died_message(exc: UpstreamError, instance) -> str:
+    """What a client whose request took a worker down is told (the traceback, if any, is in the log)."""
+    when = "in the middle of the response" if exc.answered else "before any response"
+    return (f"The model server's worker died while answering this request (the connection closed {when}); "
+            f"the instance restarts the worker. Its log: {instance.log_path}")
 
 
 def error_response(exc: RuntimeApiError) -> Response:

@@ -3,16 +3,20 @@ registry, with the live fleets and routers the Runtime API reads.
 
 Control-plane calls return at once (as SageMaker's do); the work runs in background tasks, and the
 status moves through Creating / Updating / RollingBack / SystemUpdating / Deleting to InService or Failed.
+A background task never leaves an endpoint in between: its outcome is settled in the registry even
+when the disk is full (see :meth:`Registry.settle_endpoint`), and an unexpected error ends the
+operation with a FailureReason instead of killing the task silently.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from modelport.hosting import model_data, traffic
+from modelport.hosting import model_data, rollback, traffic
 from modelport.hosting.fleet import CommandFactory, FleetError, VariantFleet, serve_command
 from modelport.hosting.registry import Registry
 from modelport.hosting.router import Router, Share
@@ -27,6 +31,8 @@ SYSTEM_UPDATING = "SystemUpdating"
 ROLLING_BACK = "RollingBack"
 DELETING = "Deleting"
 FAILED = "Failed"
+FLUSH_SECONDS = 1.0  # how often outcomes that could not be written are retried
+BAKE_POLL_SECONDS = 0.1  # how often the auto-rollback alarm is checked while traffic shifts and bakes
 
 
 class LiveEndpoint:
@@ -66,6 +72,7 @@ class Hosting:
         self.live: dict[str, LiveEndpoint] = {}
         self._tasks: set[asyncio.Task] = set()
         self._fleets: set[VariantFleet] = set()  # every fleet ever started and not yet stopped
+        self._flusher: asyncio.Task | None = None
         self.logs_dir = self.home / "logs"
         self.cache_dir = self.home / "hosting" / "artifacts"
 
@@ -80,11 +87,43 @@ class Hosting:
         return f"arn:aws:logs:{s.region}:{s.account}:log-group:/aws/sagemaker/Endpoints/{endpoint}"
 
     # background work
-    def _spawn(self, coro) -> asyncio.Task:
-        task = asyncio.create_task(coro)
+    def _spawn(self, name: str, doing: str, coro: Coroutine, on_error: str = FAILED) -> asyncio.Task:
+        """Run ``coro`` in the background; an unexpected error ends the endpoint's operation in
+        ``on_error`` with a FailureReason saying what failed, and never escapes the task."""
+        async def guarded() -> None:
+            try:
+                await coro
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a bug or an unforeseen fault: report it, keep serving
+                log.exception("endpoint %s: %s failed", name, doing)
+                if name in self.live or on_error == FAILED:
+                    self._settle(name, status=on_error, pending_config=None,
+                                 failure_reason=f"modelport hosting failed while {doing}: {exc!r}. See its log.")
+
+        task = asyncio.create_task(guarded())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+    def _settle(self, name: str, **fields: Any) -> None:
+        """Record a background outcome; if the registry cannot be written now, keep retrying."""
+        if not self.registry.settle_endpoint(name, **fields):
+            self._retry_writes()
+
+    def _settle_deletion(self, name: str) -> None:
+        if not self.registry.settle_deletion(name):
+            self._retry_writes()
+
+    def _retry_writes(self) -> None:
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+
+    async def _flush(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            if self.registry.flush():
+                return
 
     def deployment(self, config: dict[str, Any]) -> list[dict[str, Any]]:
         """The variants of an endpoint config, each with its model's container (the registry snapshot)."""
@@ -107,10 +146,11 @@ class Hosting:
                 fleets.append(VariantFleet(
                     endpoint, variant, artifact,
                     log_dir=self.logs_dir / endpoint, command=self.command, workers=self.settings.workers,
-                    startup_timeout=self.settings.startup_timeout, max_restarts=self.settings.max_restarts,
+                    startup_timeout=self.settings.startup_timeout,
+                    invocation_timeout=self.settings.invocation_timeout,
                     base_env={"MODELPORT_HOME": str(self.home)}, drain_timeout=self.settings.drain_timeout,
                     health_interval=self.settings.health_interval,
-                    on_unhealthy=self._variant_unhealthy,
+                    on_status=self._variant_status,
                 ))
         except model_data.ModelDataError as exc:
             raise FleetError(str(exc)) from exc
@@ -131,22 +171,34 @@ class Hosting:
         await asyncio.gather(*(f.stop(drain_timeout) for f in fleets))
         self._fleets.difference_update(fleets)
 
-    def _variant_unhealthy(self, fleet: VariantFleet, reason: str) -> None:
-        row = self.registry.get_endpoint(fleet.endpoint)
-        if row is not None:
-            self.registry.update_endpoint(fleet.endpoint, failure_reason=reason)
+    def _variant_status(self, fleet: VariantFleet, message: str | None, previous: str | None) -> None:
+        """A serving variant's instances crash or recover: show it as the FailureReason, and clear
+        it again once they are all ready (only if it is still this variant's message)."""
+        live = self.live.get(fleet.endpoint)
+        if live is None or fleet not in live.fleets:
+            return
+        try:
+            row = self.registry.get_endpoint(fleet.endpoint)
+        except Exception:  # noqa: BLE001 - reporting must never break the instance's supervision
+            log.exception("endpoint %s: could not read the registry", fleet.endpoint)
+            return
+        if row is None:
+            return
+        if message is not None:
+            self._settle(fleet.endpoint, failure_reason=message)
+        elif row["failure_reason"] == previous:
+            self._settle(fleet.endpoint, failure_reason=None)
 
     # lifecycle operations (called by the control API after validation)
     def create(self, name: str, config_name: str, deployed: list[dict[str, Any]],
                deployment_config: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """Register the endpoint (Creating) and start its fleets; None when the name is taken."""
-        row = self.registry.add_endpoint(name, self.arn("endpoint", name), config_name, CREATING, deployed)
+        row = self.registry.add_endpoint(name, self.arn("endpoint", name), config_name, CREATING, deployed,
+                                         deployment_config)
         if row is None:
             return None
-        if deployment_config:
-            self.registry.update_endpoint(name, deployment_config=deployment_config)
         live = self.live[name] = LiveEndpoint(name)
-        self._spawn(self._bring_up(live, deployed))
+        self._spawn(name, "creating the endpoint", self._bring_up(live, deployed))
         return row
 
     async def _bring_up(self, live: LiveEndpoint, deployed: list[dict[str, Any]]) -> None:
@@ -155,59 +207,99 @@ class Hosting:
         except FleetError as exc:
             log.warning("endpoint %s failed: %s", live.name, exc)
             if self.live.get(live.name) is live:
-                self.registry.update_endpoint(live.name, status=FAILED, failure_reason=str(exc))
+                self._settle(live.name, status=FAILED, failure_reason=str(exc))
             return
         if self.live.get(live.name) is not live:  # deleted while starting
             await self._stop_fleets(fleets, 0)
             return
         live.serve(fleets)
-        self.registry.update_endpoint(live.name, status=IN_SERVICE, failure_reason=None)
+        self._settle(live.name, status=IN_SERVICE, failure_reason=None)
 
     def update(self, name: str, config_name: str, deployed: list[dict[str, Any]],
                deployment_config: dict[str, Any] | None = None) -> None:
-        """Blue/green: start the new fleets, shift traffic (all at once, canary or linear), then drain and
-        stop the old ones."""
+        """Blue/green: start the new fleets, shift traffic (all at once, canary or linear), bake, then
+        drain and stop the old ones; roll back when the new fleets fail to start, the auto-rollback
+        alarm goes off, or the update outlasts ``MaximumExecutionTimeoutInSeconds``."""
         fields: dict[str, Any] = {"status": UPDATING, "pending_config": config_name}
         if deployment_config is not None:
             fields["deployment_config"] = deployment_config
         self.registry.update_endpoint(name, **fields)
-        policy = (deployment_config or {}).get("BlueGreenUpdatePolicy")
-        self._spawn(self._blue_green(self.live[name], config_name, deployed, policy))
+        self._spawn(name, f"updating the endpoint to {config_name}",
+                    self._blue_green(self.live[name], config_name, deployed, deployment_config), on_error=IN_SERVICE)
 
     async def _blue_green(self, live: LiveEndpoint, config_name: str, deployed: list[dict[str, Any]],
-                          policy: dict[str, Any] | None = None) -> None:
+                          deployment_config: dict[str, Any] | None = None) -> None:
+        policy = (deployment_config or {}).get("BlueGreenUpdatePolicy")
+        limit = traffic.execution_timeout(policy)
+        deadline = asyncio.get_running_loop().time() + limit if limit else None
         try:
-            fleets = await self._start_fleets(live.name, deployed)
-        except FleetError as exc:
+            fleets = await asyncio.wait_for(self._start_fleets(live.name, deployed), limit)
+        except (FleetError, asyncio.TimeoutError) as exc:
             # the old fleet never stopped serving; report why the update failed
-            self.registry.update_endpoint(live.name, status=ROLLING_BACK)
-            self.registry.update_endpoint(live.name, status=IN_SERVICE, pending_config=None,
-                                          failure_reason=f"UpdateEndpoint to {config_name} failed and was rolled "
-                                                         f"back: {exc}")
+            why = str(exc) if isinstance(exc, FleetError) else _too_slow(limit)
+            self._rolled_back(live, config_name, why)
             return
         if self.live.get(live.name) is not live:
             await self._stop_fleets(fleets, 0)
             return
+        names = rollback.alarm_names(deployment_config)
+        alarm = rollback.ErrorRateAlarm(names, fleets, self.settings.rollback_error_rate,
+                                        self.settings.rollback_min_requests) if names else None
         old = live.fleets
+        why = None
         for fraction, wait in traffic.shift_steps(policy, sum(f.desired_count for f in fleets)):
             if fraction >= 1.0:
                 break
             live.shift(old, fleets, fraction)
-            await asyncio.sleep(wait)
+            why = await self._bake(live, wait, alarm, deadline, limit)
             if self.live.get(live.name) is not live:  # deleted meanwhile; the delete stops `old`
                 await self._stop_fleets(fleets, 0)
                 return
-        live.serve(fleets)
-        await asyncio.sleep(traffic.termination_wait(policy))
+            if why:
+                break
+        if why is None:
+            live.serve(fleets)
+            why = await self._bake(live, traffic.termination_wait(policy), alarm, deadline, limit)
+            if self.live.get(live.name) is not live:
+                await self._stop_fleets(fleets, 0)
+                return
+        if why:
+            self._settle(live.name, status=ROLLING_BACK)
+            live.serve(old)  # every request from now on goes to the old fleet, which never stopped
+            await self._stop_fleets(fleets, self.settings.drain_timeout)
+            self._rolled_back(live, config_name, why)
+            return
         # as on SageMaker, the update completes once the old fleet has drained and is gone
         await self._stop_fleets(old, self.settings.drain_timeout)
-        self.registry.update_endpoint(live.name, status=IN_SERVICE, config_name=config_name, deployed=deployed,
-                                      pending_config=None, failure_reason=None)
+        self._settle(live.name, status=IN_SERVICE, config_name=config_name, deployed=deployed,
+                     pending_config=None, failure_reason=None)
+
+    async def _bake(self, live: LiveEndpoint, seconds: float, alarm: rollback.ErrorRateAlarm | None,
+                    deadline: float | None, limit: float | None) -> str | None:
+        """Wait ``seconds`` while the new fleet takes traffic; return why to roll back (the alarm went
+        off, the update outlasted its deadline), or None."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        while True:
+            if alarm is not None and (reason := alarm.reason()):
+                return reason
+            now = loop.time()
+            if deadline is not None and now >= deadline:
+                return _too_slow(limit)
+            if now >= end or self.live.get(live.name) is not live:
+                return None
+            await asyncio.sleep(min(BAKE_POLL_SECONDS, end - now))
+
+    def _rolled_back(self, live: LiveEndpoint, config_name: str, why: str) -> None:
+        self._settle(live.name, status=ROLLING_BACK)
+        self._settle(live.name, status=IN_SERVICE, pending_config=None,
+                     failure_reason=f"UpdateEndpoint to {config_name} failed and was rolled back: {why}")
 
     def update_weights(self, name: str, changes: list[dict[str, Any]]) -> None:
         """UpdateEndpointWeightsAndCapacities: new weights at once, instance counts by scaling."""
         self.registry.update_endpoint(name, status=UPDATING)
-        self._spawn(self._reweigh(self.live[name], changes))
+        self._spawn(name, "changing weights and capacities", self._reweigh(self.live[name], changes),
+                    on_error=IN_SERVICE)
 
     async def _reweigh(self, live: LiveEndpoint, changes: list[dict[str, Any]]) -> None:
         by_name = {f.name: f for f in live.fleets}
@@ -230,20 +322,22 @@ class Hosting:
                 variant["InitialVariantWeight"] = fleet.weight
                 variant["InitialInstanceCount"] = len(fleet.instances)
         if failure:
-            self.registry.update_endpoint(live.name, status=ROLLING_BACK)
-        self.registry.update_endpoint(live.name, status=IN_SERVICE, deployed=deployed, failure_reason=failure)
+            self._settle(live.name, status=ROLLING_BACK)
+        self._settle(live.name, status=IN_SERVICE, deployed=deployed, failure_reason=failure)
 
     def delete(self, name: str) -> None:
         """Mark the endpoint Deleting, stop its fleets, then remove it."""
         self.registry.update_endpoint(name, status=DELETING)
         live = self.live.pop(name, None)
-        self._spawn(self._tear_down(name, live))
+        self._spawn(name, "deleting the endpoint", self._tear_down(name, live))
 
     async def _tear_down(self, name: str, live: LiveEndpoint | None) -> None:
-        if live is not None:
-            live.router = None
-            await self._stop_fleets(live.fleets, 0)
-        self.registry.delete_endpoint(name)
+        try:
+            if live is not None:
+                live.router = None
+                await self._stop_fleets(live.fleets, 0)
+        finally:  # the row goes even if stopping failed: the instances die with hosting at the latest
+            self._settle_deletion(name)
 
     # process lifetime
     async def restore(self) -> None:
@@ -251,33 +345,37 @@ class Hosting:
         for row in self.registry.list_endpoints():
             name, status = row["name"], row["status"]
             if status == DELETING:
-                self.registry.delete_endpoint(name)
+                self._settle_deletion(name)
             elif status == FAILED:
                 continue
             elif status == CREATING:
                 live = self.live[name] = LiveEndpoint(name)
-                self._spawn(self._bring_up(live, row["deployed"]))
+                self._spawn(name, "creating the endpoint", self._bring_up(live, row["deployed"]))
             else:
                 note = None
                 if status != IN_SERVICE and status != SYSTEM_UPDATING:
                     note = f"An operation ({status}) was interrupted by a restart of modelport hosting; " \
                            f"the endpoint was restored with its previous configuration {row['config_name']}."
-                self.registry.update_endpoint(name, status=SYSTEM_UPDATING, pending_config=None,
-                                              failure_reason=note)
+                self._settle(name, status=SYSTEM_UPDATING, pending_config=None, failure_reason=note)
                 live = self.live[name] = LiveEndpoint(name)
-                self._spawn(self._restore_one(live, row["deployed"], note))
+                self._spawn(name, "restoring the endpoint", self._restore_one(live, row["deployed"], note))
 
     async def _restore_one(self, live: LiveEndpoint, deployed: list[dict[str, Any]], note: str | None) -> None:
         await self._bring_up(live, deployed)
         row = self.registry.get_endpoint(live.name)
         if note and row and row["status"] == IN_SERVICE:
-            self.registry.update_endpoint(live.name, failure_reason=note)
+            self._settle(live.name, failure_reason=note)
 
     async def shutdown(self) -> None:
         """Stop every instance (endpoints stay registered and come back on the next start)."""
-        for task in list(self._tasks):
-            task.cancel()
+        for task in [*self._tasks, self._flusher]:
+            if task is not None:
+                task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
         await asyncio.gather(*(f.stop(0) for f in self._fleets), return_exceptions=True)
         self._fleets.clear()
         self.live.clear()
+
+
+def _too_slow(limit: float | None) -> str:
+    return f"the update did not complete within MaximumExecutionTimeoutInSeconds ({limit:g} s)."

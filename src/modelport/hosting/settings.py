@@ -58,10 +58,15 @@ class HostingSettings(BaseSettings):
     invocation_timeout: float = Field(
         default=60.0, description="MODELPORT_HOSTING_INVOCATION_TIMEOUT: seconds per invocation (SageMaker: 60)."
     )
-    max_restarts: int = Field(
-        default=3,
-        description="MODELPORT_HOSTING_MAX_RESTARTS: crashes of one instance within a minute before "
-        "its variant is marked unhealthy.",
+    rollback_error_rate: float = Field(
+        default=0.1, ge=0, lt=1,
+        description="MODELPORT_HOSTING_ROLLBACK_ERROR_RATE: share of a new fleet's invocations that may fail "
+        "with server errors during a blue/green update before the AutoRollbackConfiguration alarms go off.",
+    )
+    rollback_min_requests: int = Field(
+        default=10, ge=1,
+        description="MODELPORT_HOSTING_ROLLBACK_MIN_REQUESTS: invocations of the new fleet needed before "
+        "its error rate can set off the AutoRollbackConfiguration alarms.",
     )
     health_interval: float = Field(
         default=2.0,

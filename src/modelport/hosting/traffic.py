@@ -40,3 +40,9 @@ def shift_steps(policy: dict[str, Any] | None, new_instances: int) -> list[tuple
 def termination_wait(policy: dict[str, Any] | None) -> float:
     """Seconds the old fleet keeps running after all traffic moved (``TerminationWaitInSeconds``)."""
     return float((policy or {}).get("TerminationWaitInSeconds", 0))
+
+
+def execution_timeout(policy: dict[str, Any] | None) -> float | None:
+    """Seconds the whole update may take (``MaximumExecutionTimeoutInSeconds``), or None: no limit."""
+    value = (policy or {}).get("MaximumExecutionTimeoutInSeconds")
+    return float(value) if value is not None else None

@@ -120,13 +120,41 @@ def _capacity_size(size: Any, member: str) -> None:
         raise constraint(size["Value"], f"{member}.value", "A CAPACITY_PERCENT must be at most 100")
 
 
+def rollback_guardrails(config: dict[str, Any]) -> None:
+    """What decides a rollback: ``AutoRollbackConfiguration`` (``{"Alarms": [{"AlarmName": ...}]}``,
+    1-10 alarms, each name 1-255 characters and not blank) and the update's
+    ``BlueGreenUpdatePolicy.MaximumExecutionTimeoutInSeconds`` (600-14400, as SageMaker)."""
+    member = "deploymentConfig.autoRollbackConfiguration"
+    auto = config.get("AutoRollbackConfiguration")
+    if auto is not None:
+        if not isinstance(auto, dict):
+            raise validation('AutoRollbackConfiguration must be an object: {"Alarms": [{"AlarmName": "..."}]}.')
+        alarms = auto.get("Alarms")
+        if not isinstance(alarms, list) or not 1 <= len(alarms) <= 10:
+            raise constraint(alarms, f"{member}.alarms", "Member must have length between 1 and 10")
+        for i, alarm in enumerate(alarms, 1):
+            alarm_name = alarm.get("AlarmName") if isinstance(alarm, dict) else None
+            if not isinstance(alarm_name, str) or not 1 <= len(alarm_name) <= 255 or not alarm_name.strip():
+                raise constraint(alarm_name, f"{member}.alarms.{i}.member.alarmName",
+                                 "Member must have length between 1 and 255 and satisfy regular expression "
+                                 r"pattern: (?!\s*$).+")
+    policy = config.get("BlueGreenUpdatePolicy")
+    if isinstance(policy, dict) and "MaximumExecutionTimeoutInSeconds" in policy:
+        value = policy["MaximumExecutionTimeoutInSeconds"]
+        member = "deploymentConfig.blueGreenUpdatePolicy.maximumExecutionTimeoutInSeconds"
+        number(value, member, 600, integer=True)
+        if value > 14400:
+            raise constraint(value, member, "Member must have value less than or equal to 14400")
+
+
 def deployment_config(config: Any) -> dict[str, Any] | None:
-    """``DeploymentConfig``: a ``BlueGreenUpdatePolicy`` (routing type, sizes, waits) is honoured;
-    ``AutoRollbackConfiguration`` alarms are accepted and ignored (there is no CloudWatch here)."""
+    """``DeploymentConfig``: a ``BlueGreenUpdatePolicy`` (routing type, sizes, waits) and an
+    ``AutoRollbackConfiguration`` (see :mod:`modelport.hosting.rollback`) are honoured."""
     if config is None:
         return None
     if not isinstance(config, dict):
         raise validation("DeploymentConfig must be an object.")
+    rollback_guardrails(config)
     policy = config.get("BlueGreenUpdatePolicy")
     if policy is None:
         return config

@@ -3,27 +3,42 @@
 A request's body bytes are written as received and the response bytes are read back as they
 come: nothing is re-encoded. Idle connections are kept for the next request, so the common case
 costs one write and one read on an open socket.
+
+A failure says whether the request may have reached the server (``UpstreamError.sent``): a
+connection that could not be opened, or a pooled one found closed before anything was written,
+never carried the request, so it can be retried anywhere; a request written on a connection that
+then died may have run (and may have killed the server), so it must not be sent again. Pooled
+connections are therefore checked before reuse, and retired before the server's keep-alive idle
+timeout can close them under a request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import select
 from collections import deque
 from collections.abc import AsyncIterator
 
 import httptools
 
+# Pooled connections idle longer than this are closed instead of reused: well below the servers'
+# keep-alive idle timeouts (about a minute), so a server never closes one as a request goes out.
+MAX_IDLE_SECONDS = 15.0
+_CLOSED_EVENTS = select.POLLIN | select.POLLHUP | select.POLLERR | getattr(select, "POLLRDHUP", 0)
+
 
 class UpstreamError(ConnectionError):
-    """The instance could not be reached or closed the connection before answering.
+    """The instance could not be reached, or the connection died before a whole answer came back.
 
-    ``answered`` says whether a response had started; a request that got no answer at all may be
-    retried on another instance.
+    ``sent`` says whether the request was written to a connection (it may have run: never resend
+    it); ``answered`` whether a response had started. A request with ``sent`` False may be retried
+    on another instance.
     """
 
-    def __init__(self, message: str, answered: bool = False) -> None:
+    def __init__(self, message: str, answered: bool = False, sent: bool = True) -> None:
         super().__init__(message)
         self.answered = answered
+        self.sent = sent or answered
 
 
 class UpstreamResponse:
@@ -77,6 +92,8 @@ class _UpstreamConnection(asyncio.Protocol):
         self.headers_done: asyncio.Future | None = None
         self.done: asyncio.Future | None = None
         self.chunks: asyncio.Queue = asyncio.Queue()
+        self.idle_since = 0.0
+        self._poll: select.poll | None = None
 
     def begin(self, streaming: bool) -> None:
         """Prepare for the next response."""
@@ -92,6 +109,20 @@ class _UpstreamConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            self._poll = select.poll()
+            self._poll.register(sock.fileno(), _CLOSED_EVENTS)
+
+    def stale(self) -> bool:
+        """Whether this idle connection can no longer carry a request: closed, or readable (an idle
+        connection has nothing to read unless the server hung up; the loop may not have seen it yet)."""
+        if self.closed:
+            return True
+        return bool(self._poll is not None and self._poll.poll(0))
+
+    def eof_received(self) -> None:
+        self.closed = True  # the server hung up: never reuse this connection (connection_lost follows)
 
     def data_received(self, data: bytes) -> None:
         self.got_bytes = True
@@ -141,10 +172,11 @@ def _expire(future: asyncio.Future) -> None:
 class UpstreamPool:
     """Keep-alive connections to one ``host:port``; at most ``max_idle`` kept open between requests."""
 
-    def __init__(self, host: str, port: int, max_idle: int = 64) -> None:
+    def __init__(self, host: str, port: int, max_idle: int = 64, max_idle_seconds: float = MAX_IDLE_SECONDS) -> None:
         self.host = host
         self.port = port
         self.max_idle = max_idle
+        self.max_idle_seconds = max_idle_seconds
         self._idle: deque[_UpstreamConnection] = deque()
         self._host_header = f"Host: {host}:{port}\r\n".encode("latin-1")
 
@@ -153,13 +185,20 @@ class UpstreamPool:
         try:
             _, conn = await loop.create_connection(_UpstreamConnection, self.host, self.port)
         except OSError as exc:
-            raise UpstreamError(f"cannot connect to the instance at {self.host}:{self.port}: {exc}") from exc
+            raise UpstreamError(f"cannot connect to the instance at {self.host}:{self.port}: {exc}",
+                                sent=False) from exc
         return conn
 
     def _release(self, conn: _UpstreamConnection, keep_alive: bool) -> None:
-        if keep_alive and not conn.closed and len(self._idle) < self.max_idle:
-            self._idle.append(conn)
-        elif conn.transport is not None:
+        idle = self._idle
+        if keep_alive and not conn.closed:
+            if len(idle) >= self.max_idle:  # make room: drop the ones the server closed
+                self._idle = idle = deque(c for c in idle if not c.closed)
+            if len(idle) < self.max_idle:
+                conn.idle_since = conn.loop.time()
+                idle.append(conn)
+                return
+        if conn.transport is not None:
             conn.transport.close()
 
     def _encode(self, method: str, path: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
@@ -183,22 +222,21 @@ class UpstreamPool:
     ) -> UpstreamResponse:
         """Send one request; return the whole response, or (``stream=True``) its chunk iterator.
 
-        A reused idle connection that the instance had already closed is retried once on a fresh one.
+        Idle connections found closed (or idle too long) are dropped before anything is written and
+        a fresh one is opened instead; a request written on a connection that then dies is not
+        resent (:class:`UpstreamError` with ``sent`` True).
         """
         data = self._encode(method, path, headers or [], body)
-        while self._idle:
+        idle = self._idle
+        while idle:
             # newest first: the connection released last belongs to a worker that just became free (and is
             # cache-warm); taking the oldest cycled requests over every worker and cost 20% at one client
-            conn = self._idle.pop()
-            if conn.closed:
+            conn = idle.pop()
+            if conn.stale() or conn.loop.time() - conn.idle_since > self.max_idle_seconds:
+                if conn.transport is not None:
+                    conn.transport.close()
                 continue
-            try:
-                return await self._exchange(conn, data, stream, timeout)
-            except UpstreamError as exc:
-                if exc.answered:
-                    raise
-                # a stale keep-alive socket: fall through to a fresh connection
-                break
+            return await self._exchange(conn, data, stream, timeout)
         conn = await self._connect()
         return await self._exchange(conn, data, stream, timeout)
 

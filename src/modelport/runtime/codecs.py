@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from typing import Any
 
 import numpy as np
 import orjson
 
+from modelport.runtime import array_bounds
 from modelport.runtime import content_types as ct
 from modelport.runtime.errors import BadRequest, NotAcceptable, UnsupportedMediaType
 
@@ -34,11 +36,71 @@ def _bytes(body: str | bytes | bytearray) -> bytes:
 
 
 def decode_json(body: str | bytes) -> np.ndarray:
-    """JSON → ``np.array(json.loads(body))`` (as SageMaker's decoder)."""
+    """JSON → ``np.array(json.loads(body))`` (as SageMaker's decoder); a ragged nested list is a 400."""
     try:
-        return np.array(orjson.loads(body))
+        value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"The body is not valid JSON: {exc}") from None
+    return as_array(value, "The JSON body")
+
+
+def as_array(value: Any, what: str, dtype: Any = None) -> np.ndarray:
+    """``np.asarray(value, dtype)``, or a 400 naming where a nested list is ragged or not numeric."""
+    try:
+        return np.asarray(value, dtype=dtype)
+    except (ValueError, TypeError) as exc:
+        ragged = ragged_where(value)
+        if ragged is not None:
+            raise BadRequest(
+                f"{what} is a ragged array: {ragged}. Send nested lists whose rows all have the same "
+                "length, e.g. [[1, 2], [3, 4]]."
+            ) from None
+        wanted = f" of {np.dtype(dtype).name}" if dtype is not None else ""
+        raise BadRequest(f"{what} cannot be read as an array{wanted}: {exc}") from None
+
+
+def ragged_where(value: Any) -> str | None:
+    """Where a nested list stops being rectangular (``"[1] has 1 item where [0] has 2"``), or None.
+
+    The expected shape is read along the first items; then every node is checked against it, depth
+    first with a stack of iterators (memory grows with the depth, not with the size).
+    """
+    shape: list[int] = []
+    node = value
+    while isinstance(node, (list, tuple)):
+        shape.append(len(node))
+        if not node:
+            break
+        node = node[0]
+    problem = _mismatch((), value, shape)
+    pending = [((), enumerate(value))] if problem is None and shape else []
+    while pending and problem is None:
+        path, children = pending[-1]
+        step = next(children, None)
+        if step is None:
+            pending.pop()
+            continue
+        child_path, child = path + (step[0],), step[1]
+        problem = _mismatch(child_path, child, shape)
+        if isinstance(child, (list, tuple)):
+            pending.append((child_path, enumerate(child)))
+    return problem
+
+
+def _mismatch(path: tuple[int, ...], node: Any, shape: list[int]) -> str | None:
+    depth, is_list = len(path), isinstance(node, (list, tuple))
+    if depth < len(shape) and not is_list:
+        return f"{_where(path)} is a single value where {_where((0,) * depth)} is a list of {shape[depth]}"
+    if depth >= len(shape) and is_list:
+        return f"{_where(path)} is a list where {_where((0,) * depth)} is a single value"
+    if is_list and len(node) != shape[depth]:
+        items = f"{len(node)} item{'s' * (len(node) != 1)}"
+        return f"{_where(path)} has {items} where {_where((0,) * depth)} has {shape[depth]}"
+    return None
+
+
+def _where(path: tuple[int, ...]) -> str:
+    return "".join(f"[{index}]" for index in path) or "the top level"
 
 
 def decode_csv(body: str | bytes) -> np.ndarray:
@@ -53,20 +115,30 @@ def decode_csv(body: str | bytes) -> np.ndarray:
 
 
 def decode_npy(body: str | bytes) -> np.ndarray:
-    """NPY bytes → array (pickles refused, as the patched SageMaker scikit-learn images do)."""
+    """NPY bytes → array (pickles refused, as the patched SageMaker scikit-learn images do).
+
+    The header is checked against the body first (``array_bounds.check_npy``).
+    """
+    data = _bytes(body)
+    array_bounds.check_npy(data)
     try:
-        return np.load(io.BytesIO(_bytes(body)), allow_pickle=False)
+        return np.load(io.BytesIO(data), allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise BadRequest(f"The body is not a valid .npy array (object arrays are refused): {exc}") from None
 
 
 def decode_npz(body: str | bytes) -> Any:
-    """NPZ bytes → a SciPy sparse matrix (``scipy.sparse.load_npz``, as SageMaker's decoder)."""
+    """NPZ bytes → a SciPy sparse matrix (``scipy.sparse.load_npz``, as SageMaker's decoder).
+
+    The zip and its members are checked against their declared sizes first (``array_bounds.check_npz``).
+    """
     import scipy.sparse
 
+    data = _bytes(body)
+    array_bounds.check_npz(data)
     try:
-        return scipy.sparse.load_npz(io.BytesIO(_bytes(body)))
-    except (ValueError, OSError, EOFError, KeyError) as exc:
+        return scipy.sparse.load_npz(io.BytesIO(data))
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, NotImplementedError) as exc:
         raise BadRequest(f"The body is not a valid sparse .npz matrix: {exc}") from None
 
 

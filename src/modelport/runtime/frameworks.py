@@ -15,7 +15,7 @@ import numpy as np
 
 from modelport.runtime import codecs
 from modelport.runtime import content_types as ct
-from modelport.runtime.errors import StartupError
+from modelport.runtime.errors import BadRequest, StartupError
 
 FRAMEWORKS = ("auto", "sklearn", "pytorch", "none")
 
@@ -84,23 +84,36 @@ def default_input_fn(body: Any, content_type: str | None) -> Any:
 
 
 def torch_input_fn(body: Any, content_type: str | None) -> Any:
-    """Decode, then a float tensor (JSON/CSV) or ``torch.from_numpy`` (NPY), as PyTorch's default."""
+    """Decode, then a float tensor (JSON/CSV) or ``torch.from_numpy`` (NPY), as PyTorch's default.
+
+    Input that cannot become a tensor (ragged lists, strings, sparse or text arrays) is a 400.
+    """
     import torch
 
     data = codecs.decode(body, content_type)
     if content_type in (ct.JSON, ct.CSV):
-        return torch.FloatTensor(np.asarray(data, dtype=np.float32))
-    return torch.from_numpy(np.asarray(data))
+        return torch.FloatTensor(codecs.as_array(data, "The input", np.float32))
+    try:
+        return torch.from_numpy(np.asarray(data))
+    except TypeError as exc:
+        raise BadRequest(f"PyTorch's default input_fn takes numeric arrays: {exc}") from None
 
 
 # --- predict_fn -----------------------------------------------------------------------------
 
 
 def sklearn_predict_fn(data: Any, model: Any) -> Any:
-    """``model.predict``, with a 1-D input reshaped to one row."""
+    """``model.predict``, with a 1-D input reshaped to one row; a ragged nested list is a 400."""
     if isinstance(data, np.ndarray) and data.ndim == 1:
         data = data.reshape(1, -1)
-    return model.predict(data)
+    try:
+        return model.predict(data)
+    except ValueError:
+        # Looked for only after a failure: a list from the user's input_fn costs nothing when it is fine.
+        ragged = codecs.ragged_where(data) if isinstance(data, (list, tuple)) else None
+        if ragged is None:
+            raise
+        raise BadRequest(f"The input to predict is a ragged array: {ragged}; every row must have the same length.") from None
 
 
 def torch_predict_fn(data: Any, model: Any) -> Any:

@@ -3,6 +3,11 @@
 It never imports the user's code. While no worker has loaded the model it answers every request
 itself with 503, so ``/ping`` says "not yet" instead of hanging; as soon as a worker is ready it
 steps aside and the workers accept connections on the shared socket directly.
+
+Restarts never end: a worker that died while answering a request (a poison request: ``os._exit``,
+a segfault, a kill) is restarted at once, since the model itself loads; one that died loading the
+model again, or while idle, is restarted after a capped exponential back-off. Only a model that
+cannot load at the very first start stops the server (exit 1).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -25,15 +30,21 @@ from modelport.runtime.environment import RuntimeEnvironment
 from modelport.runtime.errors import StartupError
 from modelport.runtime.http import start_server
 from modelport.runtime.readiness import DOWN, SERVING, Readiness
+from modelport.runtime.stuck import stuck_after
 from modelport.runtime.worker import LOAD_FAILED
 
 logger = logging.getLogger("modelport.runtime")
 
 POLL_SECONDS = 0.05
 STOP_GRACE_SECONDS = 10.0
-CRASH_WINDOW_SECONDS = 60.0
-MAX_CRASHES_IN_WINDOW = 5
-STUCK_GRACE_SECONDS = 5.0  # past the request timeout, a worker that has not answered is replaced
+BACKOFF_FIRST_SECONDS = 0.5  # delay before restarting a worker after its first unexplained crash
+BACKOFF_MAX_SECONDS = 30.0  # the delay doubles with each crash in a row, up to this
+STABLE_SECONDS = 60.0  # a worker that lived this long starts its next back-off from the beginning
+
+
+def backoff_delay(streak: int) -> float:
+    """Seconds to wait before restarting a worker after ``streak`` unexplained crashes in a row."""
+    return min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * 2 ** max(0, streak - 1))
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -53,11 +64,14 @@ def bind(host: str, port: int) -> socket.socket:
 
 @dataclass
 class WorkerProcess:
-    """One worker slot: its current process and history."""
+    """One worker slot: its current process (None while waiting to restart) and crash history."""
 
     index: int
     process: subprocess.Popen | None = None
-    crashes: list[float] = field(default_factory=list)
+    started: float = 0.0
+    streak: int = 0  # crashes in a row that no request explains (loading again, or idle)
+    restart_at: float = 0.0
+    killed_stuck: bool = False
 
 
 class Supervisor:
@@ -77,6 +91,7 @@ class Supervisor:
         self.workers = [WorkerProcess(i) for i in range(env.workers)]
         self.exit_code = 0
         self.failure: str | None = None
+        self.served = False  # every worker has served at least once: from now on nothing stops the server
 
     def run(self) -> int:
         """Serve until SIGTERM/SIGINT (exit 0) or until the model cannot be loaded (exit 1)."""
@@ -123,6 +138,8 @@ class Supervisor:
         for path in self.extra_paths:
             command += ["--extra-path", path]
         self.readiness.set(worker.index, DOWN)
+        worker.started = time.monotonic()
+        worker.killed_stuck = False
         worker.process = subprocess.Popen(command, pass_fds=(self.sock.fileno(),), env=self._child_environment())
 
     def _stop_workers(self) -> None:
@@ -138,39 +155,50 @@ class Supervisor:
                 process.wait()
 
     def _on_exit(self, worker: WorkerProcess, returncode: int) -> bool:
-        """React to a worker that exited; False when the whole server must stop."""
-        self.readiness.set(worker.index, DOWN)
-        self.readiness.set_busy(worker.index, 0.0)
-        self.readiness.add_connections(worker.index, -self.readiness.connections(worker.index))
-        if returncode == LOAD_FAILED:
-            self.failure = f"worker {worker.index} could not load the model (see the error above); stopping."
+        """React to a worker that exited: schedule its restart; False when the whole server must stop."""
+        index = worker.index
+        loaded = self.readiness.state(index) != DOWN
+        busy = self.readiness.busy_since(index) != 0.0
+        self.readiness.set(index, DOWN)
+        self.readiness.set_busy(index, 0.0)
+        self.readiness.add_connections(index, -self.readiness.connections(index))
+        worker.process = None
+        how = f"signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
+        if not loaded and not self.served:
+            if returncode == LOAD_FAILED:
+                self.failure = f"worker {index} could not load the model (see the error above); stopping."
+            else:
+                self.failure = f"worker {index} died while loading the model ({how}); stopping."
             return False
         now = time.monotonic()
-        worker.crashes = [t for t in worker.crashes if now - t < CRASH_WINDOW_SECONDS] + [now]
-        if len(worker.crashes) > MAX_CRASHES_IN_WINDOW:
-            self.failure = (
-                f"worker {worker.index} died {len(worker.crashes)} times within {CRASH_WINDOW_SECONDS:g} s "
-                f"(last exit code {returncode}); stopping."
-            )
-            return False
-        how = f"signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
-        logger.warning("worker %d died (%s); restarting it", worker.index, how)
-        self._start(worker)
+        if now - worker.started > STABLE_SECONDS:
+            worker.streak = 0
+        if loaded and busy:
+            # a request killed it (os._exit, a segfault, a kill): the model loads, the request was at fault
+            worker.restart_at = now
+            logger.warning("worker %d died (%s) while answering a request; restarting it", index, how)
+            return True
+        worker.streak += 1
+        delay = backoff_delay(worker.streak)
+        worker.restart_at = now + delay
+        what = "could not load the model again" if not loaded else "died"
+        logger.warning("worker %d %s (%s; %d time(s) in a row); restarting it in %g s", index, what, how,
+                       worker.streak, delay)
         return True
 
     def _replace_stuck_workers(self) -> None:
         """Kill a worker stuck in one request (native code SIGALRM cannot interrupt); it restarts."""
-        limit = self.env.timeout_seconds + STUCK_GRACE_SECONDS
+        limit = stuck_after(self.env.timeout_seconds)
         now = time.monotonic()
         for worker in self.workers:
             since = self.readiness.busy_since(worker.index)
-            if since and now - since > limit and worker.process.poll() is None:
+            if since and now - since > limit and worker.process is not None and not worker.killed_stuck:
                 logger.warning(
                     "worker %d has been in one request for %.0f s (timeout %g s); replacing it",
                     worker.index, now - since, self.env.timeout_seconds,
                 )
-                self.readiness.set_busy(worker.index, 0.0)
-                worker.process.kill()
+                worker.killed_stuck = True
+                worker.process.kill()  # busy_since stays set: its death counts as caused by a request
 
     # --- the supervision loop ---------------------------------------------------------------
 
@@ -192,6 +220,10 @@ class Supervisor:
         announced = False
         while not stop.is_set():
             for worker in self.workers:
+                if worker.process is None:
+                    if time.monotonic() >= worker.restart_at:
+                        self._start(worker)
+                    continue
                 returncode = worker.process.poll()
                 if returncode is not None and not stop.is_set():
                     if not self._on_exit(worker, returncode):
@@ -209,7 +241,7 @@ class Supervisor:
             if not loaded and not self.readiness.any_ready() and loading_server is None:
                 loading_server = await self._start_loading_server()
             if not announced and self.readiness.all_ready():
-                announced = True
+                announced = self.served = True
                 if self.on_ready is not None:
                     self.on_ready(time.monotonic() - started)
             try:

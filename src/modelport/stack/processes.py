@@ -1,4 +1,5 @@
-"""Child processes of the stack: started with their logs in files, stopped in order, never orphaned."""
+"""Child processes of the stack: started with their logs in files that rotate by size
+(``MODELPORT_LOG_MAX_MB`` × ``MODELPORT_LOG_BACKUPS``), stopped in order, never orphaned."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import time
 from pathlib import Path
 
 import httpx
+
+from modelport.logfiles import RotatingLog, pump
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
@@ -29,21 +32,28 @@ class ManagedProcess:
         self.log_file = log_file
         self.env = env
         self.process: subprocess.Popen | None = None
+        self.log = RotatingLog(log_file)
 
     def start(self) -> None:
-        """Start it in its own session (Ctrl-C reaches the stack, which stops children in order)."""
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_file, "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "modelport", *self.args],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=self.env,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
-        log.close()
+        """Start it in its own session (Ctrl-C reaches the stack, which stops children in order); its
+        output goes through a pipe into the rotating log."""
+        read_end, write_end = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "modelport", *self.args],
+                stdout=write_end,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+        except BaseException:
+            os.close(read_end)
+            raise
+        finally:
+            os.close(write_end)
+        pump(read_end, self.log, name=f"log-{self.name}")
 
     @property
     def running(self) -> bool:

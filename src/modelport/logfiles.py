@@ -1,0 +1,137 @@
+"""Log files that rotate by size, fed from a child process's output: instance logs in hosting, and
+``hosting.log`` / ``gateway.log`` of ``modelport up``.
+
+A child writes to a pipe; a thread of the parent copies the pipe into a :class:`RotatingLog`
+(``NAME.log``, then ``NAME.log.1`` … ``NAME.log.N``, the oldest dropped), so a chatty model or a
+busy access log cannot fill the disk. Writing never raises: when the disk is full the bytes are
+dropped and the log says how many once it can write again. The pipe is read as fast as it fills,
+so a child never blocks on its own output.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_READ_SIZE = 65536
+
+
+class LogSettings(BaseSettings):
+    """How large a log file grows before it rotates, and how many rotated files are kept."""
+
+    model_config = SettingsConfigDict(env_prefix="MODELPORT_LOG_", extra="ignore")
+
+    max_mb: float = Field(default=10.0, gt=0, description="MODELPORT_LOG_MAX_MB: size of one log file before it rotates.")
+    backups: int = Field(default=3, ge=0, description="MODELPORT_LOG_BACKUPS: rotated files kept beside the current one.")
+
+    @property
+    def max_bytes(self) -> int:
+        """The rotation size in bytes."""
+        return int(self.max_mb * 1024 * 1024)
+
+
+class RotatingLog:
+    """An append-only log file that rotates when it would grow past ``max_bytes`` (thread-safe)."""
+
+    def __init__(self, path: Path, max_bytes: int | None = None, backups: int | None = None) -> None:
+        settings = LogSettings() if max_bytes is None or backups is None else None
+        self.path = Path(path)
+        self.max_bytes = max_bytes if max_bytes is not None else settings.max_bytes
+        self.backups = backups if backups is not None else settings.backups
+        self._lock = threading.Lock()
+        self._file = None
+        self._size = 0
+        self._lost = 0
+        self._why_lost = ""
+
+    def write(self, data: bytes) -> None:
+        """Append ``data``, rotating first when it would not fit; never raises."""
+        with self._lock:
+            try:
+                if self._file is None:
+                    self._open()
+                if self._size and self._size + len(data) > self.max_bytes:
+                    self._rotate()
+                if self._lost:
+                    note = f"=== {_stamp()} modelport: {self._lost} bytes of output were lost ({self._why_lost})\n"
+                    self._append(note.encode())
+                    self._lost = 0
+                self._append(data)
+            except OSError as exc:  # a full disk, an I/O error: drop the bytes, never the process
+                self._lost += len(data)
+                self._why_lost = exc.strerror or str(exc)
+                self._drop_file()
+
+    def note(self, message: str) -> None:
+        """Append one ``=== time modelport hosting: message`` line."""
+        self.write(f"=== {_stamp()} {message}\n".encode())
+
+    def close(self) -> None:
+        """Close the current file (a later write reopens it)."""
+        with self._lock:
+            self._drop_file()
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "ab", buffering=0)
+        self._size = self._file.seek(0, os.SEEK_END)
+
+    def _append(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = self._file.write(view)
+            self._size += written
+            view = view[written:]
+
+    def _rotate(self) -> None:
+        self._drop_file()
+        if self.backups > 0:
+            for n in range(self.backups - 1, 0, -1):
+                older = self.path.with_name(f"{self.path.name}.{n}")
+                if older.exists():
+                    older.replace(self.path.with_name(f"{self.path.name}.{n + 1}"))
+            self.path.replace(self.path.with_name(f"{self.path.name}.1"))
+        else:
+            self.path.unlink(missing_ok=True)
+        self._open()
+
+    def _drop_file(self) -> None:
+        if self._file is not None:
+            try:
+                self._file.close()
+            except OSError:
+                pass
+            self._file = None
+
+
+def pump(read_fd: int, log: RotatingLog, name: str = "log-pump") -> threading.Thread:
+    """Copy everything written to the pipe ``read_fd`` into ``log`` until every writer closed it
+    (then close ``read_fd``), in a daemon thread that is returned."""
+
+    def copy() -> None:
+        try:
+            while True:
+                try:
+                    chunk = os.read(read_fd, _READ_SIZE)
+                except InterruptedError:
+                    continue
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                log.write(chunk)
+        finally:
+            os.close(read_fd)
+
+    thread = threading.Thread(target=copy, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+def _stamp() -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S")
