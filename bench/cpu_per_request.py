@@ -67,10 +67,13 @@ def main() -> int:
     parser.add_argument("body", type=Path, help="JSON body file posted on every request")
     parser.add_argument("--concurrency", "-c", type=int, default=16)
     parser.add_argument("--seconds", "-d", type=float, default=5)
+    parser.add_argument("--token", default="", help="modelport hosting's token, when URL is hosting's "
+                        "(e.g. --token \"$(modelport hosting token)\"); sent as a bearer token")
     options = parser.parse_args()
 
     before, (total0, idle0) = cpu_by_process(), machine_times()
-    point = run_wrk(options.url, options.body, "application/json", options.concurrency, options.seconds)
+    point = run_wrk(options.url, options.body, "application/json", options.concurrency, options.seconds,
+                    f"Bearer {options.token}" if options.token else "")
     after, (total1, idle1) = cpu_by_process(), machine_times()
     if point.requests == 0:
         print("no requests were answered", file=sys.stderr)

@@ -115,6 +115,7 @@ def main() -> int:
     import httpx
 
     from modelport.archive import pack_archive
+    from modelport.token import hosting_token
 
     work = Path(tempfile.mkdtemp(prefix="modelport-gateway-bench-"))
     src = work / "model"
@@ -127,8 +128,9 @@ def main() -> int:
     body_file = work / "body.json"
     body_file.write_text(json.dumps({"pixels": row}))
 
-    env = {**os.environ, "MODELPORT_HOME": str(work / "home"), "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-           "AWS_DEFAULT_REGION": "us-east-1"}
+    # hosting serves model data from MODELPORT_HOME and MODELPORT_MODEL_ROOTS; the archive is in `work`
+    env = {**os.environ, "MODELPORT_HOME": str(work / "home"), "MODELPORT_MODEL_ROOTS": str(work),
+           "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
     hosting_port = free_port()
     hosting_url = f"http://127.0.0.1:{hosting_port}"
     procs = []
@@ -136,7 +138,9 @@ def main() -> int:
     try:
         procs.append(start([sys.executable, "-m", "modelport", "hosting", "--port", str(hosting_port)], env, work / "hosting.log"))
         wait_http(f"{hosting_url}/ping")
-        sm = boto3.client("sagemaker", endpoint_url=hosting_url, region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench")
+        token = hosting_token(work / "home")  # the gateways read it from the same MODELPORT_HOME
+        auth = {"Authorization": f"Bearer {token}"}
+        sm = boto3.client("sagemaker", endpoint_url=hosting_url, region_name="us-east-1", aws_access_key_id=token, aws_secret_access_key="bench")
         sm.create_model(ModelName="mnist-sklearn", ExecutionRoleArn="arn:aws:iam::123456789012:role/bench",
                         PrimaryContainer={"Image": "modelport", "ModelDataUrl": str(archive),
                                           "Environment": {"SAGEMAKER_MODEL_SERVER_WORKERS": str(options.workers)}})
@@ -145,7 +149,7 @@ def main() -> int:
             "InitialInstanceCount": 1, "InitialVariantWeight": 1.0}])
         sm.create_endpoint(EndpointName="mnist-sklearn", EndpointConfigName="mnist-sklearn")
         sm.get_waiter("endpoint_in_service").wait(EndpointName="mnist-sklearn", WaiterConfig={"Delay": 0.2, "MaxAttempts": 600})
-        instances = httpx.get(f"{hosting_url}/_modelport/endpoints/mnist-sklearn/instances").json()
+        instances = httpx.get(f"{hosting_url}/_modelport/endpoints/mnist-sklearn/instances", headers=auth).json()
         runtime_port = instances["Variants"][0]["Instances"][0]["port"]
 
         targets = {
@@ -160,19 +164,22 @@ def main() -> int:
             wait_http(f"http://127.0.0.1:{port}/health")
             targets[f"gateway+hosting ({client})"] = f"http://127.0.0.1:{port}/predict/mnist-sklearn"
 
+        authorization = {"hosting": auth["Authorization"]}  # only hosting asks for its token
         for name, url in targets.items():
-            check = httpx.post(url, content=body_file.read_bytes(), headers={"content-type": "application/json"})
+            headers = {"content-type": "application/json", **({"authorization": authorization[name]} if name in authorization else {})}
+            check = httpx.post(url, content=body_file.read_bytes(), headers=headers)
             if check.status_code != 200 or "predictions" not in check.json():
                 raise RuntimeError(f"{name} answered {check.status_code}: {check.text[:200]}")
         # Targets take turns within each round, so a slow minute of this shared host hits all of them alike;
         # the ratio of each round compares two runs seconds apart.
         samples: dict[str, dict[int, list[dict]]] = {name: {level: [] for level in levels} for name in targets}
         for level in levels:
-            for url in targets.values():
-                run_wrk(url, body_file, "application/json", level, options.warmup)
+            for name, url in targets.items():
+                run_wrk(url, body_file, "application/json", level, options.warmup, authorization.get(name, ""))
             for round_no in range(options.rounds):
                 for name, url in targets.items():
-                    point = run_wrk(url, body_file, "application/json", level, options.seconds).as_dict()
+                    point = run_wrk(url, body_file, "application/json", level, options.seconds,
+                                    authorization.get(name, "")).as_dict()
                     samples[name][level].append(point)
                 print(f"c={level} round {round_no + 1}/{options.rounds}: " + ", ".join(
                     f"{name} {samples[name][level][-1]['requests_per_s']:.0f}" for name in targets) + " req/s", flush=True)

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from hosting_helpers import clients, deploy, start_hosting
+from hosting_helpers import clients, deploy, start_hosting, token_for
 from modelport.archive import pack_archive
 from modelport.gateway.app import create_app
 from modelport.gateway.hot_routes import HotRoutes
@@ -46,6 +46,7 @@ def toy_gateway(hosting_url: str, *, hot_routes: bool = True, **overrides: objec
         mnist_pytorch_endpoint=ENDPOINT, sentiment_endpoint=ENDPOINT, routes="", allowed_origins="*",
         api_keys="", rate_limit="", page_dir=None, runtime_client="http",
         chat_provider="sagemaker", chat_endpoint=ENDPOINT, invoke_endpoints=ENDPOINT,
+        hosting_token=token_for(hosting_url),
     )
     options.update(overrides)
     app = create_app(GatewaySettings(**options))

@@ -1,9 +1,13 @@
 """Shared pieces for the hosting tests: a tiny real archive, an in-process hosting server, and boto3
-clients pointed at it (dummy credentials, ``endpoint_url``)."""
+clients pointed at it (hosting's token as the access key id, ``endpoint_url``).
+
+Every hosting a test starts has its own token; :func:`clients`, :func:`instances` and
+:func:`auth_headers` find it by the hosting's URL (:func:`remember_token` for a hosting process)."""
 
 from __future__ import annotations
 
 import os
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -14,6 +18,8 @@ from botocore.config import Config
 from modelport.archive import pack_archive
 from modelport.hosting.server import HostingServer
 from modelport.hosting.settings import HostingSettings
+from modelport.token import hosting_token
+from modelport.token import load as load_token
 
 # A model whose answers say which instance and variant served them. Env: SCALE multiplies x,
 # TAG names the model version, FAIL_LOAD makes model_fn fail (the server then exits non-zero).
@@ -66,18 +72,50 @@ def make_archive(root: Path, scale: float = 2.0) -> Path:
     return pack_archive(src, root / "model.tar.gz")
 
 
+_TOKENS: dict[str, str] = {}  # hosting URL → its token
+
+
 def start_hosting(home: Path, **settings) -> HostingServer:
-    """An in-process hosting server on a free port with its state in ``home``."""
-    options = {"port": 0, "startup_timeout": 60.0, **settings}
-    return HostingServer(home=home, settings=HostingSettings(**options)).start()
+    """An in-process hosting server on a free port with its state in ``home``.
+
+    The system's temporary folder (where pytest keeps each test's archives) is an allowed model root,
+    as a user lists their models folder in MODELPORT_MODEL_ROOTS.
+    """
+    options = {"port": 0, "startup_timeout": 60.0, "model_roots": tempfile.gettempdir(), **settings}
+    server = HostingServer(home=home, settings=HostingSettings(**options)).start()
+    _TOKENS[server.url] = server.token
+    return server
 
 
-def clients(url: str, retries: int = 0):
-    """boto3 ``sagemaker`` and ``sagemaker-runtime`` clients for ``url``."""
+def remember_token(url: str, home: Path) -> str:
+    """Note the token of a `modelport hosting` process that keeps its state in ``home``; return it."""
+    _TOKENS[url] = hosting_token(home)
+    return _TOKENS[url]
+
+
+def token_for(url: str) -> str:
+    """The token of the hosting at ``url`` (else MODELPORT_HOSTING_TOKEN or this process's MODELPORT_HOME's file)."""
+    known = _TOKENS.get(url.rstrip("/"))
+    if known:
+        return known
+    try:
+        return load_token(create=False).value
+    except FileNotFoundError:
+        return "no-token-known-for-" + url.rstrip("/")
+
+
+def auth_headers(url: str) -> dict[str, str]:
+    """Headers that let a plain HTTP request through hosting's gate."""
+    return {"Authorization": f"Bearer {token_for(url)}"}
+
+
+def clients(url: str, retries: int = 0, token: str | None = None):
+    """boto3 ``sagemaker`` and ``sagemaker-runtime`` clients for ``url``, with its hosting's token."""
     config = Config(retries={"max_attempts": retries, "mode": "standard"} if retries else {"max_attempts": 1},
                     max_pool_connections=32)
-    sm = boto3.client("sagemaker", endpoint_url=url, region_name="us-east-1", config=config)
-    rt = boto3.client("sagemaker-runtime", endpoint_url=url, region_name="us-east-1", config=config)
+    creds = {"aws_access_key_id": token or token_for(url), "aws_secret_access_key": "testing"}
+    sm = boto3.client("sagemaker", endpoint_url=url, region_name="us-east-1", config=config, **creds)
+    rt = boto3.client("sagemaker-runtime", endpoint_url=url, region_name="us-east-1", config=config, **creds)
     return sm, rt
 
 
@@ -121,7 +159,7 @@ def instances(url: str, name: str) -> list[dict]:
     """The instances of every variant of ``name`` (hosting's status API)."""
     import httpx
 
-    data = httpx.get(f"{url}/_modelport/endpoints/{name}/instances").json()
+    data = httpx.get(f"{url}/_modelport/endpoints/{name}/instances", headers=auth_headers(url)).json()
     return [i for v in data["Variants"] for i in v["Instances"]]
 
 

@@ -19,6 +19,7 @@ import threading
 from pathlib import Path
 
 from modelport.hosting import access, sdk_config
+from modelport.token import hosting_token
 from runtime_helpers import free_port, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,7 +75,7 @@ def client_environment(url: str, home: Path, tripwire: Tripwire, scratch: Path) 
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("AWS_", "SAGEMAKER_", "PYTHON", "MODELPORT_")) and k.lower() not in (
                "http_proxy", "https_proxy", "all_proxy", "no_proxy")}
-    env |= access.client_environment(url, home, REGION)
+    env |= access.client_environment(url, hosting_token(home), REGION)
     env["SAGEMAKER_USER_CONFIG_OVERRIDE"] = str(sdk_config.write_config(home, REGION, ACCOUNT))
     env |= tripwire.environment()
     env |= {"AWS_CONFIG_FILE": str(scratch / "no-aws-config"), "AWS_SHARED_CREDENTIALS_FILE": str(scratch / "no-aws-creds"),

@@ -17,7 +17,7 @@ import openai
 import pytest
 
 from gateway_events.live_gateway import LiveGateway, free_port
-from hosting_helpers import clients, deploy, start_hosting
+from hosting_helpers import clients, deploy, start_hosting, token_for
 from runtime_helpers import ModelServer, wait_until_up
 from modelport.chatmodel import train
 from modelport.gateway.app import create_app
@@ -31,7 +31,7 @@ def gateway_settings(hosting_url: str, **overrides) -> GatewaySettings:
     values = dict(runtime_endpoint_url=hosting_url, mode="local", region="us-east-1", mnist_sklearn_endpoint="",
                   mnist_pytorch_endpoint="", sentiment_endpoint="", routes="", allowed_origins="*", api_keys="",
                   rate_limit="", page_dir=None, chat_max_tokens=MAX_TOKENS, chat_base_url="", chat_provider="",
-                  bedrock_model_id="")
+                  bedrock_model_id="", hosting_token=token_for(hosting_url))
     values.update(overrides)
     return GatewaySettings(**values)
 
@@ -165,7 +165,8 @@ def second_gateway(stack, tmp_path_factory):
 
 def test_a_started_gateway_finds_the_local_chat_model_by_itself(stack, tmp_path):
     gateway = GatewayProcess(tmp_path / "gateway.log", AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=stack["hosting"],
-                             AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x", AWS_DEFAULT_REGION="us-east-1")
+                             AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x", AWS_DEFAULT_REGION="us-east-1",
+                             MODELPORT_HOSTING_TOKEN=token_for(stack["hosting"]))
     try:
         deadline = time.monotonic() + 20
         chat = httpx.get(f"{gateway.url}/health").json()["chat"]

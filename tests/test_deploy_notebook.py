@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -22,6 +23,9 @@ from runtime_helpers import free_port
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "deploy_boto3.ipynb"
 MODELS = ("mnist-sklearn", "mnist-pytorch", "sentiment")
+# The notebook keeps MODELPORT_HOME for the MNIST cache; hosting has its own home, so the two share
+# the token explicitly, and the notebook's store (where it copies the archives) is a model root of hosting.
+NOTEBOOK_HOME = Path(os.environ.get("MODELPORT_HOME", ".modelport")).resolve()
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +39,11 @@ def archives(tmp_path_factory):
 
 @pytest.fixture
 def hosting(tmp_path):
-    """A real `modelport hosting` process on a free port with its own MODELPORT_HOME."""
+    """A real `modelport hosting` process on a free port with its own MODELPORT_HOME: (URL, token)."""
     port = free_port()
-    env = {**os.environ, "MODELPORT_HOME": str(tmp_path / "hosting-home"), "MODELPORT_HOSTING_PORT": str(port)}
+    token = secrets.token_urlsafe(24)
+    env = {**os.environ, "MODELPORT_HOME": str(tmp_path / "hosting-home"), "MODELPORT_HOSTING_PORT": str(port),
+           "MODELPORT_HOSTING_TOKEN": token, "MODELPORT_MODEL_ROOTS": str(NOTEBOOK_HOME / "artifacts")}
     log = open(tmp_path / "hosting.log", "wb")
     process = subprocess.Popen([sys.executable, "-m", "modelport", "hosting"], env=env, stdout=log,
                                stderr=subprocess.STDOUT)
@@ -52,7 +58,7 @@ def hosting(tmp_path):
         assert process.poll() is None, (tmp_path / "hosting.log").read_text()
         assert time.monotonic() < deadline, "modelport hosting did not start"
         time.sleep(0.05)
-    yield url
+    yield url, token
     process.terminate()
     process.wait(30)
     log.close()
@@ -76,11 +82,12 @@ def run_notebook(tmp_path: Path, env: dict[str, str], timeout: int = 300) -> lis
 
 
 def test_deploy_notebook_against_modelport_hosting(tmp_path, archives, hosting):
+    hosting, token = hosting
     outputs = run_notebook(tmp_path, {
         "MODELPORT_HOSTING_URL": hosting, "MODELPORT_NOTEBOOK_ARCHIVES": str(archives),
-        "MODELPORT_NOTEBOOK_TARGET": "local", "MODELPORT_NOTEBOOK_PREFIX": "nbtest",
+        "MODELPORT_NOTEBOOK_TARGET": "local", "MODELPORT_NOTEBOOK_PREFIX": "nbtest", "MODELPORT_HOSTING_TOKEN": token,
         # the MNIST cache the training above used (the kernel runs in tmp_path)
-        "MODELPORT_HOME": str(Path(os.environ.get("MODELPORT_HOME", ".modelport")).resolve()),
+        "MODELPORT_HOME": str(NOTEBOOK_HOME),
     })
     assert not [o for o in outputs if o.get("output_type") == "error"]
     text = "".join(o.get("text", "") for o in outputs)
@@ -100,16 +107,19 @@ def test_deploy_notebook_against_modelport_hosting(tmp_path, archives, hosting):
     assert all(abs(sum(p.values()) - 1) < 1e-3 for p in sentiment["probabilities"])
     # the images the models were given, and the clean-up at the end, against the real hosting
     assert "sagemaker-scikit-learn" in text and "pytorch-inference" in text
+    assert (NOTEBOOK_HOME / "artifacts" / "nbtest").as_uri() in text  # copied into the store, as to S3
     assert text.count("deleted nbtest-") == 3
     sm = boto3.client("sagemaker", endpoint_url=hosting, region_name="us-east-1",
-                      aws_access_key_id="x", aws_secret_access_key="x")
+                      aws_access_key_id=token, aws_secret_access_key="x")
     assert sm.list_endpoints()["Endpoints"] == []
     assert [m for m in sm.list_models()["Models"] if m["ModelName"].startswith("nbtest-")] == []
 
 
 def test_deploy_notebook_says_which_archives_are_missing(tmp_path, hosting):
+    hosting, token = hosting
     with pytest.raises(CellExecutionError) as failed:
         run_notebook(tmp_path, {"MODELPORT_HOSTING_URL": hosting, "MODELPORT_NOTEBOOK_TARGET": "local",
+                                "MODELPORT_HOSTING_TOKEN": token,
                                 "MODELPORT_NOTEBOOK_ARCHIVES": str(tmp_path / "nothing-here")}, timeout=120)
     assert "archives missing" in str(failed.value) and "modelport up --fast" in str(failed.value)
 

@@ -76,7 +76,7 @@ def stack(request, tmp_path_factory):
         settings = GatewaySettings(
             runtime_endpoint_url=hosting.url, mode="local", region="us-east-1", mnist_sklearn_endpoint="digits-e2e",
             mnist_pytorch_endpoint="", sentiment_endpoint="", routes="", allowed_origins=SITE,
-            api_keys="", rate_limit="", page_dir=None, runtime_client=request.param,
+            api_keys="", rate_limit="", page_dir=None, runtime_client=request.param, hosting_token=hosting.token,
         )
         with LiveGateway(create_app(settings)) as url:
             with httpx.Client(base_url=url, timeout=30) as client:

@@ -10,12 +10,11 @@ import subprocess
 import sys
 import time
 
-import boto3
 import httpx
 import pytest
 from typer.testing import CliRunner
 
-from hosting_helpers import instances, make_archive
+from hosting_helpers import clients, instances, make_archive, remember_token
 from modelport.cli.main import app
 from modelport.sdk import Model, Predictor
 from runtime_helpers import free_port
@@ -40,6 +39,7 @@ def service(tmp_path_factory):
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline, "modelport hosting did not start"
         time.sleep(0.05)
+    remember_token(url, root / "home")
     yield url, root, env, process
     if process.poll() is None:
         process.terminate()
@@ -68,7 +68,7 @@ def test_cli_deploy_invoke_describe_logs_delete(service, tmp_path):
     assert described["EndpointStatus"] == "InService"
     assert described["ProductionVariants"][0]["CurrentInstanceCount"] == 2
     # the archive was registered as a copy under MODELPORT_HOME/artifacts, like an upload to S3
-    sm = boto3.client("sagemaker", endpoint_url=url, region_name="us-east-1")
+    sm, _ = clients(url)
     config = sm.describe_endpoint_config(EndpointConfigName=described["EndpointConfigName"])
     data_url = sm.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])["PrimaryContainer"]["ModelDataUrl"]
     assert data_url.startswith(f"file://{(root / 'home' / 'artifacts').resolve()}")
@@ -89,7 +89,7 @@ def test_cli_deploy_invoke_describe_logs_delete(service, tmp_path):
     assert "AllTraffic-0" in result.stdout and "AllTraffic-1" in result.stdout
 
     # deploying again updates the endpoint blue/green (here from an uploaded copy of the archive)
-    uploaded = tmp_path / "store" / "v2" / "model.tar.gz"
+    uploaded = root / "home" / "store" / "v2" / "model.tar.gz"  # under MODELPORT_HOME: an allowed root
     result = run(names, "deploy", str(archive), "--endpoint", "cli-ep", "--env", "TAG=cli2", "--upload", f"file://{uploaded}")
     assert uploaded.read_bytes() == archive.read_bytes()
     assert result.exit_code == 0, result.output
@@ -111,8 +111,9 @@ def test_cli_reports_unknown_endpoint_and_missing_archive(service, tmp_path):
     assert result.exit_code == 1 and "no such archive" in result.output
 
 
-def test_sdk_model_deploy_predict_delete(service, tmp_path):
-    url, _, _, _ = service
+def test_sdk_model_deploy_predict_delete(service, tmp_path, monkeypatch):
+    url, _, env, _ = service
+    monkeypatch.setenv("MODELPORT_HOME", env["MODELPORT_HOME"])  # the SDK's store and token are hosting's
     archive = make_archive(tmp_path, scale=10)
     predictor = Model(model_data=str(archive), name="sdk-model", env={"TAG": "sdk"}, hosting_url=url).deploy(
         endpoint_name="sdk-ep", initial_instance_count=1, instance_type="ml.m5.large")
@@ -143,8 +144,9 @@ def test_sdk_model_deploy_predict_delete(service, tmp_path):
         predictor.predict({"x": 1})
 
 
-def test_sigterm_stops_hosting_and_its_instances(service, tmp_path):
+def test_sigterm_stops_hosting_and_its_instances(service, tmp_path, monkeypatch):
     url, _, env, process = service
+    monkeypatch.setenv("MODELPORT_HOME", env["MODELPORT_HOME"])
     archive = make_archive(tmp_path)
     Model(model_data=str(archive), hosting_url=url).deploy(endpoint_name="last")
     pids = [i["pid"] for i in instances(url, "last")]
@@ -169,11 +171,13 @@ def _start_hosting_process(home, port: int) -> subprocess.Popen:
         time.sleep(0.05)
 
 
-def test_hosting_killed_with_sigkill_takes_its_instances_and_restores_them(tmp_path):
+def test_hosting_killed_with_sigkill_takes_its_instances_and_restores_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("MODELPORT_HOME", str(tmp_path / "home"))
     archive = make_archive(tmp_path)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     first = _start_hosting_process(tmp_path / "home", port)
+    remember_token(url, tmp_path / "home")
     try:
         Model(model_data=str(archive), env={"TAG": "crash"}, hosting_url=url).deploy(endpoint_name="survivor")
         pids = [i["pid"] for i in instances(url, "survivor")]

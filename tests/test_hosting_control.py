@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError, WaiterError
 
-from hosting_helpers import clients, make_archive, start_hosting, wait_in_service
+from hosting_helpers import auth_headers, clients, make_archive, start_hosting, wait_in_service
 
 ARN = "arn:aws:sagemaker:us-east-1:123456789012"
 
@@ -27,7 +27,7 @@ def hosting(tmp_path_factory):
 def raw_call(url: str, operation: str, params: dict) -> tuple[int, dict]:
     """A JSON 1.1 call without botocore's client-side checks."""
     request = urllib.request.Request(url + "/", data=json.dumps(params).encode(), method="POST", headers={
-        "X-Amz-Target": f"SageMaker.{operation}", "Content-Type": "application/x-amz-json-1.1"})
+        "X-Amz-Target": f"SageMaker.{operation}", "Content-Type": "application/x-amz-json-1.1", **auth_headers(url)})
     try:
         with urllib.request.urlopen(request) as response:
             return response.status, json.loads(response.read())
@@ -43,7 +43,7 @@ def error_of(excinfo) -> tuple[str, str]:
 def test_model_create_describe_list_delete(hosting):
     _, sm, _, archive = hosting
     env = {"SCALE": "3", "TAG": "m"}
-    arn = sm.create_model(ModelName="ctl-model", ExecutionRoleArn="arn:aws:iam::1:role/r",
+    arn = sm.create_model(ModelName="ctl-model", ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
                           PrimaryContainer={"Image": "img:1", "ModelDataUrl": f"file://{archive}",
                                             "Environment": env})["ModelArn"]
     assert arn == f"{ARN}:model/ctl-model"
@@ -52,7 +52,7 @@ def test_model_create_describe_list_delete(hosting):
     assert described["ModelArn"] == arn
     assert described["PrimaryContainer"]["Environment"] == env
     assert described["PrimaryContainer"]["ModelDataUrl"] == f"file://{archive}"
-    assert described["ExecutionRoleArn"] == "arn:aws:iam::1:role/r"
+    assert described["ExecutionRoleArn"] == "arn:aws:iam::123456789012:role/r"
     assert described["CreationTime"].year >= 2024
     names = [m["ModelName"] for m in sm.list_models(NameContains="ctl-mod")["Models"]]
     assert names == ["ctl-model"]
@@ -62,7 +62,7 @@ def test_model_create_describe_list_delete(hosting):
     assert error_of(excinfo) == ("ValidationException", f'Could not find model "{ARN}:model/ctl-model".')
 
 
-def test_model_errors(hosting, tmp_path):
+def test_model_errors(hosting):
     _, sm, _, archive = hosting
     container = {"Image": "img", "ModelDataUrl": str(archive)}
     sm.create_model(ModelName="ctl-dup", PrimaryContainer=container)
@@ -77,7 +77,7 @@ def test_model_errors(hosting, tmp_path):
     with pytest.raises(ClientError) as excinfo:
         sm.create_model(ModelName="ctl-env", PrimaryContainer={**container, "Environment": {"1BAD": "x"}})
     assert "Map keys must satisfy constraint" in error_of(excinfo)[1]
-    missing = tmp_path / "nothing.tar.gz"
+    missing = archive.parent / "nothing.tar.gz"  # inside the allowed model roots
     with pytest.raises(ClientError) as excinfo:
         sm.create_model(ModelName="ctl-missing", PrimaryContainer={"Image": "i", "ModelDataUrl": str(missing)})
     assert error_of(excinfo) == ("ValidationException", f"Could not find model data at {missing}.")

@@ -142,7 +142,8 @@ def test_a_client_that_leaves_a_stream_frees_its_instance(hosting):
     body = json.dumps({"stream": 3, "sleep": 0.3}).encode()
     for _ in range(3):  # ask, then hang up before the answer
         with socket.create_connection((host, int(port))) as sock:
-            sock.sendall(b"POST /endpoints/rt/invocations-response-stream HTTP/1.1\r\nHost: x\r\n"
+            sock.sendall(b"POST /endpoints/rt/invocations-response-stream HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         b"Authorization: Bearer %s\r\n" % server.token.encode() +
                          b"Content-Type: application/json\r\nX-Amzn-SageMaker-Target-Variant: B\r\n"
                          b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
     deadline = time.monotonic() + 10

@@ -34,15 +34,17 @@ class Point:
         return {**asdict(self), "errors": self.errors}
 
 
-def wrk_command(url: str, body_file: Path, content_type: str, concurrency: int, seconds: float) -> list[str]:
-    """The exact wrk command line for one point."""
+def wrk_command(url: str, body_file: Path, content_type: str, concurrency: int, seconds: float,
+                authorization: str = "") -> list[str]:
+    """The exact wrk command line for one point (``authorization``: an Authorization header, e.g. for hosting)."""
     return ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "--latency", "--timeout", "5s",
-            "-s", str(LUA), url, "--", str(body_file), content_type]
+            "-s", str(LUA), url, "--", str(body_file), content_type, *([authorization] if authorization else [])]
 
 
-def run_wrk(url: str, body_file: Path, content_type: str, concurrency: int, seconds: float) -> Point:
+def run_wrk(url: str, body_file: Path, content_type: str, concurrency: int, seconds: float,
+            authorization: str = "") -> Point:
     """Run wrk once and return the measured point; RuntimeError when wrk fails."""
-    command = wrk_command(url, body_file, content_type, concurrency, seconds)
+    command = wrk_command(url, body_file, content_type, concurrency, seconds, authorization)
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
     line = next((l for l in done.stdout.splitlines() if l.startswith("WRK_JSON ")), None)
     if done.returncode != 0 or line is None:

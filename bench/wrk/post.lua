@@ -1,5 +1,6 @@
 -- POST one fixed body on every request; count non-2xx responses; print a JSON summary line.
--- Usage: wrk -t1 -cN -dDs --latency -s post.lua URL -- BODY_FILE CONTENT_TYPE
+-- Usage: wrk -t1 -cN -dDs --latency -s post.lua URL -- BODY_FILE CONTENT_TYPE [AUTHORIZATION]
+-- (AUTHORIZATION: e.g. "Bearer TOKEN" for modelport hosting, which answers only requests with its token)
 local threads = {}
 
 function setup(thread)
@@ -13,6 +14,9 @@ function init(args)
    file:close()
    wrk.headers["Content-Type"] = args[2]
    wrk.headers["Accept"] = "application/json"
+   if args[3] ~= nil and args[3] ~= "" then
+      wrk.headers["Authorization"] = args[3]
+   end
    non2xx = 0
 end
 

@@ -1,8 +1,9 @@
 """A small Python SDK in the spirit of the SageMaker Python SDK v2: ``Model(...).deploy(...)`` returns a
 :class:`Predictor` with ``predict()`` and ``delete_endpoint()``.
 
-It talks to modelport hosting through boto3 (``MODELPORT_HOSTING_URL``), or to real SageMaker when
-given boto3 clients, so the same notebook code runs on both:
+It talks to modelport hosting through boto3 (``MODELPORT_HOSTING_URL``, with hosting's token), or to
+real SageMaker when given boto3 clients, so the same notebook code runs on both. A local archive is
+first copied into the store (``MODELPORT_HOME/artifacts``), as a SageMaker user uploads it to S3:
 
 >>> from modelport import Model
 >>> predictor = Model(model_data="model.tar.gz", name="mnist").deploy(endpoint_name="mnist")
@@ -28,6 +29,22 @@ def _model_data_url(model_data: str | Path) -> str:
     if text.startswith(("s3://", "file://")):
         return text
     return f"file://{Path(text).expanduser().resolve()}"
+
+
+def stored_archive_url(model_name: str, archive: str | Path) -> str:
+    """Where a local archive registered as ``model_name`` is kept: ``MODELPORT_HOME/artifacts/<model>/<file>``."""
+    from modelport.config import get_settings
+
+    name = Path(str(archive).removeprefix("file://")).name
+    return f"file://{get_settings().path('artifacts', model_name, name).resolve()}"
+
+
+def _in_store(model_data_url: str) -> bool:
+    """Whether a ``file://`` URL already lies under MODELPORT_HOME (nothing to copy)."""
+    from modelport.config import get_settings
+
+    path = Path(model_data_url.removeprefix("file://")).resolve()
+    return path.is_relative_to(get_settings().home.resolve())
 
 
 def _unique(name: str) -> str:
@@ -156,11 +173,21 @@ class Model:
         return sm, rt
 
     def create(self) -> str:
-        """Register the model (CreateModel) under a fresh name; return the name."""
+        """Register the model (CreateModel) under a fresh name; return the name.
+
+        A local archive outside MODELPORT_HOME is copied to ``MODELPORT_HOME/artifacts/<name>/`` first
+        (hosting serves local model data only from its allowed roots, as SageMaker serves it from S3).
+        """
+        from modelport import store
+
         sm, _ = self._sagemaker()
         self.name = _unique(self.name or Path(self.model_data).name.split(".")[0] or "model")
+        model_data = self.model_data
+        if model_data.startswith("file://") and not _in_store(model_data):
+            model_data = stored_archive_url(self.name, model_data)
+            store.upload(self.model_data.removeprefix("file://"), model_data)
         sm.create_model(ModelName=self.name, ExecutionRoleArn=self.role,
-                        PrimaryContainer={"Image": self.image_uri, "ModelDataUrl": self.model_data,
+                        PrimaryContainer={"Image": self.image_uri, "ModelDataUrl": model_data,
                                           "Environment": self.env})
         return self.name
 

@@ -29,7 +29,9 @@ def hosting_environment(url: Optional[str] = None) -> dict[str, str]:
     from modelport.hosting.settings import get_hosting_settings
 
     settings, home = get_hosting_settings(), get_settings().home
-    variables = access.client_environment(url or settings.url, home, settings.region)
+    from modelport.token import hosting_token
+
+    variables = access.client_environment(url or settings.url, hosting_token(home), settings.region)
     variables["SAGEMAKER_USER_CONFIG_OVERRIDE"] = str(sdk_config.write_config(home, settings.region, settings.account))
     return variables
 

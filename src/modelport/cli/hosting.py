@@ -1,8 +1,8 @@
 """`modelport hosting`, `deploy`, `endpoints`, `describe`, `invoke`, `delete`, `logs`: the local SageMaker.
 
-`hosting` runs the service; the other commands are SageMaker API clients (boto3) pointed at it by
-``MODELPORT_HOSTING_URL`` (default http://127.0.0.1:8001), except `logs`, which reads the instance
-logs under ``MODELPORT_HOME/logs``.
+`hosting` runs the service (`hosting token` prints its token); the other commands are SageMaker API
+clients (boto3) pointed at it by ``MODELPORT_HOSTING_URL`` (default http://127.0.0.1:8001) with
+hosting's token, except `logs`, which reads the instance logs under ``MODELPORT_HOME/logs``.
 """
 
 from __future__ import annotations
@@ -33,8 +33,12 @@ def _fail(message: str) -> None:
 
 def _clients(url: Optional[str]):
     from modelport.hosting.client import local_clients
+    from modelport.token import TokenError
 
-    return local_clients(url)
+    try:
+        return local_clients(url)
+    except (TokenError, OSError) as exc:
+        _fail(f"cannot read hosting's token: {exc}")
 
 
 def _call(fn, **kwargs):
@@ -51,40 +55,77 @@ def _call(fn, **kwargs):
               f"MODELPORT_HOSTING_URL.")
 
 
-@app.command("hosting")
+hosting_app = typer.Typer(
+    invoke_without_command=True, add_completion=False,
+    help="Run the local SageMaker (`modelport hosting`), or print its token (`modelport hosting token`).",
+)
+app.add_typer(hosting_app, name="hosting")
+
+
+@hosting_app.callback()
 def hosting(
-    host: Optional[str] = typer.Option(None, help="Address to bind [env MODELPORT_HOSTING_HOST; default 127.0.0.1]."),
+    ctx: typer.Context,
+    host: Optional[str] = typer.Option(None, help="Address to bind [env MODELPORT_HOSTING_HOST; default 127.0.0.1]. "
+                                       "Anything but loopback needs --allow-remote and MODELPORT_HOSTING_TOKEN."),
     port: Optional[int] = typer.Option(None, help="Port of the control and runtime APIs [env MODELPORT_HOSTING_PORT; default 8001]."),
+    allow_remote: bool = typer.Option(False, "--allow-remote", help="Listen beyond loopback and accept any Host "
+                                      "header [env MODELPORT_HOSTING_ALLOW_REMOTE]; needs MODELPORT_HOSTING_TOKEN."),
 ) -> None:
     """Run the local SageMaker: SageMaker's control API and Runtime API on one port.
 
-    Point unmodified boto3 code at it with endpoint_url (any credentials). Endpoints that were
-    InService come back when it restarts; state lives in MODELPORT_HOME. Stop with Ctrl-C.
+    Point unmodified boto3 code at it with endpoint_url and hosting's token as the access key id
+    (`modelport hosting token` prints it). Endpoints that were InService come back when it restarts;
+    state lives in MODELPORT_HOME. Stop with Ctrl-C.
     """
+    if ctx.invoked_subcommand is not None:
+        return
     import logging
 
+    from modelport.hosting.auth import RemoteBindRefused
     from modelport.hosting.server import HomeInUse, HostingServer
     from modelport.hosting.settings import get_hosting_settings
+    from modelport.token import TokenError
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_hosting_settings()
-    settings = settings.model_copy(update={k: v for k, v in {"host": host, "port": port}.items() if v is not None})
+    overrides = {"host": host, "port": port, "allow_remote": allow_remote or None}
+    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
 
     def announce(server: HostingServer) -> None:
         print(f"modelport hosting: SageMaker APIs on {server.url} (state in {server.home.resolve()})\n"
-              f"  boto3.client('sagemaker', endpoint_url='{server.url}')\n"
-              f"  boto3.client('sagemaker-runtime', endpoint_url='{server.url}')\n"
+              f"  token: `modelport hosting token` (present it as aws_access_key_id, any secret key)\n"
+              f"  boto3.client('sagemaker', endpoint_url='{server.url}', aws_access_key_id=TOKEN, ...)\n"
               f"  modelport deploy model.tar.gz --endpoint NAME\n"
               f"  eval \"$(modelport env)\"   # the SageMaker SDK, boto3 and the AWS CLI (S3 too) use it", file=sys.stderr,
               flush=True)
 
     try:
         HostingServer(settings=settings).serve_forever(on_ready=announce)
-    except HomeInUse as exc:
+    except (HomeInUse, RemoteBindRefused, TokenError) as exc:
         _fail(str(exc))
     except OSError as exc:
         _fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}. Is another "
               f"`modelport hosting` running? Pass --port (or set MODELPORT_HOSTING_PORT).")
+
+
+@hosting_app.command("token")
+def token(
+    rotate: bool = typer.Option(False, "--rotate", help="Replace the token file with a new random token "
+                                "(restart hosting and `modelport up` afterwards)."),
+) -> None:
+    """Print hosting's token (MODELPORT_HOSTING_TOKEN, else MODELPORT_HOME/hosting/token, created if missing).
+
+    Clients present it as the access key id (boto3: aws_access_key_id=TOKEN) or as 'Authorization: Bearer TOKEN'.
+    """
+    from modelport import token as hosting_token
+
+    try:
+        value = hosting_token.rotate() if rotate else hosting_token.hosting_token()
+    except (hosting_token.TokenError, OSError) as exc:
+        _fail(str(exc))
+    print(value)
+    if rotate:
+        _console().print("a new token was written; restart hosting (and `modelport up`) to use it")
 
 
 @app.command("deploy")
@@ -96,15 +137,15 @@ def deploy(
     env: List[str] = typer.Option([], "--env", help="KEY=VALUE for the model's Environment (repeatable)."),
     upload: Optional[str] = typer.Option(None, help="Upload the archive to this s3:// or file:// URI first and deploy from there."),
     copy: bool = typer.Option(True, help="Register a copy of a local archive under MODELPORT_HOME/artifacts (as "
-                              "SageMaker keeps model data in S3), so the endpoint survives the original moving."),
+                              "SageMaker keeps model data in S3), so the endpoint survives the original moving. "
+                              "Without it the archive must lie under MODELPORT_HOME or MODELPORT_MODEL_ROOTS."),
     url: Optional[str] = typer.Option(None, help=URL_HELP),
     wait: bool = typer.Option(True, help="Wait until the endpoint is InService."),
     timeout: float = typer.Option(600.0, help="Seconds to wait."),
 ) -> None:
     """Deploy an archive: CreateModel, CreateEndpointConfig, then CreateEndpoint (or UpdateEndpoint)."""
     from modelport import store
-    from modelport.config import get_settings
-    from modelport.sdk import _endpoint_exists, _model_data_url, _unique
+    from modelport.sdk import _endpoint_exists, _model_data_url, _unique, stored_archive_url
 
     environment = {}
     for item in env:
@@ -116,12 +157,11 @@ def deploy(
     if not archive.startswith("s3://") and not Path(archive.removeprefix("file://")).is_file():
         _fail(f"no such archive: {archive}; pass a model.tar.gz (see `modelport pack`)")
     if not upload and copy and not archive.startswith("s3://"):
-        name = Path(archive.removeprefix("file://")).name
-        upload = f"file://{get_settings().path('artifacts', model_name, name).resolve()}"
+        upload = stored_archive_url(model_name, archive)
     if upload:
         with _console().status(f"uploading {archive} to {upload}"):
             try:
-                store.upload(archive, upload)
+                store.upload(archive.removeprefix("file://"), upload)
             except store.StoreError as exc:
                 _fail(str(exc))
         archive = upload

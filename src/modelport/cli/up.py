@@ -27,7 +27,8 @@ def up(
     retrain: bool = typer.Option(False, "--retrain", help="Train every bundled model again, even when its archive is current."),
     port: int = typer.Option(8000, "--port", help="Port of the gateway (API + page)."),
     hosting_port: int = typer.Option(8001, "--hosting-port", help="Port of hosting (SageMaker control + runtime APIs)."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (0.0.0.0 exposes the stack to other machines)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address of the gateway (page + API); 0.0.0.0 shares it with "
+                             "other machines (set MODELPORT_API_KEYS). Hosting always stays on 127.0.0.1."),
 ) -> None:
     """Start everything: train missing models, hosting, the bundled endpoints, the gateway and page.
 

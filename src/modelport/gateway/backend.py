@@ -1,7 +1,8 @@
 """The only way the gateway reaches models: the SageMaker Runtime API through boto3.
 
-Locally ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`` points at modelport's hosting; in Lambda it is real
-SageMaker. boto3 is imported and its clients are built on first use, not at import (cold starts).
+Locally ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`` points at modelport's hosting, and the gateway presents
+hosting's token (``MODELPORT_HOSTING_TOKEN``, else the token file under ``MODELPORT_HOME``) as its
+access key id; in Lambda it is real SageMaker with the function's role. boto3 is imported and its clients are built on first use, not at import (cold starts).
 SageMaker's errors are translated here into the gateway's JSON errors (``ModelError`` → 502 with the
 model's own status and message, timeouts → 504, not ready → 503, ...).
 """
@@ -57,6 +58,7 @@ class SageMakerBackend:
         self.control_url = settings.control_endpoint_url or self.runtime_url
         self.region = settings.region or None
         self.local = settings.run_mode == "local"
+        self.hosting_token = settings.hosting_token or (_token_file_value() if self.local and self.runtime_url else "")
         self._lock = threading.Lock()
         self._runtime = None
         self._control = None
@@ -68,7 +70,7 @@ class SageMakerBackend:
             if self.runtime_url and self.runtime_url.startswith("http://"):
                 from modelport.gateway.runtime_http import RuntimeHttpClient
 
-                self.http = RuntimeHttpClient(self.runtime_url)
+                self.http = RuntimeHttpClient(self.runtime_url, token=self.hosting_token)
             else:
                 self.config_error = (
                     "MODELPORT_RUNTIME_CLIENT=http needs AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME set to a plain http:// URL "
@@ -79,10 +81,10 @@ class SageMakerBackend:
 
     # ---- clients -------------------------------------------------------------------------------
     def _session_kwargs(self) -> dict[str, Any]:
-        """Region and, for a local endpoint without AWS credentials, dummy ones (hosting ignores them)."""
+        """Region and, for local hosting, its token as the access key id (hosting checks no signature)."""
         kwargs: dict[str, Any] = {"region_name": self.region or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION}
-        if self.local and self.runtime_url and not _has_aws_credentials():
-            kwargs.update(aws_access_key_id="modelport", aws_secret_access_key="modelport")
+        if self.local and self.runtime_url and (self.hosting_token or not _has_aws_credentials()):
+            kwargs.update(aws_access_key_id=self.hosting_token or "modelport", aws_secret_access_key="modelport")
         return kwargs
 
     def runtime_client(self):
@@ -246,6 +248,16 @@ class SageMakerBackend:
         for name in endpoints:
             results.setdefault(name, {"status": "unknown", "reason": "the status lookup timed out"})
         return results
+
+
+def _token_file_value() -> str:
+    """Hosting's token from the file under MODELPORT_HOME, or "" when there is none (never created here)."""
+    from modelport.token import TokenError, load
+
+    try:
+        return load(create=False).value
+    except (OSError, TokenError):
+        return ""
 
 
 def _has_aws_credentials() -> bool:

@@ -5,7 +5,8 @@ boto3's ``sagemaker-runtime`` client speaks to InvokeEndpoint (``POST /endpoints
 ``X-Amzn-SageMaker-*`` headers, errors named by ``x-amzn-ErrorType`` with ``OriginalStatusCode`` /
 ``OriginalMessage``), but without request signing, threads or botocore's per-call machinery, which
 cost about 1 ms of CPU per call. Only for plain ``http://`` endpoints that need no AWS signature
-(modelport hosting); real SageMaker always goes through boto3.
+(modelport hosting, which takes its token as ``Authorization: Bearer``); real SageMaker always goes
+through boto3.
 """
 
 from __future__ import annotations
@@ -41,13 +42,14 @@ class RuntimeHttpClient:
     ``asyncio.run``, as in tests) the pool starts afresh on the next one.
     """
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, token: str = "") -> None:
         parts = urlsplit(base_url)
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"the http runtime client needs a plain http:// URL, got {base_url!r}")
         self.host = parts.hostname
         self.port = parts.port or 80
         self.prefix = parts.path.rstrip("/")
+        self._auth = [("Authorization", f"Bearer {token}")] if token else []
         self._pool: UpstreamPool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -65,7 +67,8 @@ class RuntimeHttpClient:
             self._loop = asyncio.get_running_loop()
         started = time.perf_counter()
         response = await self._pool.request(
-            "POST", f"{self.prefix}/endpoints/{endpoint}/invocations", list(headers.items()), body, timeout=timeout,
+            "POST", f"{self.prefix}/endpoints/{endpoint}/invocations", [*headers.items(), *self._auth], body,
+            timeout=timeout,
         )
         return response.status, response.headers, response.body, round((time.perf_counter() - started) * 1000, 3)
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from modelport.token import TOKEN_ENV
+
 DEFAULT_BACKEND_TIMEOUT_S = 25.0  # below API Gateway's 29 s integration timeout
 DEFAULT_MAX_BODY_MB = 6.0  # Lambda's synchronous payload limit and SageMaker's 6 MB body limit
 
@@ -96,6 +98,12 @@ class GatewaySettings(BaseSettings):
     control_endpoint_url: str = Field(
         default="", validation_alias=AliasChoices("AWS_ENDPOINT_URL_SAGEMAKER", "control_endpoint_url"),
         description="AWS_ENDPOINT_URL_SAGEMAKER: SageMaker control API URL (defaults to the runtime URL when that is set).",
+    )
+    hosting_token: str = Field(
+        default="", validation_alias=AliasChoices(TOKEN_ENV, "hosting_token"),
+        description="MODELPORT_HOSTING_TOKEN: modelport hosting's token, presented as the access key id (boto3) or "
+        "as a bearer token (the lean http client) when the SageMaker URLs point at hosting; locally it defaults to "
+        "the token file under MODELPORT_HOME.",
     )
     region: str = Field(
         default="", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION", "region"),

@@ -7,40 +7,22 @@ runtime reads ``s3://`` from hosting's store, and tests build their clients from
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 SECRET_PLACEHOLDER = "modelport"
-DEFAULT_TOKEN = "modelport"
 
 
-def hosting_token(home: Path) -> str:
-    """Hosting's access token: ``MODELPORT_HOSTING_TOKEN``, else ``MODELPORT_HOME/hosting/token``.
-
-    Until hosting creates its token (the auth work), a fixed placeholder stands in when neither is set.
-    """
-    token = os.environ.get("MODELPORT_HOSTING_TOKEN", "").strip()
-    if token:
-        return token
-    try:
-        return (Path(home) / "hosting" / "token").read_text().strip() or DEFAULT_TOKEN
-    except OSError:
-        return DEFAULT_TOKEN
+def credentials(token: str) -> dict[str, str]:
+    """``AWS_ACCESS_KEY_ID`` (hosting's token, see :mod:`modelport.token`) and a placeholder secret."""
+    return {"AWS_ACCESS_KEY_ID": token, "AWS_SECRET_ACCESS_KEY": SECRET_PLACEHOLDER}
 
 
-def credentials(home: Path) -> dict[str, str]:
-    """``AWS_ACCESS_KEY_ID`` (the token) and ``AWS_SECRET_ACCESS_KEY`` for hosting."""
-    return {"AWS_ACCESS_KEY_ID": hosting_token(home), "AWS_SECRET_ACCESS_KEY": SECRET_PLACEHOLDER}
-
-
-def client_environment(url: str, home: Path, region: str) -> dict[str, str]:
+def client_environment(url: str, token: str, region: str) -> dict[str, str]:
     """Everything an unmodified AWS SDK or CLI needs to use hosting for every service it calls."""
-    return {"AWS_ENDPOINT_URL": url, **credentials(home), "AWS_DEFAULT_REGION": region, "AWS_REGION": region}
+    return {"AWS_ENDPOINT_URL": url, **credentials(token), "AWS_DEFAULT_REGION": region, "AWS_REGION": region}
 
 
-def s3_environment(url: str, home: Path, region: str) -> dict[str, str]:
+def s3_environment(url: str, token: str, region: str) -> dict[str, str]:
     """What an endpoint instance needs to read ``s3://`` from hosting's store (and nothing else of hosting)."""
-    return {"AWS_ENDPOINT_URL_S3": url, **credentials(home), "AWS_DEFAULT_REGION": region, "AWS_REGION": region}
+    return {"AWS_ENDPOINT_URL_S3": url, **credentials(token), "AWS_DEFAULT_REGION": region, "AWS_REGION": region}
 
 
 def is_same_server(url: str, port: int) -> bool:

@@ -1,4 +1,8 @@
-"""boto3 clients for modelport hosting (or real SageMaker), shared by the CLI and the Python SDK."""
+"""boto3 clients for modelport hosting (or real SageMaker), shared by the CLI and the Python SDK.
+
+The clients present hosting's token (:mod:`modelport.token`) as their access key id, so callers
+never handle it.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,15 @@ import time
 from typing import Any, Callable
 
 from modelport.hosting.settings import get_hosting_settings
+from modelport.token import hosting_token
 
 
-def local_clients(url: str | None = None) -> tuple[Any, Any]:
+def local_clients(url: str | None = None, token: str | None = None) -> tuple[Any, Any]:
     """``sagemaker`` and ``sagemaker-runtime`` clients pointed at modelport hosting.
 
-    ``url`` defaults to ``MODELPORT_HOSTING_URL``. Hosting does not check signatures, so dummy
-    credentials are used when none are configured.
+    ``url`` defaults to ``MODELPORT_HOSTING_URL``; ``token`` to hosting's token
+    (``MODELPORT_HOSTING_TOKEN``, else the token file under ``MODELPORT_HOME``). The token is the
+    access key id; hosting checks no signature, so the secret key is a placeholder.
     """
     import boto3
     from botocore.config import Config
@@ -20,9 +26,7 @@ def local_clients(url: str | None = None) -> tuple[Any, Any]:
     settings = get_hosting_settings()
     url = url or settings.url
     session = boto3.session.Session()
-    creds: dict[str, str] = {}
-    if session.get_credentials() is None:
-        creds = {"aws_access_key_id": "modelport", "aws_secret_access_key": "modelport"}
+    creds = {"aws_access_key_id": token or hosting_token(), "aws_secret_access_key": "modelport"}
     config = Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=32)
     region = session.region_name or settings.region
     sm = boto3.client("sagemaker", endpoint_url=url, region_name=region, config=config, **creds)

@@ -2,6 +2,8 @@
 
 Each operation validates like SageMaker, changes the registry, and (for endpoints) hands the work
 to :class:`~modelport.hosting.service.Hosting`. Errors are ``{"__type", "message"}`` documents.
+Bodies are parsed with orjson (NaN and Infinity are not JSON, so they are refused) and checked
+against SageMaker's input shapes (:mod:`.input_shapes`) before an operation sees them.
 """
 
 from __future__ import annotations
@@ -11,16 +13,24 @@ import json
 import uuid
 from typing import Any
 
+import orjson
+
 from modelport import store
 from modelport.hosting import model_data
 from modelport.hosting import validation as check
 from modelport.hosting.errors import ControlError, validation
 from modelport.hosting.httpserver import Request, Response
+from modelport.hosting.input_shapes import Shapes, sagemaker_shapes
 from modelport.hosting.model_data import model_data_url
+from modelport.hosting.runtime_api import MAX_BODY
 from modelport.hosting.service import IN_SERVICE, Hosting
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 _CONFIG = "endpoint-config"
+SUBMIT_DIRECTORY_KEY = "SAGEMAKER_SUBMIT_DIRECTORY"
+# SageMaker's in-container code folder, which the SDK and notebooks name; modelport reads the archive's
+# code/ first, and only root can create this folder on the host.
+SAGEMAKER_CODE_DIR = "/opt/ml/model/code"
 
 
 class ControlApi:
@@ -29,6 +39,13 @@ class ControlApi:
     def __init__(self, hosting: Hosting) -> None:
         self.hosting = hosting
         self.registry = hosting.registry
+        self.settings = hosting.settings
+        self._shapes: Shapes | None = None
+
+    async def _input_shapes(self) -> Shapes:
+        if self._shapes is None:  # read once, off the event loop (botocore's model is a few MB)
+            self._shapes = await asyncio.to_thread(sagemaker_shapes, self.operations())
+        return self._shapes
 
     async def handle(self, request: Request) -> Response:
         """Answer one JSON 1.1 request."""
@@ -43,12 +60,16 @@ class ControlApi:
                 raise ControlError("UnknownOperationException",
                                    f"modelport hosting does not implement SageMaker.{operation}; supported: "
                                    f"{', '.join(self.operations())}.")
+            if request.too_large:  # the server kept none of it
+                raise ControlError("SerializationException", f"The request body is larger than {MAX_BODY} bytes, "
+                                   f"the most hosting accepts.", status=413)
             try:
-                params = json.loads(request.body or b"{}")
-            except ValueError as exc:
+                params = orjson.loads(request.body or b"{}")
+            except orjson.JSONDecodeError as exc:
                 raise ControlError("SerializationException", f"The request body is not valid JSON: {exc}") from exc
             if not isinstance(params, dict):
                 raise ControlError("SerializationException", "The request body must be a JSON object.")
+            (await self._input_shapes()).check(operation, params)
             result = method(params)
             if asyncio.iscoroutine(result):
                 result = await result
@@ -101,7 +122,11 @@ class ControlApi:
             raise check.constraint(len(containers), "containers", "Member must have length between 1 and 15")
         for i, container in enumerate([primary] if primary else containers):
             where = "primaryContainer" if primary else f"containers.{i + 1}.member"
-            check.environment(container.get("Environment"), where)
+            env = container.get("Environment")
+            check.environment(env, where)
+            check.forbidden_environment(env, where)
+            check.model_server_workers(env, where, self.settings.max_model_workers)
+            self._check_submit_directory(env, where)
             await self._check_model_data(container)
         if self.registry.get_document("models", name) is not None:
             raise validation(f'Cannot create already existing model "{self._arn("model", name)}".')
@@ -111,10 +136,27 @@ class ControlApi:
         self._tag(self._arn("model", name), params.get("Tags"))
         return {"ModelArn": self._arn("model", name)}
 
+    def _roots(self):
+        return model_data.allowed_roots(self.hosting.home, self.settings.model_roots)
+
+    def _check_submit_directory(self, env: dict[str, str] | None, where: str) -> None:
+        """SAGEMAKER_SUBMIT_DIRECTORY names code to run, so it must lie under the allowed roots too."""
+        value = (env or {}).get(SUBMIT_DIRECTORY_KEY)
+        if value is None or value.strip().rstrip("/") == SAGEMAKER_CODE_DIR:
+            return
+        try:
+            model_data.check_allowed(value.strip(), self._roots(), what=f"{where}.Environment {SUBMIT_DIRECTORY_KEY}")
+        except model_data.ModelDataError as exc:
+            raise validation(str(exc)) from None
+
     async def _check_model_data(self, container: dict[str, Any]) -> None:
         url = model_data_url(container)
         if not url:
             return
+        try:
+            model_data.check_allowed(url, self._roots())
+        except model_data.ModelDataError as exc:
+            raise validation(str(exc)) from None
         try:
             found = await asyncio.to_thread(model_data.exists, url, self.hosting.local_s3)
         except store.StoreError as exc:
@@ -147,6 +189,8 @@ class ControlApi:
         name = check.name(params, "EndpointConfigName")
         check.tags(params.get("Tags"))
         variants = check.production_variants(check.require(params, "ProductionVariants"))
+        check.instance_caps(check.variant_counts(variants), self.settings.max_instances_per_variant,
+                            self.settings.max_instances)
         for variant in variants:
             self._model(variant["ModelName"])
         arn = self._arn(_CONFIG, name)
@@ -296,6 +340,9 @@ class ControlApi:
                 check.number(change["DesiredWeight"], f"{where}.desiredWeight", 0)
             if "DesiredInstanceCount" in change:
                 check.number(change["DesiredInstanceCount"], f"{where}.desiredInstanceCount", 1, integer=True)
+        counts = check.variant_counts(row["deployed"])
+        counts.update({c["VariantName"]: c["DesiredInstanceCount"] for c in changes if "DesiredInstanceCount" in c})
+        check.instance_caps(counts, self.settings.max_instances_per_variant, self.settings.max_instances)
         self.hosting.update_weights(name, changes)
         return {"EndpointArn": row["arn"]}
 
@@ -338,7 +385,7 @@ class ControlApi:
         arn = self._resource(check.require(params, "ResourceArn"))
         tags = self.registry.get_tags(arn)
         limit = params.get("MaxResults", 50)
-        start = int(params["NextToken"]) if str(params.get("NextToken", "")).isdigit() else 0
+        start = _start(params.get("NextToken"))
         out: dict[str, Any] = {"Tags": tags[start:start + limit]}
         if start + limit < len(tags):
             out["NextToken"] = str(start + limit)
@@ -371,13 +418,17 @@ def _page(params: dict[str, Any], rows: list[dict[str, Any]], key: str, name_key
     limit = params.get("MaxResults", 10)
     if not isinstance(limit, int) or not 1 <= limit <= 100:
         raise check.constraint(limit, "maxResults", "Member must have value between 1 and 100")
-    token = params.get("NextToken")
-    start = 0
-    if token:
-        if not str(token).isdigit():
-            raise validation("Invalid pagination token; pass the NextToken of the previous response.")
-        start = int(token)
+    start = _start(params.get("NextToken"))
     out: dict[str, Any] = {key: rows[start:start + limit]}
     if start + limit < len(rows):
         out["NextToken"] = str(start + limit)
     return out
+
+
+def _start(token: Any) -> int:
+    """Where a page starts: the NextToken of the previous answer (a small whole number), or 0."""
+    if not token:
+        return 0
+    if not (isinstance(token, str) and token.isascii() and token.isdigit() and len(token) <= 9):
+        raise validation("Invalid pagination token; pass the NextToken of the previous response.")
+    return int(token)

@@ -3,6 +3,8 @@
 ``s3://`` is read from hosting's own object store (its S3 API: what an SDK pointed at hosting uploaded
 to) unless hosting was started with ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` naming another S3;
 then it is downloaded with boto3 from there (see :func:`local_s3_store`).
+
+It also decides which locations a ``ModelDataUrl`` may name at all (the allowed model roots).
 """
 
 from __future__ import annotations
@@ -39,6 +41,41 @@ def local_s3_store(objects: ObjectStore, port: int, environ: dict[str, str] | No
     if endpoint and not is_same_server(endpoint, port):
         return None
     return objects
+
+
+def allowed_roots(home: Path, model_roots: str) -> list[Path]:
+    """The folders local model data may come from: ``home`` (MODELPORT_HOME), then each folder of
+    ``model_roots`` (MODELPORT_MODEL_ROOTS, colon-separated like PATH), symbolic links resolved."""
+    folders = [Path(home), *(Path(p).expanduser() for p in model_roots.split(os.pathsep) if p.strip())]
+    return [Path(os.path.realpath(folder)) for folder in folders]
+
+
+def check_allowed(url: str, roots: list[Path], what: str = "ModelDataUrl") -> None:
+    """Raise :class:`ModelDataError` unless ``url`` is ``s3://`` or a path inside one of ``roots``.
+
+    ``what`` names the field in the message.
+
+    Decided from the path alone (links resolved), before anything is read, so the answer never says
+    whether a file outside the roots exists.
+    """
+    try:
+        parsed = store.parse_uri(url)
+    except store.StoreError as exc:
+        raise ModelDataError(f"Could not access model data at {url}. {exc}") from exc
+    if parsed.scheme == "s3":
+        return
+    real = Path(os.path.realpath(parsed.path))
+    if any(real.is_relative_to(root) for root in roots):
+        return
+    listed = ", ".join(str(root) for root in roots)
+    raise ModelDataError(
+        f"{what} {url} is outside the folders modelport hosting serves model data from: {listed} and s3://. "
+        f"Copy the archive into one of them first, as you would upload it to S3 for SageMaker (`modelport deploy` "
+        f"and modelport.sdk.Model copy a local archive to MODELPORT_HOME/artifacts themselves), or add its folder "
+        f"to MODELPORT_MODEL_ROOTS (colon-separated, like PATH) and restart hosting."
+    )
+
+
 
 
 class LocalS3:

@@ -25,6 +25,7 @@ _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 _SCRIPT = """wrk.method = "POST"
 wrk.body = io.open("{body}", "rb"):read()
 wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {token}"
 """
 
 
@@ -99,12 +100,14 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="modelport-overhead-"))
     archive, body = (args.archive, args.body) if args.archive else _sklearn_archive(work)
-    script = work / "post.lua"
-    script.write_text(_SCRIPT.format(body=Path(body).resolve()))
-    server = HostingServer(home=work / "home", settings=HostingSettings(port=0)).start()
+    # the archive lies outside MODELPORT_HOME: its folder is an allowed model root
+    roots = os.pathsep.join([str(work), str(Path(archive).resolve().parent)])
+    server = HostingServer(home=work / "home", settings=HostingSettings(port=0, model_roots=roots)).start()
+    script = work / "post.lua"  # the runtime ignores the Authorization header; hosting needs it
+    script.write_text(_SCRIPT.format(body=Path(body).resolve(), token=server.token))
     results: dict = {"archive": str(archive), "python": sys.version.split()[0], "cpus": os.cpu_count()}
     try:
-        creds = {"aws_access_key_id": "x", "aws_secret_access_key": "x", "region_name": "us-east-1"}
+        creds = {"aws_access_key_id": server.token, "aws_secret_access_key": "x", "region_name": "us-east-1"}
         sm = boto3.client("sagemaker", endpoint_url=server.url, **creds)
         sm.create_model(ModelName="overhead", PrimaryContainer={"Image": "modelport", "ModelDataUrl": str(archive)})
         sm.create_endpoint_config(EndpointConfigName="overhead", ProductionVariants=[
@@ -114,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         while sm.describe_endpoint(EndpointName="overhead")["EndpointStatus"] != "InService":
             time.sleep(0.02)
         results["create_to_in_service_s"] = round(time.perf_counter() - start, 3)
-        live = server_instances(server.url)
+        live = server_instances(server.url, server.token)
         tid = server.thread_id
         direct = f"http://127.0.0.1:{live}/invocations"
         via = f"{server.url}/endpoints/overhead/invocations"
@@ -142,11 +145,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def server_instances(url: str) -> int:
+def server_instances(url: str, token: str) -> int:
     """The port of the endpoint's first instance (hosting's status API)."""
     import urllib.request
 
-    with urllib.request.urlopen(f"{url}/_modelport/endpoints/overhead/instances") as response:
+    request = urllib.request.Request(f"{url}/_modelport/endpoints/overhead/instances",
+                                     headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request) as response:
         data = json.loads(response.read())
     return data["Variants"][0]["Instances"][0]["port"]
 

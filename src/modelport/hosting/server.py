@@ -8,6 +8,8 @@ Requests are first told apart by the AWS service they are signed for (:mod:`.ser
   - ``POST /`` with ``X-Amz-Target: SageMaker.<Op>`` — the control plane (:mod:`.control_api`);
   - ``POST /endpoints/{name}/invocations`` and ``…/invocations-response-stream`` — the Runtime API;
   - ``GET /ping`` — hosting itself is up; ``GET /_modelport/endpoints/{name}/instances`` — instance states.
+
+Every request passes the gate (:mod:`.auth`: the token, a loopback Host, no browser) before any route.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ import signal
 import threading
 from pathlib import Path
 
+from modelport import token as hosting_token
 from modelport.config import get_settings
 from modelport.hosting import access, services
 from modelport.hosting.aws_apis import IamApi, LogsApi, StsApi, unknown_service
+from modelport.hosting.auth import Gate, Refusal, check_bind
 from modelport.hosting.control_api import ControlApi
 from modelport.hosting.fleet import CommandFactory, serve_command
 from modelport.hosting.httpserver import HttpServer, Request, Response
@@ -65,11 +69,18 @@ def body_limit(service: str) -> int:
     return MAX_S3_BODY if service == services.S3 else MAX_BODY
 
 
-class HostingApp:
-    """The request dispatcher over one :class:`Hosting` (and its object store, for S3)."""
+def _peer(request: Request) -> str | None:
+    # The HTTP server's Request does not carry the client's address yet; until it does, every client
+    # shares one wrong-token budget (the same thing while hosting listens on loopback only).
+    return getattr(request, "client", None)
 
-    def __init__(self, hosting: Hosting, objects: ObjectStore) -> None:
+
+class HostingApp:
+    """The gate, then the request dispatcher over one :class:`Hosting` (and its object store, for S3)."""
+
+    def __init__(self, hosting: Hosting, objects: ObjectStore, gate: Gate) -> None:
         self.hosting = hosting
+        self.gate = gate
         self.control = ControlApi(hosting)
         self.runtime = RuntimeApi(hosting)
         self.s3 = S3Api(objects, hosting.settings.region)
@@ -77,6 +88,9 @@ class HostingApp:
 
     async def __call__(self, request: Request) -> Response:
         service = services.service_of(request.headers, request.query)
+        refusal = self.gate.check(request.method, request.path, request.headers, request.query, _peer(request))
+        if refusal is not None:
+            return self._refused(request, service, refusal)
         # Until the HTTP server takes a body limit per request, it buffers up to the S3 limit and the
         # SageMaker APIs' own 6 MB limit is applied here.
         if len(request.body) > body_limit(service):
@@ -97,7 +111,7 @@ class HostingApp:
         elif path == "/" and request.method == "POST":
             return await self.control.handle(request)
         elif path in ("/ping", "/health") and request.method == "GET":
-            return _json(200, {"status": "ok", "endpoints": len(self.hosting.live)})
+            return _json(200, {"status": "ok"})  # open without a token, so it says nothing more
         elif path.startswith("/_modelport/endpoints/") and request.method == "GET":
             name, _, what = path[22:].partition("/")
             if what == "instances":
@@ -105,6 +119,20 @@ class HostingApp:
         return _json(404, {"__type": "UnknownOperationException",
                            "message": f"No route for {request.method} {path}. Control API: POST / with "
                                       f"X-Amz-Target; Runtime API: POST /endpoints/NAME/invocations."})
+
+    @staticmethod
+    def _refused(request: Request, service: str, refusal: Refusal) -> Response:
+        """The refusal in the shape the caller's client parses: S3's XML, the query protocol's XML (STS,
+        IAM), else SageMaker's JSON (also what CloudWatch Logs' JSON clients read)."""
+        if service == services.S3:
+            status, headers, body = refusal.s3()
+        elif service in ("sts", "iam"):
+            status, headers, body = refusal.query_xml()
+        else:
+            status, headers, body = refusal.sagemaker()
+        if request.method == "HEAD":  # S3 HeadObject/HeadBucket: the status alone says it
+            body = b""
+        return Response(status, headers, body)
 
     def _instances(self, name: str) -> Response:
         live = self.hosting.live.get(name)
@@ -123,10 +151,19 @@ class HostingServer:
         home: Path | None = None,
         settings: HostingSettings | None = None,
         command: CommandFactory = serve_command,
+        token: str | None = None,
     ) -> None:
+        """``token`` defaults to MODELPORT_HOSTING_TOKEN, else the token file under ``home`` (created).
+
+        Raises :class:`~modelport.hosting.auth.RemoteBindRefused` for a non-loopback host without
+        ``allow_remote`` and an explicit token, and :class:`~modelport.token.TokenError` for a bad token.
+        """
         self.settings = settings or get_hosting_settings()
         self.home = Path(home) if home is not None else get_settings().home
         self.command = command
+        loaded = hosting_token.load(self.home) if token is None else hosting_token.given(token, "the caller")
+        check_bind(self.settings.host, self.settings.allow_remote, loaded.explicit)
+        self.token = loaded.value
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -158,12 +195,13 @@ class HostingServer:
         registry = Registry(self.home / "hosting" / "registry.db")
         objects = ObjectStore(self.home / "s3")
         hosting = Hosting(registry, self.settings, self.home, self.command)
-        http = HttpServer(HostingApp(hosting, objects), max_body=MAX_S3_BODY,
+        gate = Gate(self.token, allow_remote=self.settings.allow_remote)
+        http = HttpServer(HostingApp(hosting, objects, gate), max_body=MAX_S3_BODY,
                           busy_poll_seconds=self.settings.busy_poll_ms / 1000)
         try:
             self.port = await http.start(self.settings.host, self.settings.port)
             hosting.local_s3 = LocalS3(objects, self.port,
-                                       access.s3_environment(self.local_url, self.home, self.settings.region))
+                                       access.s3_environment(self.local_url, self.token, self.settings.region))
             await hosting.restore()
             self._ready.set()
             if on_ready is not None:

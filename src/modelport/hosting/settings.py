@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 class HostingSettings(BaseSettings):
@@ -12,6 +18,30 @@ class HostingSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MODELPORT_HOSTING_", extra="ignore")
 
     host: str = Field(default="127.0.0.1", description="MODELPORT_HOSTING_HOST: address to listen on.")
+    allow_remote: bool = Field(
+        default=False,
+        description="MODELPORT_HOSTING_ALLOW_REMOTE (--allow-remote): listen beyond loopback and accept any Host "
+        "header; needs MODELPORT_HOSTING_TOKEN set.",
+    )
+    model_roots: str = Field(
+        default="", validation_alias=AliasChoices("MODELPORT_MODEL_ROOTS", "model_roots"),
+        description="MODELPORT_MODEL_ROOTS: more folders (colon-separated, like PATH) whose archives a ModelDataUrl "
+        "may name, besides MODELPORT_HOME; s3:// is always allowed.",
+    )
+    max_instances_per_variant: int = Field(
+        default_factory=lambda: max(2, 2 * _cpus()), ge=1,
+        description="MODELPORT_HOSTING_MAX_INSTANCES_PER_VARIANT: cap on a variant's instance count (default 2 per CPU).",
+    )
+    max_instances: int = Field(
+        default_factory=lambda: max(4, 4 * _cpus()), ge=1,
+        description="MODELPORT_HOSTING_MAX_INSTANCES: cap on the instances of one endpoint, all variants together "
+        "(default 4 per CPU).",
+    )
+    max_model_workers: int = Field(
+        default_factory=lambda: max(2, 2 * _cpus()), ge=1,
+        description="MODELPORT_HOSTING_MAX_MODEL_WORKERS: cap on SAGEMAKER_MODEL_SERVER_WORKERS in a model's "
+        "Environment (default 2 per CPU).",
+    )
     port: int = Field(default=8001, description="MODELPORT_HOSTING_PORT: port of both APIs.")
     region: str = Field(default="us-east-1", description="MODELPORT_HOSTING_REGION: region shown in ARNs.")
     account: str = Field(default="123456789012", description="MODELPORT_HOSTING_ACCOUNT: account id in ARNs.")

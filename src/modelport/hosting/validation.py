@@ -9,8 +9,8 @@ from typing import Any
 from modelport.hosting.errors import validation
 
 NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
-_NAME = re.compile(NAME_PATTERN + r"$")
-_ENV_KEY = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_NAME = re.compile(NAME_PATTERN[1:])  # matched with fullmatch: `$` would let a trailing newline pass
+_ENV_KEY = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
 def constraint(value: Any, member: str, rule: str) -> Exception:
@@ -30,7 +30,7 @@ def require(params: dict[str, Any], key: str) -> Any:
 def name(params: dict[str, Any], key: str) -> str:
     """A resource name: required, and matching SageMaker's name pattern (1-63 letters, digits, hyphens)."""
     value = require(params, key)
-    if not isinstance(value, str) or not _NAME.match(value):
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
         raise constraint(value, key[0].lower() + key[1:], f"Member must satisfy regular expression pattern: {NAME_PATTERN}")
     return value
 
@@ -44,7 +44,7 @@ def environment(env: Any, where: str) -> None:
     if len(env) > 100:
         raise constraint(f"{len(env)} entries", f"{where}.environment", "Map must have at most 100 entries")
     for key, value in env.items():
-        if not _ENV_KEY.match(key) or len(key) > 1024:
+        if not _ENV_KEY.fullmatch(key) or len(key) > 1024:
             raise constraint(key, f"{where}.environment", "Map keys must satisfy constraint: [Member must have "
                              "length less than or equal to 1024, Member must satisfy regular expression "
                              "pattern: [a-zA-Z_][a-zA-Z0-9_]*]")
@@ -175,3 +175,67 @@ def deployment_config(config: Any) -> dict[str, Any] | None:
     if "TerminationWaitInSeconds" in policy:
         number(policy["TerminationWaitInSeconds"], f"{base}.terminationWaitInSeconds", 0, integer=True)
     return config
+
+
+# --- what a model's Environment may not set, and the caps on instances and workers -------------------
+
+# Keys that change how an instance's process starts or where it finds code: with them a caller could
+# run code that is not in an archive under the allowed model roots. Hosting's own settings
+# (MODELPORT_*) are set on hosting, never per model.
+FORBIDDEN_ENV_PREFIXES = ("LD_", "DYLD_", "PYTHON", "MODELPORT_", "PIP_", "GIT_")
+FORBIDDEN_ENV_KEYS = frozenset({
+    "PATH", "HOME", "BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "PS4", "IFS", "GCONV_PATH", "LOCPATH",
+    "GLIBC_TUNABLES", "XDG_CONFIG_HOME", "SSLKEYLOGFILE", "PERL5OPT", "PERL5LIB", "PERLLIB", "RUBYOPT",
+    "RUBYLIB", "NODE_OPTIONS", "NODE_PATH", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS",
+})
+WORKERS_KEY = "SAGEMAKER_MODEL_SERVER_WORKERS"
+PROGRAM_KEY = "SAGEMAKER_PROGRAM"
+_PROGRAM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.py)?")
+
+
+def forbidden_environment(env: Any, where: str) -> None:
+    """Refuse Environment keys that would let a model run code from outside its archive (see above)."""
+    for key in env or {}:
+        upper = str(key).upper()
+        if upper in FORBIDDEN_ENV_KEYS or upper.startswith(FORBIDDEN_ENV_PREFIXES):
+            raise validation(
+                f"{where}.Environment may not set {key}: modelport hosting refuses keys that change how the "
+                f"model server starts or where it finds code ({', '.join(p + '*' for p in FORBIDDEN_ENV_PREFIXES)}, "
+                f"{', '.join(sorted(FORBIDDEN_ENV_KEYS))}); an endpoint runs only its archive's code. "
+                f"Settings of hosting itself (MODELPORT_*) are set where hosting runs."
+            )
+    program = (env or {}).get(PROGRAM_KEY)
+    if program is not None and not _PROGRAM.fullmatch(program.strip()):
+        raise validation(f"{where}.Environment {PROGRAM_KEY}={program!r} must name a module in the archive's code/ "
+                         f"folder, such as inference or inference.py (no folders).")
+
+
+def model_server_workers(env: Any, where: str, maximum: int) -> None:
+    """``SAGEMAKER_MODEL_SERVER_WORKERS``, when set, is a whole number from 1 to ``maximum``."""
+    value = (env or {}).get(WORKERS_KEY)
+    if value is None:
+        return
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= maximum:
+        raise validation(f"{where}.Environment {WORKERS_KEY}={value!r} must be a whole number from 1 to {maximum} "
+                         f"(modelport hosting's cap, MODELPORT_HOSTING_MAX_MODEL_WORKERS).")
+
+
+def _count(variant: dict[str, Any]) -> int:
+    return int(variant.get("InitialInstanceCount") or 1)  # a serverless variant runs one instance
+
+
+def instance_caps(counts: dict[str, int], per_variant: int, total: int) -> None:
+    """Instance counts by variant stay within hosting's caps, per variant and for the whole endpoint."""
+    for variant, count in counts.items():
+        if count > per_variant:
+            raise validation(f"Variant {variant} asks for {count} instances; modelport hosting runs at most "
+                             f"{per_variant} per variant (MODELPORT_HOSTING_MAX_INSTANCES_PER_VARIANT).")
+    if sum(counts.values()) > total:
+        raise validation(f"The endpoint would run {sum(counts.values())} instances; modelport hosting runs at most "
+                         f"{total} per endpoint (MODELPORT_HOSTING_MAX_INSTANCES).")
+
+
+def variant_counts(variants: list[dict[str, Any]]) -> dict[str, int]:
+    """Each production variant's instance count (``InitialInstanceCount``; 1 for a serverless variant)."""
+    return {v["VariantName"]: _count(v) for v in variants}

@@ -35,10 +35,10 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
-def check(host: str, ports: dict[str, int], home: Path, page_dir: Path) -> Preflight:
-    """Check ports, disk space under ``home`` and whether the page is built."""
+def check(addresses: dict[str, tuple[str, int]], home: Path, page_dir: Path) -> Preflight:
+    """Check the (host, port) of each service, disk space under ``home`` and whether the page is built."""
     result = Preflight()
-    for what, port in ports.items():
+    for what, (host, port) in addresses.items():
         if not port_is_free(host, port):
             flag = "--port" if what == "gateway" else "--hosting-port"
             result.problems.append(

@@ -14,8 +14,11 @@ from rich.table import Table
 
 from modelport.stack import bundled, preflight, state
 from modelport.stack.processes import ManagedProcess
+from modelport.token import TOKEN_ENV, hosting_token
 
 ROOT = Path(__file__).resolve().parents[3]
+# hosting runs code, so it stays on loopback whatever --host says; only the gateway is shared
+HOSTING_HOST = "127.0.0.1"
 
 
 @dataclass
@@ -38,7 +41,7 @@ class Stack:
         self.options = options
         self.console = console or Console(stderr=True)
         self.home = options.home.resolve()
-        self.hosting_url = f"http://{options.host}:{options.hosting_port}"
+        self.hosting_url = f"http://{HOSTING_HOST}:{options.hosting_port}"
         self.gateway_url = f"http://{options.host}:{options.port}"
         self.hosting: ManagedProcess | None = None
         self.gateway: ManagedProcess | None = None
@@ -59,6 +62,7 @@ class Stack:
         env = self._base_env()
         env["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = self.hosting_url
         env["AWS_ENDPOINT_URL_SAGEMAKER"] = self.hosting_url
+        env[TOKEN_ENV] = self.token  # the gateway presents it to hosting (AWS_ACCESS_KEY_ID stays for Bedrock)
         env["MODELPORT_RUNTIME_CLIENT"] = "http"  # pooled keep-alive InvokeEndpoint; boto3 is for AWS
         for name, variable in bundled.BUNDLED.items():
             if name in names:
@@ -75,19 +79,29 @@ class Stack:
         """Check, train, start hosting, deploy, start the gateway. Raises RuntimeError on failure."""
         options = self.options
         checked = preflight.check(
-            options.host, {"gateway": options.port, "hosting": options.hosting_port}, self.home, options.page_dir
+            {"gateway": (options.host, options.port), "hosting": (HOSTING_HOST, options.hosting_port)},
+            self.home, options.page_dir,
         )
         for note in checked.notes:
             self.console.print(f"[yellow]note:[/] {note}")
         if not checked.ok:
             raise RuntimeError("\n".join(checked.problems))
+        from modelport.hosting.auth import is_loopback_address
+
+        if not is_loopback_address(options.host):
+            self.console.print(
+                f"[yellow]note:[/] the gateway (page and API) listens on {options.host}, so other machines reach it; "
+                f"hosting stays on {HOSTING_HOST}. Set MODELPORT_API_KEYS (and MODELPORT_RATE_LIMIT) to require keys "
+                f"and ALLOWED_ORIGINS to the page's origins; see docs/security.md."
+            )
+        self.token = hosting_token(self.home)
 
         names = bundled.bundled_names()
         models = bundled.ensure(self.home, names, options.fast, options.retrain, announce=self._say)
         self.models = models
         logs = self.home / "logs"
         self.hosting = ManagedProcess(
-            "hosting", ["hosting", "--host", options.host, "--port", str(options.hosting_port)], logs / "hosting.log", self._base_env()
+            "hosting", ["hosting", "--host", HOSTING_HOST, "--port", str(options.hosting_port)], logs / "hosting.log", self._base_env()
         )
         self._say(f"starting hosting on {self.hosting_url}")
         self.hosting.start()
@@ -104,7 +118,7 @@ class Stack:
         from modelport.hosting.client import local_clients, wait_for_endpoint
         from modelport.stack.deploy import deploy
 
-        sm, _ = local_clients(self.hosting_url)
+        sm, _ = local_clients(self.hosting_url, token=self.token)
         for model in models:
             started = time.monotonic()
             with self.console.status(f"deploying endpoint {model.name}"):
@@ -147,12 +161,12 @@ class Stack:
             f"  page         {page}\n"
             f"  API docs     {self.gateway_url}/docs\n"
             f"  gateway API  {self.gateway_url}   (GET /health, GET /models, POST /predict/NAME)\n"
-            f"  hosting API  {self.hosting_url}   (SageMaker control + runtime APIs)\n"
+            f"  hosting API  {self.hosting_url}   (SageMaker control + runtime APIs; token: `modelport hosting token`)\n"
             f"  logs         {self.home / 'logs'}\n\n"
             f"  curl -s -X POST {self.gateway_url}/predict/sentiment -H 'Content-Type: application/json' \\\n"
             f"       -d '{{\"text\": \"what a great day\"}}'\n"
             f"  python -c \"import boto3; rt = boto3.client('sagemaker-runtime', endpoint_url='{self.hosting_url}', "
-            f"region_name='us-east-1', aws_access_key_id='x', aws_secret_access_key='x'); "
+            f"region_name='us-east-1', aws_access_key_id='$(modelport hosting token)', aws_secret_access_key='x'); "
             f"print(rt.invoke_endpoint(EndpointName='sentiment', ContentType='application/json', "
             f"Body=b'{{\\\"text\\\": \\\"so sad\\\"}}')['Body'].read())\"\n",
             soft_wrap=True,
