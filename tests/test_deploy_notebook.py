@@ -135,6 +135,7 @@ def test_sdk_deploy_notebook_in_the_sdk_kernel(tmp_path, archives, hosting):
 
     from sdk_helpers import Tripwire, client_environment, sdk_python
 
+    hosting, token = hosting
     kernels = tmp_path / "kernels"
     (kernels / "modelport-sdk-v2").mkdir(parents=True)
     (kernels / "modelport-sdk-v2" / "kernel.json").write_text(json.dumps({
@@ -145,7 +146,7 @@ def test_sdk_deploy_notebook_in_the_sdk_kernel(tmp_path, archives, hosting):
     tripwire = Tripwire()
     (tmp_path / "scratch").mkdir()
     home = tmp_path / "hosting-home"  # the hosting fixture's MODELPORT_HOME (its token and SDK config)
-    env = client_environment(hosting, home, tripwire, tmp_path / "scratch") | {
+    env = client_environment(hosting, home, tripwire, tmp_path / "scratch") | {"AWS_ACCESS_KEY_ID": token,
         "MODELPORT_HOME": str(Path(os.environ.get("MODELPORT_HOME", ".modelport")).resolve()),  # the MNIST cache
         "MODELPORT_NOTEBOOK_ARCHIVES": str(archives), "MODELPORT_NOTEBOOK_PREFIX": "sdknb"}
     document = nbformat.read(SDK_NOTEBOOK, as_version=4)
@@ -169,7 +170,7 @@ def test_sdk_deploy_notebook_in_the_sdk_kernel(tmp_path, archives, hosting):
     assert "sagemaker-scikit-learn" in text and "pytorch-inference" in text
     assert text.count("deleted sdknb-") == 3
     sm = boto3.client("sagemaker", endpoint_url=hosting, region_name="us-east-1",
-                      aws_access_key_id="x", aws_secret_access_key="x")
+                      aws_access_key_id=token, aws_secret_access_key="x")
     for name in MODELS:
         sm.get_waiter("endpoint_deleted").wait(EndpointName=f"sdknb-{name}", WaiterConfig={"Delay": 0.2, "MaxAttempts": 150})
     assert [e for e in sm.list_endpoints()["Endpoints"] if e["EndpointName"].startswith("sdknb-")] == []

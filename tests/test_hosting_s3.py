@@ -16,20 +16,20 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from hosting_helpers import clients, deploy, make_archive, start_hosting
+from hosting_helpers import clients, deploy, make_archive, start_hosting, token_for
 from modelport.objectstore import ObjectStore
 
 PART = 5 * 1024 * 1024
 
 
-def s3_client(url: str, **config):
-    return boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="modelport",
+def s3_client(url: str, token: str | None = None, **config):
+    return boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id=token or token_for(url),
                         aws_secret_access_key="modelport", config=Config(s3=config or None, retries={"max_attempts": 1}))
 
 
-def signed(service: str) -> dict[str, str]:
+def signed(service: str, url: str) -> dict[str, str]:
     """An Authorization header whose credential scope names ``service`` (hosting checks no signature)."""
-    return {"Authorization": f"AWS4-HMAC-SHA256 Credential=modelport/20260101/us-east-1/{service}/aws4_request, "
+    return {"Authorization": f"AWS4-HMAC-SHA256 Credential={token_for(url)}/20260101/us-east-1/{service}/aws4_request, "
                              f"SignedHeaders=host, Signature=00"}
 
 
@@ -113,10 +113,10 @@ def test_objects_ranges_and_conditions(s3):
 
 
 def test_errors_are_s3_xml(hosting, s3):
-    response = httpx.get(f"{hosting.url}/models/missing.txt", headers=signed("s3"))
+    response = httpx.get(f"{hosting.url}/models/missing.txt", headers=signed("s3", hosting.url))
     assert response.status_code == 404 and response.headers["content-type"] == "application/xml"
     assert "<Code>NoSuchKey</Code>" in response.text and "<Key>missing.txt</Key>" in response.text
-    acl = httpx.get(f"{hosting.url}/models?acl", headers=signed("s3"))
+    acl = httpx.get(f"{hosting.url}/models?acl", headers=signed("s3", hosting.url))
     assert acl.status_code == 501 and "<Code>NotImplemented</Code>" in acl.text
     assert "GET /models" in acl.text
 
@@ -125,7 +125,7 @@ def test_digests_are_checked(hosting, s3):
     body = b"model bytes"
     md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
     s3.put_object(Bucket="models", Key="ok", Body=body, ContentMD5=md5)
-    url, headers = f"{hosting.url}/models/k", signed("s3")
+    url, headers = f"{hosting.url}/models/k", signed("s3", hosting.url)
     wrong_md5 = httpx.put(url, content=body, headers={**headers, "Content-MD5": base64.b64encode(b"0" * 16).decode()})
     assert wrong_md5.status_code == 400 and "<Code>BadDigest</Code>" in wrong_md5.text
     invalid_md5 = httpx.put(url, content=body, headers={**headers, "Content-MD5": "not-base64!"})
@@ -184,7 +184,7 @@ def test_copy_and_delete_objects(hosting, s3):
     assert code_of(no_source.value) == ("NoSuchKey", 404)
     deleted = s3.delete_objects(Bucket="models", Delete={"Objects": [{"Key": "kept"}, {"Key": "never-there"}]})
     assert sorted(d["Key"] for d in deleted["Deleted"]) == ["kept", "never-there"]
-    unprotected = httpx.post(f"{hosting.url}/models?delete", headers=signed("s3"),
+    unprotected = httpx.post(f"{hosting.url}/models?delete", headers=signed("s3", hosting.url),
                              content=b"<Delete><Object><Key>src</Key></Object></Delete>")
     assert unprotected.status_code == 400 and "Content-MD5" in unprotected.text
     assert [o["Key"] for o in s3.list_objects_v2(Bucket="models")["Contents"]] == ["replaced", "src"]
@@ -232,16 +232,16 @@ def test_multipart_upload(s3):
 def test_virtual_hosted_style(hosting, s3, monkeypatch):
     port = hosting.port
     raw = httpx.put(f"{hosting.url}/from-host.txt", content=b"virtual", headers={
-        **signed("s3"), "Host": f"models.localhost:{port}"})
+        **signed("s3", hosting.url), "Host": f"models.localhost:{port}"})
     assert raw.status_code == 200
     assert s3.get_object(Bucket="models", Key="from-host.txt")["Body"].read() == b"virtual"
-    on_ip = httpx.get(f"{hosting.url}/from-host.txt", headers={**signed("s3"), "Host": f"models.127.0.0.1:{port}"})
+    on_ip = httpx.get(f"{hosting.url}/from-host.txt", headers={**signed("s3", hosting.url), "Host": f"models.127.0.0.1:{port}"})
     assert on_ip.content == b"virtual"
     # botocore with a host name sends bucket.localhost: resolve *.localhost to loopback, as systemd-resolved does
     real = socket.getaddrinfo
     monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: real(
         "127.0.0.1" if str(host).endswith(".localhost") else host, *a, **k))
-    virtual = s3_client(f"http://localhost:{port}", addressing_style="virtual")
+    virtual = s3_client(f"http://localhost:{port}", token_for(hosting.url), addressing_style="virtual")
     sent = []
     virtual.meta.events.register("before-send.s3.*", lambda request, **_: sent.append(request.url))
     virtual.put_object(Bucket="models", Key="v/boto.txt", Body=b"boto virtual")
@@ -295,7 +295,7 @@ def test_sagemaker_payload_limit_still_holds(hosting):
 
 
 def test_other_aws_apis(hosting):
-    kw = dict(endpoint_url=hosting.url, region_name="us-east-1", aws_access_key_id="modelport",
+    kw = dict(endpoint_url=hosting.url, region_name="us-east-1", aws_access_key_id=token_for(hosting.url),
               aws_secret_access_key="modelport")
     identity = boto3.client("sts", **kw).get_caller_identity()
     assert identity["Account"] == "123456789012"

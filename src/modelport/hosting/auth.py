@@ -92,7 +92,9 @@ class Refusal:
 
 
 def is_loopback_host(value: str | None) -> bool:
-    """Whether a ``Host`` header names this machine's loopback: 127.0.0.1, localhost, *.localhost or [::1], any port."""
+    """Whether a ``Host`` header names this machine's loopback: 127.0.0.1, localhost, [::1], any port, or an S3
+    virtual-hosted bucket on one of them (``bucket.localhost``, ``bucket.127.0.0.1``; no registrable domain
+    can end in ``.127.0.0.1``, so DNS rebinding cannot produce it)."""
     if not value:
         return False
     host = value.strip().lower()
@@ -105,7 +107,7 @@ def is_loopback_host(value: str | None) -> bool:
     name, colon, port = host.partition(":")
     if colon and not (port.isascii() and port.isdigit()):
         return False
-    return name in ("127.0.0.1", "localhost") or name.endswith(".localhost")
+    return name in ("127.0.0.1", "localhost") or name.endswith((".localhost", ".127.0.0.1"))
 
 
 def is_loopback_address(host: str) -> bool:
