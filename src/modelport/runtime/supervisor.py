@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from modelport.net.server import start_server
 from modelport.runtime.app import LoadingApp
 from modelport.runtime.environment import RuntimeEnvironment
 from modelport.runtime.errors import StartupError
-from modelport.runtime.http import start_server
 from modelport.runtime.readiness import DOWN, SERVING, Readiness
 from modelport.runtime.worker import LOAD_FAILED
 
@@ -176,7 +176,7 @@ class Supervisor:
 
     async def _start_loading_server(self) -> asyncio.AbstractServer:
         # A duplicate of the socket: closing this server must not close the one workers inherit.
-        return await start_server(LoadingApp(self.env, self.readiness), self.sock.dup())
+        return start_server(LoadingApp(self.env, self.readiness), self.sock.dup())
 
     async def _supervise(self) -> None:
         loop = asyncio.get_running_loop()
