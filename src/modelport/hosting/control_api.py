@@ -14,9 +14,9 @@ from typing import Any
 from modelport import store
 from modelport.hosting import validation as check
 from modelport.hosting.errors import ControlError, validation
-from modelport.hosting.httpserver import Request, Response
 from modelport.hosting.model_data import model_data_url
 from modelport.hosting.service import IN_SERVICE, Hosting
+from modelport.net.messages import Request, Response
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 _CONFIG = "endpoint-config"

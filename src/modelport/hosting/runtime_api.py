@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator
 
 from modelport.hosting import errors, eventstream
 from modelport.hosting.errors import RuntimeApiError
-from modelport.hosting.httpserver import Request, Response
 from modelport.hosting.router import NoTarget
 from modelport.hosting.service import CREATING, SYSTEM_UPDATING, Hosting
+from modelport.net.messages import Request, Response
 from modelport.net.upstream import UpstreamError
 
 MAX_BODY = 6 * 1024 * 1024  # SageMaker's 6 MB payload limit (botocore's BodyBlob max, 6291456 bytes)

@@ -19,11 +19,13 @@ from pathlib import Path
 from modelport.config import get_settings
 from modelport.hosting.control_api import ControlApi
 from modelport.hosting.fleet import CommandFactory, serve_command
-from modelport.hosting.httpserver import HttpServer, Request, Response
+from modelport.hosting.http_hooks import HostingHttpApp
 from modelport.hosting.registry import Registry
-from modelport.hosting.runtime_api import MAX_BODY, RuntimeApi
+from modelport.hosting.runtime_api import RuntimeApi
 from modelport.hosting.service import Hosting
 from modelport.hosting.settings import HostingSettings, get_hosting_settings
+from modelport.net.messages import Request, Response
+from modelport.net.server import HttpServer
 
 log = logging.getLogger(__name__)
 _JSON = [("Content-Type", "application/json")]
@@ -124,7 +126,7 @@ class HostingServer:
         lock = _lock_home(self.home)
         registry = Registry(self.home / "hosting" / "registry.db")
         hosting = Hosting(registry, self.settings, self.home, self.command)
-        http = HttpServer(HostingApp(hosting), max_body=MAX_BODY, busy_poll_seconds=self.settings.busy_poll_ms / 1000)
+        http = HttpServer(HostingHttpApp(HostingApp(hosting)), busy_poll_seconds=self.settings.busy_poll_ms / 1000)
         try:
             self.port = await http.start(self.settings.host, self.settings.port)
             await hosting.restore()
