@@ -53,18 +53,16 @@ _STATUS_LINES = wire.STATUS_LINES_BYTES
 
 
 class AsgiApp:
-    """An ASGI application with what the server needs besides: its error shape and optional body limit."""
+    """An ASGI application and its error shape (for what the server refuses itself).
 
-    def __init__(
-        self,
-        app: Callable[..., Awaitable[None]],
-        error: Callable[[int, str, str], Response] | None = None,
-        max_body_bytes: int | None = None,
-    ) -> None:
+    Body limits are the application's own: it refuses from the head (``content-length``) without
+    calling ``receive()``, or stops reading a body that grows too large.
+    """
+
+    def __init__(self, app: Callable[..., Awaitable[None]], error: Callable[[int, str, str], Response] | None = None) -> None:
         self.app = app
         if error is not None:
             self.error = error
-        self.max_body_bytes = max_body_bytes  # None: the application limits bodies itself
         self.state: dict[str, Any] = {}  # filled by the lifespan
 
 
@@ -74,7 +72,6 @@ class AsgiHooks:
     def __init__(self, app: AsgiApp) -> None:
         self.app = app.app
         self.state = app.state
-        self.max_body = app.max_body_bytes
 
 
 class _Cycle:
@@ -248,7 +245,6 @@ class AsgiConnection(HttpConnection):
         hooks: AsgiHooks = server.hooks
         self.asgi = hooks.app
         self.app_state = hooks.state
-        self.max_body = hooks.max_body
         self.client: tuple | None = None
         self.local: tuple | None = None
         self.current: _Cycle | None = None  # being answered
@@ -277,8 +273,6 @@ class AsgiConnection(HttpConnection):
             elif name == b"expect":
                 expects_continue = value.lower() == b"100-continue"
             headers.append((name, value))
-        if self.max_body is not None and length > self.max_body:
-            raise self.body_too_large(self.max_body)
         url = self.url
         if url[:1] == b"/":
             raw_path, _, query = url.partition(b"?")
@@ -311,7 +305,7 @@ class AsgiConnection(HttpConnection):
         if self.app_state:
             scope["state"] = self.app_state.copy()
         has_body = chunked or length > 0
-        self.head_complete(has_body)
+        self.head_complete(has_body, length)
         cycle = _Cycle(self, scope, parser.should_keep_alive(), expects_continue and has_body)
         if not has_body:
             cycle.more_body = False
@@ -326,8 +320,6 @@ class AsgiConnection(HttpConnection):
     def on_body(self, body: bytes) -> None:
         self.body_received += len(body)
         cycle = self.reading
-        if self.max_body is not None and self.body_received > self.max_body:
-            raise self.body_too_large(self.max_body)
         if cycle.complete or cycle.disconnected:
             return  # answered already: the rest of the body is not wanted
         cycle.body.append(body)
@@ -350,6 +342,16 @@ class AsgiConnection(HttpConnection):
                 cycle.wake()
         self.pending.clear()
 
+    def refuse_current(self, refusal: Refusal) -> bool:
+        cycle = self.reading
+        if cycle is not None and cycle is self.current:
+            # its body broke off (malformed chunk): the application sees a disconnect; the refusal is
+            # sent when it returns, unless it has begun a response (then the connection is cut)
+            cycle.disconnected = True
+            cycle.wake()
+            self.reading = None
+        return False
+
     # --- running the application --------------------------------------------------------------
 
     def _start(self, cycle: _Cycle) -> None:
@@ -361,37 +363,35 @@ class AsgiConnection(HttpConnection):
         try:
             await self.asgi(cycle.scope, cycle.receive, cycle.send)
         except asyncio.CancelledError:
-            self._abandon(cycle)
+            self._ended(cycle, None)
             raise
         except Exception:  # noqa: BLE001 - a bug in the application: a JSON 500, or a cut connection
             log.exception("ASGI application failed on %s %s", cycle.scope["method"], cycle.scope["path"])
-            if not cycle.started and not cycle.disconnected:
-                self._fail(cycle, "The server failed on this request; see its log.")
-            else:
-                self._abandon(cycle)
+            self._ended(cycle, "The server failed on this request; see its log.")
         else:
-            if not cycle.started and not cycle.disconnected:
-                log.error("ASGI application returned without a response on %s", cycle.scope["path"])
-                self._fail(cycle, "The server produced no response; see its log.")
-            elif not cycle.complete and not cycle.disconnected:
-                log.error("ASGI application returned before completing its response on %s", cycle.scope["path"])
-                self._abandon(cycle)
+            self._ended(cycle, "The server produced no response; see its log.")
 
-    def _fail(self, cycle: _Cycle, message: str) -> None:
-        cycle.complete = True
-        cycle.wake()
-        self.write_error(wire.INTERNAL_ERROR, message)
-        self.current = None
-        self.busy = False
-        self.finish_response(False)
-
-    def _abandon(self, cycle: _Cycle) -> None:
+    def _ended(self, cycle: _Cycle, failure: str | None) -> None:
+        """The application returned: unless its response completed, answer or cut the connection."""
+        if cycle.complete:
+            return
         cycle.complete = True
         cycle.wake()
         self.current = None
         self.busy = False
-        self.closed = True
-        if self.transport is not None:
+        if cycle.started or failure is None:
+            if cycle.started:
+                log.error("ASGI response on %s was not completed", cycle.scope["path"])
+            self.closed = True
+            self.transport.close()  # a response cut short: the client must not take it as whole
+        elif self.deferred_refusal is not None and not self.pending:
+            self.became_idle()  # the refusal is this request's answer
+        elif not cycle.disconnected:
+            log.error("ASGI application gave no response on %s", cycle.scope["path"])
+            self.write_error(wire.INTERNAL_ERROR, failure)
+            self.finish_response(False)
+        else:
+            self.closed = True
             self.transport.close()
 
     def response_done(self, cycle: _Cycle) -> None:

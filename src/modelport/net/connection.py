@@ -39,6 +39,7 @@ PAUSE_PIPELINE, PAUSE_WRITE, PAUSE_BODY, PAUSE_REFUSAL = 1, 2, 4, 8
 
 BODY_HIGH_WATER = 256 * 1024  # a streamed body buffered beyond this stops reading until the app catches up
 BODY_LOW_WATER = 64 * 1024
+FEED_SLICE = 4096  # parsing step inside a head in pieces or a chunked body (bounds pipelined requests per step)
 COPY_LIMIT = 64 * 1024  # bodies below this are copied into the head's write; larger ones go by writelines
 
 
@@ -49,10 +50,6 @@ class Refusal(Exception):
         super().__init__(message)
         self.status_code = status_code
         self.message = message
-
-
-class _PipelineFull(Exception):
-    """Raised when one read held more pipelined requests than the queue may hold."""
 
 
 class StopParsing(Exception):
@@ -82,7 +79,6 @@ class HttpConnection(asyncio.Protocol):
         self.write_paused_since = 0.0
         self.writable: asyncio.Event | None = None
         self.parser_dead = False  # after a refusal or an overflow nothing more is parsed
-        self.close_when_idle = False  # answer what is queued, then close
         self.peer_closed = False
         self.deferred_refusal: Refusal | None = None
         self.linger_left = 0
@@ -93,7 +89,9 @@ class HttpConnection(asyncio.Protocol):
         self.url = b""
         self.raw_headers: list[tuple[bytes, bytes]] = []
         self.head_bytes = 0
+        self.body_length = 0  # from Content-Length (0: none or chunked)
         self.body_received = 0
+        self.unfed = b""  # bytes read but not parsed while the pipeline queue was full
 
     # --- asyncio callbacks --------------------------------------------------------------------
 
@@ -132,6 +130,35 @@ class HttpConnection(asyncio.Protocol):
         if self.parser_dead:
             self._discard(len(data))
             return
+        if self.unfed:
+            data = self.unfed + data
+            self.unfed = b""
+        # Fed in steps of at most one request head or one known-length body, so that a read holding
+        # many pipelined requests stops (and reading pauses) once the queue is full, without losing
+        # the rest; one request in one read costs one or two steps.
+        view = memoryview(data)
+        start, end = 0, len(data)
+        while start < end:
+            if len(self.pending) >= self.max_pipelined:
+                self.unfed = data[start:]
+                self.pause_reading(PAUSE_PIPELINE)
+                return
+            if self.phase == BODY and self.body_length > self.body_received:
+                stop = start + self.body_length - self.body_received
+            elif self.in_head or self.phase == BODY:  # a head in pieces, or a chunked body
+                stop = start + FEED_SLICE
+            else:  # a new request: its head first (then its body length is known)
+                head_end = data.find(b"\r\n\r\n", start)
+                stop = head_end + 4 if head_end >= 0 else end
+            if stop > end:
+                stop = end
+            if not self._feed(view[start:stop]):
+                self._discard(end - stop)
+                return
+            start = stop
+
+    def _feed(self, data: memoryview) -> bool:
+        """Parse ``data``; False when parsing stopped for good (refused, closing)."""
         seq = self.head_seq
         was_in_head = self.in_head
         try:
@@ -140,35 +167,37 @@ class HttpConnection(asyncio.Protocol):
             cause = exc.__context__
             if isinstance(cause, Refusal):
                 self.refuse(cause)
-            elif isinstance(cause, _PipelineFull):
-                self.parser_dead = True  # the rest of this read is not parsed: answer the queue, then close
-                self.close_when_idle = True
             elif isinstance(cause, StopParsing):
                 self.parser_dead = True
             else:
                 log.error("HTTP parser callback failed", exc_info=cause)
                 self.refuse(Refusal(wire.INTERNAL_ERROR, "The server failed while reading the request."))
-            return
+            return False
         except httptools.HttpParserUpgrade:
             self.refuse(Refusal(wire.BAD_REQUEST, "Protocol upgrades (WebSocket, h2c) are not supported."))
-            return
+            return False
         except httptools.HttpParserError as exc:
             self.refuse(Refusal(wire.BAD_REQUEST, f"Malformed HTTP request: {exc}"))
-            return
-        # A read that began and ended inside the same head is all head bytes, though httptools
+            return False
+        # A step that began and ended inside the same head is all head bytes, though httptools
         # buffers an unfinished header line without calling back: bound that here.
         if was_in_head and self.in_head and seq == self.head_seq:
             self.head_spill += len(data)
             if self.head_spill > self.max_head:
                 self.refuse(Refusal(wire.HEADERS_TOO_LARGE, self._head_too_large()))
+                return False
+        return not self.parser_dead
+
+    def _replay(self) -> None:
+        """Parse what was held back while the pipeline queue was full."""
+        if self.unfed and not self.pause_mask and not self.closed:
+            self.data_received(b"")
 
     # --- httptools callbacks (subclasses add on_headers_complete, on_body, on_message_complete) --
 
     def on_message_begin(self) -> None:
         if self.closed:
             raise StopParsing()
-        if len(self.pending) >= self.max_pipelined:
-            raise _PipelineFull()
         if self.phase != NEW:
             self.since = time.monotonic()
         self.phase = HEAD
@@ -178,6 +207,7 @@ class HttpConnection(asyncio.Protocol):
         self.url = b""
         self.raw_headers = []
         self.head_bytes = 0
+        self.body_length = 0
         self.body_received = 0
 
     def on_url(self, url: bytes) -> None:
@@ -198,9 +228,10 @@ class HttpConnection(asyncio.Protocol):
         return (f"The request head is too large: at most {self.max_headers} header lines "
                 f"(MODELPORT_HTTP_MAX_HEADERS) and {self.max_head} bytes (MODELPORT_HTTP_MAX_HEADER_BYTES).")
 
-    def head_complete(self, has_body: bool) -> None:
-        """Called by a subclass when the head is parsed: the body phase (or waiting) begins."""
+    def head_complete(self, has_body: bool, length: int) -> None:
+        """Called by a subclass when the head is parsed (``length``: Content-Length, 0 if none or chunked)."""
         self.in_head = False
+        self.body_length = length
         if has_body:
             self.phase = BODY
             self.since = time.monotonic()
@@ -209,12 +240,17 @@ class HttpConnection(asyncio.Protocol):
 
     def body_too_large(self, limit: int) -> Refusal:
         """The 413 refusal for a body over ``limit`` bytes."""
-        return Refusal(wire.PAYLOAD_TOO_LARGE, str(BodyTooLarge(limit)))
+        return Refusal(wire.PAYLOAD_TOO_LARGE, BodyTooLarge(limit).message)
 
     # --- what subclasses implement ----------------------------------------------------------
 
     def lost(self) -> None:
         """The connection is gone (wake whatever waits on it)."""
+
+    def refuse_current(self, refusal: Refusal) -> bool:
+        """The refused bytes belong to a request the application already has (its body was streaming):
+        tell it; return True when the application answers it, False to have the refusal sent."""
+        return False
 
     # --- reading: pause reasons ----------------------------------------------------------------
 
@@ -234,12 +270,16 @@ class HttpConnection(asyncio.Protocol):
         if not self.pause_mask and not self.transport.is_closing():
             self.since = time.monotonic()
             self.transport.resume_reading()
+            if self.unfed:
+                self.loop.call_soon(self._replay)
 
     # --- refusing and closing ------------------------------------------------------------------
 
     def refuse(self, refusal: Refusal) -> None:
         """Answer a request the server will not read (after the responses before it), then linger."""
         self.parser_dead = True
+        if self.refuse_current(refusal):
+            return
         if self.busy or self.pending:
             self.deferred_refusal = refusal
             self.pause_reading(PAUSE_REFUSAL)
@@ -293,7 +333,7 @@ class HttpConnection(asyncio.Protocol):
         """
         if self.closed:
             return False
-        if not keep_alive or self.peer_closed or (self.close_when_idle and not self.pending):
+        if not keep_alive or self.peer_closed:
             if self.phase in (HEAD, BODY) or self.parser_dead:
                 self.linger()  # the client may still be sending: let it finish so it reads the answer
             else:

@@ -33,11 +33,12 @@ from modelport.net.connection import (
     WAIT,
     BodyStream,
     HttpConnection,
+    Refusal,
     StopParsing,
     content_length,
     decode_headers,
 )
-from modelport.net.messages import BodyTooLarge, Request, Response
+from modelport.net.messages import BodyError, BodyTooLarge, Request, Response
 
 if TYPE_CHECKING:
     from modelport.net.server import HttpServer
@@ -91,14 +92,12 @@ class HandlerConnection(HttpConnection):
         self.keep_alive = self.parser.should_keep_alive()
         limit = self.body_limit(request) if self.body_limit is not None else self.max_body
         self.limit = limit
-        has_body = "transfer-encoding" in headers
-        length = headers.get("content-length")
-        if length is not None:
-            size = content_length(length)
-            if size > limit:
-                raise self.body_too_large(limit)  # refused before a byte of the body is read
-            has_body = has_body or size > 0
-        self.head_complete(has_body)
+        chunked = "transfer-encoding" in headers
+        size = content_length(headers.get("content-length"))
+        if size > limit:
+            raise self.body_too_large(limit)  # refused before a byte of the body is read
+        has_body = chunked or size > 0
+        self.head_complete(has_body, size)
         expects_continue = has_body and headers.get("expect", "").lower() == "100-continue"
         self.body_parts = []
         if self.stream_body is not None and self.stream_body(request):
@@ -143,6 +142,14 @@ class HandlerConnection(HttpConnection):
     def lost(self) -> None:
         if self.body_stream is not None:
             self.body_stream.fail(ConnectionError("the client closed the connection"))
+
+    def refuse_current(self, refusal: Refusal) -> bool:
+        stream = self.body_stream
+        if stream is None:
+            return False
+        self.body_stream = None
+        stream.fail(BodyError(*refusal.status_code, refusal.message))  # the handler answers it
+        return True
 
     # --- dispatch -----------------------------------------------------------------------------
 
@@ -191,8 +198,8 @@ class HandlerConnection(HttpConnection):
             while True:
                 try:
                     response = await self.handle(request)
-                except BodyTooLarge as exc:
-                    response = self.server.error(413, "PayloadTooLarge", str(exc))
+                except BodyError as exc:
+                    response = self.server.error(exc.status, exc.code, exc.message)
                 except Exception:  # noqa: BLE001 - the application answers its own errors; this is the last net
                     log.exception("handler failed on %s %s", request.method, request.path)
                     response = self.server.error(500, "InternalError", "The server failed on this request; see its log.")

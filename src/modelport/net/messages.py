@@ -10,11 +10,25 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 
 
-class BodyTooLarge(Exception):
-    """A streamed request body grew past the application's limit; the server answers 413."""
+class BodyError(Exception):
+    """A streamed request body cannot be read whole; raised by ``request.stream()``.
+
+    A handler that lets it propagate gets the server's answer: ``status`` with the application's error shape.
+    """
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class BodyTooLarge(BodyError):
+    """A request body is larger than the application's limit (413)."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(f"The request body is larger than the {limit / 1048576:g} MB limit ({limit} bytes).")
+        super().__init__(413, "PayloadTooLarge",
+                         f"The request body is larger than the {limit / 1048576:g} MB limit ({limit} bytes).")
         self.limit = limit
 
 

@@ -156,7 +156,9 @@ class HttpServer:
     async def _connect(self, sock: socket.socket) -> None:
         try:
             await self.loop.connect_accepted_socket(lambda: self.connection_type(self), sock)
-        except OSError:
+        except Exception as exc:  # noqa: BLE001 - never leave an accepted socket open and unanswered
+            if not isinstance(exc, OSError):
+                log.exception("setting up a connection failed")
             sock.close()
             self.acceptor.connection_closed()
 
