@@ -61,7 +61,6 @@ class HttpConnection(asyncio.Protocol):
 
     def __init__(self, server: "HttpServer") -> None:
         self.server = server
-        self.app = server.app
         self.loop = server.loop
         limits = server.limits
         self.max_url = limits.max_url_bytes
@@ -308,6 +307,7 @@ class HttpConnection(asyncio.Protocol):
         if self.closed:
             return
         if limits.linger_timeout <= 0 or limits.linger_bytes <= 0:
+            self.closed = True
             self.transport.close()
             return
         self.parser_dead = True
@@ -333,7 +333,7 @@ class HttpConnection(asyncio.Protocol):
         """
         if self.closed:
             return False
-        if not keep_alive or self.peer_closed:
+        if not keep_alive or (self.peer_closed and not self.pending):
             if self.phase in (HEAD, BODY) or self.parser_dead:
                 self.linger()  # the client may still be sending: let it finish so it reads the answer
             else:
