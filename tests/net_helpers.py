@@ -186,12 +186,12 @@ def _base_env(home: Path, extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def runtime_server(tmp: Path, **extra: str) -> ServerProcess:
-    """`modelport serve` of an echo model, 1 worker, a 1 MB body limit."""
-    model = write_model(tmp / "echo", ECHO_MODEL)
+def runtime_server(tmp: Path, script: str = ECHO_MODEL, workers: int = 1, **extra: str) -> ServerProcess:
+    """`modelport serve` of a model (default: an echo), 1 worker, a 1 MB body limit."""
+    model = write_model(tmp / "model", script)
     port = free_port()
     env = _base_env(tmp / "home", {"SAGEMAKER_MAX_PAYLOAD_IN_MB": "1", **extra})
-    argv = [sys.executable, "-m", "modelport", "serve", str(model), "--port", str(port), "--workers", "1"]
+    argv = [sys.executable, "-m", "modelport", "serve", str(model), "--port", str(port), "--workers", str(workers)]
     return ServerProcess("runtime", argv, env, port, "/ping", "/invocations", tmp / "runtime.log", 1024 * 1024)
 
 

@@ -1,5 +1,6 @@
-"""Accepting when file descriptors run out: a runtime worker limited to 200 open files, flooded with 400
-connections, must back off instead of spinning a core on accept(), then recover once clients leave."""
+"""Accepting: a runtime worker limited to 200 open files, flooded with 400 connections, must back off
+instead of spinning a core on accept(), then recover once clients leave; and two workers on one socket
+share a client's keep-alive connections instead of one taking them all."""
 
 from __future__ import annotations
 
@@ -46,4 +47,32 @@ def test_out_of_file_descriptors_the_acceptor_backs_off_and_recovers(tmp_path):
     finally:
         for sock in flood:
             sock.close()
+        server.stop()
+
+
+PID_MODEL = '''
+import json, os
+def model_fn(model_dir):
+    return None
+def predict_fn(data, model):
+    return {"pid": os.getpid()}
+def output_fn(prediction, accept):
+    return json.dumps(prediction)
+'''
+
+
+def test_two_workers_share_a_clients_connections(tmp_path):
+    server = runtime_server(tmp_path, script=PID_MODEL, workers=2).start()
+    clients = []
+    try:
+        pids = []
+        for _ in range(16):  # 16 keep-alive connections opened one after another, as a benchmark does
+            client = httpx.Client(base_url=server.url, timeout=10)
+            clients.append(client)
+            pids.append(client.post("/invocations", content=b"{}", headers={"content-type": "application/json"}).json()["pid"])
+        counts = sorted(pids.count(pid) for pid in set(pids))
+        assert len(counts) == 2 and counts[0] >= 5, counts  # not 16/0: both cores get work
+    finally:
+        for client in clients:
+            client.close()
         server.stop()

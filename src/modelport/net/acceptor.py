@@ -9,9 +9,9 @@ and (for processes sharing one socket) fairly.
 - **Fairness** (runtime workers): with a shared listening socket the kernel wakes every worker and the
   first one awake would accept every pending connection (a benchmark's 16 keep-alive connections all
   on one worker, the other core idle). With a ``board`` (connection counts shared between the
-  processes) a worker accepts one connection per wake-up and lets a worker holding fewer go first: it
-  stops watching for a millisecond, and takes the connection anyway if nobody has within a few
-  milliseconds (the others may be busy predicting).
+  processes) a worker accepts only while it holds no more than the least loaded worker, and otherwise
+  lets that one go first: it stops watching for a millisecond, and takes the connection anyway if
+  nobody has within a few milliseconds (the others may be busy predicting).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ log = logging.getLogger("modelport.net")
 
 DEFER_SECONDS = 0.001
 MAX_DEFER_SECONDS = 0.005
-ACCEPT_BATCH = 16  # connections taken per wake-up by a process that does not share its socket fairly
+ACCEPT_BATCH = 16  # most connections taken per wake-up
 RESOURCE_ERRORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 WARN_EVERY_SECONDS = 60.0
 
@@ -61,7 +61,6 @@ class Acceptor:
         self.backoff_seconds = backoff_seconds
         self.board = board
         self.index = index
-        self.batch = 1 if board is not None else ACCEPT_BATCH
         self.count = 0
         self.backoffs = 0  # how many times accept() ran out of resources (tests, logs)
         self.deferred_since = 0.0
@@ -101,7 +100,7 @@ class Acceptor:
                 self._wait(DEFER_SECONDS)
                 return
         self.deferred_since = 0.0
-        for _ in range(self.batch):
+        for _ in range(ACCEPT_BATCH):
             if self.count >= self.max_connections:
                 break
             try:
@@ -118,9 +117,11 @@ class Acceptor:
             except OSError:
                 pass  # not TCP (a Unix socket in a test)
             self.count += 1
+            self.on_accept(conn)
             if board is not None:
                 board.add_connections(self.index, 1)
-            self.on_accept(conn)
+                if board.connections(self.index) > board.fewest_connections():
+                    break  # no longer the least loaded: let another worker take the next one
         self._update()
 
     def _out_of_resources(self, exc: OSError) -> None:

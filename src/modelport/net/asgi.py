@@ -380,7 +380,7 @@ class AsgiConnection(HttpConnection):
         self.current = None
         self.busy = False
         if cycle.started or failure is None:
-            if cycle.started:
+            if cycle.started and not cycle.disconnected:
                 log.error("ASGI response on %s was not completed", cycle.scope["path"])
             self.closed = True
             self.transport.close()  # a response cut short: the client must not take it as whole

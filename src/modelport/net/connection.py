@@ -87,10 +87,13 @@ class HttpConnection(asyncio.Protocol):
         self.head_spill = 0
         self.url = b""
         self.raw_headers: list[tuple[bytes, bytes]] = []
+        self.header_count = 0
         self.head_bytes = 0
         self.body_length = 0  # from Content-Length (0: none or chunked)
         self.body_received = 0
         self.unfed = b""  # bytes read but not parsed while the pipeline queue was full
+        self.whole_reads = False  # parse a read in one step when idle (inline handlers: nothing can queue)
+        self.feeding_whole = False
 
     # --- asyncio callbacks --------------------------------------------------------------------
 
@@ -135,34 +138,49 @@ class HttpConnection(asyncio.Protocol):
         # Fed in steps of at most one request head or one known-length body, so that a read holding
         # many pipelined requests stops (and reading pauses) once the queue is full, without losing
         # the rest; one request in one read costs one or two steps.
-        view = memoryview(data)
+        feed = self.parser.feed_data
+        view = None
         start, end = 0, len(data)
-        while start < end:
-            if len(self.pending) >= self.max_pipelined:
-                self.unfed = data[start:]
-                self.pause_reading(PAUSE_PIPELINE)
-                return
-            if self.phase == BODY and self.body_length > self.body_received:
-                stop = start + self.body_length - self.body_received
-            elif self.in_head or self.phase == BODY:  # a head in pieces, or a chunked body
-                stop = start + FEED_SLICE
-            else:  # a new request: its head first (then its body length is known)
-                head_end = data.find(b"\r\n\r\n", start)
-                stop = head_end + 4 if head_end >= 0 else end
-            if stop > end:
-                stop = end
-            if not self._feed(view[start:stop]):
-                self._discard(end - stop)
-                return
-            start = stop
-
-    def _feed(self, data: memoryview) -> bool:
-        """Parse ``data``; False when parsing stopped for good (refused, closing)."""
-        seq = self.head_seq
-        was_in_head = self.in_head
         try:
-            self.parser.feed_data(data)
+            if self.whole_reads and not self.busy and not self.pending:
+                # A handler called inline answers each request while it is parsed: nothing queues unless
+                # a streamed answer starts mid-read (then the queue is bounded by closing, see handler.py).
+                seq, was_in_head = self.head_seq, self.in_head
+                self.feeding_whole = True
+                feed(data)
+                self.feeding_whole = False
+                if was_in_head and self.in_head and seq == self.head_seq:
+                    self._head_spilled(end)
+                return
+            while start < end:
+                if self.pending and len(self.pending) >= self.max_pipelined:
+                    self.unfed = data[start:]
+                    self.pause_reading(PAUSE_PIPELINE)
+                    return
+                if self.phase == BODY and self.body_length > self.body_received:
+                    stop = start + self.body_length - self.body_received
+                elif self.in_head or self.phase == BODY:  # a head in pieces, or a chunked body
+                    stop = start + FEED_SLICE
+                else:  # a new request: its head first (then its body length is known)
+                    head_end = data.find(b"\r\n\r\n", start)
+                    stop = head_end + 4 if head_end >= 0 else end
+                if start == 0 and stop >= end:
+                    step = data
+                else:
+                    if view is None:
+                        view = memoryview(data)
+                    step = view[start:stop]
+                seq = self.head_seq
+                was_in_head = self.in_head
+                feed(step)
+                if self.parser_dead:
+                    self._discard(end - stop)
+                    return
+                if was_in_head and self.in_head and seq == self.head_seq and self._head_spilled(stop - start):
+                    return
+                start = stop
         except httptools.HttpParserCallbackError as exc:
+            self.feeding_whole = False
             cause = exc.__context__
             if isinstance(cause, Refusal):
                 self.refuse(cause)
@@ -171,21 +189,21 @@ class HttpConnection(asyncio.Protocol):
             else:
                 log.error("HTTP parser callback failed", exc_info=cause)
                 self.refuse(Refusal(wire.INTERNAL_ERROR, "The server failed while reading the request."))
-            return False
         except httptools.HttpParserUpgrade:
+            self.feeding_whole = False
             self.refuse(Refusal(wire.BAD_REQUEST, "Protocol upgrades (WebSocket, h2c) are not supported."))
-            return False
         except httptools.HttpParserError as exc:
+            self.feeding_whole = False
             self.refuse(Refusal(wire.BAD_REQUEST, f"Malformed HTTP request: {exc}"))
-            return False
-        # A step that began and ended inside the same head is all head bytes, though httptools
-        # buffers an unfinished header line without calling back: bound that here.
-        if was_in_head and self.in_head and seq == self.head_seq:
-            self.head_spill += len(data)
-            if self.head_spill > self.max_head:
-                self.refuse(Refusal(wire.HEADERS_TOO_LARGE, self._head_too_large()))
-                return False
-        return not self.parser_dead
+
+    def _head_spilled(self, size: int) -> bool:
+        """A step that began and ended inside the same head was all head bytes, though httptools buffers an
+        unfinished header line without calling back: count them, and refuse past the cap (True)."""
+        self.head_spill += size
+        if self.head_spill > self.max_head:
+            self.refuse(self.head_too_large())
+            return True
+        return False
 
     def _replay(self) -> None:
         """Parse what was held back while the pipeline queue was full."""
@@ -198,13 +216,14 @@ class HttpConnection(asyncio.Protocol):
         if self.closed:
             raise StopParsing()
         if self.phase != NEW:
-            self.since = time.monotonic()
+            self.since = 0.0  # stamped by the sweeper when it first sees this phase (no clock read per request)
         self.phase = HEAD
         self.in_head = True
         self.head_seq += 1
         self.head_spill = 0
         self.url = b""
         self.raw_headers = []
+        self.header_count = 0
         self.head_bytes = 0
         self.body_length = 0
         self.body_received = 0
@@ -220,22 +239,20 @@ class HttpConnection(asyncio.Protocol):
         size = self.head_bytes + len(name) + len(value) + 4
         self.head_bytes = size
         if size > self.max_head or len(raw) >= self.max_headers:
-            raise Refusal(wire.HEADERS_TOO_LARGE, self._head_too_large())
+            raise self.head_too_large()
         raw.append((name, value))
 
-    def _head_too_large(self) -> str:
-        return (f"The request head is too large: at most {self.max_headers} header lines "
-                f"(MODELPORT_HTTP_MAX_HEADERS) and {self.max_head} bytes (MODELPORT_HTTP_MAX_HEADER_BYTES).")
+    def head_too_large(self) -> Refusal:
+        """The 431 refusal."""
+        return Refusal(wire.HEADERS_TOO_LARGE, f"The request head is too large: at most {self.max_headers} header "
+                       f"lines (MODELPORT_HTTP_MAX_HEADERS) and {self.max_head} bytes (MODELPORT_HTTP_MAX_HEADER_BYTES).")
 
     def head_complete(self, has_body: bool, length: int) -> None:
         """Called by a subclass when the head is parsed (``length``: Content-Length, 0 if none or chunked)."""
         self.in_head = False
         self.body_length = length
-        if has_body:
-            self.phase = BODY
-            self.since = time.monotonic()
-        else:
-            self.phase = WAIT
+        # the body's time counts from the head's start (a head takes no time unless the client is slow)
+        self.phase = BODY if has_body else WAIT
 
     def body_too_large(self, limit: int) -> Refusal:
         """The 413 refusal for a body over ``limit`` bytes."""
@@ -267,7 +284,7 @@ class HttpConnection(asyncio.Protocol):
             return
         self.pause_mask &= ~reason
         if not self.pause_mask and not self.transport.is_closing():
-            self.since = time.monotonic()
+            self.since = 0.0  # a fresh deadline from the next sweep
             self.transport.resume_reading()
             if self.unfed:
                 self.loop.call_soon(self._replay)
@@ -331,9 +348,12 @@ class HttpConnection(asyncio.Protocol):
 
         Returns whether the connection stays open for more requests.
         """
+        if keep_alive and not self.closed and not self.peer_closed and not self.parser_dead:
+            return True
         if self.closed:
             return False
-        if not keep_alive or (self.peer_closed and not self.pending):
+        if not keep_alive or ((self.peer_closed or self.parser_dead) and not self.pending
+                              and self.deferred_refusal is None):
             if self.phase in (HEAD, BODY) or self.parser_dead:
                 self.linger()  # the client may still be sending: let it finish so it reads the answer
             else:
@@ -356,7 +376,7 @@ class HttpConnection(asyncio.Protocol):
             self.resume_reading(PAUSE_PIPELINE)
         if self.phase == WAIT:
             self.phase = IDLE
-            self.since = time.monotonic()
+            self.since = 0.0
 
     async def drain(self) -> None:
         """Wait until the client has read enough of what was written (back-pressure)."""
@@ -384,6 +404,9 @@ class HttpConnection(asyncio.Protocol):
         elif phase == LINGER:
             limit = limits.linger_timeout
         else:
+            return False
+        if not self.since:
+            self.since = now  # first seen in this phase: its deadline runs from here (within one sweep)
             return False
         if now - self.since <= limit:
             return False
@@ -464,29 +487,6 @@ class BodyStream:
         if self._buffered < BODY_LOW_WATER:
             self._conn.resume_reading(PAUSE_BODY)
         return data
-
-
-def decode_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
-    """Lower-case names → values; a repeated header's values are joined with ", " (in linear time)."""
-    headers: dict[str, str] = {}
-    repeated: dict[str, list[str]] | None = None
-    for name, value in raw:
-        key = name.decode("latin-1").lower()
-        text = value.decode("latin-1")
-        if key in headers:
-            if repeated is None:
-                repeated = {}
-            values = repeated.get(key)
-            if values is None:
-                repeated[key] = [headers[key], text]
-            else:
-                values.append(text)
-        else:
-            headers[key] = text
-    if repeated:
-        for key, values in repeated.items():
-            headers[key] = ", ".join(values)
-    return headers
 
 
 def content_length(value: Any) -> int:

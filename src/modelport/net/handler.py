@@ -35,8 +35,6 @@ from modelport.net.connection import (
     HttpConnection,
     Refusal,
     StopParsing,
-    content_length,
-    decode_headers,
 )
 from modelport.net.messages import BodyError, BodyTooLarge, Request, Response
 
@@ -76,30 +74,66 @@ class HandlerConnection(HttpConnection):
         self.max_body = hooks.max_body
         self.stream_body = hooks.stream_body
         self.busy_poll = server.busy_poll
+        self.whole_reads = not self.is_async
         self.request: Request | None = None
         self.keep_alive = True
         self.limit = 0
         self.body_parts: list[bytes] = []
         self.body_stream: BodyStream | None = None
+        self.headers: dict[str, str] = {}
+        self.repeated: dict[str, list[str]] | None = None
 
     # --- httptools callbacks ------------------------------------------------------------------
 
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.headers = {}
+        self.repeated = None
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        # (the base class's checks, inlined: this runs for every header of every request)
+        size = self.head_bytes + len(name) + len(value) + 4
+        self.head_bytes = size
+        self.header_count += 1
+        if size > self.max_head or self.header_count > self.max_headers:
+            raise self.head_too_large()
+        key = name.decode("latin-1").lower()
+        headers = self.headers
+        if key in headers:
+            self._repeat(key, value.decode("latin-1"))
+        else:
+            headers[key] = value.decode("latin-1")
+
+    def _repeat(self, key: str, text: str) -> None:
+        """A header seen again: its values are joined with ", " once the head is complete (linear time)."""
+        if self.repeated is None:
+            self.repeated = {}
+        values = self.repeated.get(key)
+        if values is None:
+            self.repeated[key] = [self.headers[key], text]
+        else:
+            values.append(text)
+
     def on_headers_complete(self) -> None:
-        headers = decode_headers(self.raw_headers)
+        headers = self.headers
+        if self.repeated:
+            for key, values in self.repeated.items():
+                headers[key] = ", ".join(values)
         path, _, query = self.url.decode("latin-1").partition("?")
         request = Request(self.parser.get_method().decode("latin-1"), path, query, headers)
         self.request = request
         self.keep_alive = self.parser.should_keep_alive()
         limit = self.body_limit(request) if self.body_limit is not None else self.max_body
         self.limit = limit
-        chunked = "transfer-encoding" in headers
-        size = content_length(headers.get("content-length"))
+        length = headers.get("content-length")  # (httptools has refused one that is not a number)
+        size = int(length) if length is not None else 0
         if size > limit:
             raise self.body_too_large(limit)  # refused before a byte of the body is read
-        has_body = chunked or size > 0
+        has_body = size > 0 or "transfer-encoding" in headers
         self.head_complete(has_body, size)
-        expects_continue = has_body and headers.get("expect", "").lower() == "100-continue"
-        self.body_parts = []
+        expects_continue = has_body and "expect" in headers and headers["expect"].lower() == "100-continue"
+        if has_body:
+            self.body_parts = []
         if self.stream_body is not None and self.stream_body(request):
             stream = BodyStream(self, expects_continue)
             request.body_stream = stream
@@ -134,8 +168,8 @@ class HandlerConnection(HttpConnection):
             self.body_stream = None
             return
         request = self.request
-        parts = self.body_parts
-        if parts:
+        if self.body_received:
+            parts = self.body_parts
             request.body = parts[0] if len(parts) == 1 else b"".join(parts)
         self._enqueue(request, self.keep_alive)
 
@@ -158,6 +192,10 @@ class HandlerConnection(HttpConnection):
             self.pending.append((request, keep_alive))
             if len(self.pending) >= self.max_pipelined:
                 self.pause_reading(PAUSE_PIPELINE)
+                if self.feeding_whole:
+                    # a read parsed whole behind a streamed answer holds more requests than the queue
+                    # takes: answer those queued, then close (the client may send the rest again)
+                    raise StopParsing()
         elif self.is_async:
             self.busy = True
             self.loop.create_task(self._serve_async(request, keep_alive))
@@ -231,9 +269,9 @@ class HandlerConnection(HttpConnection):
 
     def _write_whole(self, response: Response, keep_alive: bool, head_only: bool) -> bool:
         """Write a response with a body in bytes; returns whether the connection may stay open."""
-        transport = self.transport
-        if transport.is_closing():
+        if self.closed:
             return False
+        transport = self.transport
         body = response.body
         try:
             head = wire.response_head(response.status, response.content_type, response.headers, len(body), keep_alive)

@@ -30,6 +30,30 @@ def status_line(status: int) -> str:
     return line if line is not None else f"HTTP/1.1 {status} Status\r\n"
 
 
+_PREFIXES: dict[tuple[int, str | None], bytes] = {}  # status line + content-type, built once each
+_MAX_PREFIXES = 256  # content types come from user code: cache only so many
+
+
+def _check_lines(text: str, lines: int) -> None:
+    # one count over the text instead of a check per header: a stray \r or \n would split the response
+    if text.count("\n") != lines or text.count("\r") != lines:
+        raise HeaderInjection("a response header contains a line break")
+
+
+def _prefix(status: int, content_type: str | None) -> bytes:
+    key = (status, content_type)
+    prefix = _PREFIXES.get(key)
+    if prefix is None:
+        text = status_line(status)
+        if content_type is not None:
+            text += f"content-type: {content_type}\r\n"
+        _check_lines(text, 1 if content_type is None else 2)
+        prefix = text.encode("latin-1")
+        if len(_PREFIXES) < _MAX_PREFIXES:
+            _PREFIXES[key] = prefix
+    return prefix
+
+
 def response_head(
     status: int,
     content_type: str | None,
@@ -38,28 +62,16 @@ def response_head(
     keep_alive: bool,
 ) -> bytes:
     """The status line and headers of a response; ``length`` None means ``transfer-encoding: chunked``."""
-    parts = [status_line(status)]
-    lines = 2  # the status line and the blank line
-    if content_type is not None:
-        parts.append(f"content-type: {content_type}\r\n")
-        lines += 1
+    head = _prefix(status, content_type)
     if headers:
-        for name, value in headers:
-            parts.append(f"{name}: {value}\r\n")
-        lines += len(headers)
+        text = "".join([f"{name}: {value}\r\n" for name, value in headers])
+        _check_lines(text, len(headers))
+        head += text.encode("latin-1")
     if length is None:
-        parts.append("transfer-encoding: chunked\r\n")
+        head += b"transfer-encoding: chunked\r\n"
     else:
-        parts.append(f"content-length: {length}\r\n")
-    if not keep_alive:
-        parts.append("connection: close\r\n")
-        lines += 1
-    parts.append("\r\n")
-    head = "".join(parts)
-    # one count over the joined text instead of a check per header: a stray \n means a split response
-    if head.count("\n") != lines + 1 or head.count("\r") != lines + 1:
-        raise HeaderInjection("a response header contains a line break")
-    return head.encode("latin-1")
+        head += b"content-length: %d\r\n" % length
+    return head + (b"\r\n" if keep_alive else b"connection: close\r\n\r\n")
 
 
 def chunk(data: bytes) -> bytes:
