@@ -62,7 +62,7 @@ def response_head(
     keep_alive: bool,
 ) -> bytes:
     """The status line and headers of a response; ``length`` None means ``transfer-encoding: chunked``."""
-    head = _prefix(status, content_type)
+    head = _PREFIXES.get((status, content_type)) or _prefix(status, content_type)
     if headers:
         text = "".join([f"{name}: {value}\r\n" for name, value in headers])
         _check_lines(text, len(headers))
