@@ -8,7 +8,7 @@ after round (wrk, one thread), and reads the CPU time every process of the measu
 (/proc, user + system) — a figure far less disturbed by other load than requests/s.
 
     PYTHONPATH= .venv/bin/python bench/compare_trees.py --base /tmp/old/src --new src \\
-        [--seconds 5] [--rounds 3] [--concurrency 1,16]
+        [--seconds 5] [--rounds 3] [--concurrency 1,16] [--targets hosting,gateway]
 
 Prints, per target and concurrency, the medians over rounds for each tree and the median of the
 per-round ratios new/base. Writes the raw rounds to --out (default bench/.work/results/compare_trees.json).
@@ -104,6 +104,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=float, default=2)
     parser.add_argument("--concurrency", default="1,16")
+    parser.add_argument("--targets", default="runtime direct,hosting,gateway", help="which of the three, comma-separated")
     parser.add_argument("--out", type=Path, default=HERE / ".work" / "results" / "compare_trees.json")
     options = parser.parse_args()
     levels = [int(c) for c in options.concurrency.split(",")]
@@ -125,7 +126,7 @@ def main() -> int:
         for name, src in (("base", options.base), ("new", options.new)):
             stacks[name] = Stack(name, src, archive, work)
         raw: dict = {}
-        for target in stacks["base"].targets:
+        for target in options.targets.split(","):
             for level in levels:
                 rows = raw.setdefault(f"{target} c={level}", {"base": [], "new": []})
                 for stack in stacks.values():
