@@ -264,7 +264,7 @@ class AsgiConnection(HttpConnection):
         length = 0
         chunked = False
         expects_continue = False
-        for name, value in self.raw_headers:
+        for name, value in self.headers:
             name = name.lower()
             if name == b"content-length":
                 length = content_length(value)

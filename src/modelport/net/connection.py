@@ -59,6 +59,8 @@ class StopParsing(Exception):
 class HttpConnection(asyncio.Protocol):
     """Parsing, limits, timeouts and closing shared by every kind of application connection."""
 
+    header_store: type = list  # raw (name, value) pairs; handler.py keeps a dict instead
+
     def __init__(self, server: "HttpServer") -> None:
         self.server = server
         self.loop = server.loop
@@ -86,7 +88,7 @@ class HttpConnection(asyncio.Protocol):
         self.head_seq = 0
         self.head_spill = 0
         self.url = b""
-        self.raw_headers: list[tuple[bytes, bytes]] = []
+        self.headers = self.header_store()  # the current request's headers, as the subclass keeps them
         self.header_count = 0
         self.head_bytes = 0
         self.body_length = 0  # from Content-Length (0: none or chunked)
@@ -222,7 +224,7 @@ class HttpConnection(asyncio.Protocol):
         self.head_seq += 1
         self.head_spill = 0
         self.url = b""
-        self.raw_headers = []
+        self.headers = self.header_store()
         self.header_count = 0
         self.head_bytes = 0
         self.body_length = 0
@@ -235,7 +237,7 @@ class HttpConnection(asyncio.Protocol):
                                              "(MODELPORT_HTTP_MAX_URL_BYTES); send large inputs in the body.")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        raw = self.raw_headers
+        raw = self.headers
         size = self.head_bytes + len(name) + len(value) + 4
         self.head_bytes = size
         if size > self.max_head or len(raw) >= self.max_headers:

@@ -28,7 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 from modelport.net import wire
 from modelport.net.connection import (
+    BODY,
     COPY_LIMIT,
+    IDLE,
     PAUSE_PIPELINE,
     WAIT,
     BodyStream,
@@ -64,6 +66,7 @@ class HandlerConnection(HttpConnection):
     """One connection to a ``handle(request) -> Response`` application."""
 
     hooks_type = HandlerHooks
+    header_store = dict
 
     def __init__(self, server: "HttpServer") -> None:
         super().__init__(server)
@@ -80,15 +83,9 @@ class HandlerConnection(HttpConnection):
         self.limit = 0
         self.body_parts: list[bytes] = []
         self.body_stream: BodyStream | None = None
-        self.headers: dict[str, str] = {}
         self.repeated: dict[str, list[str]] | None = None
 
     # --- httptools callbacks ------------------------------------------------------------------
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self.headers = {}
-        self.repeated = None
 
     def on_header(self, name: bytes, value: bytes) -> None:
         # (the base class's checks, inlined: this runs for every header of every request)
@@ -119,6 +116,7 @@ class HandlerConnection(HttpConnection):
         if self.repeated:
             for key, values in self.repeated.items():
                 headers[key] = ", ".join(values)
+            self.repeated = None
         path, _, query = self.url.decode("latin-1").partition("?")
         request = Request(self.parser.get_method().decode("latin-1"), path, query, headers)
         self.request = request
@@ -130,7 +128,10 @@ class HandlerConnection(HttpConnection):
         if size > limit:
             raise self.body_too_large(limit)  # refused before a byte of the body is read
         has_body = size > 0 or "transfer-encoding" in headers
-        self.head_complete(has_body, size)
+        # (head_complete, inlined: this runs per request)
+        self.in_head = False
+        self.body_length = size
+        self.phase = BODY if has_body else WAIT
         expects_continue = has_body and "expect" in headers and headers["expect"].lower() == "100-continue"
         if has_body:
             self.body_parts = []
@@ -201,8 +202,12 @@ class HandlerConnection(HttpConnection):
             self.loop.create_task(self._serve_async(request, keep_alive))
         else:
             self._respond_sync(request, keep_alive)
-            if not self.busy and not self.pending:
-                self.became_idle()
+            if not self.busy and not self.pending and not self.closed:
+                if self.phase == WAIT and not self.pause_mask and self.deferred_refusal is None:
+                    self.phase = IDLE  # (became_idle's common case, inlined: this runs per request)
+                    self.since = 0.0
+                else:
+                    self.became_idle()
 
     def _respond_sync(self, request: Request, keep_alive: bool) -> None:
         try:
@@ -212,12 +217,14 @@ class HandlerConnection(HttpConnection):
             response = self.server.error(500, "InternalError", "The server failed on this request; see its log.")
         keep_alive = keep_alive and not response.close
         head_only = request.method == "HEAD"
-        if response.stream is None:
-            keep_alive = self._write_whole(response, keep_alive, head_only)
-            self.finish_response(keep_alive)
-        else:
+        if response.stream is not None:
             self.busy = True
             self.loop.create_task(self._stream_sync(response, keep_alive, head_only))
+            return
+        keep_alive = self._write_whole(response, keep_alive, head_only)
+        if keep_alive and not self.peer_closed and not self.parser_dead:
+            return  # the common case, without finish_response's call (this path runs per request)
+        self.finish_response(keep_alive)
 
     async def _stream_sync(self, response: Response, keep_alive: bool, head_only: bool) -> None:
         finished = await self._write_stream(response, keep_alive, head_only)
