@@ -33,11 +33,11 @@ from modelport.net.connection import (
     IDLE,
     PAUSE_PIPELINE,
     WAIT,
-    BodyStream,
     HttpConnection,
     Refusal,
     StopParsing,
 )
+from modelport.net.body_stream import BodyStream
 from modelport.net.messages import BodyError, BodyTooLarge, Request, Response
 
 if TYPE_CHECKING:

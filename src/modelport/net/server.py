@@ -12,8 +12,8 @@ The limits (``limits.py``, ``MODELPORT_HTTP_*``) hold for every application: hea
 URL length, the application's body limit before the body is read, header/body/keep-alive/write
 timeouts, a connection cap, accept back-off, bounded pipelining, and a lingering close after early
 errors. Modules: ``connection.py`` (parsing, limits, closing), ``handler.py`` and ``asgi.py`` (the two
-kinds of application), ``acceptor.py`` (accepting), ``wire.py`` (bytes), ``messages.py`` (Request and
-Response).
+kinds of application; ``body_stream.py`` and ``lifespan.py`` serve them), ``acceptor.py`` (accepting),
+``wire.py`` (bytes), ``messages.py`` (Request and Response).
 """
 
 from __future__ import annotations
