@@ -1,5 +1,5 @@
 """Chat end to end through real processes: the bundled chat model (trained here with --fast) deployed on
-modelport hosting as endpoint `chat` (a runtime process), the gateway under uvicorn in front of it, the
+modelport hosting as endpoint `chat` (a runtime process), the gateway (modelport's HTTP server) in front of it, the
 real `openai` client against the gateway's OpenAI-compatible facade, and a second gateway process whose
 `openai` provider talks to the first gateway as its OpenAI-compatible server.
 """

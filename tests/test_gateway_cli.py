@@ -1,4 +1,4 @@
-"""`modelport gateway` as a real process (uvicorn) → real boto3 → the SageMaker-Runtime stand-in for
+"""`modelport gateway` as a real process (modelport's HTTP server) → real boto3 → the SageMaker-Runtime stand-in for
 hosting, through real HTTP on 127.0.0.1: predictions, bad input, CORS, API keys and throttling."""
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def gateway_url(standin, tmp_path_factory):
         proc.kill()
         proc.wait()
         raise
-    # stopped by SIGTERM within the grace period (uvicorn re-raises the signal after a clean shutdown)
+    # stopped by SIGTERM within the grace period
     assert proc.returncode in (0, -15)
     output = log.read_text()
     assert "Traceback" not in output and "mnist-sklearn" in output

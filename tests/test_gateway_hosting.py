@@ -1,4 +1,4 @@
-"""End to end through the real stack: uvicorn gateway → boto3 → modelport hosting (SageMaker Runtime and
+"""End to end through the real stack: gateway → boto3 → modelport hosting (SageMaker Runtime and
 control APIs) → a runtime process serving a real archive, all on 127.0.0.1.
 
 The archive is a small MNIST-shaped model written here (same JSON request/response shapes as the

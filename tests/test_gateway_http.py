@@ -1,4 +1,4 @@
-"""The gateway through the real HTTP stack: uvicorn on 127.0.0.1 → gateway → real boto3 → a real HTTP
+"""The gateway through the real HTTP stack: modelport's HTTP server on 127.0.0.1 → gateway → real boto3 → a real HTTP
 server speaking the SageMaker Runtime API (the stand-in for hosting in tests/gateway_events/)."""
 
 from __future__ import annotations

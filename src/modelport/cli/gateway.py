@@ -24,10 +24,11 @@ def gateway(
 
     Limits and access: ALLOWED_ORIGINS, MODELPORT_API_KEYS, MODELPORT_RATE_LIMIT, MODELPORT_BACKEND_TIMEOUT, MODELPORT_MAX_BODY_MB.
     """
-    import uvicorn
     from rich.console import Console
 
     from modelport.gateway.app import create_app
+    from modelport.gateway.local_server import serve_app, serve_workers
+    from modelport.net.server import bind_socket
 
     console = Console(stderr=True)
     from modelport.stack.preflight import port_is_free
@@ -49,11 +50,12 @@ def gateway(
     if gateway_app.state.settings.runtime_endpoint_url:
         console.print(f"  SageMaker Runtime API: {gateway_app.state.settings.runtime_endpoint_url} ({gateway_app.state.settings.runtime_client})")
     console.print(f"modelport gateway on [bold]http://{host}:{port}[/bold]  (API docs: http://{host}:{port}/docs)", soft_wrap=True)
-    server_options = dict(
-        host=host, port=port, loop="uvloop", http="httptools",
-        access_log=False, log_level="warning", timeout_graceful_shutdown=5,
-    )
+    try:
+        sock = bind_socket(host, port)
+    except OSError as exc:
+        console.print(f"[red]cannot listen on {host}:{port}[/red]: {exc.strerror}")
+        raise typer.Exit(code=1) from None
     if workers == 1:
-        uvicorn.run(gateway_app, **server_options)
+        serve_app(gateway_app, sock)
     else:  # each worker process builds its own app from the same environment
-        uvicorn.run("modelport.gateway.app:create_app", factory=True, workers=workers, **server_options)
+        raise typer.Exit(code=serve_workers(sock, workers))

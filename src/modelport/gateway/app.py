@@ -32,7 +32,7 @@ from modelport.gateway.settings import GatewaySettings, parse_rate_limit, split_
 from modelport.gateway.validation import DIGIT_FORMS, TEXT_FORMS
 
 DESCRIPTION = (
-    "modelport's public API: the same paths locally (uvicorn) and on AWS (Lambda behind API Gateway). "
+    "modelport's public API: the same paths locally and on AWS (Lambda behind API Gateway). "
     "Models are reached through the SageMaker Runtime API. Errors are JSON: "
     '`{"error": {"code", "message", "retryable"}, "requestId"}`.'
 )

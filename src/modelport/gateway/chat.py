@@ -5,7 +5,7 @@ The provider comes from ``CHAT_PROVIDER`` (bedrock | openai | sagemaker). Left e
 ``CHAT_BASE_URL``, else the chat model on the SageMaker endpoint ``CHAT_ENDPOINT``, default `chat`);
 on AWS, an OpenAI-compatible server when ``CHAT_BASE_URL`` is set, else chat is not configured (503).
 
-``stream: true`` answers ``text/event-stream`` where the platform can stream (uvicorn). Under AWS Lambda
+``stream: true`` answers ``text/event-stream`` where the platform can stream (locally). Under AWS Lambda
 (Mangum) responses are buffered by the platform, so the gateway answers the whole reply as JSON with
 ``"streamed": false`` and the header ``X-Modelport-Streaming: buffered``.
 """

@@ -20,9 +20,9 @@ import uuid
 from urllib.parse import quote
 
 from modelport.hosting import query_protocol
-from modelport.hosting.httpserver import Request, Response
 from modelport.hosting.query_protocol import QueryError
 from modelport.hosting.settings import HostingSettings
+from modelport.net.messages import Request, Response
 
 STS_NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
 IAM_NAMESPACE = "https://iam.amazonaws.com/doc/2010-05-08/"

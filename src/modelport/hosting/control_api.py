@@ -19,11 +19,10 @@ from modelport import store
 from modelport.hosting import model_data
 from modelport.hosting import validation as check
 from modelport.hosting.errors import ControlError, validation
-from modelport.hosting.httpserver import Request, Response
 from modelport.hosting.input_shapes import Shapes, sagemaker_shapes
 from modelport.hosting.model_data import model_data_url
-from modelport.hosting.runtime_api import MAX_BODY
 from modelport.hosting.service import IN_SERVICE, Hosting
+from modelport.net.messages import Request, Response
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 _CONFIG = "endpoint-config"
@@ -60,9 +59,6 @@ class ControlApi:
                 raise ControlError("UnknownOperationException",
                                    f"modelport hosting does not implement SageMaker.{operation}; supported: "
                                    f"{', '.join(self.operations())}.")
-            if request.too_large:  # the server kept none of it
-                raise ControlError("SerializationException", f"The request body is larger than {MAX_BODY} bytes, "
-                                   f"the most hosting accepts.", status=413)
             try:
                 params = orjson.loads(request.body or b"{}")
             except orjson.JSONDecodeError as exc:

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import parse_qs
 from xml.etree import ElementTree
 
-from modelport.hosting.httpserver import Request, Response
+from modelport.net.messages import Request, Response
 
 _XML = ("Content-Type", "text/xml")
 

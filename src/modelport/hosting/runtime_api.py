@@ -19,9 +19,9 @@ from collections.abc import AsyncIterator
 
 from modelport.hosting import errors, eventstream
 from modelport.hosting.errors import RuntimeApiError
-from modelport.hosting.httpserver import Request, Response
 from modelport.hosting.router import NoTarget
 from modelport.hosting.service import CREATING, SYSTEM_UPDATING, Hosting
+from modelport.net.messages import Request, Response
 from modelport.net.upstream import UpstreamError
 
 MAX_BODY = 6 * 1024 * 1024  # SageMaker's 6 MB payload limit (botocore's BodyBlob max, 6291456 bytes)
@@ -65,9 +65,6 @@ class RuntimeApi:
 
     async def _invoke(self, request: Request, endpoint: str, stream: bool) -> Response:
         live = self._live(endpoint)
-        if request.too_large:
-            raise errors.validation_error(f"Request body exceeds the maximum of {MAX_BODY} bytes for endpoint "
-                                          f"{endpoint}; send at most 6 MB per invocation.")
         headers = request.headers
         if "x-amzn-sagemaker-target-model" in headers:
             raise errors.validation_error(f"Endpoint {endpoint} is not a multi-model endpoint, so TargetModel "

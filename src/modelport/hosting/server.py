@@ -29,13 +29,15 @@ from modelport.hosting.aws_apis import IamApi, LogsApi, StsApi, unknown_service
 from modelport.hosting.auth import Gate, Refusal, check_bind
 from modelport.hosting.control_api import ControlApi
 from modelport.hosting.fleet import CommandFactory, serve_command
-from modelport.hosting.httpserver import HttpServer, Request, Response
+from modelport.hosting.http_hooks import HostingHttpApp
 from modelport.hosting.model_data import LocalS3
 from modelport.hosting.registry import Registry
-from modelport.hosting.runtime_api import MAX_BODY, RuntimeApi
-from modelport.hosting.s3 import MAX_S3_BODY, S3Api
+from modelport.hosting.runtime_api import RuntimeApi
+from modelport.hosting.s3 import S3Api
 from modelport.hosting.service import Hosting
 from modelport.hosting.settings import HostingSettings, get_hosting_settings
+from modelport.net.messages import Request, Response
+from modelport.net.server import HttpServer
 from modelport.objectstore import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -64,11 +66,6 @@ def _lock_home(home: Path):
     return handle
 
 
-def body_limit(service: str) -> int:
-    """The largest request body a service takes: S3 objects and parts, else SageMaker's 6 MB payload."""
-    return MAX_S3_BODY if service == services.S3 else MAX_BODY
-
-
 def _peer(request: Request) -> str | None:
     # The HTTP server's Request does not carry the client's address yet; until it does, every client
     # shares one wrong-token budget (the same thing while hosting listens on loopback only).
@@ -91,10 +88,6 @@ class HostingApp:
         refusal = self.gate.check(request.method, request.path, request.headers, request.query, _peer(request))
         if refusal is not None:
             return self._refused(request, service, refusal)
-        # Until the HTTP server takes a body limit per request, it buffers up to the S3 limit and the
-        # SageMaker APIs' own 6 MB limit is applied here.
-        if len(request.body) > body_limit(service):
-            request.too_large, request.body = True, b""
         if service == services.S3:
             return await self.s3.handle(request)
         if service in self.aws:
@@ -196,7 +189,7 @@ class HostingServer:
         objects = ObjectStore(self.home / "s3")
         hosting = Hosting(registry, self.settings, self.home, self.command)
         gate = Gate(self.token, allow_remote=self.settings.allow_remote)
-        http = HttpServer(HostingApp(hosting, objects, gate), max_body=MAX_S3_BODY,
+        http = HttpServer(HostingHttpApp(HostingApp(hosting, objects, gate)),
                           busy_poll_seconds=self.settings.busy_poll_ms / 1000)
         try:
             self.port = await http.start(self.settings.host, self.settings.port)

@@ -14,9 +14,10 @@ from typing import Any
 
 import orjson
 
+from modelport.net.messages import BodyResponse as Response
+from modelport.net.messages import Request
 from modelport.runtime.environment import RuntimeEnvironment
 from modelport.runtime.errors import InferenceError, InferenceTimeout, as_inference_error
-from modelport.runtime.http import Request, Response
 from modelport.runtime.readiness import Readiness
 from modelport.runtime.transformer import Transformer
 
@@ -29,6 +30,11 @@ _JSON = "application/json"
 def error_response(status: int, code: str, message: str, close: bool = False) -> Response:
     """The JSON error body every runtime error uses: ``{"error": CODE, "message": ...}``."""
     return Response(status, orjson.dumps({"error": code, "message": message}), _JSON, close=close)
+
+
+def _with_setting(status: int, message: str) -> str:
+    """The HTTP layer's 413 message, naming the setting that raises the limit."""
+    return f"{message} SAGEMAKER_MAX_PAYLOAD_IN_MB sets the limit." if status == 413 else message
 
 
 def _not_found(request: Request) -> Response:
@@ -87,8 +93,8 @@ class RuntimeApp:
         )
 
     def error(self, status: int, code: str, message: str) -> Response:
-        """An error response (used by the HTTP layer for malformed or oversized requests)."""
-        return error_response(status, code, message)
+        """An error response (used by the HTTP layer for malformed, oversized or timed-out requests)."""
+        return error_response(status, code, _with_setting(status, message))
 
     def handle(self, request: Request) -> Response:
         """Route one request."""
@@ -152,7 +158,7 @@ class LoadingApp:
 
     def error(self, status: int, code: str, message: str) -> Response:
         """An error response that closes the connection."""
-        return error_response(status, code, message, close=True)
+        return error_response(status, code, _with_setting(status, message), close=True)
 
     def handle(self, request: Request) -> Response:
         """503 for the model routes, 404 for anything else; always ``Connection: close``."""

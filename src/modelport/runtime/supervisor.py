@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from modelport.net.server import HttpServer, start_server
 from modelport.runtime.app import LoadingApp
 from modelport.runtime.environment import RuntimeEnvironment
 from modelport.runtime.errors import StartupError
-from modelport.runtime.http import start_server
 from modelport.runtime.readiness import DOWN, SERVING, Readiness
 from modelport.runtime.stuck import stuck_after
 from modelport.runtime.worker import LOAD_FAILED
@@ -202,9 +202,9 @@ class Supervisor:
 
     # --- the supervision loop ---------------------------------------------------------------
 
-    async def _start_loading_server(self) -> asyncio.AbstractServer:
+    async def _start_loading_server(self) -> HttpServer:
         # A duplicate of the socket: closing this server must not close the one workers inherit.
-        return await start_server(LoadingApp(self.env, self.readiness), self.sock.dup())
+        return start_server(LoadingApp(self.env, self.readiness), self.sock.dup())
 
     async def _supervise(self) -> None:
         loop = asyncio.get_running_loop()

@@ -55,23 +55,19 @@ def load_transformer(model_dir: Path, env):  # noqa: ANN001, ANN201 - imports st
 
 
 async def _serve(app, sock: socket.socket, board, index: int) -> None:  # noqa: ANN001
-    from modelport.runtime.acceptor import Acceptor
     from modelport.net.busypoll import BusyPoll
-    from modelport.runtime.http import HttpProtocol
+    from modelport.net.server import HttpServer
 
     loop = asyncio.get_running_loop()
     app.busy_poll = BusyPoll(loop, app.env.busy_poll_ms / 1000)
     stop = loop.create_future()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, lambda: stop.done() or stop.set_result(None))
-    acceptor: Acceptor
-
-    def protocol() -> HttpProtocol:
-        return HttpProtocol(app, on_close=acceptor.connection_closed)
-
-    acceptor = Acceptor(sock, protocol, board, index)
+    # least-connections accept on the shared socket: the board holds every worker's connection count
+    server = HttpServer(app, board=board, index=index)
+    server.serve(sock, own_socket=False)
     await stop
-    acceptor.close()
+    await server.shutdown(grace_seconds=5.0)  # streams in progress finish; the supervisor waits 10 s
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,10 +12,10 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 
-from modelport.hosting.httpserver import Request, Response
 from modelport.hosting.s3 import buckets, multipart, objects
 from modelport.hosting.s3.call import S3Call
 from modelport.hosting.s3.errors import S3Error, error_response
+from modelport.net.messages import Request, Response
 from modelport.objectstore import ObjectStore, ObjectStoreError
 
 log = logging.getLogger(__name__)

@@ -8,11 +8,11 @@ import email.utils
 from collections.abc import AsyncIterator
 from typing import BinaryIO
 
-from modelport.hosting.httpserver import Response
 from modelport.hosting.s3 import integrity
 from modelport.hosting.s3.call import S3Call
 from modelport.hosting.s3.errors import S3Error, request_id_headers
 from modelport.hosting.s3.xmldoc import http_date
+from modelport.net.messages import Response
 from modelport.objectstore import ObjectInfo
 from modelport.objectstore.blobs import READ_CHUNK, BlobWriter
 

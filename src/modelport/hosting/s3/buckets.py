@@ -6,11 +6,11 @@ from __future__ import annotations
 import base64
 from urllib.parse import quote
 
-from modelport.hosting.httpserver import Response
 from modelport.hosting.s3.bodies import etag
 from modelport.hosting.s3.call import S3Call
 from modelport.hosting.s3.errors import S3Error, request_id_headers
 from modelport.hosting.s3.xmldoc import XmlBodyError, child_text, document, iso8601, parse
+from modelport.net.messages import Response
 from modelport.objectstore import ObjectInfo
 
 OWNER = {"ID": "6d6f64656c706f72742d6c6f63616c2d6163636f756e74", "DisplayName": "modelport"}

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 from urllib.parse import parse_qs
 
-from modelport.hosting.httpserver import Request
 from modelport.hosting.s3.addressing import Target, target
+from modelport.net.messages import Request
 from modelport.objectstore import ObjectStore
 
 T = TypeVar("T")

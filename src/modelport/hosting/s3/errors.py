@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import uuid
 
-from modelport.hosting.httpserver import Response
 from modelport.hosting.s3.xmldoc import document
+from modelport.net.messages import Response
 from modelport.objectstore import ObjectStoreError
 
 STATUS = {

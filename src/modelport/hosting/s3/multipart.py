@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from modelport.hosting.httpserver import Response
 from modelport.hosting.s3 import bodies
 from modelport.hosting.s3.buckets import empty_response, xml_response
 from modelport.hosting.s3.call import S3Call
 from modelport.hosting.s3.errors import S3Error
 from modelport.hosting.s3.xmldoc import XmlBodyError, child_text, parse
+from modelport.net.messages import Response
 
 
 async def create_upload(call: S3Call) -> Response:

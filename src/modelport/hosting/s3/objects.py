@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
-from modelport.hosting.httpserver import Response
 from modelport.hosting.s3 import bodies
 from modelport.hosting.s3.buckets import empty_response, xml_response
 from modelport.hosting.s3.call import S3Call
 from modelport.hosting.s3.errors import S3Error
 from modelport.hosting.s3.xmldoc import XmlBodyError, child_text, iso8601, parse
+from modelport.net.messages import Response
 from modelport.objectstore import ObjectStoreError
 
 MAX_DELETE_KEYS = 1000

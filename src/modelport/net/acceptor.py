@@ -1,0 +1,147 @@
+"""Accept connections on a listening socket: within a per-process cap, backing off when out of resources,
+and (for processes sharing one socket) fairly.
+
+- **Cap**: a process holding ``MODELPORT_HTTP_MAX_CONNECTIONS`` connections stops watching the socket
+  until one closes; new clients wait in the kernel's backlog.
+- **Back-off**: when ``accept()`` fails for want of file descriptors or memory (EMFILE, ENFILE,
+  ENOBUFS, ENOMEM) the socket stays readable, so watching it would spin a core; the acceptor stops
+  watching for ``MODELPORT_HTTP_ACCEPT_BACKOFF`` seconds (nginx does the same) and tries again.
+- **Fairness** (runtime workers): with a shared listening socket the kernel wakes every worker and the
+  first one awake would accept every pending connection (a benchmark's 16 keep-alive connections all
+  on one worker, the other core idle). With a ``board`` (connection counts shared between the
+  processes) a worker accepts only while it holds no more than the least loaded worker, and otherwise
+  lets that one go first: it stops watching for a millisecond, and takes the connection anyway if
+  nobody has within a few milliseconds (the others may be busy predicting).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import socket
+import time
+from typing import Callable, Protocol
+
+log = logging.getLogger("modelport.net")
+
+DEFER_SECONDS = 0.001
+MAX_DEFER_SECONDS = 0.005
+ACCEPT_BATCH = 16  # most connections taken per wake-up
+RESOURCE_ERRORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+WARN_EVERY_SECONDS = 60.0
+
+
+class ConnectionBoard(Protocol):
+    """Where processes sharing a socket publish how many connections each holds."""
+
+    def connections(self, index: int) -> int: ...
+
+    def add_connections(self, index: int, delta: int) -> None: ...
+
+    def fewest_connections(self) -> int: ...
+
+
+class Acceptor:
+    """Accepts connections on ``sock`` and hands each (non-blocking, TCP_NODELAY) to ``on_accept``."""
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        on_accept: Callable[[socket.socket], None],
+        max_connections: int,
+        backoff_seconds: float,
+        board: ConnectionBoard | None = None,
+        index: int = 0,
+    ) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.sock = sock
+        self.on_accept = on_accept
+        self.max_connections = max_connections
+        self.backoff_seconds = backoff_seconds
+        self.board = board
+        self.index = index
+        self.count = 0
+        self.backoffs = 0  # how many times accept() ran out of resources (tests, logs)
+        self.deferred_since = 0.0
+        self.waiting = False  # backing off or deferring: a timer will watch again
+        self.watching = False
+        self.closed = False
+        self._warned_at = 0.0
+        sock.setblocking(False)
+        self._update()
+
+    def _update(self) -> None:
+        """Watch the socket exactly when accepting is allowed."""
+        want = not self.closed and not self.waiting and self.count < self.max_connections
+        if want and not self.watching:
+            self.loop.add_reader(self.sock.fileno(), self._on_readable)
+            self.watching = True
+        elif not want and self.watching:
+            self.loop.remove_reader(self.sock.fileno())
+            self.watching = False
+
+    def _wait(self, seconds: float) -> None:
+        self.waiting = True
+        self._update()
+        self.loop.call_later(seconds, self._resume)
+
+    def _resume(self) -> None:
+        self.waiting = False
+        self._update()
+
+    def _on_readable(self) -> None:
+        board = self.board
+        if board is not None and board.connections(self.index) > board.fewest_connections():
+            now = time.monotonic()
+            if not self.deferred_since:
+                self.deferred_since = now
+            if now - self.deferred_since < MAX_DEFER_SECONDS:
+                self._wait(DEFER_SECONDS)
+                return
+        self.deferred_since = 0.0
+        for _ in range(ACCEPT_BATCH):
+            if self.count >= self.max_connections:
+                break
+            try:
+                conn, _ = self.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                break  # nothing left (or another process took it)
+            except OSError as exc:
+                if exc.errno in RESOURCE_ERRORS:
+                    self._out_of_resources(exc)
+                break  # e.g. ECONNABORTED: the next wake-up goes on
+            conn.setblocking(False)
+            try:
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass  # not TCP (a Unix socket in a test)
+            self.count += 1
+            self.on_accept(conn)
+            if board is not None:
+                board.add_connections(self.index, 1)
+                if board.connections(self.index) > board.fewest_connections():
+                    break  # no longer the least loaded: let another worker take the next one
+        self._update()
+
+    def _out_of_resources(self, exc: OSError) -> None:
+        self.backoffs += 1
+        now = time.monotonic()
+        if now - self._warned_at > WARN_EVERY_SECONDS:
+            self._warned_at = now
+            log.warning("accept() failed (%s) holding %d connections; pausing accepts for %g s",
+                        exc.strerror, self.count, self.backoff_seconds)
+        self._wait(self.backoff_seconds)
+
+    def connection_closed(self) -> None:
+        """A connection this acceptor accepted has ended."""
+        self.count -= 1
+        if self.board is not None:
+            self.board.add_connections(self.index, -1)
+        if self.count == self.max_connections - 1:
+            self._update()
+
+    def close(self) -> None:
+        """Stop accepting (the socket stays open)."""
+        self.closed = True
+        self._update()

@@ -1,0 +1,124 @@
+"""What an application of ``modelport.net.server`` receives and returns: :class:`Request` and :class:`Response`.
+
+Hosting builds ``Response(status, headers, body, stream=..., on_done=...)``; the runtime builds
+:class:`BodyResponse` (``status, body, content_type``), the same thing with its arguments in the order
+a model server uses most.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+
+
+class BodyError(Exception):
+    """A streamed request body cannot be read whole; raised by ``request.stream()``.
+
+    A handler that lets it propagate gets the server's answer: ``status`` with the application's error shape.
+    """
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class BodyTooLarge(BodyError):
+    """A request body is larger than the application's limit (413)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, "PayloadTooLarge",
+                         f"The request body is larger than the {limit / 1048576:g} MB limit ({limit} bytes).")
+        self.limit = limit
+
+
+class Request:
+    """One request. ``headers`` maps lower-case names to values (repeated headers joined with ", ").
+
+    ``body`` holds the whole body, unless the application asked to stream this request's body
+    (``stream_body``): then ``body`` is empty and ``async for chunk in request.stream()`` reads it.
+    ``too_large`` is always False: the server answers an oversized body with 413 itself (kept so that
+    handlers written against the earlier server still work).
+    """
+
+    __slots__ = ("method", "path", "query", "headers", "body", "too_large", "body_stream")
+
+    def __init__(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes = b"",
+                 too_large: bool = False, body_stream: AsyncIterator[bytes] | None = None) -> None:
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+        self.too_large = too_large
+        self.body_stream = body_stream
+
+    def stream(self) -> AsyncIterator[bytes]:
+        """The body as it arrives (with flow control), or the buffered body as one chunk."""
+        if self.body_stream is not None:
+            return self.body_stream
+        return _once(self.body)
+
+
+async def _once(body: bytes) -> AsyncIterator[bytes]:
+    if body:
+        yield body
+
+
+class Response:
+    """A response: ``body`` bytes, or ``stream`` (an async iterator, or an iterator pulled in a thread) sent chunked.
+
+    ``headers`` are ``(name, value)`` pairs; ``content_type``, when set, is sent as ``content-type``.
+    ``on_done`` is called once the response was written or abandoned (client gone), whatever happened.
+    ``close`` ends the connection after this response.
+    """
+
+    __slots__ = ("status", "headers", "body", "stream", "on_done", "close", "content_type")
+
+    def __init__(
+        self,
+        status: int = 200,
+        headers: list[tuple[str, str]] | None = None,
+        body: bytes = b"",
+        stream: AsyncIterator[bytes] | Iterator[bytes] | None = None,
+        on_done: Callable[[], None] | None = None,
+        close: bool = False,
+        content_type: str | None = None,
+    ) -> None:
+        self.status = status
+        self.headers = headers if headers is not None else []
+        self.body = body
+        self.stream = stream
+        self.on_done = on_done
+        self.close = close
+        self.content_type = content_type
+
+
+class BodyResponse(Response):
+    """A response given body first: ``BodyResponse(status, body, content_type, headers, close)``.
+
+    ``body`` is bytes, or an iterator of bytes that the server pulls chunk by chunk in a thread (so the
+    event loop stays free) and stops when the client goes away.
+    """
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        status: int,
+        body: bytes | Iterator[bytes],
+        content_type: str = "application/json",
+        headers: list[tuple[str, str]] | None = None,
+        close: bool = False,
+    ) -> None:
+        self.status = status
+        self.headers = headers
+        self.content_type = content_type
+        self.close = close
+        self.on_done = None
+        if isinstance(body, bytes):
+            self.body = body
+            self.stream = None
+        else:
+            self.body = b""
+            self.stream = body
