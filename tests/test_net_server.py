@@ -336,3 +336,66 @@ def test_a_streamed_upload_is_read_with_flow_control():
 
 def test_body_error_messages():
     assert "2 MB" in str(BodyTooLarge(2 * 1024 * 1024))
+
+
+class ObjectApp:
+    """Async application that answers like S3: a stream or a HEAD answer with its own Content-Length."""
+
+    max_body_bytes = LIMIT
+
+    async def handle(self, request):
+        size = 200_000
+        declared = [("content-type", "application/octet-stream"), ("Content-Length", str(size))]
+        if request.method == "HEAD":
+            return Response(200, declared, b"")
+        if request.path == "/short":  # promises more than it sends
+            async def short():
+                yield b"s" * 1000
+            return Response(200, declared, stream=short())
+
+        async def chunks():
+            for _ in range(size // 50_000):
+                yield b"o" * 50_000
+        return Response(200, declared, stream=chunks())
+
+    def error(self, status, code, message):
+        return Response(status, [("content-type", "application/json")], orjson.dumps({"error": code, "message": message}))
+
+
+def read_head(sock: socket.socket) -> tuple[bytes, bytes]:
+    """The head of one response (up to its blank line), and whatever arrived after it."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, "the server closed the connection"
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    return head.lower(), rest
+
+
+def test_a_stream_with_its_own_content_length_is_sent_as_is_not_chunked():
+    with ThreadServer(ObjectApp()) as server, connect(server.port) as sock:
+        for _ in range(2):  # and the connection stays usable
+            sock.sendall(get("/object"))
+            status, headers, body = read_response(sock)
+            assert status == 200 and headers["content-length"] == "200000" and "transfer-encoding" not in headers
+            assert body == b"o" * 200_000
+
+
+def test_a_head_answer_keeps_the_applications_content_length_and_sends_no_body():
+    with ThreadServer(ObjectApp()) as server, connect(server.port) as sock:
+        sock.sendall(b"HEAD /object HTTP/1.1\r\nHost: x\r\n\r\n")
+        head, rest = read_head(sock)
+        assert head.count(b"content-length:") == 1 and b"content-length: 200000" in head
+        assert b"transfer-encoding" not in head and rest == b""
+        sock.sendall(get("/object"))  # the next answer on the connection starts right after the HEAD's head
+        status, headers, body = read_response(sock)
+        assert status == 200 and body == b"o" * 200_000
+
+
+def test_a_stream_short_of_its_content_length_closes_the_connection():
+    with ThreadServer(ObjectApp()) as server, connect(server.port) as sock:
+        sock.sendall(get("/short"))
+        head, rest = read_head(sock)
+        assert b"content-length: 200000" in head and b"transfer-encoding" not in head
+        assert closed_by_peer(sock, 5)  # the client cannot take 1,000 bytes as the whole 200,000

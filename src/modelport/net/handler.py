@@ -275,13 +275,20 @@ class HandlerConnection(HttpConnection):
     # --- writing ------------------------------------------------------------------------------
 
     def _write_whole(self, response: Response, keep_alive: bool, head_only: bool) -> bool:
-        """Write a response with a body in bytes; returns whether the connection may stay open."""
+        """Write a response with a body in bytes; returns whether the connection may stay open.
+
+        The body's length is the server's to state, except in an answer to HEAD: there a Content-Length the
+        application set (S3's HeadObject: the object's size) is kept, and no body is sent either way.
+        """
         if self.closed:
             return False
         transport = self.transport
         body = response.body
         try:
-            head = wire.response_head(response.status, response.content_type, response.headers, len(body), keep_alive)
+            length = len(body)
+            if head_only and wire.declared_length(response.headers) is not None:
+                length = wire.DECLARED
+            head = wire.response_head(response.status, response.content_type, response.headers, length, keep_alive)
         except (wire.HeaderInjection, UnicodeEncodeError, TypeError, ValueError) as exc:
             log.error("invalid response from the application (%s): %r", exc, response.headers)
             self.write_error(wire.INTERNAL_ERROR, "The server produced an invalid response header; see its log.")
@@ -295,15 +302,23 @@ class HandlerConnection(HttpConnection):
         return keep_alive
 
     async def _write_stream(self, response: Response, keep_alive: bool, head_only: bool) -> bool:
-        """Write a streamed response chunked; returns whether it ended properly (else the connection is closed)."""
+        """Write a streamed response; returns whether it ended properly (else the connection is closed).
+
+        It goes chunked, unless the application set a Content-Length (S3's GetObject of a large object):
+        then the bytes go as they are, and a stream that ends short of (or beyond) that length closes the
+        connection so the client cannot take it as whole.
+        """
         transport = self.transport
         stream = response.stream
         finished = False
+        left = None  # bytes still due under a declared Content-Length
         try:
             if transport.is_closing():
                 return False
             try:
-                head = wire.response_head(response.status, response.content_type, response.headers, None, keep_alive)
+                left = wire.declared_length(response.headers)
+                length = None if left is None else wire.DECLARED
+                head = wire.response_head(response.status, response.content_type, response.headers, length, keep_alive)
             except (wire.HeaderInjection, UnicodeEncodeError, TypeError, ValueError) as exc:
                 log.error("invalid response from the application (%s): %r", exc, response.headers)
                 self.write_error(wire.INTERNAL_ERROR, "The server produced an invalid response header; see its log.")
@@ -311,12 +326,15 @@ class HandlerConnection(HttpConnection):
             transport.write(head)
             if head_only:
                 return True
+            frame = wire.chunk if left is None else bytes
             if hasattr(stream, "__anext__"):
                 async for data in stream:
                     if transport.is_closing():
                         break
                     if data:
-                        transport.write(wire.chunk(data))
+                        if left is not None:
+                            left -= len(data)
+                        transport.write(frame(data))
                         if self.write_paused_since:
                             await self.drain()
                 else:
@@ -331,7 +349,9 @@ class HandlerConnection(HttpConnection):
                     if transport.is_closing():
                         break
                     if data:
-                        transport.write(wire.chunk(data))
+                        if left is not None:
+                            left -= len(data)
+                        transport.write(frame(data))
                         if self.write_paused_since:
                             await self.drain()
         except Exception:  # noqa: BLE001 - the status is already sent; cut the stream short
@@ -340,11 +360,16 @@ class HandlerConnection(HttpConnection):
             await _close_stream(stream, finished, self.loop)
         if transport.is_closing():
             return False
+        if finished and left:
+            log.error("a streamed response ended %d bytes %s its Content-Length", abs(left),
+                      "short of" if left > 0 else "beyond")
+            finished = False
         if not finished:
             self.closed = True
-            transport.close()  # an unterminated chunked body tells the client it was cut short
+            transport.close()  # an unterminated body tells the client it was cut short
             return False
-        transport.write(wire.LAST_CHUNK)
+        if left is None:
+            transport.write(wire.LAST_CHUNK)
         return True
 
 

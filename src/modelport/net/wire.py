@@ -10,6 +10,7 @@ STATUS_LINES = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n" for s in http.HTTP
 STATUS_LINES_BYTES = {code: line.encode("latin-1") for code, line in STATUS_LINES.items()}
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 LAST_CHUNK = b"0\r\n\r\n"
+DECLARED = -1  # response_head's length when the application's headers carry the Content-Length
 
 # What the server itself refuses, as (status, code) for the application's error hook.
 BAD_REQUEST = (400, "BadRequest")
@@ -61,7 +62,8 @@ def response_head(
     length: int | None,
     keep_alive: bool,
 ) -> bytes:
-    """The status line and headers of a response; ``length`` None means ``transfer-encoding: chunked``."""
+    """The status line and headers of a response: ``content-length: length``, or ``transfer-encoding: chunked``
+    when ``length`` is None, or neither when it is :data:`DECLARED` (``headers`` hold the Content-Length)."""
     head = _PREFIXES.get((status, content_type)) or _prefix(status, content_type)
     if headers:
         text = "".join([f"{name}: {value}\r\n" for name, value in headers])
@@ -69,9 +71,20 @@ def response_head(
         head += text.encode("latin-1")
     if length is None:
         head += b"transfer-encoding: chunked\r\n"
-    else:
+    elif length >= 0:
         head += b"content-length: %d\r\n" % length
     return head + (b"\r\n" if keep_alive else b"connection: close\r\n\r\n")
+
+
+def declared_length(headers: list[tuple[str, str]] | None) -> int | None:
+    """The Content-Length an application set in its own headers, or None; ValueError when it is not a length."""
+    for name, value in headers or ():
+        if name.lower() == "content-length":
+            length = int(value)
+            if length < 0:
+                raise ValueError(f"negative Content-Length {value!r}")
+            return length
+    return None
 
 
 def chunk(data: bytes) -> bytes:
