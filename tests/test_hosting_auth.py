@@ -200,6 +200,29 @@ def test_the_gate_limits_each_client_address_on_its_own():
     assert gate.check("POST", "/", headers, "", "10.0.0.2").kind == "token"
 
 
+def test_the_server_gives_the_gate_each_clients_own_address(tmp_path):
+    """Through the real server: a client at 127.0.0.2 that exhausts its wrong-token budget does not
+    throttle a client at 127.0.0.1 (both loopback; the address is the socket's peer)."""
+    server = start_hosting(tmp_path / "home")
+    try:
+        url, auth = server.url, auth_headers(server.url)
+        wrong = {"X-Amz-Target": "SageMaker.ListEndpoints", "Authorization": "Bearer wrong-guess"}
+        with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2")) as guesser:
+            statuses = [guesser.post(f"{url}/", headers=wrong, content=b"{}") for _ in range(FAILURE_BURST + 5)]
+        assert [r.status_code for r in statuses[:FAILURE_BURST]] == [403] * FAILURE_BURST
+        assert "127.0.0.2" in refused(statuses[-1], 429, "ThrottlingException")
+        # X-Forwarded-For names no other address for the gate: the guesser stays throttled
+        with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2")) as guesser:
+            spoofed = guesser.post(f"{url}/", headers={**wrong, "X-Forwarded-For": "10.9.8.7"}, content=b"{}")
+        assert "127.0.0.2" in refused(spoofed, 429, "ThrottlingException")
+        with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.1")) as other:
+            refused(other.post(f"{url}/", headers=wrong, content=b"{}"), 403, "UnrecognizedClientException")
+            assert other.post(f"{url}/", headers={"X-Amz-Target": "SageMaker.ListEndpoints", **auth},
+                              content=b"{}").status_code == 200
+    finally:
+        server.stop()
+
+
 def test_refusals_render_in_s3_and_query_xml_for_the_other_aws_apis():
     for refusal, s3_code, query_code in ((Refusal("token", "bad <token> & co"), "InvalidAccessKeyId", "InvalidClientTokenId"),
                                          (Refusal("forbidden", "no"), "AccessDenied", "AccessDenied")):

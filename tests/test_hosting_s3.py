@@ -17,7 +17,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from hosting_helpers import clients, deploy, make_archive, start_hosting, token_for
+from modelport.hosting.s3 import MAX_S3_BODY
 from modelport.objectstore import ObjectStore
+from net_helpers import connect, read_response
 
 PART = 5 * 1024 * 1024
 
@@ -292,6 +294,31 @@ def test_sagemaker_payload_limit_still_holds(hosting):
     with pytest.raises(ClientError) as large:
         rt.invoke_endpoint(EndpointName="anything", Body=b"0" * (6 * 1024 * 1024 + 1), ContentType="text/csv")
     assert code_of(large.value)[0] == "ValidationError"
+
+
+def test_bodies_over_the_limit_are_refused_from_the_head_in_each_protocols_shape(hosting):
+    """The server refuses from Content-Length, before the body is sent; the answer is in the protocol of the
+    service the request is signed for (S3's XML, the query protocol's XML, SageMaker's JSON)."""
+    sagemaker = 6 * 1024 * 1024 + 1
+    cases = [("PUT /models/big.bin", "s3", MAX_S3_BODY + 1, 400, "EntityTooLarge"),
+             ("POST /", "sts", sagemaker, 413, "PayloadTooLarge"),
+             ("POST /endpoints/x/invocations", "sagemaker", sagemaker, 413, "ValidationError"),
+             ("POST /", "sagemaker", sagemaker, 413, "SerializationException")]
+    for line, service, length, status, code in cases:
+        headers = {**signed(service, hosting.url), "Host": hosting.url.split("//")[1], "Content-Length": str(length)}
+        if line == "POST /" and service == "sagemaker":
+            headers["X-Amz-Target"] = "SageMaker.ListModels"
+        with connect(int(hosting.url.rsplit(":", 1)[1])) as sock:
+            sock.sendall(f"{line} HTTP/1.1\r\n".encode() + "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode()
+                         + b"\r\n")
+            answer, answer_headers, body = read_response(sock)  # without sending a byte of the body
+        assert (answer, answer_headers["connection"]) == (status, "close"), (line, service, body)
+        if service == "sagemaker":
+            assert body.startswith(b"{") and answer_headers["x-amzn-errortype"] == code, body
+        else:
+            assert f"<Code>{code}</Code>".encode() in body, body
+        if service == "s3":
+            assert f"<MaxSizeAllowed>{MAX_S3_BODY}</MaxSizeAllowed>".encode() in body
 
 
 def test_other_aws_apis(hosting):

@@ -66,12 +66,6 @@ def _lock_home(home: Path):
     return handle
 
 
-def _peer(request: Request) -> str | None:
-    # The HTTP server's Request does not carry the client's address yet; until it does, every client
-    # shares one wrong-token budget (the same thing while hosting listens on loopback only).
-    return getattr(request, "client", None)
-
-
 class HostingApp:
     """The gate, then the request dispatcher over one :class:`Hosting` (and its object store, for S3)."""
 
@@ -84,8 +78,10 @@ class HostingApp:
         self.aws = {"sts": StsApi(hosting.settings), "iam": IamApi(hosting.settings), "logs": LogsApi(hosting.settings)}
 
     async def __call__(self, request: Request) -> Response:
-        service = services.service_of(request.headers, request.query)
-        refusal = self.gate.check(request.method, request.path, request.headers, request.query, _peer(request))
+        # the service was chosen from the head, with the body limit (http_hooks); the gate limits wrong
+        # tokens per client address (the socket's peer)
+        service = request.state or services.service_of(request.headers, request.query)
+        refusal = self.gate.check(request.method, request.path, request.headers, request.query, request.client)
         if refusal is not None:
             return self._refused(request, service, refusal)
         if service == services.S3:

@@ -5,7 +5,9 @@
 
 - an ``http`` scope with every standard key (``asgi`` spec 2.3, ``http_version``, ``method``, ``scheme``,
   ``path`` (percent-decoded), ``raw_path``, ``query_string``, ``root_path``, ``headers`` (lower-case
-  names, bytes), ``client``, ``server``, and ``state`` copied from the lifespan's when it has any);
+  names, bytes), ``client`` (the socket's peer: no proxy header such as ``X-Forwarded-For`` or
+  ``Forwarded`` is trusted, so a client cannot choose its address), ``server``, and ``state`` copied
+  from the lifespan's when it has any);
 - ``receive()``: ``http.request`` messages with ``more_body`` (the body as it arrives; reading from the
   client pauses while more than a few hundred kB wait unread), then, once the body is read, it waits
   and returns ``http.disconnect`` when the client goes away or the response is complete;
@@ -245,16 +247,13 @@ class AsgiConnection(HttpConnection):
         hooks: AsgiHooks = server.hooks
         self.asgi = hooks.app
         self.app_state = hooks.state
-        self.client: tuple | None = None
         self.local: tuple | None = None
         self.current: _Cycle | None = None  # being answered
         self.reading: _Cycle | None = None  # being read
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        peer = transport.get_extra_info("peername")
+        super().connection_made(transport)  # self.client: the socket's peer (never X-Forwarded-For)
         local = transport.get_extra_info("sockname")
-        self.client = (peer[0], peer[1]) if isinstance(peer, tuple) else None
         self.local = (local[0], local[1]) if isinstance(local, tuple) else None
 
     # --- httptools callbacks ------------------------------------------------------------------

@@ -43,12 +43,17 @@ COPY_LIMIT = 64 * 1024  # bodies below this are copied into the head's write; la
 
 
 class Refusal(Exception):
-    """Raised inside a parser callback to stop parsing and answer ``status`` (431, 414, 413, ...)."""
+    """Raised inside a parser callback to stop parsing and answer ``status`` (431, 414, 413, ...).
 
-    def __init__(self, status_code: tuple[int, str], message: str) -> None:
+    ``request`` is the request refused, when its head was read (a body too large or too slow): the
+    application's error hook may shape the answer by it.
+    """
+
+    def __init__(self, status_code: tuple[int, str], message: str, request: Any = None) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.message = message
+        self.request = request
 
 
 class StopParsing(Exception):
@@ -69,6 +74,8 @@ class HttpConnection(asyncio.Protocol):
         self.max_headers = limits.max_headers
         self.max_pipelined = limits.max_pipelined
         self.transport: asyncio.Transport | None = None
+        self.client: tuple | None = None  # the peer's (host, port), from the socket
+        self.client_host: str | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.phase = NEW
         self.since = 0.0
@@ -101,6 +108,10 @@ class HttpConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.since = time.monotonic()
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple):  # (a Unix socket's peer is a path, or empty)
+            self.client = (peer[0], peer[1])
+            self.client_host = peer[0]
         self.server.connection_opened(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -255,9 +266,9 @@ class HttpConnection(asyncio.Protocol):
         # the body's time counts from the head's start (a head takes no time unless the client is slow)
         self.phase = BODY if has_body else WAIT
 
-    def body_too_large(self, limit: int) -> Refusal:
-        """The 413 refusal for a body over ``limit`` bytes."""
-        return Refusal(wire.PAYLOAD_TOO_LARGE, BodyTooLarge(limit).message)
+    def body_too_large(self, limit: int, request: Any = None) -> Refusal:
+        """The 413 refusal for a body over ``limit`` bytes (of ``request``, when known)."""
+        return Refusal(wire.PAYLOAD_TOO_LARGE, BodyTooLarge(limit).message, request)
 
     # --- what subclasses implement ----------------------------------------------------------
 
@@ -268,6 +279,10 @@ class HttpConnection(asyncio.Protocol):
         """The refused bytes belong to a request the application already has (its body was streaming):
         tell it; return True when the application answers it, False to have the refusal sent."""
         return False
+
+    def body_request(self) -> Any:
+        """The request whose body is being read (for the error hook), if the subclass keeps one."""
+        return None
 
     # --- reading: pause reasons ----------------------------------------------------------------
 
@@ -297,21 +312,28 @@ class HttpConnection(asyncio.Protocol):
         self.parser_dead = True
         if self.refuse_current(refusal):
             return
+        if refusal.request is None and self.phase == BODY:
+            refusal.request = self.body_request()  # e.g. a malformed chunk in a body being read
         if self.busy or self.pending:
             self.deferred_refusal = refusal
             self.pause_reading(PAUSE_REFUSAL)
             return
-        self.write_error(refusal.status_code, refusal.message)
+        self.write_error(refusal.status_code, refusal.message, refusal.request)
         self.linger()
 
-    def write_error(self, status_code: tuple[int, str], message: str) -> None:
-        """Write the application's error response for ``status_code`` with ``connection: close``."""
+    def write_error(self, status_code: tuple[int, str], message: str, request: Any = None) -> None:
+        """Write the application's error response for ``status_code`` with ``connection: close``.
+
+        The response's own status wins (an application may answer a refusal in its protocol's terms,
+        e.g. S3's EntityTooLarge is a 400).
+        """
         if self.closed:
             return
         status, code = status_code
         try:
-            response = self.server.error(status, code, message)
-            head = wire.response_head(status, response.content_type, response.headers, len(response.body), False)
+            response = self.server.error(status, code, message, request)
+            head = wire.response_head(response.status, response.content_type, response.headers, len(response.body),
+                                      False)
         except Exception:  # noqa: BLE001 - the error hook itself failed: still answer in JSON
             log.exception("the application's error hook failed")
             content_type, body = wire.json_error(status, code, message)
@@ -370,7 +392,7 @@ class HttpConnection(asyncio.Protocol):
         if self.deferred_refusal is not None:
             refusal, self.deferred_refusal = self.deferred_refusal, None
             self.pause_mask = 0
-            self.write_error(refusal.status_code, refusal.message)
+            self.write_error(refusal.status_code, refusal.message, refusal.request)
             self.linger()
             return
         if self.pause_mask & PAUSE_PIPELINE:
@@ -414,7 +436,8 @@ class HttpConnection(asyncio.Protocol):
         if phase in (HEAD, BODY) and not self.busy and not self.pending:
             what = "head" if phase == HEAD else "body"
             self.write_error(wire.REQUEST_TIMEOUT, f"The request {what} did not arrive in time "
-                                                   f"(MODELPORT_HTTP_{what.upper()}_TIMEOUT).")
+                                                   f"(MODELPORT_HTTP_{what.upper()}_TIMEOUT).",
+                             self.body_request() if phase == BODY else None)
         self.closed = True
         self.transport.close()
         return True

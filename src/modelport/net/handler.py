@@ -7,6 +7,8 @@ An application is an object with:
   coroutine (``async def``: hosting; one task per burst of requests on a connection);
 - ``error(status, code, message)``: the application's error response, used for what the server
   refuses itself (400, 408, 413, 414, 431, 500), so every error has the application's JSON shape;
+  with a ``request`` parameter it also gets the request refused when its head was read (a body too
+  large or too slow), to answer in that request's protocol;
 - ``max_body_bytes`` or ``body_limit(request)``: the body limit, for all requests or chosen from each
   request's head (method, path, headers);
 - optionally ``stream_body(request) -> bool``: True hands the request over right after its head, with
@@ -118,7 +120,7 @@ class HandlerConnection(HttpConnection):
                 headers[key] = ", ".join(values)
             self.repeated = None
         path, _, query = self.url.decode("latin-1").partition("?")
-        request = Request(self.parser.get_method().decode("latin-1"), path, query, headers)
+        request = Request(self.parser.get_method().decode("latin-1"), path, query, headers, client=self.client_host)
         self.request = request
         self.keep_alive = self.parser.should_keep_alive()
         limit = self.body_limit(request) if self.body_limit is not None else self.max_body
@@ -126,7 +128,7 @@ class HandlerConnection(HttpConnection):
         length = headers.get("content-length")  # (httptools has refused one that is not a number)
         size = int(length) if length is not None else 0
         if size > limit:
-            raise self.body_too_large(limit)  # refused before a byte of the body is read
+            raise self.body_too_large(limit, request)  # refused before a byte of the body is read
         has_body = size > 0 or "transfer-encoding" in headers
         # (head_complete, inlined: this runs per request)
         self.in_head = False
@@ -153,7 +155,7 @@ class HandlerConnection(HttpConnection):
         stream = self.body_stream
         if size > self.limit:
             if stream is None:
-                raise self.body_too_large(self.limit)
+                raise self.body_too_large(self.limit, self.request)
             stream.fail(BodyTooLarge(self.limit))  # the handler answers (413 unless it catches it)
             raise StopParsing()
         if stream is None:
@@ -177,6 +179,9 @@ class HandlerConnection(HttpConnection):
     def lost(self) -> None:
         if self.body_stream is not None:
             self.body_stream.fail(ConnectionError("the client closed the connection"))
+
+    def body_request(self) -> Request | None:
+        return self.request
 
     def refuse_current(self, refusal: Refusal) -> bool:
         stream = self.body_stream
@@ -214,7 +219,8 @@ class HandlerConnection(HttpConnection):
             response = self.handle(request)
         except Exception:  # noqa: BLE001 - the application answers its own errors; this is the last net
             log.exception("handler failed on %s %s", request.method, request.path)
-            response = self.server.error(500, "InternalError", "The server failed on this request; see its log.")
+            response = self.server.error(500, "InternalError", "The server failed on this request; see its log.",
+                                         request)
         keep_alive = keep_alive and not response.close
         head_only = request.method == "HEAD"
         if response.stream is not None:
@@ -244,10 +250,11 @@ class HandlerConnection(HttpConnection):
                 try:
                     response = await self.handle(request)
                 except BodyError as exc:
-                    response = self.server.error(exc.status, exc.code, exc.message)
+                    response = self.server.error(exc.status, exc.code, exc.message, request)
                 except Exception:  # noqa: BLE001 - the application answers its own errors; this is the last net
                     log.exception("handler failed on %s %s", request.method, request.path)
-                    response = self.server.error(500, "InternalError", "The server failed on this request; see its log.")
+                    response = self.server.error(500, "InternalError", "The server failed on this request; see its log.",
+                                                 request)
                 keep_alive = keep_alive and not response.close
                 stream = request.body_stream
                 if stream is not None and not stream.complete:

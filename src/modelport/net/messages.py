@@ -37,21 +37,23 @@ class Request:
 
     ``body`` holds the whole body, unless the application asked to stream this request's body
     (``stream_body``): then ``body`` is empty and ``async for chunk in request.stream()`` reads it.
-    ``too_large`` is always False: the server answers an oversized body with 413 itself (kept so that
-    handlers written against the earlier server still work).
+    ``client`` is the peer's address (IP text) from the socket, or None (not an IP socket); nothing is
+    taken from headers such as ``X-Forwarded-For``. ``state`` is the application's own: its head hooks
+    (``body_limit``, ``stream_body``) may leave there what they decided, for its handler.
     """
 
-    __slots__ = ("method", "path", "query", "headers", "body", "too_large", "body_stream")
+    __slots__ = ("method", "path", "query", "headers", "body", "body_stream", "client", "state")
 
     def __init__(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes = b"",
-                 too_large: bool = False, body_stream: AsyncIterator[bytes] | None = None) -> None:
+                 body_stream: AsyncIterator[bytes] | None = None, client: str | None = None) -> None:
         self.method = method
         self.path = path
         self.query = query
         self.headers = headers
         self.body = body
-        self.too_large = too_large
         self.body_stream = body_stream
+        self.client = client
+        self.state = None
 
     def stream(self) -> AsyncIterator[bytes]:
         """The body as it arrives (with flow control), or the buffered body as one chunk."""

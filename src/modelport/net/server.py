@@ -19,6 +19,7 @@ kinds of application; ``body_stream.py`` and ``lifespan.py`` serve them), ``acce
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import socket
 import time
@@ -71,6 +72,7 @@ class HttpServer:
         self.connection_type = connection
         self.hooks = connection.hooks_type(app)  # looked up once, not per request
         self._error_hook = getattr(app, "error", None)
+        self._error_takes_request = self._error_hook is not None and _takes_request(self._error_hook)
         self.busy_poll_seconds = busy_poll_seconds
         self.busy_poll: BusyPoll | None = None
         self.board = board
@@ -174,9 +176,15 @@ class HttpServer:
         if self._all_closed is not None and not self.connections:
             self._all_closed.set()
 
-    def error(self, status: int, code: str, message: str) -> Response:
-        """The application's error response (its own JSON shape), or a plain JSON one."""
+    def error(self, status: int, code: str, message: str, request: Any = None) -> Response:
+        """The application's error response (its own shape), or a plain JSON one.
+
+        An application whose ``error`` hook has a ``request`` parameter gets the request the error answers,
+        when its head was read (None otherwise), e.g. to answer in the protocol that request speaks.
+        """
         if self._error_hook is not None:
+            if self._error_takes_request:
+                return self._error_hook(status, code, message, request=request)
             return self._error_hook(status, code, message)
         content_type, body = wire.json_error(status, code, message)
         return Response(status, None, body, content_type=content_type)
@@ -198,6 +206,13 @@ class HttpServer:
                 except Exception:  # noqa: BLE001 - one odd connection must not stop the sweeper
                     log.exception("timeout check failed")
         self._schedule_sweep()
+
+
+def _takes_request(hook: Any) -> bool:
+    try:
+        return "request" in inspect.signature(hook).parameters
+    except (TypeError, ValueError):  # no signature to read (a builtin)
+        return False
 
 
 def start_server(app: Any, sock: socket.socket, limits: HttpLimits | None = None) -> HttpServer:

@@ -37,10 +37,6 @@ def object_headers_from_request(headers: dict[str, str]) -> tuple[dict[str, str]
 async def receive(call: S3Call) -> BlobWriter:
     """Write the request body to a new blob and check it against what the headers promise."""
     request = call.request
-    if request.too_large:
-        raise S3Error("EntityTooLarge", f"Your proposed upload exceeds the maximum allowed size of {MAX_S3_BODY} "
-                      f"bytes for one request; upload larger objects in parts (multipart upload).",
-                      MaxSizeAllowed=str(MAX_S3_BODY))
     expected = integrity.expected_digests(request.headers)
     chunked = integrity.is_aws_chunked(request.headers)
 
