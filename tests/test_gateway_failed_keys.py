@@ -62,6 +62,18 @@ def test_wrong_keys_are_cut_off_with_retry_after_while_valid_clients_go_on(gatew
         assert answers == [200] * 50 and time.perf_counter() - started < 10  # never throttled, never slowed
 
 
+def test_proxy_headers_do_not_choose_the_address_that_is_limited(gateway):
+    """The limit follows the socket's peer: a guesser on 127.0.0.1 (whose X-Forwarded-For uvicorn believed by
+    default) that names another address on each attempt is still cut off, and another client is not."""
+    with client_from(gateway, "127.0.0.1") as guesser, client_from(gateway, "127.0.0.4") as valid:
+        for attempt in range(ALLOWED_FAILURES):
+            spoof = {"x-api-key": f"guess-{attempt}", "x-forwarded-for": f"198.51.100.{attempt}",
+                     "forwarded": f"for=198.51.100.{attempt}", "x-real-ip": "127.0.0.1"}
+            assert guesser.post("/predict/mnist-sklearn", json=PIXELS, headers=spoof).status_code == 403
+        assert predict(guesser, "guess-next").status_code == 429
+        assert predict(valid, "the-right-key").status_code == 200
+
+
 def test_valid_keys_and_missing_keys_never_use_up_the_failure_budget(gateway):
     with client_from(gateway, "127.0.0.3") as client:
         for _ in range(3 * ALLOWED_FAILURES):

@@ -134,6 +134,28 @@ def test_the_scope_has_every_standard_key_and_the_lifespan_state(server):
     assert ["x-thing", "v"] in answer["headers"] and answer["size"] == 5
 
 
+def test_the_client_is_the_sockets_peer_whatever_proxy_headers_say(server):
+    """uvicorn believed X-Forwarded-For from 127.0.0.1 by default; here no header can choose the client address."""
+    with requests.Session() as session:
+        session.mount("http://", _SourceAddressAdapter("127.0.0.2"))
+        answer = session.post(f"http://127.0.0.1:{server}/who", data=b"", headers={
+            "X-Forwarded-For": "203.0.113.9", "X-Real-IP": "203.0.113.9", "Forwarded": "for=203.0.113.9",
+            "X-Forwarded-Proto": "https"}).json()
+    assert answer["scope"]["client"][0] == "127.0.0.2" and answer["scope"]["scheme"] == "http"
+
+
+class _SourceAddressAdapter(requests.adapters.HTTPAdapter):
+    """Connects from a chosen local address (another loopback address stands for another machine)."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
 def test_a_body_arrives_in_messages_with_more_body(server):
     def pieces():
         for _ in range(3):
