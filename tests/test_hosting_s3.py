@@ -17,9 +17,11 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from hosting_helpers import clients, deploy, make_archive, start_hosting, token_for
-from modelport.hosting.s3 import MAX_S3_BODY
+from modelport.hosting.s3 import MAX_REQUEST_BODY, MAX_UPLOAD_BODY
+from modelport.hosting.s3.errors import S3Error
+from modelport.hosting.s3.integrity import AwsChunkedDecoder, Expected
 from modelport.objectstore import ObjectStore
-from net_helpers import connect, read_response
+from net_helpers import connect, hosting_server, read_response
 
 PART = 5 * 1024 * 1024
 
@@ -300,7 +302,9 @@ def test_bodies_over_the_limit_are_refused_from_the_head_in_each_protocols_shape
     """The server refuses from Content-Length, before the body is sent; the answer is in the protocol of the
     service the request is signed for (S3's XML, the query protocol's XML, SageMaker's JSON)."""
     sagemaker = 6 * 1024 * 1024 + 1
-    cases = [("PUT /models/big.bin", "s3", MAX_S3_BODY + 1, 400, "EntityTooLarge"),
+    cases = [("PUT /models/big.bin", "s3", MAX_UPLOAD_BODY + 1, 400, "EntityTooLarge"),
+             ("PUT /models/big.bin?partNumber=1&uploadId=u", "s3", MAX_UPLOAD_BODY + 1, 400, "EntityTooLarge"),
+             ("POST /models?delete", "s3", MAX_REQUEST_BODY + 1, 400, "MaxMessageLengthExceeded"),
              ("POST /", "sts", sagemaker, 413, "PayloadTooLarge"),
              ("POST /endpoints/x/invocations", "sagemaker", sagemaker, 413, "ValidationError"),
              ("POST /", "sagemaker", sagemaker, 413, "SerializationException")]
@@ -317,8 +321,8 @@ def test_bodies_over_the_limit_are_refused_from_the_head_in_each_protocols_shape
             assert body.startswith(b"{") and answer_headers["x-amzn-errortype"] == code, body
         else:
             assert f"<Code>{code}</Code>".encode() in body, body
-        if service == "s3":
-            assert f"<MaxSizeAllowed>{MAX_S3_BODY}</MaxSizeAllowed>".encode() in body
+        if code == "EntityTooLarge":
+            assert f"<MaxSizeAllowed>{MAX_UPLOAD_BODY}</MaxSizeAllowed>".encode() in body
 
 
 def test_other_aws_apis(hosting):
@@ -341,3 +345,89 @@ def test_other_aws_apis(hosting):
     with pytest.raises(ClientError) as ecr:
         boto3.client("ecr", **kw).describe_repositories()
     assert code_of(ecr.value)[0] == "UnknownOperationException" and "DescribeRepositories" in str(ecr.value)
+
+
+def test_an_upload_goes_to_disk_as_it_arrives_not_into_memory(tmp_path):
+    """A 256 MiB PutObject in one request (over the 128 MiB hosting buffered before) through a `modelport
+    hosting` process: stored whole and intact while the process's peak memory grows by far less than the body."""
+    server = hosting_server(tmp_path).start()
+    try:
+        token = (tmp_path / "home" / "hosting" / "token").read_text().strip()
+        s3 = s3_client(server.url, token)
+        s3.create_bucket(Bucket="big")
+        peak_before = _peak_rss(server.process.pid)
+        size, piece = 256 * 1024 * 1024, os.urandom(1024 * 1024)
+
+        def body():
+            for _ in range(size // len(piece)):
+                yield piece
+
+        answer = httpx.put(f"{server.url}/big/model.tar.gz", content=body(), timeout=120, headers={
+            **_signed_with(token, "s3"), "Content-Length": str(size), "Content-Type": "application/gzip"})
+        assert answer.status_code == 200, answer.text
+        grown = _peak_rss(server.process.pid) - peak_before
+        assert grown < 64 * 1024 * 1024, f"peak memory grew by {grown / 2**20:.0f} MiB for a 256 MiB body"
+        expected = hashlib.md5(piece * (size // len(piece))).hexdigest()
+        head = s3.head_object(Bucket="big", Key="model.tar.gz")
+        assert head["ContentLength"] == size and head["ETag"] == f'"{expected}"'
+        got = hashlib.md5()
+        for chunk in s3.get_object(Bucket="big", Key="model.tar.gz")["Body"].iter_chunks(1 << 20):
+            got.update(chunk)
+        assert got.hexdigest() == expected
+    finally:
+        server.stop()
+
+
+def test_an_upload_refused_before_its_body_stores_nothing_and_the_answer_arrives(hosting, s3):
+    """NoSuchBucket (and a wrong token) are answered before a streamed body is read; the client still
+    sending its 20 MB body reads the answer (lingering close), and nothing is left on disk."""
+    url = hosting.url
+    blob = b"z" * (20 * 1024 * 1024)
+    missing = httpx.put(f"{url}/no-such-bucket/k", content=blob, headers=signed("s3", url), timeout=30)
+    assert missing.status_code == 404 and "<Code>NoSuchBucket</Code>" in missing.text
+    wrong = httpx.put(f"{url}/models/k", content=blob, headers=_signed_with("not-the-token-000000", "s3"), timeout=30)
+    assert wrong.status_code == 403 and "<Code>InvalidAccessKeyId</Code>" in wrong.text
+    assert "Contents" not in s3.list_objects_v2(Bucket="models")
+    temp = hosting.home / "s3" / "tmp"  # where bodies are written before they are renamed into place
+    assert not temp.exists() or list(temp.iterdir()) == []
+
+
+def aws_chunked(payload: bytes, sizes: list[int], trailer: bytes = b"") -> bytes:
+    """``payload`` framed as aws-chunked with chunks of ``sizes`` (signature extensions included)."""
+    out, at = b"", 0
+    for size in sizes:
+        out += b"%x;chunk-signature=%s\r\n%s\r\n" % (size, b"0" * 64, payload[at:at + size])
+        at += size
+    return out + b"0;chunk-signature=" + b"0" * 64 + b"\r\n" + trailer + b"\r\n"
+
+
+def test_aws_chunked_bodies_decode_the_same_whatever_pieces_they_arrive_in():
+    payload = os.urandom(5000)
+    crc = base64.b64encode(zlib.crc32(payload).to_bytes(4, "big"))
+    body = aws_chunked(payload, [4096, 904], b"x-amz-checksum-crc32:" + crc + b"\r\n")
+    for step in (1, 2, 7, 100, 4097, len(body)):
+        expected = Expected()
+        decoder = AwsChunkedDecoder(expected)
+        decoded = b"".join(bytes(piece) for at in range(0, len(body), step) for piece in decoder.feed(body[at:at + step]))
+        decoder.finish()
+        assert decoded == payload and expected.checksums["crc32"] == zlib.crc32(payload).to_bytes(4, "big"), step
+    for broken in (body[:-40], body[:100], b"zz\r\nab\r\n0\r\n\r\n", b"2\r\nabc\r\n0\r\n\r\n", b"1" * 5000):
+        decoder = AwsChunkedDecoder(Expected())
+        with pytest.raises(S3Error) as refused:
+            for at in range(0, len(broken), 3):
+                decoder.feed(broken[at:at + 3])
+            decoder.finish()
+        assert refused.value.code == "IncompleteBody", broken[:30]
+
+
+def _signed_with(token: str, service: str) -> dict[str, str]:
+    return {"Authorization": f"AWS4-HMAC-SHA256 Credential={token}/20260101/us-east-1/{service}/aws4_request, "
+                             f"SignedHeaders=host, Signature=00"}
+
+
+def _peak_rss(pid: int) -> int:
+    """A process's peak resident memory so far (VmHWM), in bytes."""
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM")

@@ -3,9 +3,11 @@ head before its body is read, and the error answer, in the caller's protocol, fo
 refuses itself (a body too large, too slow or malformed, a head too large).
 
 From the head: the service the request is for (:func:`services.service_of`, kept in ``request.state``
-for :class:`~modelport.hosting.server.HostingApp`) and so its body limit: SageMaker's 6 MB payload for
-the SageMaker APIs (and STS, IAM, Logs), more for S3 (:mod:`.s3`). A body over the limit is refused from
-its ``Content-Length`` before any of it is read.
+for :class:`~modelport.hosting.server.HostingApp`), and so its body limit and whether the body is
+streamed: SageMaker's 6 MB payload for the SageMaker APIs (and STS, IAM, Logs), read whole; for S3, an
+upload (PutObject, UploadPart) is handed over before its body is read and written to disk as it arrives
+(up to S3's 5 GiB), any other S3 request is read whole (:mod:`.s3.bodies`). A body over its limit is
+refused from its ``Content-Length`` before any of it is read.
 """
 
 from __future__ import annotations
@@ -15,11 +17,10 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from modelport.hosting import query_protocol, services
+from modelport.hosting import query_protocol, s3, services
 from modelport.hosting.aws_apis import IAM_NAMESPACE, STS_NAMESPACE
 from modelport.hosting.query_protocol import QueryError
 from modelport.hosting.runtime_api import MAX_BODY
-from modelport.hosting.s3 import MAX_S3_BODY
 from modelport.hosting.s3.errors import S3Error, error_response
 from modelport.net.messages import Request, Response
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 _SAGEMAKER_CODES = {500: "InternalFailure"}
 _CONTROL_CODES = {413: "SerializationException", 500: "InternalFailure"}  # JSON 1.1 (X-Amz-Target)
 _RUNTIME_CODES = {413: "ValidationError", 500: "InternalFailure"}  # REST-JSON (/endpoints/...)
-_S3_CODES = {413: "EntityTooLarge", 408: "RequestTimeout", 500: "InternalError"}
+_S3_CODES = {408: "RequestTimeout", 500: "InternalError"}  # (413: s3.too_large)
 _NAMESPACES = {"sts": STS_NAMESPACE, "iam": IAM_NAMESPACE}
 
 
@@ -39,11 +40,18 @@ class HostingHttpApp:
 
     def __init__(self, app: "HostingApp") -> None:
         self.handle = app.__call__  # an ``async def``: the server awaits it
+        self.s3 = app.s3
 
     def body_limit(self, request: Request) -> int:
         """The largest body this request may carry; notes its service in ``request.state`` for the dispatcher."""
         service = request.state = services.service_of(request.headers, request.query)
-        return MAX_S3_BODY if service == services.S3 else MAX_BODY
+        if service == services.S3:
+            return s3.body_limit(request.headers, self.s3.is_upload(request))
+        return MAX_BODY
+
+    def stream_body(self, request: Request) -> bool:
+        """Whether the body is handed over as it arrives (S3 uploads) instead of read whole first."""
+        return request.state == services.S3 and self.s3.is_upload(request)
 
     def error(self, status: int, code: str, message: str, request: Request | None = None) -> Response:
         """The refusal in the shape the caller's client parses: S3's XML, the query protocol's XML (STS,
@@ -51,13 +59,9 @@ class HostingHttpApp:
         for the control and runtime APIs alike, and what CloudWatch Logs' JSON clients read)."""
         service = request.state if request is not None else None
         if service == services.S3:
-            fields = {}
-            if status == 413:
-                message = (f"Your proposed upload exceeds the maximum allowed size of {MAX_S3_BODY} bytes for one "
-                           f"request; upload larger objects in parts (multipart upload).")
-                fields["MaxSizeAllowed"] = str(MAX_S3_BODY)
-            return error_response(S3Error(_S3_CODES.get(status, code), message, **fields), request.path,
-                                  request.method == "HEAD")
+            refusal = s3.too_large(self.s3.is_upload(request)) if status == 413 else \
+                S3Error(_S3_CODES.get(status, code), message)
+            return error_response(refusal, request.path, request.method == "HEAD")
         if service in _NAMESPACES:
             return query_protocol.error(QueryError(_SAGEMAKER_CODES.get(status, code), message, status),
                                         _NAMESPACES[service])

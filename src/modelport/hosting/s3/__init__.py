@@ -6,6 +6,7 @@ Requests are S3's when they are signed for service ``s3`` or name a virtual-host
 
 from modelport.hosting.s3.addressing import split_virtual_host, virtual_host_bucket
 from modelport.hosting.s3.api import S3Api
-from modelport.hosting.s3.bodies import MAX_S3_BODY
+from modelport.hosting.s3.bodies import MAX_REQUEST_BODY, MAX_UPLOAD_BODY, body_limit, too_large
 
-__all__ = ["S3Api", "MAX_S3_BODY", "split_virtual_host", "virtual_host_bucket"]
+__all__ = ["S3Api", "MAX_REQUEST_BODY", "MAX_UPLOAD_BODY", "body_limit", "too_large", "split_virtual_host",
+           "virtual_host_bucket"]

@@ -56,12 +56,20 @@ def _route(method: str, call: S3Call) -> Operation | None:
     return {"GET": objects.get_object, "HEAD": objects.head_object, "DELETE": objects.delete_object}.get(method)
 
 
+_UPLOADS = (objects.put_object, multipart.upload_part)
+
+
 class S3Api:
     """Answers S3 requests from ``store``; new buckets go to ``region`` unless they name one."""
 
     def __init__(self, store: ObjectStore, region: str) -> None:
         self.store = store
         self.region = region
+
+    def is_upload(self, request: Request) -> bool:
+        """Whether ``request`` (its head) is PutObject or UploadPart: its body is streamed to disk as it arrives."""
+        call = S3Call.parse(request, self.store, self.region, "")
+        return _route(request.method, call) in _UPLOADS
 
     async def handle(self, request: Request) -> Response:
         """Answer one S3 request."""

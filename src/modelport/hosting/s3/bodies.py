@@ -1,5 +1,6 @@
-"""Object bodies across HTTP: an uploaded body into the store (checked as S3 checks it), and an object
-out of it (headers, ``Range``, conditional requests, streamed in chunks)."""
+"""Object bodies across HTTP: an uploaded body into the store as it arrives (checked as S3 checks it), and
+an object out of it (headers, ``Range``, conditional requests, streamed in chunks); how large a request
+body may be."""
 
 from __future__ import annotations
 
@@ -12,13 +13,19 @@ from modelport.hosting.s3 import integrity
 from modelport.hosting.s3.call import S3Call
 from modelport.hosting.s3.errors import S3Error, request_id_headers
 from modelport.hosting.s3.xmldoc import http_date
-from modelport.net.messages import Response
+from modelport.net.messages import BodyError, BodyTooLarge, Response
 from modelport.objectstore import ObjectInfo
 from modelport.objectstore.blobs import READ_CHUNK, BlobWriter
 
-# Largest body one S3 request may carry while hosting buffers request bodies (S3's own limit is 5 GiB);
-# larger objects go through multipart upload, as boto3, the SDK and the AWS CLI do above 8 MB.
-MAX_S3_BODY = 128 * 1024 * 1024
+# An upload (PutObject, UploadPart) is written to disk as it arrives, never held whole, so it may be as
+# large as S3 allows in one request; an aws-chunked body may be larger by its framing (a chunk header
+# per chunk), and its decoded payload is held to the limit as it is written.
+MAX_UPLOAD_BODY = 5 * 1024 ** 3
+AWS_CHUNKED_ALLOWANCE = MAX_UPLOAD_BODY // 64
+# Any other S3 request is read whole before it is answered: XML documents (DeleteObjects' 1,000 keys,
+# CompleteMultipartUpload's 10,000 parts) well within this.
+MAX_REQUEST_BODY = 16 * 1024 * 1024
+WRITE_BATCH = 1 << 20  # an upload goes to disk in writes of about this much (off the event loop)
 STORED_HEADERS = ("content-type", "cache-control", "content-disposition", "content-language", "expires")
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"
 _INLINE = 1 << 20  # objects up to this size are answered in one piece
@@ -34,29 +41,73 @@ def object_headers_from_request(headers: dict[str, str]) -> tuple[dict[str, str]
     return stored, metadata
 
 
+def body_limit(headers: dict[str, str], upload: bool) -> int:
+    """The largest body the HTTP server reads for an S3 request (``upload``: PutObject or UploadPart)."""
+    if not upload:
+        return MAX_REQUEST_BODY
+    return MAX_UPLOAD_BODY + (AWS_CHUNKED_ALLOWANCE if integrity.is_aws_chunked(headers) else 0)
+
+
+def too_large(upload: bool) -> S3Error:
+    """S3's answer to a body over the limit: ``EntityTooLarge`` for an upload, else ``MaxMessageLengthExceeded``."""
+    if upload:
+        return S3Error("EntityTooLarge", f"Your proposed upload exceeds the maximum allowed size of {MAX_UPLOAD_BODY} "
+                       f"bytes for one request; upload larger objects in parts (multipart upload).",
+                       MaxSizeAllowed=str(MAX_UPLOAD_BODY))
+    return S3Error("MaxMessageLengthExceeded", f"Your request was too big: at most {MAX_REQUEST_BODY} bytes.")
+
+
 async def receive(call: S3Call) -> BlobWriter:
-    """Write the request body to a new blob and check it against what the headers promise."""
+    """Write the request body to a new blob as it arrives and check it against what the headers promise.
+
+    Uploads reach here before their body is read (``S3Api.is_upload``: the server streams them), so the
+    body goes to disk in batches and is never held whole; another request's body was read whole and
+    arrives as one piece.
+    """
     request = call.request
     expected = integrity.expected_digests(request.headers)
-    chunked = integrity.is_aws_chunked(request.headers)
-
-    def write() -> BlobWriter:
-        writer = call.store.new_body(expected.digests)
+    decoder = integrity.AwsChunkedDecoder(expected) if integrity.is_aws_chunked(request.headers) else None
+    writer = await call.run(call.store.new_body, expected.digests)
+    try:
+        batch: list = []
+        batched = 0
         try:
-            for chunk in (integrity.decode_aws_chunked(request.body, expected) if chunked else (request.body,)):
-                writer.write(chunk)
-            writer.finish()
-            declared = request.headers.get("x-amz-decoded-content-length")
-            if chunked and declared is not None and declared.strip() != str(writer.size):
-                raise S3Error("IncompleteBody", "You did not provide the number of bytes specified by the "
-                              "x-amz-decoded-content-length HTTP header.")
-            expected.verify(writer.digests)
-            return writer
-        except BaseException:
-            writer.discard()
-            raise
+            async for data in request.stream():
+                pieces = decoder.feed(data) if decoder is not None else (data,)
+                for piece in pieces:
+                    batch.append(piece)
+                    batched += len(piece)
+                if batched >= WRITE_BATCH:
+                    await call.run(_write, writer, batch)
+                    batch, batched = [], 0
+                    if writer.size > MAX_UPLOAD_BODY:  # an aws-chunked payload beyond S3's limit
+                        raise too_large(True)
+        except BodyTooLarge:  # (only an upload's body is read here as it arrives)
+            raise too_large(True) from None
+        except BodyError as exc:  # the chunked framing broke off
+            raise S3Error("IncompleteBody", exc.message) from None
+        except ConnectionError:  # the client went away (or its body stalled past the timeout): nobody to answer
+            raise S3Error("IncompleteBody", "The connection closed before the whole body arrived.") from None
+        if decoder is not None:
+            decoder.finish()
+        await call.run(_write, writer, batch)
+        if writer.size > MAX_UPLOAD_BODY:
+            raise too_large(True)
+        await call.run(writer.finish)
+        declared = request.headers.get("x-amz-decoded-content-length")
+        if decoder is not None and declared is not None and declared.strip() != str(writer.size):
+            raise S3Error("IncompleteBody", "You did not provide the number of bytes specified by the "
+                          "x-amz-decoded-content-length HTTP header.")
+        expected.verify(writer.digests)
+        return writer
+    except BaseException:
+        writer.discard()
+        raise
 
-    return await asyncio.to_thread(write)
+
+def _write(writer: BlobWriter, pieces: list) -> None:
+    for piece in pieces:
+        writer.write(piece)
 
 
 def etag(info_etag: str) -> str:

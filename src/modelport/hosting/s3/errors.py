@@ -17,9 +17,9 @@ STATUS = {
     "BucketNotEmpty": 409, "EntityTooLarge": 400, "EntityTooSmall": 400, "IncompleteBody": 400,
     "InvalidArgument": 400, "InvalidBucketName": 400, "InvalidDigest": 400, "InvalidPart": 400,
     "InvalidPartOrder": 400, "InvalidRange": 416, "InvalidRequest": 400, "KeyTooLongError": 400,
-    "MalformedXML": 400, "MethodNotAllowed": 405, "MissingContentLength": 411, "NoSuchBucket": 404,
-    "NoSuchKey": 404, "NoSuchUpload": 404, "NotImplemented": 501, "PreconditionFailed": 412,
-    "XAmzContentSHA256Mismatch": 400, "InternalError": 500,
+    "MalformedXML": 400, "MaxMessageLengthExceeded": 400, "MethodNotAllowed": 405, "MissingContentLength": 411,
+    "NoSuchBucket": 404, "NoSuchKey": 404, "NoSuchUpload": 404, "NotImplemented": 501, "PreconditionFailed": 412,
+    "RequestTimeout": 400, "XAmzContentSHA256Mismatch": 400, "InternalError": 500,
 }
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from modelport.hosting.s3.errors import S3Error
@@ -103,30 +102,81 @@ def stored_content_encoding(headers: dict[str, str]) -> str | None:
     return ", ".join(kept) or None
 
 
-def decode_aws_chunked(body: bytes | memoryview, expected: Expected) -> Iterator[memoryview]:
-    """The payload chunks of an ``aws-chunked`` body; trailing checksums are added to ``expected``.
+class AwsChunkedDecoder:
+    """An ``aws-chunked`` body decoded as it arrives (streaming SigV4 or trailing checksums).
 
-    Chunk signatures are not checked (hosting checks no signature). Malformed framing → IncompleteBody.
+    :meth:`feed` takes the body's bytes in pieces of any size and returns the payload pieces in them;
+    :meth:`finish` checks that the body ended after its last (zero-size) chunk and adds trailing checksums
+    to ``expected``. Chunk signatures are not checked (hosting checks no signature). Malformed framing →
+    ``IncompleteBody``.
     """
-    view = memoryview(body)
-    at = 0
-    while True:
-        end = bytes(view[at:at + 4096]).find(b"\r\n")
-        if end < 0:
-            raise S3Error("IncompleteBody", "The aws-chunked body ends inside a chunk header.")
-        header = bytes(view[at:at + end]).split(b";", 1)[0]
-        try:
-            size = int(header, 16)
-        except ValueError:
-            raise S3Error("IncompleteBody", f"Invalid aws-chunked chunk size {header[:20]!r}.") from None
-        at += end + 2
-        if size == 0:
-            break
-        if at + size + 2 > len(view) or bytes(view[at + size:at + size + 2]) != b"\r\n":
-            raise S3Error("IncompleteBody", "You did not provide the number of bytes specified by the chunk size.")
-        yield view[at:at + size]
-        at += size + 2
-    for line in bytes(view[at:]).split(b"\r\n"):
-        name, sep, value = line.decode("latin-1").partition(":")
-        if sep and name.strip().lower().startswith("x-amz-checksum-"):
-            expected.add_checksum(name.strip().lower()[len("x-amz-checksum-"):], value.strip())
+
+    MAX_LINE = 4096  # a chunk-size line (with its signature) at most
+    MAX_TRAILER = 64 * 1024
+
+    def __init__(self, expected: Expected) -> None:
+        self.expected = expected
+        self._line = bytearray()  # a chunk-size line in progress
+        self._left = 0  # payload bytes still due in the current chunk
+        self._crlf = b""  # what is still due of the CRLF after a chunk's payload
+        self._trailer: bytearray | None = None  # after the last chunk: the trailing headers
+
+    def feed(self, data: bytes) -> list[memoryview]:
+        """The payload pieces in ``data`` (views of it), in order."""
+        if not isinstance(data, bytes):
+            data = bytes(data)
+        out: list[memoryview] = []
+        view = memoryview(data)
+        at, end = 0, len(view)
+        while at < end:
+            if self._trailer is not None:
+                self._trailer += view[at:]
+                if len(self._trailer) > self.MAX_TRAILER:
+                    raise S3Error("IncompleteBody", "The aws-chunked body's trailer is too long.")
+                break
+            if self._left:
+                take = min(self._left, end - at)
+                out.append(view[at:at + take])
+                self._left -= take
+                at += take
+                if not self._left:
+                    self._crlf = b"\r\n"
+            elif self._crlf:
+                got = bytes(view[at:at + len(self._crlf)])
+                if got != self._crlf[:len(got)]:
+                    raise S3Error("IncompleteBody",
+                                  "You did not provide the number of bytes specified by the chunk size.")
+                self._crlf = self._crlf[len(got):]
+                at += len(got)
+            else:
+                newline = data.find(b"\n", at, at + self.MAX_LINE + 1 - len(self._line))
+                stop = end if newline < 0 else newline + 1
+                self._line += view[at:stop]
+                at = stop
+                if newline >= 0:
+                    self._chunk_header(bytes(self._line))
+                    self._line.clear()
+                elif len(self._line) > self.MAX_LINE:
+                    raise S3Error("IncompleteBody", "An aws-chunked chunk header is too long.")
+        return out
+
+    def _chunk_header(self, line: bytes) -> None:
+        size_text = line[:-2].split(b";", 1)[0] if line.endswith(b"\r\n") else b""
+        if not size_text or size_text.strip(b"0123456789abcdefABCDEF"):
+            raise S3Error("IncompleteBody", f"Invalid aws-chunked chunk size {line[:20]!r}.")
+        size = int(size_text, 16)
+        if size:
+            self._left = size
+        else:
+            self._trailer = bytearray()
+
+    def finish(self) -> None:
+        """The body has ended: it must have ended after the last chunk; read the trailing checksums."""
+        if self._trailer is None:
+            if self._left or self._crlf:
+                raise S3Error("IncompleteBody", "You did not provide the number of bytes specified by the chunk size.")
+            raise S3Error("IncompleteBody", "The aws-chunked body ends before its last (zero-size) chunk.")
+        for line in bytes(self._trailer).split(b"\r\n"):
+            name, sep, value = line.decode("latin-1").partition(":")
+            if sep and name.strip().lower().startswith("x-amz-checksum-"):
+                self.expected.add_checksum(name.strip().lower()[len("x-amz-checksum-"):], value.strip())
