@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import statistics
 import sys
 import tempfile
@@ -31,6 +32,9 @@ sys.path.insert(0, str(HERE))
 from benchlib.load import run_wrk  # noqa: E402
 from benchlib.processes import free_port  # noqa: E402
 from gateway_e2e import HANDLER, start, stop, wait_http  # noqa: E402
+
+TOKEN = secrets.token_urlsafe(32)  # both stacks' hosting token (MODELPORT_HOSTING_TOKEN)
+AUTHORIZATION = f"Bearer {TOKEN}"
 
 
 def family_cpu(pid: int) -> dict[str, float]:
@@ -53,7 +57,10 @@ class Stack:
         import httpx
 
         self.name = name
+        # hosting (since its gate) answers only its token, and model data only from MODELPORT_HOME and
+        # MODELPORT_MODEL_ROOTS; a tree from before the gate ignores both settings
         env = {**os.environ, "PYTHONPATH": str(src.resolve()), "MODELPORT_HOME": str(work / f"home-{name}"),
+               "MODELPORT_HOSTING_TOKEN": TOKEN, "MODELPORT_MODEL_ROOTS": str(work),
                "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
         hosting_port = free_port()
         hosting_url = f"http://127.0.0.1:{hosting_port}"
@@ -62,7 +69,7 @@ class Stack:
         self.procs = [self.hosting]
         wait_http(f"{hosting_url}/ping")
         sm = boto3.client("sagemaker", endpoint_url=hosting_url, region_name="us-east-1",
-                          aws_access_key_id="bench", aws_secret_access_key="bench")
+                          aws_access_key_id=TOKEN, aws_secret_access_key="bench")
         sm.create_model(ModelName="bench", ExecutionRoleArn="arn:aws:iam::123456789012:role/bench",
                         PrimaryContainer={"Image": "modelport", "ModelDataUrl": str(archive),
                                           "Environment": {"SAGEMAKER_MODEL_SERVER_WORKERS": "2"}})
@@ -71,7 +78,8 @@ class Stack:
             "InitialInstanceCount": 1, "InitialVariantWeight": 1.0}])
         sm.create_endpoint(EndpointName="bench", EndpointConfigName="bench")
         sm.get_waiter("endpoint_in_service").wait(EndpointName="bench", WaiterConfig={"Delay": 0.2, "MaxAttempts": 600})
-        instance = httpx.get(f"{hosting_url}/_modelport/endpoints/bench/instances").json()["Variants"][0]["Instances"][0]
+        instance = httpx.get(f"{hosting_url}/_modelport/endpoints/bench/instances",
+                             headers={"Authorization": AUTHORIZATION}).json()["Variants"][0]["Instances"][0]
         gateway_port = free_port()
         genv = {**env, "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": hosting_url, "MNIST_SKLEARN_ENDPOINT": "bench",
                 "MODELPORT_RUNTIME_CLIENT": "http", "MODELPORT_ACCESS_LOG": "false"}
@@ -129,12 +137,14 @@ def main() -> int:
         for target in options.targets.split(","):
             for level in levels:
                 rows = raw.setdefault(f"{target} c={level}", {"base": [], "new": []})
+                authorization = AUTHORIZATION if target == "hosting" else ""  # only hosting asks for its token
                 for stack in stacks.values():
-                    run_wrk(stack.targets[target], body, "application/json", level, options.warmup)
+                    run_wrk(stack.targets[target], body, "application/json", level, options.warmup, authorization)
                 for _ in range(options.rounds):
                     for name, stack in stacks.items():
                         before = stack.cpu()
-                        point = run_wrk(stack.targets[target], body, "application/json", level, options.seconds)
+                        point = run_wrk(stack.targets[target], body, "application/json", level, options.seconds,
+                                        authorization)
                         used = stack.cpu() - before
                         rows[name].append({"rps": point.requests_per_s, "p50_ms": point.p50_ms, "errors": point.errors,
                                            "cpu_us": 1e6 * used / max(point.requests, 1)})
