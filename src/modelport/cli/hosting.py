@@ -15,7 +15,6 @@ from typing import List, Optional
 
 import typer
 
-from modelport.cli.main import app
 
 URL_HELP = "Hosting URL [env MODELPORT_HOSTING_URL; default http://127.0.0.1:8001]."
 
@@ -59,7 +58,6 @@ hosting_app = typer.Typer(
     invoke_without_command=True, add_completion=False,
     help="Run the local SageMaker (`modelport hosting`), or print its token (`modelport hosting token`).",
 )
-app.add_typer(hosting_app, name="hosting")
 
 
 @hosting_app.callback()
@@ -128,7 +126,6 @@ def token(
         _console().print("a new token was written; restart hosting (and `modelport up`) to use it")
 
 
-@app.command("deploy")
 def deploy(
     archive: str = typer.Argument(..., help="model.tar.gz: a local path, file:// or s3:// URI."),
     endpoint: str = typer.Option(..., "--endpoint", "-e", help="Endpoint name (an existing one is updated blue/green)."),
@@ -203,7 +200,6 @@ def _wait(sm, endpoint: str, timeout: float, verb: str) -> dict:
             _fail(str(exc))
 
 
-@app.command("endpoints")
 def endpoints(url: Optional[str] = typer.Option(None, help=URL_HELP)) -> None:
     """List endpoints: status, config, instances ready/desired, and when they last changed."""
     from rich.console import Console
@@ -232,7 +228,6 @@ def endpoints(url: Optional[str] = typer.Option(None, help=URL_HELP)) -> None:
     Console().print(table if rows else "no endpoints")
 
 
-@app.command("describe")
 def describe(
     name: str = typer.Argument(..., help="Endpoint name."),
     as_json: bool = typer.Option(False, "--json", help="Print DescribeEndpoint's JSON."),
@@ -261,7 +256,6 @@ def describe(
         console.print(f"[yellow]FailureReason:[/yellow] {described['FailureReason']}")
 
 
-@app.command("invoke")
 def invoke(
     name: str = typer.Argument(..., help="Endpoint name."),
     body: str = typer.Option(..., "--body", "-b", help="The request body, or @FILE to read it from a file, or @- for stdin."),
@@ -291,7 +285,6 @@ def invoke(
     sys.stdout.buffer.write(payload + (b"" if payload.endswith(b"\n") else b"\n"))
 
 
-@app.command("delete")
 def delete(
     name: str = typer.Argument(..., help="Endpoint name."),
     keep_config: bool = typer.Option(False, help="Keep the endpoint config and its models."),
@@ -327,7 +320,6 @@ def delete(
     print(f"deleted endpoint {name}" + ("" if keep_config else f" with config {config_name} and model(s) {', '.join(models)}"))
 
 
-@app.command("logs")
 def logs(
     name: str = typer.Argument(..., help="Endpoint name."),
     lines: int = typer.Option(50, "--lines", "-n", help="Lines to show from the end of each instance log."),

@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from modelport.cli.main import app
 
 console = Console()
 err_console = Console(stderr=True)
@@ -19,7 +18,6 @@ data_app = typer.Typer(
     help="The public data sets the bundled models are trained on (pinned by version and sha256).",
     no_args_is_help=True,
 )
-app.add_typer(data_app, name="data")
 
 
 @data_app.command("fetch")
@@ -46,7 +44,6 @@ def fetch_command(
     console.print(table)
 
 
-@app.command("train")
 def train_command(
     name: str = typer.Argument(..., help="Model to train: mnist-sklearn, mnist-pytorch, sentiment or chat."),
     out: Path | None = typer.Option(
