@@ -19,8 +19,8 @@ from modelport.aws.errors import DeployError, is_missing
 from modelport.aws.iam import retry_while_role_propagates
 from modelport.aws.names import TAG_KEY, Names
 from modelport.aws.progress import Progress
-
-VARIANT = "AllTraffic"
+# The variant (name, weight) and the endpoint decision are the local deploy's (one home: hosting/deploy.py).
+from modelport.hosting.deploy import endpoint_action, production_variant
 
 
 @dataclass(frozen=True)
@@ -84,8 +84,8 @@ def ensure_model_and_config(calls: Calls, names: Names, plan: ModelPlan, progres
             PrimaryContainer={"Image": plan.image, "ModelDataUrl": plan.archive_uri, "Environment": plan.environment},
             Tags=names.tag_list()), wait)
     if not _exists(sm.describe_endpoint_config, EndpointConfigName=version):
-        sm.create_endpoint_config(EndpointConfigName=version, Tags=names.tag_list(), ProductionVariants=[
-            {"VariantName": VARIANT, "ModelName": version, "InitialVariantWeight": 1.0, **plan.hosting}])
+        sm.create_endpoint_config(EndpointConfigName=version, Tags=names.tag_list(),
+                                  ProductionVariants=[production_variant(version, **plan.hosting)])
     return version
 
 
@@ -138,17 +138,17 @@ def start_endpoint(calls: Calls, names: Names, plan: ModelPlan, progress: Progre
     endpoint = names.endpoint(plan.model)
     wanted = names.model_version(plan.model, plan.digest)
     current = describe_endpoint(calls, endpoint)
-    if current and current["EndpointStatus"] == "Failed":
+    action = endpoint_action(current, wanted)
+    if action == "recreate":
         progress.step(f"endpoint {endpoint} is Failed ({current.get('FailureReason', '')}); recreating it")
         sm.delete_endpoint(EndpointName=endpoint)
         _wait_deleted(calls, endpoint, progress, timeout, interval)
-        current = None
-    if current and current["EndpointConfigName"] == wanted:
+    if action == "unchanged":
         if current["EndpointStatus"] != "InService":
             wait_in_service(calls, endpoint, progress, timeout, interval)
         return "unchanged", None
     config = ensure_model_and_config(calls, names, plan, progress, interval)
-    if current is None:
+    if action in ("create", "recreate"):
         sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=config, Tags=names.tag_list())
         return "created", None
     if current["EndpointStatus"] != "InService":
