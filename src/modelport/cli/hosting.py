@@ -3,6 +3,7 @@
 `hosting` runs the service (`hosting token` prints its token); the other commands are SageMaker API
 clients (boto3) pointed at it by ``MODELPORT_HOSTING_URL`` (default http://127.0.0.1:8001) with
 hosting's token, except `logs`, which reads the instance logs under ``MODELPORT_HOME/logs``.
+`deploy` runs :func:`modelport.hosting.deploy.deploy_archive` (the steps the SDK and `up` run too).
 """
 
 from __future__ import annotations
