@@ -22,6 +22,14 @@ from modelport.hosting.deploy import (IMAGE, INSTANCE_TYPE, ROLE_ARN, deploy_arc
                                       unique_name)
 
 
+def _or_hosting(sm: Any, rt: Any, hosting_url: str | None) -> tuple[Any, Any]:
+    """The SageMaker and runtime clients given; hosting's own (at ``hosting_url``) for one not given."""
+    if sm is None or rt is None:
+        local_sm, local_rt = local_clients(hosting_url)
+        sm, rt = sm or local_sm, rt or local_rt
+    return sm, rt
+
+
 class Predictor:
     """Invokes one endpoint: ``predict`` sends JSON for Python objects and bytes/str as they are.
 
@@ -42,10 +50,7 @@ class Predictor:
         runtime_client: Any = None,
         hosting_url: str | None = None,
     ) -> None:
-        if sagemaker_client is None or runtime_client is None:
-            local_sm, local_rt = local_clients(hosting_url)
-            sagemaker_client = sagemaker_client or local_sm
-            runtime_client = runtime_client or local_rt
+        sagemaker_client, runtime_client = _or_hosting(sagemaker_client, runtime_client, hosting_url)
         self.endpoint_name = endpoint_name
         self.serializer = serializer
         self.deserializer = deserializer
@@ -135,12 +140,8 @@ class Model:
         self.hosting_url = hosting_url
 
     def _sagemaker(self) -> tuple[Any, Any]:
-        sm, rt = self._clients
-        if sm is None or rt is None:
-            local_sm, local_rt = local_clients(self.hosting_url)
-            sm, rt = sm or local_sm, rt or local_rt
-            self._clients = (sm, rt)
-        return sm, rt
+        self._clients = _or_hosting(*self._clients, self.hosting_url)
+        return self._clients
 
     def _fresh_name(self) -> str:
         self.name = unique_name(self.name or Path(self.model_data).name.split(".")[0] or "model")
