@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--archive", type=Path, help="model.tar.gz to serve (default: a built-in sklearn model)")
     parser.add_argument("--body", type=Path, help="JSON request body file (needed with --archive)")
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
+    parser.add_argument("--duration", type=int, default=5, help="whole seconds per wrk run (wrk takes no fractions)")
     parser.add_argument("--concurrency", default="1,16", help="comma-separated wrk connection counts")
     parser.add_argument("--out", type=Path, help="write the results as JSON here (e.g. bench/results/hosting_overhead.json)")
     args = parser.parse_args(argv)
