@@ -128,3 +128,20 @@ def test_cpu_per_request_tells_the_parts_apart(cmdline, kind):
     from cpu_per_request import kind_of
 
     assert kind_of(cmdline) == kind
+
+
+def test_hosting_overhead_measures_both_paths_through_real_hosting(tmp_path):
+    # The whole bench, shortened: real hosting in this process, one real instance, wrk on both paths.
+    import json
+
+    from hosting_overhead import main
+
+    out = tmp_path / "overhead.json"
+    assert main(["--duration", "1", "--concurrency", "1", "--out", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert 0 < results["create_to_in_service_s"] < 60
+    point = results["c1"]
+    for path in ("direct", "hosting"):
+        assert point[path]["requests"] > 0 and point[path]["errors"] == 0, point
+    assert point["hosting"]["hosting_cpu_us_per_request"] > 0
+    assert point["added_p50_ms"] == round(point["hosting"]["p50"] - point["direct"]["p50"], 4)

@@ -14,42 +14,20 @@ first copied into the store (``MODELPORT_HOME/artifacts``), as a SageMaker user 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
-from modelport.hosting.client import local_clients, wait_deleted, wait_for_endpoint
-
-DEFAULT_IMAGE = "modelport"
-DEFAULT_ROLE = "arn:aws:iam::123456789012:role/modelport-local"
-
-
-def _model_data_url(model_data: str | Path) -> str:
-    text = str(model_data)
-    if text.startswith(("s3://", "file://")):
-        return text
-    return f"file://{Path(text).expanduser().resolve()}"
+from modelport.hosting.client import local_clients, wait_deleted
+from modelport.hosting.deploy import (IMAGE, INSTANCE_TYPE, ROLE_ARN, deploy_archive, model_data_url, register_model,
+                                      unique_name)
 
 
-def stored_archive_url(model_name: str, archive: str | Path) -> str:
-    """Where a local archive registered as ``model_name`` is kept: ``MODELPORT_HOME/artifacts/<model>/<file>``."""
-    from modelport.config import get_settings
-
-    name = Path(str(archive).removeprefix("file://")).name
-    return f"file://{get_settings().path('artifacts', model_name, name).resolve()}"
-
-
-def _in_store(model_data_url: str) -> bool:
-    """Whether a ``file://`` URL already lies under MODELPORT_HOME (nothing to copy)."""
-    from modelport.config import get_settings
-
-    path = Path(model_data_url.removeprefix("file://")).resolve()
-    return path.is_relative_to(get_settings().home.resolve())
-
-
-def _unique(name: str) -> str:
-    suffix = time.strftime("%Y%m%d-%H%M%S") + f"-{time.time_ns() % 1000:03d}"
-    return f"{name[: 62 - len(suffix)]}-{suffix}"
+def _or_hosting(sm: Any, rt: Any, hosting_url: str | None) -> tuple[Any, Any]:
+    """The SageMaker and runtime clients given; hosting's own (at ``hosting_url``) for one not given."""
+    if sm is None or rt is None:
+        local_sm, local_rt = local_clients(hosting_url)
+        sm, rt = sm or local_sm, rt or local_rt
+    return sm, rt
 
 
 class Predictor:
@@ -72,10 +50,7 @@ class Predictor:
         runtime_client: Any = None,
         hosting_url: str | None = None,
     ) -> None:
-        if sagemaker_client is None or runtime_client is None:
-            local_sm, local_rt = local_clients(hosting_url)
-            sagemaker_client = sagemaker_client or local_sm
-            runtime_client = runtime_client or local_rt
+        sagemaker_client, runtime_client = _or_hosting(sagemaker_client, runtime_client, hosting_url)
         self.endpoint_name = endpoint_name
         self.serializer = serializer
         self.deserializer = deserializer
@@ -150,13 +125,13 @@ class Model:
         name: str | None = None,
         *,
         env: dict[str, str] | None = None,
-        image_uri: str = DEFAULT_IMAGE,
-        role: str = DEFAULT_ROLE,
+        image_uri: str = IMAGE,
+        role: str = ROLE_ARN,
         sagemaker_client: Any = None,
         runtime_client: Any = None,
         hosting_url: str | None = None,
     ) -> None:
-        self.model_data = _model_data_url(model_data)
+        self.model_data = model_data_url(model_data)
         self.name = name
         self.env = dict(env or {})
         self.image_uri = image_uri
@@ -165,12 +140,12 @@ class Model:
         self.hosting_url = hosting_url
 
     def _sagemaker(self) -> tuple[Any, Any]:
-        sm, rt = self._clients
-        if sm is None or rt is None:
-            local_sm, local_rt = local_clients(self.hosting_url)
-            sm, rt = sm or local_sm, rt or local_rt
-            self._clients = (sm, rt)
-        return sm, rt
+        self._clients = _or_hosting(*self._clients, self.hosting_url)
+        return self._clients
+
+    def _fresh_name(self) -> str:
+        self.name = unique_name(self.name or Path(self.model_data).name.split(".")[0] or "model")
+        return self.name
 
     def create(self) -> str:
         """Register the model (CreateModel) under a fresh name; return the name.
@@ -178,24 +153,16 @@ class Model:
         A local archive outside MODELPORT_HOME is copied to ``MODELPORT_HOME/artifacts/<name>/`` first
         (hosting serves local model data only from its allowed roots, as SageMaker serves it from S3).
         """
-        from modelport import store
-
         sm, _ = self._sagemaker()
-        self.name = _unique(self.name or Path(self.model_data).name.split(".")[0] or "model")
-        model_data = self.model_data
-        if model_data.startswith("file://") and not _in_store(model_data):
-            model_data = stored_archive_url(self.name, model_data)
-            store.upload(self.model_data.removeprefix("file://"), model_data)
-        sm.create_model(ModelName=self.name, ExecutionRoleArn=self.role,
-                        PrimaryContainer={"Image": self.image_uri, "ModelDataUrl": model_data,
-                                          "Environment": self.env})
+        register_model(sm, self._fresh_name(), self.model_data, environment=self.env, image=self.image_uri,
+                       role=self.role)
         return self.name
 
     def deploy(
         self,
         endpoint_name: str | None = None,
         instance_count: int | None = None,
-        instance_type: str = "ml.m5.large",
+        instance_type: str = INSTANCE_TYPE,
         *,
         initial_instance_count: int | None = None,
         wait: bool = True,
@@ -208,34 +175,14 @@ class Model:
         """Create model, endpoint config and endpoint (or update an existing endpoint blue/green).
 
         ``initial_instance_count`` is the SageMaker SDK v2 spelling of ``instance_count`` (default 1).
+        The steps are :func:`modelport.hosting.deploy.deploy_archive`'s; an update that was rolled
+        back raises its ``DeployError`` (a RuntimeError).
         """
-        instance_count = instance_count or initial_instance_count or 1
         sm, rt = self._sagemaker()
-        model_name = self.create()
+        model_name = self._fresh_name()
         endpoint_name = endpoint_name or model_name
-        config_name = _unique(endpoint_name)
-        sm.create_endpoint_config(EndpointConfigName=config_name, ProductionVariants=[{
-            "VariantName": "AllTraffic", "ModelName": model_name, "InitialInstanceCount": instance_count,
-            "InstanceType": instance_type, "InitialVariantWeight": 1.0}])
-        if _endpoint_exists(sm, endpoint_name):
-            sm.update_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name)
-        else:
-            sm.create_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name)
-        if wait:
-            described = wait_for_endpoint(sm, endpoint_name, timeout)
-            if described["EndpointConfigName"] != config_name:  # an update that failed and rolled back
-                raise RuntimeError(f"updating endpoint {endpoint_name} failed: {described.get('FailureReason')}")
+        deploy_archive(sm, self.model_data, endpoint_name, model=model_name,
+                       instances=instance_count or initial_instance_count or 1, instance_type=instance_type,
+                       environment=self.env, image=self.image_uri, role=self.role, wait=wait, timeout=timeout)
         return Predictor(endpoint_name, content_type=content_type, accept=accept, serializer=serializer,
                          deserializer=deserializer, sagemaker_client=sm, runtime_client=rt)
-
-
-def _endpoint_exists(sm: Any, name: str) -> bool:
-    from botocore.exceptions import ClientError
-
-    try:
-        sm.describe_endpoint(EndpointName=name)
-        return True
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ValidationException":
-            return False
-        raise

@@ -19,8 +19,8 @@ from modelport.aws.errors import DeployError, is_missing
 from modelport.aws.iam import retry_while_role_propagates
 from modelport.aws.names import TAG_KEY, Names
 from modelport.aws.progress import Progress
-
-VARIANT = "AllTraffic"
+# The variant (name, weight) and the endpoint decision are the local deploy's (one home: hosting/deploy.py).
+from modelport.hosting.deploy import endpoint_action, production_variant
 
 
 @dataclass(frozen=True)
@@ -49,24 +49,19 @@ def container_environment(region: str) -> dict[str, str]:
             "SAGEMAKER_CONTAINER_LOG_LEVEL": "20", "SAGEMAKER_REGION": region}
 
 
-def describe_endpoint(calls: Calls, name: str) -> dict[str, Any] | None:
-    """DescribeEndpoint, or None when there is no such endpoint."""
+def _unless_missing(call, **params) -> dict[str, Any] | None:
+    """``call(**params)``'s answer, or None when AWS says the resource does not exist."""
     try:
-        return calls.client("sagemaker").describe_endpoint(EndpointName=name)
+        return call(**params)
     except ClientError as exc:
         if is_missing(exc):
             return None
         raise
 
 
-def _exists(call, **params) -> bool:
-    try:
-        call(**params)
-        return True
-    except ClientError as exc:
-        if is_missing(exc):
-            return False
-        raise
+def describe_endpoint(calls: Calls, name: str) -> dict[str, Any] | None:
+    """DescribeEndpoint, or None when there is no such endpoint."""
+    return _unless_missing(calls.client("sagemaker").describe_endpoint, EndpointName=name)
 
 
 def ensure_model_and_config(calls: Calls, names: Names, plan: ModelPlan, progress: Progress,
@@ -74,7 +69,7 @@ def ensure_model_and_config(calls: Calls, names: Names, plan: ModelPlan, progres
     """Create the SageMaker model and endpoint config of ``plan`` unless they exist; returns the config name."""
     sm = calls.client("sagemaker")
     version = names.model_version(plan.model, plan.digest)
-    if not _exists(sm.describe_model, ModelName=version):
+    if _unless_missing(sm.describe_model, ModelName=version) is None:
         def wait() -> None:
             progress.step("waiting for the new SageMaker role to become usable ...")
             progress.sleep(max(interval, 5.0) if interval else 0)
@@ -83,9 +78,9 @@ def ensure_model_and_config(calls: Calls, names: Names, plan: ModelPlan, progres
             ModelName=version, ExecutionRoleArn=plan.role_arn,
             PrimaryContainer={"Image": plan.image, "ModelDataUrl": plan.archive_uri, "Environment": plan.environment},
             Tags=names.tag_list()), wait)
-    if not _exists(sm.describe_endpoint_config, EndpointConfigName=version):
-        sm.create_endpoint_config(EndpointConfigName=version, Tags=names.tag_list(), ProductionVariants=[
-            {"VariantName": VARIANT, "ModelName": version, "InitialVariantWeight": 1.0, **plan.hosting}])
+    if _unless_missing(sm.describe_endpoint_config, EndpointConfigName=version) is None:
+        sm.create_endpoint_config(EndpointConfigName=version, Tags=names.tag_list(),
+                                  ProductionVariants=[production_variant(version, **plan.hosting)])
     return version
 
 
@@ -108,23 +103,11 @@ def wait_in_service(calls: Calls, name: str, progress: Progress, timeout: float,
 def delete_version(calls: Calls, config: str) -> None:
     """Delete an endpoint config no endpoint uses any more, and its model."""
     sm = calls.client("sagemaker")
-    try:
-        models = [v["ModelName"] for v in sm.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"]]
-    except ClientError as exc:
-        if not is_missing(exc):
-            raise
-        models = [config]
-    _delete_quietly(sm.delete_endpoint_config, EndpointConfigName=config)
+    described = _unless_missing(sm.describe_endpoint_config, EndpointConfigName=config)
+    models = [v["ModelName"] for v in described["ProductionVariants"]] if described else [config]
+    _unless_missing(sm.delete_endpoint_config, EndpointConfigName=config)  # already gone is fine
     for model in models:
-        _delete_quietly(sm.delete_model, ModelName=model)
-
-
-def _delete_quietly(call, **params) -> None:
-    try:
-        call(**params)
-    except ClientError as exc:
-        if not is_missing(exc):
-            raise
+        _unless_missing(sm.delete_model, ModelName=model)
 
 
 def start_endpoint(calls: Calls, names: Names, plan: ModelPlan, progress: Progress,
@@ -138,17 +121,17 @@ def start_endpoint(calls: Calls, names: Names, plan: ModelPlan, progress: Progre
     endpoint = names.endpoint(plan.model)
     wanted = names.model_version(plan.model, plan.digest)
     current = describe_endpoint(calls, endpoint)
-    if current and current["EndpointStatus"] == "Failed":
+    action = endpoint_action(current, wanted)
+    if action == "recreate":
         progress.step(f"endpoint {endpoint} is Failed ({current.get('FailureReason', '')}); recreating it")
         sm.delete_endpoint(EndpointName=endpoint)
         _wait_deleted(calls, endpoint, progress, timeout, interval)
-        current = None
-    if current and current["EndpointConfigName"] == wanted:
+    if action == "unchanged":
         if current["EndpointStatus"] != "InService":
             wait_in_service(calls, endpoint, progress, timeout, interval)
         return "unchanged", None
     config = ensure_model_and_config(calls, names, plan, progress, interval)
-    if current is None:
+    if action in ("create", "recreate"):
         sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=config, Tags=names.tag_list())
         return "created", None
     if current["EndpointStatus"] != "InService":
@@ -193,13 +176,10 @@ def delete_endpoint(calls: Calls, names: Names, endpoint: str, progress: Progres
 
 def _ours(calls: Calls, names: Names, arn: str) -> bool:
     """Whether the resource carries this stack's tag (another stack may share the name prefix)."""
-    try:
-        tags = calls.client("sagemaker").list_tags(ResourceArn=arn).get("Tags", [])
-    except ClientError as exc:
-        if is_missing(exc):
-            return False
-        raise
-    return {t["Key"]: t["Value"] for t in tags}.get(TAG_KEY) == names.stack
+    listed = _unless_missing(calls.client("sagemaker").list_tags, ResourceArn=arn)
+    if listed is None:
+        return False
+    return {t["Key"]: t["Value"] for t in listed.get("Tags", [])}.get(TAG_KEY) == names.stack
 
 
 def stack_versions(calls: Calls, names: Names) -> tuple[list[str], list[str]]:

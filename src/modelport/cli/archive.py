@@ -16,14 +16,12 @@ from rich.table import Table
 from modelport.archive.check import DEFAULT_TIMEOUT_SECONDS, HANDLER_NAMES, CheckResult, check_archive
 from modelport.archive.errors import ArchiveError, ArchiveWarning
 from modelport.archive.pack import pack_archive
-from modelport.cli.main import app
 
 console = Console()
 err_console = Console(stderr=True)
 _LISTED_MEMBERS = 20
 
 
-@app.command("pack")
 def pack_command(
     source_dir: Path = typer.Argument(
         ..., help="Folder with the model artifacts (model.joblib, model.pth, ...) and optionally code/."
@@ -70,7 +68,6 @@ def pack_command(
         console.print(f"  [dim]... and {len(members) - _LISTED_MEMBERS} more[/dim]")
 
 
-@app.command("check")
 def check_command(
     archive: str = typer.Argument(..., help="model.tar.gz (path or file:// URI) or an unpacked model folder."),
     sample: Path | None = typer.Option(None, "--sample", help="A request body to send through the handler once."),

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from modelport.cli.main import app
 
 aws_app = typer.Typer(
     name="aws",
@@ -15,7 +14,6 @@ aws_app = typer.Typer(
     "variables, then these options; credentials: the usual AWS ones (profile, env, role). See docs/aws.md.",
     no_args_is_help=True,
 )
-app.add_typer(aws_app, name="aws")
 
 CONFIG = typer.Option(None, "--config", "-c", help="TOML settings file (see docs/aws.md for every key).")
 STACK = typer.Option(None, "--stack", help="Stack name: prefixes and tags every resource (default modelport).")

@@ -8,8 +8,6 @@ from typing import Optional
 
 import typer
 
-from modelport.cli.main import app
-
 SHELLS = ("sh", "fish", "powershell")
 
 
@@ -36,7 +34,6 @@ def hosting_environment(url: Optional[str] = None) -> dict[str, str]:
     return variables
 
 
-@app.command("env")
 def env(
     shell: str = typer.Option("sh", "--shell", help="Syntax of the lines: sh (bash, zsh), fish or powershell."),
     url: Optional[str] = typer.Option(None, help="Hosting URL [env MODELPORT_HOSTING_URL; default http://127.0.0.1:8001]."),

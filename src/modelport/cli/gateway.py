@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from modelport.cli.main import app
 
-
-@app.command("gateway")
 def gateway(
     port: int = typer.Option(8000, "--port", "-p", help="Port to listen on."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (use 0.0.0.0 to accept other machines)."),

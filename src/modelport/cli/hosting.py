@@ -3,6 +3,7 @@
 `hosting` runs the service (`hosting token` prints its token); the other commands are SageMaker API
 clients (boto3) pointed at it by ``MODELPORT_HOSTING_URL`` (default http://127.0.0.1:8001) with
 hosting's token, except `logs`, which reads the instance logs under ``MODELPORT_HOME/logs``.
+`deploy` runs :func:`modelport.hosting.deploy.deploy_archive` (the steps the SDK and `up` run too).
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from __future__ import annotations
 import json
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
 import typer
 
-from modelport.cli.main import app
+from modelport.hosting.deploy import INSTANCE_TYPE
 
 URL_HELP = "Hosting URL [env MODELPORT_HOSTING_URL; default http://127.0.0.1:8001]."
 
@@ -41,12 +43,13 @@ def _clients(url: Optional[str]):
         _fail(f"cannot read hosting's token: {exc}")
 
 
-def _call(fn, **kwargs):
-    """Run a boto3 call; print SageMaker's error message and exit 1 instead of a traceback."""
+@contextmanager
+def _reported() -> Iterator[None]:
+    """Around boto3 calls: print SageMaker's error message and exit 1 instead of a traceback."""
     from botocore.exceptions import ClientError, EndpointConnectionError
 
     try:
-        return fn(**kwargs)
+        yield
     except ClientError as exc:
         error = exc.response.get("Error", {})
         _fail(f"{error.get('Code')}: {error.get('Message')}")
@@ -55,11 +58,16 @@ def _call(fn, **kwargs):
               f"MODELPORT_HOSTING_URL.")
 
 
+def _call(fn, **kwargs):
+    """Run one boto3 call, its errors :func:`_reported`."""
+    with _reported():
+        return fn(**kwargs)
+
+
 hosting_app = typer.Typer(
     invoke_without_command=True, add_completion=False,
     help="Run the local SageMaker (`modelport hosting`), or print its token (`modelport hosting token`).",
 )
-app.add_typer(hosting_app, name="hosting")
 
 
 @hosting_app.callback()
@@ -128,12 +136,11 @@ def token(
         _console().print("a new token was written; restart hosting (and `modelport up`) to use it")
 
 
-@app.command("deploy")
 def deploy(
     archive: str = typer.Argument(..., help="model.tar.gz: a local path, file:// or s3:// URI."),
     endpoint: str = typer.Option(..., "--endpoint", "-e", help="Endpoint name (an existing one is updated blue/green)."),
     instances: int = typer.Option(1, "--instances", "-n", min=1, help="Instances (runtime processes) to run."),
-    instance_type: str = typer.Option("ml.m5.large", help="Instance type recorded in the endpoint config."),
+    instance_type: str = typer.Option(INSTANCE_TYPE, help="Instance type recorded in the endpoint config."),
     env: List[str] = typer.Option([], "--env", help="KEY=VALUE for the model's Environment (repeatable)."),
     upload: Optional[str] = typer.Option(None, help="Upload the archive to this s3:// or file:// URI first and deploy from there."),
     copy: bool = typer.Option(True, help="Register a copy of a local archive under MODELPORT_HOME/artifacts (as "
@@ -144,8 +151,8 @@ def deploy(
     timeout: float = typer.Option(600.0, help="Seconds to wait."),
 ) -> None:
     """Deploy an archive: CreateModel, CreateEndpointConfig, then CreateEndpoint (or UpdateEndpoint)."""
-    from modelport import store
-    from modelport.sdk import _endpoint_exists, _model_data_url, _unique, stored_archive_url
+    from modelport.hosting.deploy import DeployError, deploy_archive
+    from modelport.store import StoreError
 
     environment = {}
     for item in env:
@@ -153,57 +160,22 @@ def deploy(
         if not sep or not key:
             _fail(f"--env expects KEY=VALUE, got {item!r}")
         environment[key] = value
-    model_name, config_name = _unique(endpoint), _unique(endpoint)
-    if not archive.startswith("s3://") and not Path(archive.removeprefix("file://")).is_file():
-        _fail(f"no such archive: {archive}; pass a model.tar.gz (see `modelport pack`)")
-    if not upload and copy and not archive.startswith("s3://"):
-        upload = stored_archive_url(model_name, archive)
-    if upload:
-        with _console().status(f"uploading {archive} to {upload}"):
-            try:
-                store.upload(archive.removeprefix("file://"), upload)
-            except store.StoreError as exc:
-                _fail(str(exc))
-        archive = upload
     sm, _ = _clients(url)
-    _call(sm.create_model, ModelName=model_name, ExecutionRoleArn="arn:aws:iam::123456789012:role/modelport-local",
-          PrimaryContainer={"Image": "modelport", "ModelDataUrl": _model_data_url(archive), "Environment": environment})
-    _call(sm.create_endpoint_config, EndpointConfigName=config_name, ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": model_name, "InitialInstanceCount": instances,
-        "InstanceType": instance_type, "InitialVariantWeight": 1.0}])
-    updating = _endpoint_exists(sm, endpoint)
-    if updating:
-        _call(sm.update_endpoint, EndpointName=endpoint, EndpointConfigName=config_name)
-    else:
-        _call(sm.create_endpoint, EndpointName=endpoint, EndpointConfigName=config_name)
-    verb = "updating" if updating else "creating"
+    with _reported(), _console().status(f"deploying {archive} to endpoint {endpoint}") as status:
+        try:
+            done = deploy_archive(sm, archive, endpoint, instances=instances, instance_type=instance_type,
+                                  environment=environment, upload=upload, copy=copy, wait=wait, timeout=timeout,
+                                  progress=status.update)
+        except (DeployError, StoreError, RuntimeError, TimeoutError) as exc:
+            _fail(str(exc))
     if not wait:
-        print(f"{verb} endpoint {endpoint} (config {config_name}); check with `modelport describe {endpoint}`")
+        verb = {"created": "creating", "updated": "updating"}[done.action]
+        print(f"{verb} endpoint {endpoint} (config {done.config}); check with `modelport describe {endpoint}`")
         return
-    described = _wait(sm, endpoint, timeout, verb)
-    if updating and described["EndpointConfigName"] != config_name:
-        _fail(f"the update of {endpoint} failed and was rolled back: {described.get('FailureReason')}")
-    print(f"endpoint {endpoint} is InService (config {config_name}, {instances} instance(s))\n"
+    print(f"endpoint {endpoint} is InService (config {done.config}, {instances} instance(s))\n"
           f"  modelport invoke {endpoint} --body @request.json --content-type application/json")
 
 
-def _wait(sm, endpoint: str, timeout: float, verb: str) -> dict:
-    from modelport.hosting.client import wait_for_endpoint
-
-    start = time.monotonic()
-    with _console().status(f"{verb} endpoint {endpoint}") as status:
-        def show(described: dict) -> None:
-            counts = ", ".join(f"{v['VariantName']} {v.get('CurrentInstanceCount', 0)}/{v.get('DesiredInstanceCount', 0)}"
-                               for v in described.get("ProductionVariants", []))
-            status.update(f"{verb} endpoint {endpoint}: {described['EndpointStatus']} "
-                          f"({counts} instances ready, {time.monotonic() - start:.1f} s)")
-        try:
-            return wait_for_endpoint(sm, endpoint, timeout, on_status=show)
-        except (RuntimeError, TimeoutError) as exc:
-            _fail(str(exc))
-
-
-@app.command("endpoints")
 def endpoints(url: Optional[str] = typer.Option(None, help=URL_HELP)) -> None:
     """List endpoints: status, config, instances ready/desired, and when they last changed."""
     from rich.console import Console
@@ -232,7 +204,6 @@ def endpoints(url: Optional[str] = typer.Option(None, help=URL_HELP)) -> None:
     Console().print(table if rows else "no endpoints")
 
 
-@app.command("describe")
 def describe(
     name: str = typer.Argument(..., help="Endpoint name."),
     as_json: bool = typer.Option(False, "--json", help="Print DescribeEndpoint's JSON."),
@@ -261,7 +232,6 @@ def describe(
         console.print(f"[yellow]FailureReason:[/yellow] {described['FailureReason']}")
 
 
-@app.command("invoke")
 def invoke(
     name: str = typer.Argument(..., help="Endpoint name."),
     body: str = typer.Option(..., "--body", "-b", help="The request body, or @FILE to read it from a file, or @- for stdin."),
@@ -291,7 +261,6 @@ def invoke(
     sys.stdout.buffer.write(payload + (b"" if payload.endswith(b"\n") else b"\n"))
 
 
-@app.command("delete")
 def delete(
     name: str = typer.Argument(..., help="Endpoint name."),
     keep_config: bool = typer.Option(False, help="Keep the endpoint config and its models."),
@@ -327,7 +296,6 @@ def delete(
     print(f"deleted endpoint {name}" + ("" if keep_config else f" with config {config_name} and model(s) {', '.join(models)}"))
 
 
-@app.command("logs")
 def logs(
     name: str = typer.Argument(..., help="Endpoint name."),
     lines: int = typer.Option(50, "--lines", "-n", help="Lines to show from the end of each instance log."),

@@ -1,10 +1,15 @@
-"""Entry point of the ``modelport`` command: builds the Typer app from the command modules."""
+"""Entry point of the ``modelport`` command: every command is registered here, in the order ``--help`` lists them.
+
+The command modules only define functions (and their groups: ``data``, ``hosting``, ``aws``); none of
+them imports this module, so there is no import cycle and one table says what the command can do.
+"""
 
 from __future__ import annotations
 
 import typer
 
 from modelport import __version__
+from modelport.cli import archive, aws, env, gateway, hosting, serve, train, up
 
 app = typer.Typer(
     name="modelport",
@@ -28,12 +33,30 @@ def main(
     """modelport: SageMaker-compatible model serving, locally and on AWS."""
 
 
-# Each command module registers its commands on `app` when imported.
-from modelport.cli import serve as _serve  # noqa: E402,F401
-from modelport.cli import archive as _archive  # noqa: E402,F401
-from modelport.cli import train as _train  # noqa: E402,F401
-from modelport.cli import hosting as _hosting  # noqa: E402,F401
-from modelport.cli import gateway as _gateway  # noqa: E402,F401
-from modelport.cli import up as _up  # noqa: E402,F401
-from modelport.cli import aws as _aws  # noqa: E402,F401
-from modelport.cli import env as _env  # noqa: E402,F401
+COMMANDS = {
+    "serve": serve.serve,  # one archive with SageMaker's container contract
+    "pack": archive.pack_command,  # archives
+    "check": archive.check_command,
+    "train": train.train_command,  # the bundled models
+    "deploy": hosting.deploy,  # clients of the local SageMaker
+    "endpoints": hosting.endpoints,
+    "describe": hosting.describe,
+    "invoke": hosting.invoke,
+    "delete": hosting.delete,
+    "logs": hosting.logs,
+    "gateway": gateway.gateway,  # the public API
+    "up": up.up,  # everything on this machine
+    "status": up.status,
+    "down": up.down,
+    "env": env.env,  # environment for unmodified AWS clients
+}
+GROUPS = {
+    "data": train.data_app,  # data fetch
+    "hosting": hosting.hosting_app,  # hosting (the service), hosting token
+    "aws": aws.aws_app,  # aws deploy | status | destroy
+}
+
+for _name, _function in COMMANDS.items():
+    app.command(_name)(_function)
+for _name, _group in GROUPS.items():
+    app.add_typer(_group, name=_name)

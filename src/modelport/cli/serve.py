@@ -6,10 +6,7 @@ from typing import Optional
 
 import typer
 
-from modelport.cli.main import app
 
-
-@app.command()
 def serve(
     model: str = typer.Argument(
         "/opt/ml/model", help="A model.tar.gz (SageMaker layout) or an unpacked model directory."

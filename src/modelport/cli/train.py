@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from modelport.cli.main import app
 
 console = Console()
 err_console = Console(stderr=True)
@@ -19,7 +18,6 @@ data_app = typer.Typer(
     help="The public data sets the bundled models are trained on (pinned by version and sha256).",
     no_args_is_help=True,
 )
-app.add_typer(data_app, name="data")
 
 
 @data_app.command("fetch")
@@ -46,7 +44,6 @@ def fetch_command(
     console.print(table)
 
 
-@app.command("train")
 def train_command(
     name: str = typer.Argument(..., help="Model to train: mnist-sklearn, mnist-pytorch, sentiment or chat."),
     out: Path | None = typer.Option(
@@ -63,48 +60,18 @@ def train_command(
     Writes the artifacts, metrics.json (held-out metrics, data set, split, library versions, training time, parameters) and model.tar.gz (artifacts at the root, code/inference.py and code/requirements.txt).
     """
     from modelport.config import get_settings
-    from modelport.training import TRAINERS, train
+    from modelport.training import TrainerRefused, summary, train
     from modelport.training.datasets import DataFormatError
     from modelport.training.fetch import DataFetchError
 
-    if name not in TRAINERS and name != "chat":
-        err_console.print(f"[red]✗ unknown model {escape(name)!r}[/red]; the bundled models are {', '.join(TRAINERS)}, chat")
-        raise typer.Exit(2)
     out = out or get_settings().path("trained", name)
-    if name == "chat":
-        _train_chat(out, fast=fast, seed=seed, data=data)
-        return
     try:
         archive = train(name, out, fast=fast, seed=seed, data=data)
+    except TrainerRefused as error:
+        err_console.print(f"[red]✗ {escape(str(error))}[/red]", soft_wrap=True)
+        raise typer.Exit(2) from None
     except (DataFetchError, DataFormatError) as error:
         err_console.print(f"[red]✗ {escape(str(error))}[/red]", soft_wrap=True)
         raise typer.Exit(1) from None
-    record = json.loads((out / "metrics.json").read_text())
-    bar = record["bar"]
-    verdict = "[green]meets[/green]" if bar["met"] else "[yellow]below[/yellow]"
-    console.print(
-        f"{name}: held-out {bar['metric']} {bar['value']:.4f} ({verdict} the bar of {bar['threshold']}), "
-        f"trained in {record['training_seconds']:.1f} s on {record['split']['train_rows_used']:,} rows"
-    )
-    console.print(f"archive: {archive}\nmetrics: {out / 'metrics.json'}")
-
-
-def _train_chat(out: Path, fast: bool, seed: int, data: Path | None) -> None:
-    """`modelport train chat`: the bundled demo language model (its own trainer, `modelport.chatmodel`)."""
-    from modelport.chatmodel import train as train_chat
-    from modelport.training.fetch import DataFetchError
-
-    if data is not None:
-        err_console.print("[red]✗ --data is not supported for chat[/red]: it trains on the bundled tweet corpus.")
-        raise typer.Exit(2)
-    try:
-        archive = train_chat(out, fast=fast, seed=seed)
-    except DataFetchError as error:
-        err_console.print(f"[red]✗ {escape(str(error))}[/red]", soft_wrap=True)
-        raise typer.Exit(1) from None
-    record = json.loads((out / "metrics.json").read_text())
-    console.print(
-        f"chat: held-out perplexity {record['held_out']['perplexity']:.2f} per character "
-        f"({record['held_out']['bits_per_char']:.2f} bits), trained in {record['train']['seconds']:.1f} s"
-    )
+    console.print(summary(name, json.loads((out / "metrics.json").read_text())))
     console.print(f"archive: {archive}\nmetrics: {out / 'metrics.json'}")

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import typer
 
-from modelport.cli.main import app
-
 
 def _home() -> Path:
     from modelport.config import get_settings
@@ -20,7 +18,6 @@ def _home() -> Path:
     return get_settings().home.resolve()
 
 
-@app.command()
 def up(
     detach: bool = typer.Option(False, "--detach", "-d", help="Run in the background; stop with `modelport down`."),
     fast: bool = typer.Option(False, "--fast", help="Train small models in seconds (demos, tests) when training is needed."),
@@ -94,7 +91,6 @@ def _print_status(record: dict) -> None:
     typer.echo("\n".join(lines))
 
 
-@app.command()
 def status() -> None:
     """Show whether a stack started by `modelport up` is running, and its endpoints."""
     from modelport.stack import state
@@ -114,7 +110,6 @@ def status() -> None:
         typer.echo(f"  (hosting did not answer: {exc})")
 
 
-@app.command()
 def down(timeout: float = typer.Option(60.0, help="Seconds to wait for a clean stop before killing.")) -> None:
     """Stop a stack started with `modelport up --detach` (or in another terminal)."""
     from modelport.stack import state

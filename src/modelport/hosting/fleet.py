@@ -34,6 +34,7 @@ from typing import Any
 
 from modelport.logfiles import RotatingLog, pump
 from modelport.net.upstream import UpstreamError, UpstreamPool
+from modelport.process import LAUNCHER
 from modelport.runtime.stuck import stuck_after
 
 log = logging.getLogger(__name__)
@@ -41,16 +42,6 @@ log = logging.getLogger(__name__)
 CommandFactory = Callable[[str, int, int], list[str]]
 StatusCallback = Callable[["VariantFleet", "str | None", "str | None"], None]
 
-# Run the instance through a short launcher that asks Linux to SIGTERM it when hosting dies
-# (PR_SET_PDEATHSIG survives exec), so a killed hosting process leaves no orphan model servers. If
-# hosting died before the request took effect, the launcher's parent is already someone else: exit.
-_LAUNCHER = (
-    "import ctypes,os,sys\n"
-    "try: ctypes.CDLL(None).prctl(1, 15)\n"
-    "except Exception: pass\n"
-    "if os.getppid() != int(sys.argv[1]): sys.exit(0)\n"
-    "os.execv(sys.argv[2], sys.argv[2:])"
-)
 PING_INTERVAL = 0.05  # between pings while an instance starts
 PROBE_INTERVAL = 0.1  # between pings while a running instance is not ready
 HEALTH_FAILURES = 3
@@ -200,8 +191,10 @@ class Instance:
                       f"{self.port}: {' '.join(command)}")
         read_end, write_end = os.pipe()
         try:
+            # The launcher asks Linux to SIGTERM the instance when hosting dies (even by kill -9),
+            # then execs it: a killed hosting process leaves no orphan model servers.
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-S", "-c", _LAUNCHER, str(os.getpid()), *command,
+                sys.executable, "-S", "-c", LAUNCHER, str(os.getpid()), *command,
                 stdin=asyncio.subprocess.DEVNULL, stdout=write_end, stderr=asyncio.subprocess.STDOUT,
                 env=env, start_new_session=True,
             )

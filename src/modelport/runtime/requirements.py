@@ -17,7 +17,6 @@ come from (see ``pip_sources.py``).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import hashlib
 import os
@@ -28,12 +27,14 @@ import subprocess
 import sys
 import sysconfig
 import time
+from functools import partial
 from pathlib import Path
 from typing import Iterator
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from modelport.process import die_with_parent
 from modelport.runtime.errors import StartupError
 from modelport.runtime.pip_sources import check_sources, parse_allowed
 
@@ -162,7 +163,8 @@ def _run_pip(command: list[str], timeout: float) -> tuple[int | None, str]:
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,  # pip and whatever it starts (builds) can be killed as one group
-        preexec_fn=_die_with_parent,
+        # pip has its own process group, so a kill of the server's group misses it: ask Linux instead.
+        preexec_fn=partial(die_with_parent, signal.SIGKILL, parent=os.getpid()),
     )
     try:
         output, _ = process.communicate(timeout=timeout)
@@ -180,14 +182,6 @@ def _run_pip(command: list[str], timeout: float) -> tuple[int | None, str]:
 def _kill_group(pgid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGKILL)
-
-
-def _die_with_parent() -> None:
-    # pip has its own process group, so a kill of the server's group misses it: ask Linux instead.
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def _tail(output: str, lines: int = 15) -> str:

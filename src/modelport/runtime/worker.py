@@ -31,17 +31,13 @@ def add_compat_shims() -> None:
 
 
 def die_with_parent() -> None:
-    """Ask Linux to SIGTERM this worker when the supervisor dies (even by SIGKILL): no orphans."""
-    import ctypes
-    import os
+    """Ask Linux to SIGTERM this worker when the supervisor dies (even by SIGKILL): no orphans.
 
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return  # not Linux: the supervisor's own shutdown still stops the workers
-    if os.getppid() == 1:  # the supervisor died before prctl took effect
-        sys.exit(0)
+    Exits at once when the supervisor died before the request took effect.
+    """
+    from modelport.process import die_with_parent as request
+
+    request(signal.SIGTERM)
 
 
 def load_transformer(model_dir: Path, env):  # noqa: ANN001, ANN201 - imports stay lazy here

@@ -8,6 +8,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from modelport.training import source_folder
+
 ROOT = Path(__file__).resolve().parents[3]
 
 # endpoint name → how the gateway knows it (environment variable naming the endpoint)
@@ -40,8 +42,7 @@ class TrainedModel:
 
 def _source_files(name: str) -> list[Path]:
     files = sorted((ROOT / "models" / name).rglob("*")) + sorted((ROOT / "models" / "shared").rglob("*"))
-    package = ROOT / "src" / "modelport" / ("chatmodel" if name == "chat" else "training")
-    files += sorted(package.rglob("*.py"))
+    files += sorted(source_folder(name).rglob("*.py"))
     return [f for f in files if f.is_file() and "__pycache__" not in f.parts]
 
 
@@ -72,15 +73,10 @@ def is_current(home: Path, name: str, fast: bool) -> bool:
 
 def train(home: Path, name: str, fast: bool) -> Path:
     """Train and pack ``name`` into its output folder; record the fingerprint; return the archive."""
+    from modelport.training import train as train_model
+
     out = output_dir(home, name)
-    if name == "chat":
-        from modelport.chatmodel import train as train_chat
-
-        archive = train_chat(out, fast=fast)
-    else:
-        from modelport.training import train as train_model
-
-        archive = train_model(name, out, fast=fast)
+    archive = train_model(name, out, fast=fast)
     (out / "fingerprint.txt").write_text(fingerprint(name, fast) + "\n")
     return archive
 

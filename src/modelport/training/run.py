@@ -106,3 +106,11 @@ def step(description: str, *, quiet: bool = False):
 def available_cpus() -> int:
     """How many CPUs this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def summary(name: str, record: dict) -> str:
+    """One line (rich markup) on a finished run: the held-out metric against its bar, time and rows."""
+    bar = record["bar"]
+    verdict = "[green]meets[/green]" if bar["met"] else "[yellow]below[/yellow]"
+    return (f"{name}: held-out {bar['metric']} {bar['value']:.4f} ({verdict} the bar of {bar['threshold']}), "
+            f"trained in {record['training_seconds']:.1f} s on {record['split']['train_rows_used']:,} rows")

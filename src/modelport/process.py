@@ -1,0 +1,58 @@
+"""Child processes that die with their parent: Linux's ``PR_SET_PDEATHSIG``, in one place.
+
+A process that asks for it gets a signal when its parent dies — even by SIGKILL, when no clean-up
+code runs — and the request survives ``exec``. modelport uses it so that no model server, runtime
+worker, pip run or stack service outlives the process that started it:
+
+- :func:`die_with_parent` in the child itself (a runtime worker), or as ``preexec_fn``
+  (``partial(die_with_parent, parent=os.getpid())``) between fork and exec;
+- :data:`LAUNCHER` for children started without ``preexec_fn`` (hosting's asyncio subprocesses):
+  ``python -S -c LAUNCHER PARENT_PID COMMAND...`` asks, then execs COMMAND.
+
+This module imports only the standard library, and little of it: the launcher runs it under
+``python -S`` (no site-packages, so it starts in a few milliseconds) from the folder that holds this
+package.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+SIGTERM = 15  # signal.SIGTERM on Linux, the one system with PR_SET_PDEATHSIG (importing signal slows the launcher)
+
+
+def die_with_parent(sig: int = SIGTERM, parent: int | None = None) -> bool:
+    """Ask Linux to send ``sig`` to this process when its parent dies; False where it cannot (not Linux).
+
+    A parent that died before the request took effect sends nothing, so check then: when this process
+    has been handed to another parent already — not ``parent`` any more (the pid of the process that
+    started it, when known), else init (pid 1) — it exits at once (``SystemExit(0)``).
+    """
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(sig))
+    except (OSError, AttributeError):
+        return False  # no prctl: the parent's own shutdown still stops its children
+    orphaned = os.getppid() != parent if parent is not None else os.getppid() == 1
+    if orphaned:
+        sys.exit(0)
+    return True
+
+
+def launch(argv: list[str]) -> None:
+    """The launcher's body: ``argv`` is ``[PARENT_PID, COMMAND, ARGS...]``; SIGTERM on the parent's death, then exec."""
+    die_with_parent(SIGTERM, parent=int(argv[0]))
+    os.execv(argv[1], argv[1:])
+
+
+# ``python -S -c LAUNCHER PARENT_PID COMMAND...``: finds this package by path (no site-packages under -S).
+# (os.path, not pathlib: the launcher imports this module, and pathlib would cost it milliseconds.)
+LAUNCHER = (
+    "import sys\n"
+    f"sys.path.insert(0, {os.path.dirname(os.path.dirname(os.path.abspath(__file__)))!r})\n"
+    "from modelport.process import launch\n"
+    "launch(sys.argv[1:])"
+)
