@@ -1,4 +1,4 @@
-"""Trainer of `mnist-pytorch`: the small CNN of models/mnist-pytorch/code/digit_cnn.py → model.pth (state dict).
+"""Trainer of `mnist-pytorch`: the small CNN of src/modelport/bundled_models/mnist-pytorch/code/digit_cnn.py → model.pth (state dict).
 
 8,000 training digits are few for a CNN, so every batch is randomly rotated (±12°), scaled (±10%) and
 shifted (±1.7 px) on the fly; AdamW with a one-cycle learning rate and light label smoothing finishes
@@ -32,7 +32,7 @@ FAST_TRAIN_ROWS = 1000
 
 
 def network_module():
-    """The module that defines `DigitCNN` (models/mnist-pytorch/code/digit_cnn.py), loaded from its file."""
+    """The module that defines `DigitCNN` (src/modelport/bundled_models/mnist-pytorch/code/digit_cnn.py), loaded from its file."""
     path = models_root() / NAME / "code" / "digit_cnn.py"
     spec = importlib.util.spec_from_file_location("modelport_bundled_digit_cnn", path)
     module = importlib.util.module_from_spec(spec)
@@ -142,7 +142,7 @@ def record(model, metrics: dict, labels: np.ndarray, train: np.ndarray, test: np
         model=NAME, metrics=metrics, bar=bar(*BAR, metrics), dataset=dataset_info(MNIST, data, len(labels)),
         split={**datasets.describe_split(labels, test), "train_rows_used": int(len(train))},
         parameters={**PARAMETERS, **(FAST_PARAMETERS if fast else {}), "threads": available_cpus(),
-                    "network": "DigitCNN (models/mnist-pytorch/code/digit_cnn.py)",
+                    "network": "DigitCNN (src/modelport/bundled_models/mnist-pytorch/code/digit_cnn.py)",
                     "trainable_weights": int(sum(p.numel() for p in model.parameters()))},
         seed=seed, fast=fast, artifacts=artifacts, training_seconds=model.fit_seconds_,
         training_cpu_seconds=model.fit_cpu_seconds_,
