@@ -16,6 +16,7 @@ import numpy as np
 
 from modelport.training import datasets
 from modelport.training.evaluation import classification_metrics
+from modelport.progress import progress
 from modelport.training.packaging import models_root
 from modelport.training.run import TrainingRun, available_cpus, bar, dataset_info, step
 from modelport.training.sources import MNIST
@@ -63,7 +64,7 @@ def fit(images: np.ndarray, labels: np.ndarray, seed: int = 0, *, fast: bool = F
     """Train a DigitCNN on (N, 784) images in 0..1; returns the model in eval mode (`fit_seconds_` set)."""
     import torch
     import torch.nn.functional as F
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     p = {**PARAMETERS, **(FAST_PARAMETERS if fast else {})}
     threads = torch.get_num_threads()
@@ -78,10 +79,11 @@ def fit(images: np.ndarray, labels: np.ndarray, seed: int = 0, *, fast: bool = F
         optimizer = torch.optim.AdamW(model.parameters(), lr=p["max_lr"], weight_decay=p["weight_decay"])
         schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=p["max_lr"],
                                                        total_steps=p["epochs"] * steps_per_epoch)
-        with step(f"training the CNN on {len(x):,} digits for {p['epochs']} epoch(s)", quiet=quiet) as timer, \
-                Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                         TimeRemainingColumn(), transient=True, disable=quiet) as progress:
-            task = progress.add_task("epoch 1", total=p["epochs"] * steps_per_epoch)
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
+                   TimeElapsedColumn(), TimeRemainingColumn())
+        with step(f"training the CNN on {len(x):,} digits for {p['epochs']} epoch(s)", quiet=quiet, spinner=False) as timer, \
+                progress("training the CNN, epoch 1", total=p["epochs"] * steps_per_epoch, unit="steps", columns=columns,
+                         fields={"loss": "-"}, quiet=quiet) as tracker:
             model.train()
             for epoch in range(p["epochs"]):
                 order = torch.randperm(len(x), generator=generator)
@@ -93,7 +95,8 @@ def fit(images: np.ndarray, labels: np.ndarray, seed: int = 0, *, fast: bool = F
                     loss.backward()
                     optimizer.step()
                     schedule.step()
-                    progress.update(task, advance=1, description=f"epoch {epoch + 1}/{p['epochs']} loss {loss.item():.3f}")
+                    tracker.update(advance=1, description=f"training the CNN, epoch {epoch + 1}/{p['epochs']}",
+                                   loss=f"{loss.item():.3f}")
         model.eval()
         model.fit_seconds_ = timer.seconds
         model.fit_cpu_seconds_ = timer.cpu_seconds

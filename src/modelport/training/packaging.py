@@ -13,7 +13,9 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+from rich.progress import BarColumn, DownloadColumn, TextColumn
+
+from modelport.progress import progress
 
 SHARED_MODULES: dict[str, tuple[str, ...]] = {
     "mnist-sklearn": ("handler_utils.py", "mnist_io.py", "mnist_preprocessing.py"),
@@ -73,8 +75,7 @@ def package(name: str, artifacts: Path, output: Path, *, quiet: bool = False) ->
 
     with tempfile.TemporaryDirectory(prefix=f"modelport-code-{name}-") as scratch:
         code = assemble_code(name, Path(scratch) / "code")
-        with Progress(TextColumn("packing {task.description}"), BarColumn(), DownloadColumn(),
-                      transient=True, disable=quiet) as progress:
-            task = progress.add_task(output.name, total=None)
+        columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
+        with progress(f"packing {output.name}", unit="bytes", columns=columns, quiet=quiet) as tracker:
             return pack_archive(artifacts, output, code=code,
-                                progress=lambda done, total: progress.update(task, completed=done, total=total))
+                                progress=lambda done, total: tracker.update(completed=done, total=total))
