@@ -262,11 +262,12 @@ def test_models_lists_chat_with_its_provider_and_status(standin):
 
     # locally, auto-detection: the bundled chat endpoint's live status (the stand-in has none called chat)
     auto = chat_entry()
-    assert auto["kind"] == "chat" and auto["provider"] == "auto" and auto["endpoint"] == "chat"
-    assert auto["configured"] is True and auto["status"] == "NotFound"
+    assert auto["kind"] == "chat" and auto["provider"] == "sagemaker" and auto["autoDetected"] is True
+    assert auto["endpoint"] == "chat" and auto["configured"] is True and auto["status"] == "NotFound"
     # a chat model on a named SageMaker endpoint
     deployed = chat_entry(chat_provider="sagemaker", chat_endpoint="echo-ep")
-    assert deployed["provider"] == "sagemaker" and deployed["endpoint"] == "echo-ep" and deployed["status"] == "InService"
+    assert deployed["provider"] == "sagemaker" and deployed["autoDetected"] is False
+    assert deployed["endpoint"] == "echo-ep" and deployed["status"] == "InService"
     assert deployed["variants"] == [{"name": "AllTraffic", "instances": 2, "weight": 1.0}]
     # an OpenAI-compatible server is not a SageMaker endpoint
     external = chat_entry(chat_provider="openai", chat_base_url="http://127.0.0.1:9/v1", chat_model="llama")

@@ -2,10 +2,11 @@
 
 A route of the table (``routes.py``) lists its endpoint, labels and, when it has an endpoint, the endpoint's
 live status from the SageMaker control API (one concurrent lookup for all). Chat is listed as the route
-``chat`` (kind ``chat``) unless the table already has a route of that name: its provider and model, and
-for a chat model on a SageMaker endpoint (provider ``sagemaker``, or ``auto`` locally) that endpoint's
-live status; chat through Bedrock or an OpenAI-compatible server is ``External``; chat switched off or
-misconfigured is ``NotConfigured`` with the reason.
+``chat`` (kind ``chat``) unless the table already has a route of that name: the provider that answers it
+(with local auto-detection, ``autoDetected: true`` and its last choice, the chat endpoint until it made one)
+and its model; a chat model on a SageMaker endpoint has that endpoint's live status; chat through Bedrock
+or an OpenAI-compatible server is ``External``; chat switched off or misconfigured is ``NotConfigured``
+with the reason.
 """
 
 from __future__ import annotations
@@ -20,24 +21,27 @@ CHAT_ROUTE = "chat"
 STATUS_OFF = {"status": "unknown", "reason": "status lookups are switched off"}
 
 
-def chat_endpoint(chat: ChatProvider | None) -> str | None:
-    """The SageMaker endpoint behind chat, when chat goes to one (sagemaker, or auto's fallback)."""
-    target = getattr(chat, "sagemaker", chat)  # AutoProvider keeps its SageMaker fallback there
-    return getattr(target, "endpoint", None) if getattr(target, "name", None) == "sagemaker" else None
+def answering(chat: ChatProvider) -> ChatProvider:
+    """The provider that answers chat: for local auto-detection, its last choice, else its SageMaker fallback."""
+    if chat.name != "auto":
+        return chat
+    return chat.openai if chat.health().get("provider") == "openai" else chat.sagemaker
 
 
 def chat_item(chat: ChatProvider | None, problem: str | None) -> dict[str, Any]:
     """The chat route's entry, without live status."""
-    item: dict[str, Any] = {"name": CHAT_ROUTE, "kind": CHAT, "endpoint": chat_endpoint(chat), "labels": [],
-                            "configured": chat is not None, "provider": chat.name if chat is not None else None}
+    item: dict[str, Any] = {"name": CHAT_ROUTE, "kind": CHAT, "endpoint": None, "labels": [], "configured": chat is not None}
     if chat is None:
-        item.update(status="NotConfigured", reason=problem or "chat is switched off (CHAT_PROVIDER=none), or no "
-                    "provider is set for this platform: set CHAT_PROVIDER, BEDROCK_MODEL_ID or CHAT_BASE_URL")
+        item.update(provider=None, status="NotConfigured", reason=problem or "chat is switched off (CHAT_PROVIDER=none), "
+                    "or no provider is set for this platform: set CHAT_PROVIDER, BEDROCK_MODEL_ID or CHAT_BASE_URL")
         return item
-    item["model"] = chat.model
-    if item["endpoint"] is None:
-        where = getattr(chat, "base", None) or getattr(chat, "region", None)
-        item.update(status="External", reason=f"answered by {chat.name}" + (f" ({where})" if where else ""))
+    provider = answering(chat)
+    item.update(provider=provider.name, model=provider.model, autoDetected=chat.name == "auto")
+    if provider.name == "sagemaker":
+        item["endpoint"] = provider.endpoint
+    else:
+        where = getattr(provider, "base", None) or getattr(provider, "region", None)
+        item.update(status="External", reason=f"answered by {provider.name}" + (f" ({where})" if where else ""))
     return item
 
 
