@@ -1,7 +1,8 @@
 # modelport — two commands set everything up on a fresh machine:
 #   make run    install into .venv and page/node_modules, build the page, train the bundled models
 #               if missing, start hosting + gateway + page (modelport up), print the URL
-#   make test   install everything, then run the whole test suite (page unit tests + pytest)
+#   make test   install everything, then run the whole test suite (page unit tests + pytest; it builds the
+#               wheel and installs it into a fresh venv, tests/test_package_install.py)
 # Everything else here is a helper for those two (and `make bench`).
 
 PYTHON ?= python3
@@ -15,12 +16,13 @@ PAGE_DEPS := page/node_modules/.package-lock.json
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: run test install sdk-venvs page-build node chromium wrk bench clean help
+.PHONY: run test install wheel sdk-venvs page-build node chromium wrk bench clean help
 
 help:
 	@echo "make run    - install everything, build the page, start modelport (prints the URL)"
 	@echo "make test   - install everything, then run the whole test suite"
 	@echo "make bench  - measure modelport against peer servers (see bench/README.md)"
+	@echo "make wheel  - build the page, then the sdist and the wheel (with the page inside) into dist/"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +70,10 @@ wrk:
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; \
 	  else echo "The soak test needs wrk: run 'sudo apt-get install -y wrk'"; exit 1; fi; fi
 
+# The wheel carries the built page (setup.py copies page/dist into it and refuses a missing or stale one).
+wheel: install page-build
+	$(PY) -m build --outdir dist .
+
 run: install page-build
 	$(VENV)/bin/modelport up
 
@@ -79,4 +85,4 @@ bench: install
 	$(MAKE) -C bench all
 
 clean:
-	rm -rf $(VENV) $(SDK_VENVS) .modelport page/node_modules page/dist
+	rm -rf $(VENV) $(SDK_VENVS) .modelport page/node_modules page/dist dist build src/modelport.egg-info

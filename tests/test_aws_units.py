@@ -52,7 +52,7 @@ def test_archive_inspection_reads_pins_metrics_and_artifacts(tmp_path):
 def test_bundled_model_requirements_pin_their_library():
     """The bundled archives pin torch / scikit-learn, so they deploy on the newest image (see images.py)."""
     for model, library in (("mnist-sklearn", "scikit-learn"), ("mnist-pytorch", "torch"), ("sentiment", "scikit-learn")):
-        pins = requirement_pins((ROOT / "models" / model / "code" / "requirements.txt").read_text())
+        pins = requirement_pins((ROOT / "src" / "modelport" / "bundled_models" / model / "code" / "requirements.txt").read_text())
         assert library in pins
 
 

@@ -47,6 +47,12 @@ def sse_events(response: httpx.Response):
             name = None
 
 
+def chat_listing(url: str) -> dict:
+    """The chat entry of a gateway's GET /models."""
+    models = httpx.get(f"{url}/models", timeout=30).json()["models"]
+    return next(m for m in models if m["name"] == "chat")
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     """Hosting with the fast-trained chat model as endpoint `chat`, and gateway A (auto-detection) in front."""
@@ -196,10 +202,16 @@ def test_auto_detection_prefers_an_answering_openai_server(stack):
     with LiveGateway(create_app(gateway_settings(stack["hosting"], chat_base_url=f"{stack['url']}/v1"))) as url:
         data = httpx.post(f"{url}/chat", json={"messages": HELLO, "maxTokens": 4}, timeout=60).json()
         assert data["provider"] == "openai" and len(data["reply"]) == 4
+        listed = chat_listing(url)  # GET /models names the provider that answered, not "auto"
+        assert listed["provider"] == "openai" and listed["autoDetected"] is True and listed["status"] == "External"
+        assert listed["endpoint"] is None and stack["url"] in listed["reason"]
     dead = f"http://127.0.0.1:{free_port()}/v1"
     with LiveGateway(create_app(gateway_settings(stack["hosting"], chat_base_url=dead))) as url:
         data = httpx.post(f"{url}/chat", json={"messages": HELLO, "maxTokens": 4}, timeout=60).json()
         assert data["provider"] == "sagemaker" and len(data["reply"]) == 4
+        listed = chat_listing(url)
+        assert listed["provider"] == "sagemaker" and listed["autoDetected"] is True
+        assert listed["endpoint"] == "chat" and listed["status"] == "InService"
     with LiveGateway(create_app(gateway_settings(stack["hosting"], chat_base_url=dead, chat_endpoint="no-chat-here"))) as url:
         response = httpx.post(f"{url}/chat", json={"messages": HELLO}, timeout=60)
         assert response.status_code == 503 and response.json()["error"]["code"] == "chat_not_configured"

@@ -253,6 +253,34 @@ def test_models_lists_kinds_labels_and_live_status(gateway):
     assert models["missing-model"]["status"] == "NotFound"
 
 
+def test_models_lists_chat_with_its_provider_and_status(standin):
+    def chat_entry(**overrides) -> dict:
+        with LiveGateway(create_app(settings(standin, **overrides))) as url:
+            models = httpx.get(f"{url}/models", timeout=10).json()["models"]
+        assert [m["name"] for m in models].count("chat") == 1
+        return next(m for m in models if m["name"] == "chat")
+
+    # locally, auto-detection: the bundled chat endpoint's live status (the stand-in has none called chat)
+    auto = chat_entry()
+    assert auto["kind"] == "chat" and auto["provider"] == "sagemaker" and auto["autoDetected"] is True
+    assert auto["endpoint"] == "chat" and auto["configured"] is True and auto["status"] == "NotFound"
+    # a chat model on a named SageMaker endpoint
+    deployed = chat_entry(chat_provider="sagemaker", chat_endpoint="echo-ep")
+    assert deployed["provider"] == "sagemaker" and deployed["autoDetected"] is False
+    assert deployed["endpoint"] == "echo-ep" and deployed["status"] == "InService"
+    assert deployed["variants"] == [{"name": "AllTraffic", "instances": 2, "weight": 1.0}]
+    # an OpenAI-compatible server is not a SageMaker endpoint
+    external = chat_entry(chat_provider="openai", chat_base_url="http://127.0.0.1:9/v1", chat_model="llama")
+    assert external["endpoint"] is None and external["status"] == "External" and external["model"] == "llama"
+    assert "127.0.0.1:9" in external["reason"]
+    # switched off: listed, not configured, and why
+    off = chat_entry(chat_provider="none")
+    assert off["configured"] is False and off["status"] == "NotConfigured" and "CHAT_PROVIDER" in off["reason"]
+    # a route of the table called chat is listed once, as the table has it
+    routed = chat_entry(routes="chat=echo-ep")
+    assert routed["kind"] == "chat" and routed["endpoint"] == "echo-ep" and "provider" not in routed
+
+
 def test_docs_and_openapi(gateway):
     assert gateway.get("/docs").status_code == 200
     spec = gateway.get("/openapi.json").json()

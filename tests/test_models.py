@@ -138,7 +138,7 @@ def test_archive_passes_modelport_check_with_a_sample(archives, tmp_path, name):
 def test_inference_scripts_do_not_import_modelport():
     import ast
 
-    for path in (REPO / "models").rglob("*.py"):
+    for path in (REPO / "src" / "modelport" / "bundled_models").rglob("*.py"):
         imported = set()
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):

@@ -1,4 +1,4 @@
-"""The MNIST image preprocessing shared by both digit models (models/shared/mnist_preprocessing.py)."""
+"""The MNIST image preprocessing shared by both digit models (src/modelport/bundled_models/shared/mnist_preprocessing.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models" / "shared"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src" / "modelport" / "bundled_models" / "shared"))
 import mnist_preprocessing as mp  # noqa: E402
 
 

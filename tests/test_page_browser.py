@@ -236,6 +236,10 @@ def test_models_tab_lists_the_deployed_endpoints_in_service(page):
         assert endpoint in row.inner_text()
         assert "InService" in row.inner_text()
         assert "1 instance" in row.inner_text()
+    chat = page.get_by_test_id("model-row-chat")  # the chat endpoint, with the provider that answers it
+    chat.wait_for()
+    assert CHAT_ENDPOINT in chat.inner_text() and "InService" in chat.inner_text() and "1 instance" in chat.inner_text()
+    assert "chat via sagemaker" in chat.inner_text()
     ph.screenshot(page, "models")
 
 

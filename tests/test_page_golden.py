@@ -1,6 +1,6 @@
 """The page's golden vectors (page/src/__tests__/golden/*.json, checked by the page's Vitest suite against
 the browser preprocessing) must still be what the Python MNIST preprocessing makes of their pictures:
-if models/shared/mnist_preprocessing.py changes, this fails until `page/scripts/make_golden.py` is re-run."""
+if src/modelport/bundled_models/shared/mnist_preprocessing.py changes, this fails until `page/scripts/make_golden.py` is re-run."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def load_module(path: Path, name: str):
     return module
 
 
-PRE = load_module(ROOT / "models" / "shared" / "mnist_preprocessing.py", "mnist_preprocessing_for_page")
+PRE = load_module(ROOT / "src" / "modelport" / "bundled_models" / "shared" / "mnist_preprocessing.py", "mnist_preprocessing_for_page")
 
 
 def test_there_are_goldens_for_every_kind_of_picture():

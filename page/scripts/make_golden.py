@@ -1,5 +1,5 @@
 """Write golden vectors for the page's preprocessing test: input pictures and what the Python MNIST
-preprocessing (models/shared/mnist_preprocessing.py, used by both digit models) makes of them.
+preprocessing (src/modelport/bundled_models/shared/mnist_preprocessing.py, used by both digit models) makes of them.
 
 The page's Vitest suite (src/__tests__/golden.test.js) runs the browser implementation on the same
 pictures and requires agreement within 1/255 per pixel. Pictures: real MNIST test digits enlarged and
@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT / "models" / "shared" / "mnist_preprocessing.py"
+SHARED = ROOT / "src" / "modelport" / "bundled_models" / "shared" / "mnist_preprocessing.py"
 SAMPLES = ROOT / "page" / "src" / "data" / "samples.json"
 OUT = ROOT / "page" / "src" / "__tests__" / "golden"
 
@@ -112,7 +112,7 @@ def main() -> None:
         assert expected.shape == (28, 28), (name, expected.shape)
         record = {
             "name": name,
-            "producedBy": "models/shared/mnist_preprocessing.py preprocess_image (page/scripts/make_golden.py)",
+            "producedBy": "src/modelport/bundled_models/shared/mnist_preprocessing.py preprocess_image (page/scripts/make_golden.py)",
             "input": encode(image),
             "expected": [round(float(v), 6) for v in expected.reshape(-1)],
         }

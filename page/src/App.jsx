@@ -49,7 +49,7 @@ export default function App() {
   const tabs = [
     { id: "digits", title: "Digits", content: <DigitsTab models={models} onLatency={onLatency} /> },
     { id: "sentiment", title: "Sentiment", content: <SentimentTab models={models} onLatency={onLatency} /> },
-    { id: "chat", title: "Chat", content: <ChatTab chatInfo={health?.chat} /> },
+    { id: "chat", title: "Chat", content: <ChatTab chatInfo={health?.chat} onLatency={onLatency} /> },
     {
       id: "models",
       title: "Models",

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import ProbabilityChart from "../components/ProbabilityChart.jsx";
 import Tabs from "../components/Tabs.jsx";
 import Alert from "../components/Alert.jsx";
+import ModelsTab from "../tabs/ModelsTab.jsx";
 
 const digits = Array.from({ length: 10 }, (_, i) => ({ label: String(i), probability: i === 7 ? 0.91 : 0.01 }));
 
@@ -50,5 +51,42 @@ describe("Alert", () => {
     expect(html).toContain('role="alert"');
     expect(html).toContain("model &#x27;sentiment&#x27; is not configured");
     expect(html).toContain("HTTP 503 · model_not_configured · request abc");
+  });
+});
+
+describe("ModelsTab", () => {
+  const models = [
+    { name: "mnist-sklearn", kind: "image-classifier", endpoint: "mnist-sklearn", configured: true, status: "InService",
+      variants: [{ name: "AllTraffic", instances: 1, weight: 1.0 }] },
+    { name: "chat", kind: "chat", endpoint: "chat", configured: true, provider: "sagemaker", model: "chat", status: "InService",
+      variants: [{ name: "AllTraffic", instances: 1, weight: 1.0 }] },
+  ];
+
+  it("lists the chat endpoint with its provider, status, instances and last latency", () => {
+    const html = renderToStaticMarkup(
+      <ModelsTab models={models} health={null} error={null} loading={false} latencies={{ chat: { model: 420, client: 480 } }} onRefresh={() => {}} />,
+    );
+    const row = html.slice(html.indexOf('data-testid="model-row-chat"'));
+    expect(row).toContain("<code>chat</code>");
+    expect(row).toContain("chat via sagemaker");
+    expect(row).toContain("InService");
+    expect(row).toContain("AllTraffic · 1 instance");
+    expect(row).toMatch(/420 ms model · 480 ms round trip/);
+  });
+
+  it("shows a chat answered outside SageMaker by its model, and a switched-off chat as not configured", () => {
+    const others = [
+      { name: "chat", kind: "chat", endpoint: null, configured: true, provider: "openai", model: "llama3", status: "External", reason: "answered by openai (http://127.0.0.1:11434/v1)" },
+    ];
+    const external = renderToStaticMarkup(<ModelsTab models={others} health={null} error={null} loading={false} latencies={{}} onRefresh={() => {}} />);
+    expect(external).toContain("chat via openai");
+    expect(external).toContain("<code>llama3</code>");
+    expect(external).toContain("External");
+    expect(external).toContain("answered by openai");
+    const off = [{ name: "chat", kind: "chat", endpoint: null, configured: false, provider: null, status: "NotConfigured", reason: "chat is switched off" }];
+    const html = renderToStaticMarkup(<ModelsTab models={off} health={null} error={null} loading={false} latencies={{}} onRefresh={() => {}} />);
+    expect(html).toContain("NotConfigured");
+    expect(html).toContain("chat is switched off");
+    expect(html).not.toContain(" via ");
   });
 });

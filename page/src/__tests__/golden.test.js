@@ -1,5 +1,5 @@
 // The browser's MNIST preprocessing against golden vectors from the Python preprocessing that both digit
-// models use (models/shared/mnist_preprocessing.py, via page/scripts/make_golden.py): within 1/255 a pixel.
+// models use (src/modelport/bundled_models/shared/mnist_preprocessing.py, via page/scripts/make_golden.py): within 1/255 a pixel.
 import { readFileSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";

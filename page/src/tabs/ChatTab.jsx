@@ -10,7 +10,7 @@ import { canRetry, loadTranscript, makeMessage, saveTranscript, toRequestMessage
 import { describeStopReason, formatCount, formatMs } from "../lib/format.js";
 import { renderMarkdown } from "../lib/markdown.js";
 
-export default function ChatTab({ chatInfo }) {
+export default function ChatTab({ chatInfo, onLatency }) {
   const [transcript, setTranscript] = useState(loadTranscript);
   const [draft, setDraft] = useState("");
   const [error, setError] = useState(null);
@@ -61,6 +61,7 @@ export default function ChatTab({ chatInfo }) {
           streamed: summary.streamed,
         },
       }));
+      onLatency?.("chat", { model: summary.latencyMs }, summary.clientMs);
       setAnnouncement("Reply complete.");
     } catch (err) {
       if (err?.name === "AbortError") {

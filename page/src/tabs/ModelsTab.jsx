@@ -1,6 +1,7 @@
 /**
  * Models: what is deployed behind the page — each route's endpoint, live status, variants and instance
- * counts (from GET /models), plus the latency this page last measured for it.
+ * counts (from GET /models, chat included: its provider, and its endpoint or model), plus the latency
+ * this page last measured for it.
  */
 import Alert from "../components/Alert.jsx";
 import { formatMs } from "../lib/format.js";
@@ -43,8 +44,10 @@ export default function ModelsTab({ models, health, error, loading, latencies, o
             {models.map((m) => (
               <tr key={m.name} data-testid={`model-row-${m.name}`}>
                 <th scope="row"><code>{m.name}</code></th>
-                <td>{KIND_NAMES[m.kind] || m.kind}</td>
-                <td>{m.endpoint ? <code>{m.endpoint}</code> : <span className="muted">none</span>}</td>
+                <td>{kindLabel(m)}</td>
+                <td>
+                  {m.endpoint ? <code>{m.endpoint}</code> : m.model ? <span><code>{m.model}</code> <span className="muted small">model</span></span> : <span className="muted">none</span>}
+                </td>
                 <td>
                   <span className={`badge badge-${statusTone(m.status)}`}>{m.status || "unknown"}</span>
                   {m.reason || m.failureReason ? <span className="muted small block">{m.failureReason || m.reason}</span> : null}
@@ -76,6 +79,12 @@ export default function ModelsTab({ models, health, error, loading, latencies, o
       </div>
     </div>
   );
+}
+
+/** "digits", "text", "chat via sagemaker", …: the kind, and for chat the provider that answers it. */
+export function kindLabel(model) {
+  const kind = KIND_NAMES[model.kind] || model.kind;
+  return model.provider ? `${kind} via ${model.provider}` : kind;
 }
 
 function statusTone(status) {

@@ -35,6 +35,8 @@ PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
 PYTHON = "3.12"
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 _SKIP_PARTS = {"__pycache__"}
+# files the package ships for other parts (the page goes to S3, model code into archives): not for Lambda
+_NOT_FOR_LAMBDA = {"webpage", "bundled_models"}
 
 LAMBDA_FUNCTION_FALLBACK = '''"""AWS Lambda entry point of the modelport gateway: ``lambda_function.lambda_handler``."""
 
@@ -152,8 +154,10 @@ def _package_files() -> dict[str, bytes]:
     package = Path(modelport.__file__).resolve().parent
     files = {}
     for path in sorted(package.rglob("*")):
-        if path.is_file() and not (_SKIP_PARTS & set(path.parts)) and path.suffix in (".py", ".typed", ".json"):
-            files["modelport/" + path.relative_to(package).as_posix()] = path.read_bytes()
+        relative = path.relative_to(package)
+        if (path.is_file() and not (_SKIP_PARTS & set(path.parts)) and relative.parts[0] not in _NOT_FOR_LAMBDA
+                and path.suffix in (".py", ".typed", ".json")):
+            files["modelport/" + relative.as_posix()] = path.read_bytes()
     return files
 
 

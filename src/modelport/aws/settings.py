@@ -14,7 +14,7 @@ TOML layout (every key optional; see docs/aws.md)::
     throttle_rate = 20.0           # MODELPORT_AWS_THROTTLE_RATE: API requests/s (steady)
     throttle_burst = 40            # MODELPORT_AWS_THROTTLE_BURST
     lambda_architecture = "x86_64" # MODELPORT_AWS_LAMBDA_ARCHITECTURE: x86_64 | arm64
-    page_dir = "page/dist"         # MODELPORT_AWS_PAGE_DIR; "" → no page
+    page_dir = "page/dist"         # MODELPORT_AWS_PAGE_DIR; "" → no page; default: the installed page
     extra_origins = []             # MODELPORT_AWS_EXTRA_ORIGINS (comma list): more CORS origins
     wait_seconds = 3600            # MODELPORT_AWS_WAIT_SECONDS: longest wait for an endpoint
     poll_seconds = 15              # MODELPORT_AWS_POLL_SECONDS
@@ -38,6 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from modelport.config import default_home
+from modelport.resources import page_dir as installed_page_dir
 
 BUNDLED_MODELS = ("mnist-sklearn", "mnist-pytorch", "sentiment")
 _NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
@@ -93,7 +96,7 @@ class AwsSettings(BaseModel):
     lambda_architecture: str = "x86_64"
     lambda_memory_mb: int = Field(default=512, ge=128, le=10240)
     lambda_timeout_s: int = Field(default=29, ge=1, le=900)
-    page_dir: str = "page/dist"
+    page_dir: str = Field(default_factory=lambda: str(installed_page_dir()))
     extra_origins: list[str] = []
     wait_seconds: float = 3600.0
     poll_seconds: float = 15.0
@@ -190,7 +193,7 @@ def load_settings(config: Path | None = None, environ: dict[str, str] | None = N
     values.update(_from_env(environ))
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     if not values.get("models"):
-        values["models"] = default_models(home or Path(environ.get("MODELPORT_HOME", ".modelport")))
+        values["models"] = default_models(home or (Path(environ["MODELPORT_HOME"]) if environ.get("MODELPORT_HOME") else default_home()))
     try:
         settings = AwsSettings(**values)
     except ValidationError as exc:

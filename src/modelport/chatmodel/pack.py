@@ -1,4 +1,4 @@
-"""Pack the chat model: its artifacts plus ``models/chat/code`` and the shared network/tokenizer modules.
+"""Pack the chat model: its artifacts plus ``src/modelport/bundled_models/chat/code`` and the shared network/tokenizer modules.
 
 ``inference.py`` must not import modelport, so the network and tokenizer modules of this package
 (which import nothing of modelport) are copied into the archive's ``code/`` folder beside it.

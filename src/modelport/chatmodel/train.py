@@ -106,7 +106,7 @@ def sample(model, tokenizer, prompt: str, length: int, seed: int) -> str:
 def train(out: Path, fast: bool = False, seed: int = 0, quiet: bool = False) -> Path:
     """Train the chat model into `out` and return the path of `out/model.tar.gz` (metrics.json beside it)."""
     import torch
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
     from torch.nn import functional as F
 
     from modelport.chatmodel.chat_network import NetworkConfig, TinyGPT
@@ -114,6 +114,7 @@ def train(out: Path, fast: bool = False, seed: int = 0, quiet: bool = False) -> 
     from modelport.chatmodel.corpus import load_corpus
     from modelport.chatmodel.pack import pack_chat_model
 
+    from modelport.progress import progress
     from modelport.training import fresh_artifacts_dir
 
     recipe = FAST if fast else FULL
@@ -138,9 +139,10 @@ def train(out: Path, fast: bool = False, seed: int = 0, quiet: bool = False) -> 
     batches = torch.Generator().manual_seed(seed)
     offsets = torch.arange(config.context + 1)
     steps_done, train_loss, stopped_by_time = 0, float("nan"), False
-    with Progress(TextColumn("training chat model"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
-                  TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), transient=True, disable=quiet) as progress:
-        task = progress.add_task("train", total=recipe.steps, loss="-")
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
+               TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn())
+    with progress("training chat model", total=recipe.steps, unit="steps", columns=columns, fields={"loss": "-"},
+                  quiet=quiet) as tracker:
         for step in range(recipe.steps):
             if time.perf_counter() - started > recipe.time_budget_s:
                 stopped_by_time = True
@@ -157,10 +159,11 @@ def train(out: Path, fast: bool = False, seed: int = 0, quiet: bool = False) -> 
             optimizer.step()
             steps_done = step + 1
             train_loss = 0.9 * train_loss + 0.1 * loss.item() if step else loss.item()
-            progress.update(task, completed=steps_done, loss=f"{train_loss:.3f}")
+            tracker.update(completed=steps_done, loss=f"{train_loss:.3f}")
     train_seconds = time.perf_counter() - started
 
-    test_loss = held_out_loss(model, test_ids, config.context)
+    with progress("evaluating the chat model on held-out tweets", quiet=quiet):
+        test_loss = held_out_loss(model, test_ids, config.context)
     torch.save(model.state_dict(), artifacts / "model.pt")
     tokenizer.save(artifacts / "vocab.json")
     (artifacts / "config.json").write_text(json.dumps({

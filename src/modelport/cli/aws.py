@@ -58,7 +58,7 @@ def deploy_command(
     config: Path = CONFIG, stack: str = STACK, region: str = REGION, model: list[str] = MODEL,
     plan: bool = typer.Option(False, "--plan", help="Dry run: read what exists, print every call that would "
                               "change something, change nothing."),
-    page_dir: str = typer.Option(None, "--page-dir", help="Built page to publish (default page/dist; '' for none)."),
+    page_dir: str = typer.Option(None, "--page-dir", help="Built page to publish (default: the page installed with modelport; '' for none)."),
     bedrock_model_id: str = typer.Option(None, "--bedrock-model-id", help="Bedrock model for POST /chat."),
     instance_type: str = typer.Option(None, "--instance-type", help="SageMaker instance type, e.g. ml.m5.large."),
     serverless_memory_mb: int = typer.Option(None, "--serverless-memory-mb",

@@ -10,10 +10,11 @@ import typer
 
 from modelport import __version__
 from modelport.cli import archive, aws, env, gateway, hosting, serve, train, up
+from modelport.config import HOME_HELP
 
 app = typer.Typer(
     name="modelport",
-    help="Take a trained model to a live, tested HTTP endpoint — on this machine or on AWS.",
+    help="Take a trained model to a live, tested HTTP endpoint — on this machine or on AWS.\n\n" + HOME_HELP,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

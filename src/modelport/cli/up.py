@@ -31,6 +31,8 @@ def up(
 
     Models are trained only when their archive is missing or was built from other code. Endpoints
     already serving the same archive are left as they are. Ctrl-C (or SIGTERM) stops everything.
+    State (data sets, models, logs) goes to MODELPORT_HOME: ./.modelport at the root of a modelport
+    checkout, ~/.modelport anywhere else.
     """
     from modelport.stack import state
     from modelport.stack.up import UpOptions, run

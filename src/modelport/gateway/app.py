@@ -25,6 +25,7 @@ from modelport.gateway.errors import STATUS_CODES, ApiError, error_body, error_h
 from modelport.gateway.hot_routes import HotRoutes
 from modelport.gateway.logs import get_logger
 from modelport.gateway.model_calls import JSON, ModelCalls
+from modelport.gateway.model_list import list_models
 from modelport.gateway.page import find_page_dir, make_page_app
 from modelport.gateway.ratelimit import TokenBuckets
 from modelport.gateway.routes import build_route_table
@@ -153,20 +154,9 @@ def create_app(settings: GatewaySettings | None = None, *, backend: SageMakerBac
             **({"configErrors": config_errors} if config_errors else {}),
         })
 
-    @app.get("/models", summary="Every route: name, kind, endpoint, labels and live endpoint status")
+    @app.get("/models", summary="Every route, chat included: name, kind, endpoint, labels and live endpoint status")
     async def models() -> Response:
-        routes = list(table.routes.values())
-        configured = [r.endpoint for r in routes if r.endpoint]
-        live = await backend.statuses(configured) if settings.model_status and configured else {}
-        items = []
-        for r in routes:
-            item = {"name": r.name, "kind": r.kind, "endpoint": r.endpoint, "labels": list(r.labels), "configured": r.configured}
-            if not r.configured:
-                item["status"] = "NotConfigured"
-            else:
-                item.update(live.get(r.endpoint, {"status": "unknown", "reason": "status lookups are switched off"}))
-            items.append(item)
-        return _json_response({"models": items})
+        return _json_response({"models": await list_models(table, backend, chat, chat_problem, live_status=settings.model_status)})
 
     calls = ModelCalls(table, backend, invoke_allow, config_errors)
     app.state.calls = calls

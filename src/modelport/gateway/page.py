@@ -9,17 +9,15 @@ from pathlib import Path
 
 from modelport.gateway.errors import ApiError
 
-_REPO_PAGE = Path(__file__).resolve().parents[3] / "page" / "dist"
 
 
 def find_page_dir(configured: Path | None) -> Path | None:
-    """The page directory: MODELPORT_PAGE_DIR when set, else ./page/dist or the repo's page/dist if built."""
-    if configured is not None:
-        return configured if (configured / "index.html").is_file() else None
-    for candidate in (Path.cwd() / "page" / "dist", _REPO_PAGE):
-        if (candidate / "index.html").is_file():
-            return candidate
-    return None
+    """The page directory: MODELPORT_PAGE_DIR when set, else the installed page (a wheel's copy, or a
+    checkout's page/dist), when built; None when there is no page."""
+    from modelport.resources import page_dir
+
+    candidate = configured if configured is not None else page_dir()
+    return candidate if (candidate / "index.html").is_file() else None
 
 
 def make_page_app(page_dir: Path | None):

@@ -85,7 +85,7 @@ class GatewaySettings(BaseSettings):
     )
     page_dir: Path | None = Field(
         default=None, validation_alias=AliasChoices("MODELPORT_PAGE_DIR", "page_dir"),
-        description="MODELPORT_PAGE_DIR: built web page served at `/` (default: page/dist when present).",
+        description="MODELPORT_PAGE_DIR: built web page served at `/` (default: the one installed with modelport, a checkout's page/dist).",
     )
     mode: str = Field(
         default="", validation_alias=AliasChoices("MODELPORT_MODE", "mode"),

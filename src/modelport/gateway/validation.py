@@ -1,7 +1,7 @@
 """Checks of ``POST /predict/{model}`` bodies, by route kind, with 400s that name the field.
 
 The gateway checks the shape so a client learns what was wrong before a model is called, then forwards
-the original bytes untouched. The accepted forms are the bundled models' (``models/*/code/inference.py``):
+the original bytes untouched. The accepted forms are the bundled models' (``src/modelport/bundled_models/*/code/inference.py``):
 digits as ``{"pixels": [784 floats 0..1]}``, ``{"instances": [[784 floats], ...]}`` or
 ``{"image": "<base64 PNG/JPEG>"}``; text as ``{"text": "..."}`` or ``{"instances": ["...", ...]}``.
 """

@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from modelport.config import default_home
+
 
 def _cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -46,7 +48,7 @@ class RuntimeEnvironment(BaseSettings):
     )
     install_requirements: bool = Field(default=False, validation_alias="MODELPORT_INSTALL_REQUIREMENTS")
     framework: str = Field(default="auto", validation_alias="MODELPORT_FRAMEWORK")
-    home: Path = Field(default=Path(".modelport"), validation_alias="MODELPORT_HOME")
+    home: Path = Field(default_factory=default_home, validation_alias="MODELPORT_HOME")
 
     @property
     def module_name(self) -> str:

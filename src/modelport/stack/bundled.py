@@ -8,9 +8,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from modelport.bundled_models import source_root
 from modelport.training import source_folder
 
-ROOT = Path(__file__).resolve().parents[3]
+# the installed package (a checkout's src/modelport, or site-packages/modelport from a wheel)
+PACKAGE = Path(__file__).resolve().parents[1]
+SOURCES = source_root()
 
 # endpoint name → how the gateway knows it (environment variable naming the endpoint)
 BUNDLED = {
@@ -22,7 +25,7 @@ BUNDLED = {
 
 def chat_available() -> bool:
     """Whether this checkout carries the bundled chat model (``modelport.chatmodel``)."""
-    return importlib.util.find_spec("modelport.chatmodel") is not None and (ROOT / "models" / "chat").is_dir()
+    return importlib.util.find_spec("modelport.chatmodel") is not None and (SOURCES / "chat").is_dir()
 
 
 def bundled_names() -> list[str]:
@@ -41,7 +44,7 @@ class TrainedModel:
 
 
 def _source_files(name: str) -> list[Path]:
-    files = sorted((ROOT / "models" / name).rglob("*")) + sorted((ROOT / "models" / "shared").rglob("*"))
+    files = sorted((SOURCES / name).rglob("*")) + sorted((SOURCES / "shared").rglob("*"))
     files += sorted(source_folder(name).rglob("*.py"))
     return [f for f in files if f.is_file() and "__pycache__" not in f.parts]
 
@@ -50,7 +53,7 @@ def fingerprint(name: str, fast: bool) -> str:
     """What the archive was built from: the model's code, its trainer and the training mode."""
     digest = hashlib.sha256(f"{name}:fast={fast}".encode())
     for path in _source_files(name):
-        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(str(path.relative_to(PACKAGE)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 

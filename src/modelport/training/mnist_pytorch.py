@@ -1,4 +1,4 @@
-"""Trainer of `mnist-pytorch`: the small CNN of models/mnist-pytorch/code/digit_cnn.py → model.pth (state dict).
+"""Trainer of `mnist-pytorch`: the small CNN of src/modelport/bundled_models/mnist-pytorch/code/digit_cnn.py → model.pth (state dict).
 
 8,000 training digits are few for a CNN, so every batch is randomly rotated (±12°), scaled (±10%) and
 shifted (±1.7 px) on the fly; AdamW with a one-cycle learning rate and light label smoothing finishes
@@ -16,6 +16,7 @@ import numpy as np
 
 from modelport.training import datasets
 from modelport.training.evaluation import classification_metrics
+from modelport.progress import progress
 from modelport.training.packaging import models_root
 from modelport.training.run import TrainingRun, available_cpus, bar, dataset_info, step
 from modelport.training.sources import MNIST
@@ -32,7 +33,7 @@ FAST_TRAIN_ROWS = 1000
 
 
 def network_module():
-    """The module that defines `DigitCNN` (models/mnist-pytorch/code/digit_cnn.py), loaded from its file."""
+    """The module that defines `DigitCNN` (src/modelport/bundled_models/mnist-pytorch/code/digit_cnn.py), loaded from its file."""
     path = models_root() / NAME / "code" / "digit_cnn.py"
     spec = importlib.util.spec_from_file_location("modelport_bundled_digit_cnn", path)
     module = importlib.util.module_from_spec(spec)
@@ -63,7 +64,7 @@ def fit(images: np.ndarray, labels: np.ndarray, seed: int = 0, *, fast: bool = F
     """Train a DigitCNN on (N, 784) images in 0..1; returns the model in eval mode (`fit_seconds_` set)."""
     import torch
     import torch.nn.functional as F
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     p = {**PARAMETERS, **(FAST_PARAMETERS if fast else {})}
     threads = torch.get_num_threads()
@@ -78,10 +79,11 @@ def fit(images: np.ndarray, labels: np.ndarray, seed: int = 0, *, fast: bool = F
         optimizer = torch.optim.AdamW(model.parameters(), lr=p["max_lr"], weight_decay=p["weight_decay"])
         schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=p["max_lr"],
                                                        total_steps=p["epochs"] * steps_per_epoch)
-        with step(f"training the CNN on {len(x):,} digits for {p['epochs']} epoch(s)", quiet=quiet) as timer, \
-                Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                         TimeRemainingColumn(), transient=True, disable=quiet) as progress:
-            task = progress.add_task("epoch 1", total=p["epochs"] * steps_per_epoch)
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
+                   TimeElapsedColumn(), TimeRemainingColumn())
+        with step(f"training the CNN on {len(x):,} digits for {p['epochs']} epoch(s)", quiet=quiet, spinner=False) as timer, \
+                progress("training the CNN, epoch 1", total=p["epochs"] * steps_per_epoch, unit="steps", columns=columns,
+                         fields={"loss": "-"}, quiet=quiet) as tracker:
             model.train()
             for epoch in range(p["epochs"]):
                 order = torch.randperm(len(x), generator=generator)
@@ -93,7 +95,8 @@ def fit(images: np.ndarray, labels: np.ndarray, seed: int = 0, *, fast: bool = F
                     loss.backward()
                     optimizer.step()
                     schedule.step()
-                    progress.update(task, advance=1, description=f"epoch {epoch + 1}/{p['epochs']} loss {loss.item():.3f}")
+                    tracker.update(advance=1, description=f"training the CNN, epoch {epoch + 1}/{p['epochs']}",
+                                   loss=f"{loss.item():.3f}")
         model.eval()
         model.fit_seconds_ = timer.seconds
         model.fit_cpu_seconds_ = timer.cpu_seconds
@@ -142,7 +145,7 @@ def record(model, metrics: dict, labels: np.ndarray, train: np.ndarray, test: np
         model=NAME, metrics=metrics, bar=bar(*BAR, metrics), dataset=dataset_info(MNIST, data, len(labels)),
         split={**datasets.describe_split(labels, test), "train_rows_used": int(len(train))},
         parameters={**PARAMETERS, **(FAST_PARAMETERS if fast else {}), "threads": available_cpus(),
-                    "network": "DigitCNN (models/mnist-pytorch/code/digit_cnn.py)",
+                    "network": "DigitCNN (src/modelport/bundled_models/mnist-pytorch/code/digit_cnn.py)",
                     "trainable_weights": int(sum(p.numel() for p in model.parameters()))},
         seed=seed, fast=fast, artifacts=artifacts, training_seconds=model.fit_seconds_,
         training_cpu_seconds=model.fit_cpu_seconds_,

@@ -1,7 +1,7 @@
 """Assemble a bundled model's code/ folder and pack its artifacts into a SageMaker-layout model.tar.gz.
 
-A model's deployable source is `models/NAME/code/` in the repository, plus the shared modules it names
-from `models/shared/` (written once, copied into each archive). `code/requirements.txt` is rewritten
+A model's deployable source is `bundled_models/NAME/code/` in this package, plus the shared modules it
+names from `bundled_models/shared/` (written once, copied into each archive). `code/requirements.txt` is rewritten
 with the versions installed here, i.e. the versions the model was trained with.
 """
 
@@ -13,7 +13,9 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+from rich.progress import BarColumn, DownloadColumn, TextColumn
+
+from modelport.progress import progress
 
 SHARED_MODULES: dict[str, tuple[str, ...]] = {
     "mnist-sklearn": ("handler_utils.py", "mnist_io.py", "mnist_preprocessing.py"),
@@ -23,12 +25,14 @@ SHARED_MODULES: dict[str, tuple[str, ...]] = {
 
 
 def models_root() -> Path:
-    """The repository's `models/` folder (the bundled models' deployable source)."""
-    root = Path(__file__).resolve().parents[3] / "models"
+    """The bundled models' deployable source (``modelport/bundled_models``: NAME/code, shared)."""
+    from modelport.bundled_models import source_root
+
+    root = source_root()
     if not (root / "shared").is_dir():
         raise FileNotFoundError(
-            f"{root} does not hold the bundled models' source (models/NAME/code, models/shared); "
-            "run modelport from a checkout of its repository (pip install -e .)"
+            f"{root} does not hold the bundled models' source (NAME/code, shared): this modelport "
+            "installation is incomplete; reinstall it (pip install --force-reinstall modelport)"
         )
     return root
 
@@ -71,8 +75,7 @@ def package(name: str, artifacts: Path, output: Path, *, quiet: bool = False) ->
 
     with tempfile.TemporaryDirectory(prefix=f"modelport-code-{name}-") as scratch:
         code = assemble_code(name, Path(scratch) / "code")
-        with Progress(TextColumn("packing {task.description}"), BarColumn(), DownloadColumn(),
-                      transient=True, disable=quiet) as progress:
-            task = progress.add_task(output.name, total=None)
+        columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
+        with progress(f"packing {output.name}", unit="bytes", columns=columns, quiet=quiet) as tracker:
             return pack_archive(artifacts, output, code=code,
-                                progress=lambda done, total: progress.update(task, completed=done, total=total))
+                                progress=lambda done, total: tracker.update(completed=done, total=total))

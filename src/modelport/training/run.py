@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from modelport.progress import progress
 from modelport.training.sources import DataSource
 
 
@@ -92,11 +93,12 @@ class Timer:
 
 
 @contextlib.contextmanager
-def step(description: str, *, quiet: bool = False):
-    """Show a spinner while a step that reports no progress of its own runs; yields a `Timer`."""
+def step(description: str, *, quiet: bool = False, spinner: bool = True):
+    """Time a step and say when it is done; while it runs, show a spinner (without a terminal, a line every
+    few seconds), unless the step reports progress of its own (``spinner=False``). Yields a `Timer`."""
     console = Console(stderr=True, quiet=quiet)
     timer, started, cpu_started = Timer(), time.perf_counter(), time.process_time()
-    with console.status(f"{description} …"):
+    with progress(description, quiet=quiet or not spinner, console=console):
         yield timer
     timer.seconds = time.perf_counter() - started
     timer.cpu_seconds = time.process_time() - cpu_started
