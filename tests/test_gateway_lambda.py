@@ -143,7 +143,7 @@ def test_rest_v1_with_null_headers_and_body(handler):
     response = handler(event("rest_v1_no_headers_models.json"), FakeContext())
     assert response["statusCode"] == 200, response
     names = [m["name"] for m in json.loads(response["body"])["models"]]
-    assert names == ["mnist-sklearn", "mnist-pytorch", "sentiment"]
+    assert names == ["mnist-sklearn", "mnist-pytorch", "sentiment", "chat"]  # chat is listed even when not configured
     assert "access-control-allow-origin" not in headers_of(response)  # no Origin sent
 
 

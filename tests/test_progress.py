@@ -54,11 +54,10 @@ def test_elapsed_reads_like_a_clock():
 
 def test_the_trainers_report_through_it_when_output_is_not_a_terminal(tmp_path, capsys, monkeypatch):
     """The bundled chat model and the sentiment model, trained for real with stderr captured (no terminal)."""
-    from modelport.chatmodel import train as train_chat
     from modelport.training import train
 
     monkeypatch.setattr(progress_module, "LINE_EVERY_S", 0.01)  # lines as often as possible: the fast runs are short
-    train_chat(tmp_path / "chat", fast=True)
+    train("chat", tmp_path / "chat", fast=True)
     train("sentiment", tmp_path / "sentiment", fast=True)
     err = capsys.readouterr().err
     assert re.search(r"^training chat model: \d+/30 steps \(\d+%\), loss [\d.-]+, \d+s$", err, re.M), err[-3000:]
