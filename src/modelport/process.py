@@ -56,3 +56,23 @@ LAUNCHER = (
     "from modelport.process import launch\n"
     "launch(sys.argv[1:])"
 )
+
+
+def stop_all(processes: list, grace: float) -> None:
+    """SIGTERM every process still running, then SIGKILL those still running ``grace`` seconds later.
+
+    One deadline for all of them, so stopping N children takes at most ``grace`` seconds, not N times it.
+    """
+    import subprocess  # here, not at the top: the launcher imports this module under python -S
+    import time
+
+    running = [process for process in processes if process.poll() is None]
+    for process in running:
+        process.terminate()
+    deadline = time.monotonic() + grace
+    for process in running:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -23,6 +23,7 @@ import sys
 import time
 
 from modelport.gateway.errors import STATUS_CODES, ApiError, error_body
+from modelport.process import stop_all
 from modelport.net.messages import Response
 
 log = logging.getLogger("modelport.gateway")
@@ -96,16 +97,7 @@ def serve_workers(sock: socket.socket, workers: int) -> int:
                     time.sleep(RESTART_DELAY_SECONDS)
                     processes[i] = start()
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_SECONDS
-        for process in processes:
-            try:
-                process.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_all(processes, STOP_SECONDS)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         sock.close()

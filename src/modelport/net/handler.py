@@ -43,6 +43,8 @@ from modelport.net.body_stream import BodyStream
 from modelport.net.messages import BodyError, BodyTooLarge, Request, Response
 
 if TYPE_CHECKING:
+    import asyncio
+
     from modelport.net.server import HttpServer
 
 log = logging.getLogger("modelport.net")
@@ -334,33 +336,18 @@ class HandlerConnection(HttpConnection):
             if head_only:
                 return True
             frame = wire.chunk if left is None else bytes
-            if hasattr(stream, "__anext__"):
-                async for data in stream:
-                    if transport.is_closing():
-                        break
-                    if data:
-                        if left is not None:
-                            left -= len(data)
-                        transport.write(frame(data))
-                        if self.write_paused_since:
-                            await self.drain()
-                else:
-                    finished = True
+            chunks = stream if hasattr(stream, "__anext__") else _InThreads(stream, self.loop)
+            async for data in chunks:
+                if transport.is_closing():
+                    break
+                if data:
+                    if left is not None:
+                        left -= len(data)
+                    transport.write(frame(data))
+                    if self.write_paused_since:
+                        await self.drain()
             else:
-                loop = self.loop
-                while True:
-                    data = await loop.run_in_executor(None, next, stream, _END)
-                    if data is _END:
-                        finished = True
-                        break
-                    if transport.is_closing():
-                        break
-                    if data:
-                        if left is not None:
-                            left -= len(data)
-                        transport.write(frame(data))
-                        if self.write_paused_since:
-                            await self.drain()
+                finished = True
         except Exception:  # noqa: BLE001 - the status is already sent; cut the stream short
             log.exception("streaming the response failed")
         finally:
@@ -378,6 +365,23 @@ class HandlerConnection(HttpConnection):
         if left is None:
             transport.write(wire.LAST_CHUNK)
         return True
+
+
+class _InThreads:
+    """A plain (blocking) iterator as an async one: each item is taken in the default thread pool."""
+
+    def __init__(self, iterator: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.iterator = iterator
+        self.loop = loop
+
+    def __aiter__(self) -> _InThreads:
+        return self
+
+    async def __anext__(self) -> Any:
+        item = await self.loop.run_in_executor(None, next, self.iterator, _END)
+        if item is _END:
+            raise StopAsyncIteration
+        return item
 
 
 async def _close_stream(stream: Any, finished: bool, loop) -> None:  # noqa: ANN001

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from modelport.net.server import HttpServer, start_server
+from modelport.process import stop_all
 from modelport.runtime.app import LoadingApp
 from modelport.runtime.environment import RuntimeEnvironment
 from modelport.runtime.errors import StartupError
@@ -144,15 +145,7 @@ class Supervisor:
 
     def _stop_workers(self) -> None:
         running = [w.process for w in self.workers if w.process is not None and w.process.poll() is None]
-        for process in running:
-            process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for process in running:
-            try:
-                process.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_all(running, STOP_GRACE_SECONDS)
 
     def _on_exit(self, worker: WorkerProcess, returncode: int) -> bool:
         """React to a worker that exited: schedule its restart; False when the whole server must stop."""
