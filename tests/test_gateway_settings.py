@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from modelport.gateway.ratelimit import TokenBuckets, retry_after_header
-from modelport.gateway.routes import build_route_table, parse_routes
+from modelport.gateway.model_table import build_route_table, parse_routes
 from modelport.gateway.settings import GatewaySettings, RateLimit, parse_rate_limit
 
 

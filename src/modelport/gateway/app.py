@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from modelport import __version__
 from modelport.gateway.auth import ApiKeys
 from modelport.gateway.backend import SageMakerBackend
-from modelport.gateway.chat import add_chat_routes, chat_lifespan, load_chat_provider
+from modelport.gateway.chat.routes import add_chat_routes, chat_lifespan, load_chat_provider
 from modelport.gateway.cors import Cors
 from modelport.gateway.edge import Edge
 from modelport.gateway.errors import STATUS_CODES, ApiError, error_body, error_headers
@@ -28,7 +28,7 @@ from modelport.gateway.model_calls import JSON, ModelCalls
 from modelport.gateway.model_list import list_models
 from modelport.gateway.page import find_page_dir, make_page_app
 from modelport.gateway.ratelimit import TokenBuckets
-from modelport.gateway.routes import build_route_table
+from modelport.gateway.model_table import build_route_table
 from modelport.gateway.settings import GatewaySettings, parse_rate_limit, split_list
 from modelport.gateway.validation import DIGIT_FORMS, TEXT_FORMS
 

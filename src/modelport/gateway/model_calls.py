@@ -16,7 +16,7 @@ import orjson
 
 from modelport.gateway.backend import SageMakerBackend
 from modelport.gateway.errors import ApiError, to_public
-from modelport.gateway.routes import CHAT, ENDPOINT_NAME_RE, IMAGE_CLASSIFIER, TEXT_CLASSIFIER, Route, RouteTable
+from modelport.gateway.model_table import CHAT, ENDPOINT_NAME_RE, IMAGE_CLASSIFIER, TEXT_CLASSIFIER, Route, RouteTable
 from modelport.gateway.validation import DIGIT_FORMS, TEXT_FORMS, validate_predict_body
 
 JSON = "application/json"

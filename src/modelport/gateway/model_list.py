@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from modelport.gateway.backend import SageMakerBackend
-from modelport.gateway.providers.base import ChatProvider
-from modelport.gateway.routes import CHAT, RouteTable
+from modelport.gateway.chat.providers.base import ChatProvider
+from modelport.gateway.model_table import CHAT, RouteTable
 
 CHAT_ROUTE = "chat"
 STATUS_OFF = {"status": "unknown", "reason": "status lookups are switched off"}

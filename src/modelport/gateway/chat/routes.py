@@ -21,13 +21,13 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from modelport.gateway.chat_openai import chunk, completion, finish_reason, model_list
-from modelport.gateway.chat_request import ChatRequest, parse_chat_body, parse_openai_body
-from modelport.gateway.chat_stream import EventStreamResponse, sse
+from modelport.gateway.chat.openai_facade import chunk, completion, finish_reason, model_list
+from modelport.gateway.chat.request import ChatRequest, parse_chat_body, parse_openai_body
+from modelport.gateway.chat.stream import EventStreamResponse, sse
 from modelport.gateway.errors import ApiError, to_public
 from modelport.gateway.logs import get_logger
 from modelport.gateway.model_calls import is_json
-from modelport.gateway.providers.base import ChatProvider
+from modelport.gateway.chat.providers.base import ChatProvider
 from modelport.gateway.settings import GatewaySettings
 
 PROVIDERS = ("bedrock", "openai", "sagemaker")
@@ -47,31 +47,31 @@ def load_chat_provider(settings: GatewaySettings, backend=None) -> ChatProvider 
     if choice == "bedrock" or (not choice and settings.bedrock_model_id):
         if not settings.bedrock_model_id:
             raise ValueError("CHAT_PROVIDER=bedrock needs BEDROCK_MODEL_ID (a Bedrock model or inference-profile id)")
-        from modelport.gateway.providers.bedrock import BedrockProvider
+        from modelport.gateway.chat.providers.bedrock import BedrockProvider
 
         return BedrockProvider(settings)
     if choice == "openai":
         if not settings.chat_base_url:
             raise ValueError("CHAT_PROVIDER=openai needs CHAT_BASE_URL (e.g. http://127.0.0.1:11434/v1)")
-        from modelport.gateway.providers.openai_compat import OpenAIProvider
+        from modelport.gateway.chat.providers.openai_compat import OpenAIProvider
 
         return OpenAIProvider(settings)
     if backend is None:
         from modelport.gateway.backend import SageMakerBackend
 
         backend = SageMakerBackend(settings)
-    from modelport.gateway.providers.sagemaker import SageMakerChatProvider
+    from modelport.gateway.chat.providers.sagemaker import SageMakerChatProvider
 
     if choice == "sagemaker":
         return SageMakerChatProvider(settings, backend)
     if settings.run_mode == "local":
-        from modelport.gateway.providers.auto import AutoProvider
-        from modelport.gateway.providers.openai_compat import OpenAIProvider
+        from modelport.gateway.chat.providers.auto import AutoProvider
+        from modelport.gateway.chat.providers.openai_compat import OpenAIProvider
 
         openai = OpenAIProvider(settings) if settings.chat_base_url else None
         return AutoProvider(openai, SageMakerChatProvider(settings, backend))
     if settings.chat_base_url:
-        from modelport.gateway.providers.openai_compat import OpenAIProvider
+        from modelport.gateway.chat.providers.openai_compat import OpenAIProvider
 
         return OpenAIProvider(settings)
     return None
