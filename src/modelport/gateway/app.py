@@ -28,7 +28,7 @@ from modelport.gateway.model_calls import JSON, ModelCalls
 from modelport.gateway.model_list import list_models
 from modelport.gateway.page import find_page_dir, make_page_app
 from modelport.gateway.ratelimit import TokenBuckets
-from modelport.gateway.model_table import build_route_table
+from modelport.gateway.model_table import build_model_table
 from modelport.gateway.settings import GatewaySettings, parse_rate_limit, split_list
 from modelport.gateway.validation import DIGIT_FORMS, TEXT_FORMS
 
@@ -85,7 +85,7 @@ def create_app(settings: GatewaySettings | None = None, *, backend: SageMakerBac
     config_errors: list[str] = []
     if settings is None:
         settings, config_errors = _load_settings()
-    table = build_route_table(settings)
+    table = build_model_table(settings)
     config_errors += table.errors
     try:
         rate_limit = parse_rate_limit(settings.rate_limit)

@@ -16,7 +16,7 @@ import orjson
 
 from modelport.gateway.backend import SageMakerBackend
 from modelport.gateway.errors import ApiError, to_public
-from modelport.gateway.model_table import CHAT, ENDPOINT_NAME_RE, IMAGE_CLASSIFIER, TEXT_CLASSIFIER, Route, RouteTable
+from modelport.gateway.model_table import CHAT, ENDPOINT_NAME_RE, IMAGE_CLASSIFIER, TEXT_CLASSIFIER, Route, ModelTable
 from modelport.gateway.validation import DIGIT_FORMS, TEXT_FORMS, validate_predict_body
 
 JSON = "application/json"
@@ -32,9 +32,9 @@ def is_json(content_type: str | None) -> bool:
 
 
 class ModelCalls:
-    """Predict through the routing table, or pass through to an allowed endpoint, via the backend."""
+    """Predict through the model table, or pass through to an allowed endpoint, via the backend."""
 
-    def __init__(self, table: RouteTable, backend: SageMakerBackend, invoke_allow: list[str], config_errors: list[str]) -> None:
+    def __init__(self, table: ModelTable, backend: SageMakerBackend, invoke_allow: list[str], config_errors: list[str]) -> None:
         self.table = table
         self.backend = backend
         self.invoke_allow = invoke_allow
