@@ -31,6 +31,7 @@ from modelport.gateway.ratelimit import TokenBuckets
 from modelport.gateway.model_table import build_model_table
 from modelport.gateway.settings import GatewaySettings, parse_rate_limit, split_list
 from modelport.gateway.validation import DIGIT_FORMS, TEXT_FORMS
+from modelport.net.asgi_types import ASGIApp, Receive, Scope, Send
 
 DESCRIPTION = (
     "modelport's public API: the same paths locally and on AWS (Lambda behind API Gateway). "
@@ -51,12 +52,12 @@ class GatewayApp(FastAPI):
     hot routes pay for none of the framework's layers; every other request goes on to ``framework``.
     """
 
-    edge = None  # set by create_app
+    edge: ASGIApp | None = None  # set by create_app
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await (self.edge or self.framework)(scope, receive, send)
 
-    async def framework(self, scope, receive, send) -> None:
+    async def framework(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The plain FastAPI application (its routes, exception handlers and middleware)."""
         await super().__call__(scope, receive, send)
 

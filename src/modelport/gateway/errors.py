@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 
 from modelport.gateway.logs import get_logger, log_json
+from modelport.net.asgi_types import Send
 
 MAX_PUBLIC_TEXT = 300
 # 4xx codes whose message carries what a backend (SageMaker, a chat server, Bedrock) said
@@ -152,7 +153,7 @@ def error_headers(error: ApiError, body: bytes) -> list[tuple[bytes, bytes]]:
     return headers
 
 
-async def send_error(send, error: ApiError, request_id: str | None) -> None:
+async def send_error(send: Send, error: ApiError, request_id: str | None) -> None:
     """Send an error response, in its public form, straight on an ASGI `send` (no framework in the way)."""
     error = to_public(error, request_id)
     body = error_body(error, request_id)
