@@ -17,7 +17,7 @@ import time
 
 from modelport.gateway.auth import ApiKeys
 from modelport.gateway.cors import Cors
-from modelport.gateway.errors import ApiError, send_error
+from modelport.gateway.errors import ApiError, internal_error, send_error
 from modelport.gateway.logs import log_json
 from modelport.gateway.ratelimit import FAILED_KEY_LIMIT, TokenBuckets, retry_after_header
 from modelport.net.asgi_types import ASGIApp, Message, Receive, Scope, Send
@@ -114,11 +114,7 @@ class Edge:
             self.logger.exception("unhandled error (requestId=%s)", request_id)
             if status_box[0] == 0:
                 state["error_code"] = "internal_error"
-                await send_error(
-                    send_with_headers,
-                    ApiError(500, "internal_error", "the gateway failed on this request; it is logged under the request id", retryable=True),
-                    request_id,
-                )
+                await send_error(send_with_headers, internal_error(), request_id)
         finally:
             if self.access_log:
                 self._log(scope, state, status_box[0], started)

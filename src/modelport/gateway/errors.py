@@ -153,6 +153,11 @@ def error_headers(error: ApiError, body: bytes) -> list[tuple[bytes, bytes]]:
     return headers
 
 
+def internal_error() -> ApiError:
+    """The 500 for a bug in the gateway: no details (the log has them, under the request id)."""
+    return ApiError(500, "internal_error", "the gateway failed on this request; it is logged under the request id", retryable=True)
+
+
 async def send_error(send: Send, error: ApiError, request_id: str | None) -> None:
     """Send an error response, in its public form, straight on an ASGI `send` (no framework in the way)."""
     error = to_public(error, request_id)
