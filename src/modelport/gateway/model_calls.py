@@ -4,7 +4,8 @@ Each call takes the path name, the request headers it needs and the raw body, an
 as ``(body bytes, response headers)`` or raises ``ApiError`` (a backend's in its public form,
 ``errors.to_public``, so both adapters send the same status). Two thin adapters use them: the hot
 path (``hot_routes.py``, plain ASGI, what serves these routes) and the FastAPI routes in
-``model_routes.py`` (which give ``/docs`` its schema). Per-request facts for the access log go into the ASGI ``state``.
+``model_routes.py`` (which give ``/docs`` its schema). Per-request facts for the access log go into the
+ASGI ``state``. The body is parsed by ``json_io.read_json_body``, as every JSON route's is.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import orjson
 from modelport.gateway.backend import SageMakerBackend
 from modelport.gateway.errors import ApiError, to_public
 from modelport.gateway.json_io import JSON, read_json_body
-from modelport.gateway.model_table import CHAT, ENDPOINT_NAME_RE, IMAGE_CLASSIFIER, TEXT_CLASSIFIER, Route, ModelTable
+from modelport.gateway.model_table import CHAT, ENDPOINT_NAME_RE, IMAGE_CLASSIFIER, TEXT_CLASSIFIER, ModelTable, Route
 from modelport.gateway.validation import DIGIT_FORMS, TEXT_FORMS, validate_predict_body
 
 _JSON_HEADERS = {"content-type": JSON}
