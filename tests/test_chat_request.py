@@ -7,8 +7,8 @@ import pytest
 
 from gateway_events.live_gateway import LiveGateway, free_port
 from modelport.gateway.app import create_app
-from modelport.gateway.chat import load_chat_provider
-from modelport.gateway.chat_request import parse_chat_body, parse_openai_body, repair_history
+from modelport.gateway.chat.provider_choice import load_chat_provider
+from modelport.gateway.chat.request import parse_chat_body, parse_openai_body, repair_history
 from modelport.gateway.errors import ApiError
 from modelport.gateway.settings import GatewaySettings
 

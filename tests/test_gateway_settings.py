@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from modelport.gateway.ratelimit import TokenBuckets, retry_after_header
-from modelport.gateway.routes import build_route_table, parse_routes
+from modelport.gateway.model_table import build_model_table, parse_routes
 from modelport.gateway.settings import GatewaySettings, RateLimit, parse_rate_limit
 
 
@@ -19,7 +19,7 @@ def clean_env(monkeypatch):
 def test_seed_variables_make_the_bundled_routes(monkeypatch):
     monkeypatch.setenv("MNIST_SKLEARN_ENDPOINT", "mnist-sklearn-ep")
     monkeypatch.setenv("SENTIMENT_ENDPOINT", "sentiment-ep")
-    table = build_route_table(GatewaySettings())
+    table = build_model_table(GatewaySettings())
     assert table.errors == []
     sk, pt, se = table.get("mnist-sklearn"), table.get("mnist-pytorch"), table.get("sentiment")
     assert (sk.endpoint, sk.kind, sk.labels) == ("mnist-sklearn-ep", "image-classifier", tuple("0123456789"))
@@ -30,7 +30,7 @@ def test_seed_variables_make_the_bundled_routes(monkeypatch):
 def test_modelport_routes_pairs_override_and_add(monkeypatch):
     monkeypatch.setenv("MNIST_SKLEARN_ENDPOINT", "old")
     monkeypatch.setenv("MODELPORT_ROUTES", " mnist-sklearn = new-ep , iris=iris-ep ")
-    table = build_route_table(GatewaySettings())
+    table = build_model_table(GatewaySettings())
     assert table.get("mnist-sklearn").endpoint == "new-ep"
     assert table.get("iris").endpoint == "iris-ep" and table.get("iris").kind == "custom" and table.get("iris").labels == ()
 
@@ -64,7 +64,7 @@ def test_bad_routes_say_what_is_accepted(value, says):
 def test_a_bad_routes_value_is_a_table_error_not_an_exception(monkeypatch):
     monkeypatch.setenv("MODELPORT_ROUTES", "broken")
     monkeypatch.setenv("MNIST_PYTORCH_ENDPOINT", "no spaces allowed")
-    table = build_route_table(GatewaySettings())
+    table = build_model_table(GatewaySettings())
     assert len(table.errors) == 2 and any("MNIST_PYTORCH_ENDPOINT" in e for e in table.errors)
     assert set(table.routes) == {"mnist-sklearn", "mnist-pytorch", "sentiment"}
 

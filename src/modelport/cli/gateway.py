@@ -38,7 +38,7 @@ def gateway(
         console.print(f"[red]configuration error:[/red] {problem}")
     if gateway_app.state.config_errors:
         raise typer.Exit(code=2)
-    routes = gateway_app.state.routes.routes.values()
+    routes = gateway_app.state.model_table.routes.values()
     for route in routes:
         target = route.endpoint or "[yellow]not configured[/yellow]"
         console.print(f"  {route.name:<16} {route.kind:<17} → {target}")

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from modelport.net.asgi_types import ASGIApp
+
 
 def _strip_stage(path: str, stage: str) -> str:
     prefix = f"/{stage}"
@@ -56,7 +58,7 @@ def normalise_event(event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-def make_handler(app) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+def make_handler(app: ASGIApp) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """A Lambda handler `(event, context) -> response` serving `app` (no ASGI lifespan, like Lambda)."""
     from mangum import Mangum
 

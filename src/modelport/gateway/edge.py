@@ -17,9 +17,10 @@ import time
 
 from modelport.gateway.auth import ApiKeys
 from modelport.gateway.cors import Cors
-from modelport.gateway.errors import ApiError, send_error
+from modelport.gateway.errors import ApiError, internal_error, send_error
 from modelport.gateway.logs import log_json
 from modelport.gateway.ratelimit import FAILED_KEY_LIMIT, TokenBuckets, retry_after_header
+from modelport.net.asgi_types import ASGIApp, Message, Receive, Scope, Send
 from modelport.net.busypoll import BusyPoll
 
 # Paths that call models: these need the API key and count against the rate limit.
@@ -32,7 +33,7 @@ def is_api_path(path: str) -> bool:
     return path.startswith(API_PREFIXES) or path == "/chat"
 
 
-def pick_request_id(headers: dict[str, str], scope: dict) -> str:
+def pick_request_id(headers: dict[str, str], scope: Scope) -> str:
     """The caller's X-Request-Id when sane, else API Gateway's request id (Lambda), else a new one."""
     given = headers.get("x-request-id")
     if given and _REQUEST_ID_RE.match(given):
@@ -59,7 +60,7 @@ class Edge:
 
     def __init__(
         self,
-        app,
+        app: ASGIApp,
         *,
         cors: Cors,
         keys: ApiKeys,
@@ -80,7 +81,7 @@ class Edge:
         self.busy_poll_seconds = busy_poll_seconds
         self.busy_poll: BusyPoll | None = None  # built on the first request, on the serving loop
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -94,7 +95,7 @@ class Edge:
         extra = [(b"x-request-id", request_id.encode())] + self.cors.response_headers(origin)
         status_box = [0]
 
-        async def send_with_headers(message) -> None:
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_box[0] = message["status"]
                 message = {**message, "headers": [*message.get("headers", ()), *extra]}
@@ -113,11 +114,7 @@ class Edge:
             self.logger.exception("unhandled error (requestId=%s)", request_id)
             if status_box[0] == 0:
                 state["error_code"] = "internal_error"
-                await send_error(
-                    send_with_headers,
-                    ApiError(500, "internal_error", "the gateway failed on this request; it is logged under the request id", retryable=True),
-                    request_id,
-                )
+                await send_error(send_with_headers, internal_error(), request_id)
         finally:
             if self.access_log:
                 self._log(scope, state, status_box[0], started)
@@ -129,7 +126,7 @@ class Edge:
             self.busy_poll = BusyPoll(asyncio.get_running_loop(), self.busy_poll_seconds)
         self.busy_poll.kick()
 
-    def _refuse(self, scope, headers: dict[str, str]) -> ApiError | None:
+    def _refuse(self, scope: Scope, headers: dict[str, str]) -> ApiError | None:
         """The error that stops this request before the app (key, rate, size), or None."""
         if scope["method"] == "OPTIONS" or not is_api_path(scope["path"]):
             return None
@@ -170,7 +167,7 @@ class Edge:
             return exc
         return None
 
-    async def _preflight(self, headers, origin, send, request_id) -> None:
+    async def _preflight(self, headers: dict[str, str], origin: str | None, send: Send, request_id: str) -> None:
         """Answer OPTIONS: 204 with the CORS grant, 403 for an origin that is not allowed."""
         if origin and headers.get("access-control-request-method") and not self.cors.allows(origin):
             await send_error(send, ApiError(403, "origin_not_allowed", f"origin {origin} is not in ALLOWED_ORIGINS"), request_id)
@@ -183,12 +180,12 @@ class Edge:
         })
         await send({"type": "http.response.body", "body": b""})
 
-    def _limited_receive(self, receive):
+    def _limited_receive(self, receive: Receive) -> Receive:
         """Wrap `receive` so a body that grows past the limit (no or false Content-Length) is refused."""
         limit = self.max_body_bytes
         seen = [0]
 
-        async def limited():
+        async def limited() -> Message:
             message = await receive()
             if message["type"] == "http.request":
                 seen[0] += len(message.get("body", b""))
@@ -198,7 +195,7 @@ class Edge:
 
         return limited
 
-    def _log(self, scope, state: dict, status: int, started: float) -> None:
+    def _log(self, scope: Scope, state: dict, status: int, started: float) -> None:
         route = state.get("route") or getattr(scope.get("route"), "path", None)  # HotRoutes, else FastAPI's
         log_json(
             self.logger, logging.INFO, "request",

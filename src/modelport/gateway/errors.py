@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 
 from modelport.gateway.logs import get_logger, log_json
+from modelport.net.asgi_types import Send
 
 MAX_PUBLIC_TEXT = 300
 # 4xx codes whose message carries what a backend (SageMaker, a chat server, Bedrock) said
@@ -152,7 +153,12 @@ def error_headers(error: ApiError, body: bytes) -> list[tuple[bytes, bytes]]:
     return headers
 
 
-async def send_error(send, error: ApiError, request_id: str | None) -> None:
+def internal_error() -> ApiError:
+    """The 500 for a bug in the gateway: no details (the log has them, under the request id)."""
+    return ApiError(500, "internal_error", "the gateway failed on this request; it is logged under the request id", retryable=True)
+
+
+async def send_error(send: Send, error: ApiError, request_id: str | None) -> None:
     """Send an error response, in its public form, straight on an ASGI `send` (no framework in the way)."""
     error = to_public(error, request_id)
     body = error_body(error, request_id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from modelport.gateway.errors import ApiError, send_error
 from modelport.gateway.model_calls import ModelCalls
+from modelport.net.asgi_types import ASGIApp, Receive, Scope, Send
 
 # Request headers the two routes read (ASGI gives names in lower case).
 _WANTED = {
@@ -35,7 +36,7 @@ def _split(path: str) -> tuple[str, str] | None:
     return kind, name
 
 
-async def read_body(receive) -> bytes:
+async def read_body(receive: Receive) -> bytes:
     """The whole request body from ASGI `receive` messages."""
     message = await receive()
     body = message.get("body", b"")
@@ -51,11 +52,11 @@ async def read_body(receive) -> bytes:
 class HotRoutes:
     """ASGI middleware answering POST /predict/{model} and POST /invoke/{endpoint} via `ModelCalls`."""
 
-    def __init__(self, app, *, calls: ModelCalls) -> None:
+    def __init__(self, app: ASGIApp, *, calls: ModelCalls) -> None:
         self.app = app
         self.calls = calls
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         target = _split(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
         if target is None:
             await self.app(scope, receive, send)
@@ -63,7 +64,7 @@ class HotRoutes:
         kind, name = target
         state = scope.setdefault("state", {})
         state["route"] = "/predict/{model}" if kind == "predict" else "/invoke/{endpoint}"
-        headers = {}
+        headers: dict[str, str] = {}
         for key, value in scope["headers"]:
             wanted = _WANTED.get(key)
             if wanted is not None and wanted not in headers:  # the first one wins, as in Starlette

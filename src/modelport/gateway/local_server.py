@@ -24,6 +24,7 @@ import time
 
 from modelport.gateway.errors import STATUS_CODES, ApiError, error_body
 from modelport.process import stop_all
+from modelport.net.asgi_types import ASGIApp
 from modelport.net.messages import Response
 
 log = logging.getLogger("modelport.gateway")
@@ -41,7 +42,7 @@ def gateway_error(status: int, code: str, message: str) -> Response:
     return Response(status, [("content-type", "application/json")], body)
 
 
-def serve_app(app, sock: socket.socket, parent_pid: int | None = None) -> None:  # noqa: ANN001
+def serve_app(app: ASGIApp, sock: socket.socket, parent_pid: int | None = None) -> None:
     """Serve the gateway ``app`` on the listening ``sock`` until SIGTERM/SIGINT (or the parent is gone)."""
     import uvloop
 

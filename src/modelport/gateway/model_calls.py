@@ -3,8 +3,9 @@
 Each call takes the path name, the request headers it needs and the raw body, and returns the answer
 as ``(body bytes, response headers)`` or raises ``ApiError`` (a backend's in its public form,
 ``errors.to_public``, so both adapters send the same status). Two thin adapters use them: the hot
-path (``hot_routes.py``, plain ASGI, what serves these routes) and the FastAPI routes in ``app.py``
-(which give ``/docs`` its schema). Per-request facts for the access log go into the ASGI ``state``.
+path (``hot_routes.py``, plain ASGI, what serves these routes) and the FastAPI routes in
+``model_routes.py`` (which give ``/docs`` its schema). Per-request facts for the access log go into the
+ASGI ``state``. The body is parsed by ``json_io.read_json_body``, as every JSON route's is.
 """
 
 from __future__ import annotations
@@ -16,25 +17,18 @@ import orjson
 
 from modelport.gateway.backend import SageMakerBackend
 from modelport.gateway.errors import ApiError, to_public
-from modelport.gateway.routes import CHAT, ENDPOINT_NAME_RE, IMAGE_CLASSIFIER, TEXT_CLASSIFIER, Route, RouteTable
+from modelport.gateway.json_io import JSON, read_json_body
+from modelport.gateway.model_table import CHAT, ENDPOINT_NAME_RE, IMAGE_CLASSIFIER, TEXT_CLASSIFIER, ModelTable, Route
 from modelport.gateway.validation import DIGIT_FORMS, TEXT_FORMS, validate_predict_body
 
-JSON = "application/json"
 _JSON_HEADERS = {"content-type": JSON}
-
-
-def is_json(content_type: str | None) -> bool:
-    """Whether a request's Content-Type is JSON; a missing one counts as JSON (plain `curl --data`)."""
-    if content_type is None:
-        return True
-    mime = content_type.split(";", 1)[0].strip().lower()
-    return mime == JSON or mime.endswith("+json")
+BODY_FORMS = {IMAGE_CLASSIFIER: DIGIT_FORMS, TEXT_CLASSIFIER: TEXT_FORMS}  # what an empty body is told to send
 
 
 class ModelCalls:
-    """Predict through the routing table, or pass through to an allowed endpoint, via the backend."""
+    """Predict through the model table, or pass through to an allowed endpoint, via the backend."""
 
-    def __init__(self, table: RouteTable, backend: SageMakerBackend, invoke_allow: list[str], config_errors: list[str]) -> None:
+    def __init__(self, table: ModelTable, backend: SageMakerBackend, invoke_allow: list[str], config_errors: list[str]) -> None:
         self.table = table
         self.backend = backend
         self.invoke_allow = invoke_allow
@@ -59,15 +53,7 @@ class ModelCalls:
         state["model"] = model
         route = self.route_for_predict(model)
         state["endpoint"] = route.endpoint
-        if not is_json(content_type):
-            raise ApiError(415, "unsupported_media_type", f"send JSON with Content-Type: {JSON} (got {content_type})")
-        if not body.strip():
-            forms = DIGIT_FORMS if route.kind == IMAGE_CLASSIFIER else TEXT_FORMS if route.kind == TEXT_CLASSIFIER else "a JSON body"
-            raise ApiError(400, "empty_body", f"the request has no body; send {forms}")
-        try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
+        payload = read_json_body(content_type, body, BODY_FORMS.get(route.kind, "a JSON body"))
         forward = validate_predict_body(route.kind, payload, body) or body
         try:
             result = await self.backend.invoke(route.endpoint, forward, JSON, JSON)

@@ -1,6 +1,6 @@
 """``GET /models``: every route the gateway answers, with its kind and live status — chat included.
 
-A route of the table (``routes.py``) lists its endpoint, labels and, when it has an endpoint, the endpoint's
+A route of the model table (``model_table.py``) lists its endpoint, labels and, when it has an endpoint, the endpoint's
 live status from the SageMaker control API (one concurrent lookup for all). Chat is listed as the route
 ``chat`` (kind ``chat``) unless the table already has a route of that name: the provider that answers it
 (with local auto-detection, ``autoDetected: true`` and its last choice, the chat endpoint until it made one)
@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from modelport.gateway.backend import SageMakerBackend
-from modelport.gateway.providers.base import ChatProvider
-from modelport.gateway.routes import CHAT, RouteTable
+from modelport.gateway.chat.providers.base import ChatProvider
+from modelport.gateway.model_table import CHAT, ModelTable
 
 CHAT_ROUTE = "chat"
 STATUS_OFF = {"status": "unknown", "reason": "status lookups are switched off"}
@@ -45,7 +45,7 @@ def chat_item(chat: ChatProvider | None, problem: str | None) -> dict[str, Any]:
     return item
 
 
-async def list_models(table: RouteTable, backend: SageMakerBackend, chat: ChatProvider | None,
+async def list_models(table: ModelTable, backend: SageMakerBackend, chat: ChatProvider | None,
                       chat_problem: str | None, *, live_status: bool) -> list[dict[str, Any]]:
     """The ``models`` list of ``GET /models``."""
     items: list[dict[str, Any]] = []

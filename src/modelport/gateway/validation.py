@@ -13,7 +13,7 @@ from base64 import b64decode
 from typing import Any
 
 from modelport.gateway.errors import ApiError
-from modelport.gateway.routes import IMAGE_CLASSIFIER, TEXT_CLASSIFIER
+from modelport.gateway.model_table import IMAGE_CLASSIFIER, TEXT_CLASSIFIER
 
 PIXELS = 784  # 28 x 28
 MAX_INSTANCES = 256

@@ -7,4 +7,5 @@
   (bytes) and ``messages`` (Request, Response).
 - ``upstream``: pooled keep-alive HTTP/1.1 client connections (hosting → runtime, gateway → hosting).
 - ``busypoll``: keep an event loop polling briefly after each answer instead of sleeping.
+- ``asgi_types``: the ASGI primitives as types (``Scope``, ``Receive``, ``Send``, ``ASGIApp``), for every hand-written ASGI layer.
 """

@@ -28,13 +28,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
 import httptools
 
 from modelport.net import wire
+from modelport.net.asgi_types import ASGIApp, Message, Scope
 from modelport.net.connection import (
     BODY_HIGH_WATER,
     COPY_LIMIT,
@@ -61,7 +62,7 @@ class AsgiApp:
     calling ``receive()``, or stops reading a body that grows too large.
     """
 
-    def __init__(self, app: Callable[..., Awaitable[None]], error: Callable[[int, str, str], Response] | None = None) -> None:
+    def __init__(self, app: ASGIApp, error: Callable[[int, str, str], Response] | None = None) -> None:
         self.app = app
         if error is not None:
             self.error = error
@@ -72,7 +73,7 @@ class AsgiHooks:
     """Looked up once per server."""
 
     def __init__(self, app: AsgiApp) -> None:
-        self.app = app.app
+        self.app: ASGIApp = app.app
         self.state = app.state
 
 
@@ -83,7 +84,7 @@ class _Cycle:
                  "keep_alive", "started", "head_sent", "complete", "disconnected", "status", "headers",
                  "chunked", "remaining", "head_only")
 
-    def __init__(self, conn: "AsgiConnection", scope: dict, keep_alive: bool, expects_continue: bool) -> None:
+    def __init__(self, conn: "AsgiConnection", scope: Scope, keep_alive: bool, expects_continue: bool) -> None:
         self.conn = conn
         self.scope = scope
         self.body: list[bytes] = []
@@ -117,7 +118,7 @@ class _Cycle:
 
     # --- the ASGI interface -------------------------------------------------------------------
 
-    async def receive(self) -> dict:
+    async def receive(self) -> Message:
         conn = self.conn
         if self.expects_continue and not self.started and not conn.transport.is_closing():
             self.expects_continue = False
@@ -144,7 +145,7 @@ class _Cycle:
         conn.resume_reading(PAUSE_BODY)
         return {"type": "http.request", "body": data, "more_body": self.more_body}
 
-    async def send(self, message: dict) -> None:
+    async def send(self, message: Message) -> None:
         conn = self.conn
         if conn.write_paused_since and not self.disconnected:
             await conn.drain()
@@ -245,7 +246,7 @@ class AsgiConnection(HttpConnection):
     def __init__(self, server: Any) -> None:
         super().__init__(server)
         hooks: AsgiHooks = server.hooks
-        self.asgi = hooks.app
+        self.asgi: ASGIApp = hooks.app
         self.app_state = hooks.state
         self.local: tuple | None = None
         self.current: _Cycle | None = None  # being answered
@@ -287,7 +288,7 @@ class AsgiConnection(HttpConnection):
             path = unquote(path, encoding="latin-1")
         parser = self.parser
         version = parser.get_http_version()
-        scope = {
+        scope: Scope = {
             "type": "http",
             "asgi": ASGI_VERSION,
             "http_version": version if version in ("1.1", "1.0") else "1.1",

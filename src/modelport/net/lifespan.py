@@ -7,6 +7,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from modelport.net.asgi import ASGI_VERSION
+from modelport.net.asgi_types import Message, Scope
 
 if TYPE_CHECKING:
     from modelport.net.asgi import AsgiApp
@@ -20,14 +21,14 @@ class Lifespan:
     def __init__(self, app: "AsgiApp") -> None:
         self.app = app
         self.supported = True
-        self._inbox: asyncio.Queue = asyncio.Queue()
+        self._inbox: asyncio.Queue[Message] = asyncio.Queue()
         self._started = asyncio.Event()
         self._stopped = asyncio.Event()
         self._failure: str | None = None
         self._task: asyncio.Task | None = None
 
     async def _run(self) -> None:
-        scope = {"type": "lifespan", "asgi": ASGI_VERSION, "state": self.app.state}
+        scope: Scope = {"type": "lifespan", "asgi": ASGI_VERSION, "state": self.app.state}
         try:
             await self.app.app(scope, self._inbox.get, self._send)
         except Exception as exc:  # noqa: BLE001 - an app without lifespan support raises on the scope
@@ -40,7 +41,7 @@ class Lifespan:
             self._started.set()
             self._stopped.set()
 
-    async def _send(self, message: dict) -> None:
+    async def _send(self, message: Message) -> None:
         kind = message["type"]
         if kind in ("lifespan.startup.complete", "lifespan.startup.failed"):
             if kind.endswith("failed"):

@@ -12,9 +12,9 @@ from typing import Any, AsyncIterator
 import httpx
 import orjson
 
-from modelport.gateway.chat_request import ChatRequest
+from modelport.gateway.chat.request import ChatRequest
 from modelport.gateway.errors import ApiError
-from modelport.gateway.providers.base import ChatProvider, usage
+from modelport.gateway.chat.providers.base import ChatProvider, usage
 from modelport.gateway.settings import GatewaySettings
 
 FINISH_REASONS = {"stop": "end_turn", "length": "max_tokens", "content_filter": "content_filtered"}

@@ -1,4 +1,7 @@
-"""The routing table: public model names → SageMaker endpoint names, with kind and labels.
+"""The model table: public model names → SageMaker endpoint names, with kind and labels.
+
+Each entry is a ``Route`` (the word ``MODELPORT_ROUTES`` uses): what ``POST /predict/{model}`` and
+``GET /models`` look up, not an HTTP route (those are ``*_routes.py`` and ``chat/routes.py``).
 
 Built from the seed-style variables (``MNIST_SKLEARN_ENDPOINT``, ``MNIST_PYTORCH_ENDPOINT``,
 ``SENTIMENT_ENDPOINT``) and ``MODELPORT_ROUTES``, which adds routes or overrides them. Accepted forms of
@@ -50,8 +53,8 @@ class Route:
 
 
 @dataclass
-class RouteTable:
-    """All routes by name, plus configuration problems found while building them."""
+class ModelTable:
+    """Every public model's route by name, plus configuration problems found while building them."""
 
     routes: dict[str, Route] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
@@ -140,9 +143,9 @@ def parse_routes(value: str) -> list[Route]:
     return routes
 
 
-def build_route_table(settings: GatewaySettings) -> RouteTable:
-    """The routes the gateway serves: the bundled three, then MODELPORT_ROUTES on top."""
-    table = RouteTable()
+def build_model_table(settings: GatewaySettings) -> ModelTable:
+    """The model table the gateway serves: the bundled three, then MODELPORT_ROUTES on top."""
+    table = ModelTable()
     seeds = (
         ("mnist-sklearn", settings.mnist_sklearn_endpoint, "MNIST_SKLEARN_ENDPOINT"),
         ("mnist-pytorch", settings.mnist_pytorch_endpoint, "MNIST_PYTORCH_ENDPOINT"),

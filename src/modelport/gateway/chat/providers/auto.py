@@ -14,11 +14,11 @@ from typing import Any, AsyncIterator
 
 import anyio
 
-from modelport.gateway.chat_request import ChatRequest
+from modelport.gateway.chat.request import ChatRequest
 from modelport.gateway.errors import ApiError
-from modelport.gateway.providers.base import ChatProvider
-from modelport.gateway.providers.openai_compat import OpenAIProvider
-from modelport.gateway.providers.sagemaker import SageMakerChatProvider
+from modelport.gateway.chat.providers.base import ChatProvider
+from modelport.gateway.chat.providers.openai_compat import OpenAIProvider
+from modelport.gateway.chat.providers.sagemaker import SageMakerChatProvider
 
 RECHECK_S = 30.0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, AsyncIterator
 
-from modelport.gateway.chat_request import ChatRequest
+from modelport.gateway.chat.request import ChatRequest
 from modelport.gateway.errors import ApiError
 
 

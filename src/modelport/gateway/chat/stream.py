@@ -16,6 +16,8 @@ import anyio
 import orjson
 from starlette.responses import Response
 
+from modelport.net.asgi_types import Receive, Scope, Send
+
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
@@ -35,7 +37,7 @@ class EventStreamResponse(Response):
         self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
         self.chunks = chunks
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         try:
             async with anyio.create_task_group() as group:

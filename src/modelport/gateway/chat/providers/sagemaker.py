@@ -14,10 +14,10 @@ from typing import Any, AsyncIterator
 import orjson
 
 from modelport.gateway.backend import SageMakerBackend, translate_error
-from modelport.gateway.chat_request import ChatRequest
-from modelport.gateway.chat_stream import thread_stream
+from modelport.gateway.chat.request import ChatRequest
+from modelport.gateway.chat.stream import thread_stream
 from modelport.gateway.errors import ApiError
-from modelport.gateway.providers.base import ChatProvider, usage
+from modelport.gateway.chat.providers.base import ChatProvider, usage
 from modelport.gateway.settings import GatewaySettings
 
 JSON_LINES = "application/jsonlines"

@@ -1,0 +1,38 @@
+"""``GET /health`` and ``GET /models``: what the gateway is and what it serves, from the app's state.
+
+The handlers have no docstring on purpose: FastAPI would publish it in ``/docs`` as the description;
+the decorator's ``summary`` says what each does.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from modelport import __version__
+from modelport.gateway.json_io import json_response
+from modelport.gateway.model_list import list_models
+
+router = APIRouter()
+
+
+@router.get("/health", summary="Status, mode, version and what is configured (no backend call)")
+async def health(request: Request) -> Response:
+    state = request.app.state
+    chat, config_errors = state.chat, state.config_errors
+    return json_response({
+        "status": "degraded" if config_errors else "ok",
+        "mode": state.settings.run_mode,
+        "version": __version__,
+        "models": [{"name": r.name, "kind": r.kind, "configured": r.configured} for r in state.model_table.routes.values()],
+        "chat": chat.health() if chat is not None else {"configured": False, "provider": None},
+        **({"configErrors": config_errors} if config_errors else {}),
+    })
+
+
+@router.get("/models", summary="Every route, chat included: name, kind, endpoint, labels and live endpoint status")
+async def models(request: Request) -> Response:
+    state = request.app.state
+    listed = await list_models(state.model_table, state.backend, state.chat, state.chat_problem,
+                               live_status=state.settings.model_status)
+    return json_response({"models": listed})
