@@ -53,7 +53,7 @@ class HttpTransport:
 
     def _current_pool(self) -> UpstreamPool:
         if self._loop is None or self._loop.is_closed():  # (get_running_loop() costs a getpid() call)
-            self.close()
+            # a closed loop's connections cannot even be closed any more: they are dropped with their pool
             self._pool = UpstreamPool(self.host, self.port, max_idle=MAX_IDLE)
             self._loop = asyncio.get_running_loop()
         return self._pool
