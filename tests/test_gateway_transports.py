@@ -47,7 +47,7 @@ def standin():
         "breaks": event_stream(payload_part(b"first"), model_stream_error("The model stream ended early", "StreamBroken"),
                                payload_part(b"never")),
         "stream-fails": event_stream(payload_part(b"x"), internal_stream_failure("stream processing failed")),
-        "stalls": event_stream(payload_part(b"first"), payload_part(b"late"), pause=2.0),
+        "stalls": event_stream(payload_part(b"first"), payload_part(b"late"), pause=3.0),
     }).start()
     yield server
     server.stop()
@@ -61,6 +61,8 @@ def transport_for(url: str, client: str, timeout: float = 1.0):
                                backend_timeout=timeout, hosting_token="standin-token")
     backend = SageMakerBackend(settings)
     assert backend.transport.name == client and backend.config_error is None
+    if client == "boto3":
+        backend.transport.client()  # built now, so that building it is no part of a timed call
     return backend.transport
 
 
@@ -174,11 +176,11 @@ def test_the_same_stream_failure_from_both_transports(standin, endpoint):
 
 
 def test_a_stream_that_stalls_is_504_from_both(standin):
-    outcomes = {client: stream(transport_for(standin.url, client, timeout=5.0), "stalls", idle_timeout=0.5)
+    outcomes = {client: stream(transport_for(standin.url, client, timeout=5.0), "stalls", idle_timeout=1.0)
                 for client in TRANSPORTS}
     assert outcomes["boto3"] == outcomes["http"]
     parts, error = outcomes["http"]
-    assert parts == [b"first"] and error[:3] == (504, "backend_timeout", "endpoint stalls sent nothing for 0.5 s")
+    assert parts == [b"first"] and error[:3] == (504, "backend_timeout", "endpoint stalls sent nothing for 1 s")
 
 
 # ---- streaming chat through real hosting ---------------------------------------------------------
