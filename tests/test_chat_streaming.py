@@ -1,6 +1,7 @@
 """The gateway's side of streaming chat, against a stand-in SageMaker Runtime API on 127.0.0.1 that
 streams real AWS event-stream PayloadPart events (as hosting and SageMaker do) and records when its
-client goes away: a chat client that leaves makes the gateway close its upstream stream at once."""
+client goes away: a chat client that leaves makes the gateway close its upstream stream at once.
+Both Runtime API transports (boto3, pooled HTTP) are checked."""
 
 from __future__ import annotations
 
@@ -77,9 +78,10 @@ def runtime(request):
 
 
 @pytest.mark.parametrize("runtime", [TOTAL], indirect=True)
-def test_a_client_that_leaves_closes_the_upstream_stream(runtime):
+@pytest.mark.parametrize("client", ["boto3", "http"])
+def test_a_client_that_leaves_closes_the_upstream_stream(runtime, client):
     settings = GatewaySettings(runtime_endpoint_url=runtime.url, mode="local", region="us-east-1",
-                               chat_provider="sagemaker", chat_max_tokens=TOTAL, page_dir=None)
+                               chat_provider="sagemaker", chat_max_tokens=TOTAL, page_dir=None, runtime_client=client)
     with LiveGateway(create_app(settings)) as url:
         with httpx.Client(timeout=30) as client:
             with client.stream("POST", f"{url}/chat", json={"messages": [{"role": "user", "content": "hi"}], "stream": True}) as response:
@@ -92,9 +94,10 @@ def test_a_client_that_leaves_closes_the_upstream_stream(runtime):
 
 
 @pytest.mark.parametrize("runtime", [40], indirect=True)
-def test_a_full_stream_through_the_stand_in(runtime):
+@pytest.mark.parametrize("client", ["boto3", "http"])
+def test_a_full_stream_through_the_stand_in(runtime, client):
     settings = GatewaySettings(runtime_endpoint_url=runtime.url, mode="local", region="us-east-1",
-                               chat_provider="sagemaker", chat_max_tokens=TOTAL, page_dir=None)
+                               chat_provider="sagemaker", chat_max_tokens=TOTAL, page_dir=None, runtime_client=client)
     with LiveGateway(create_app(settings)) as url:
         with httpx.stream("POST", f"{url}/chat", json={"messages": [{"role": "user", "content": "hi"}], "stream": True},
                           timeout=60) as response:

@@ -52,7 +52,7 @@ def standin():
 
 def settings(standin, **overrides) -> GatewaySettings:
     values = dict(
-        runtime_endpoint_url=standin.url, mode="local", region="us-east-1",
+        runtime_endpoint_url=standin.url, mode="local", region="us-east-1", runtime_client="boto3",
         mnist_sklearn_endpoint="mnist-sk", sentiment_endpoint="senti",
         routes="broken-model=broken,crashing-model=crashing,slow-model=slow-ep,warming-model=warming,"
                "missing-model=no-such-endpoint,list-model=list-answer,csv-model=csv-answer",
@@ -452,7 +452,7 @@ def test_unexpected_failure_is_a_json_500_without_details(standin):
     def explode(*args, **kwargs):
         raise RuntimeError("secret internal detail")
 
-    app.state.backend.invoke_sync = explode  # a bug inside the gateway, not a backend error
+    app.state.backend.transport.invoke_sync = explode  # a bug inside the gateway, not a backend error
     with LiveGateway(app) as url:
         response = httpx.post(f"{url}/predict/mnist-sklearn", json={"pixels": PIXELS}, headers={"origin": "http://x.example"})
     error = assert_error(response, 500, "internal_error")

@@ -106,7 +106,7 @@ def test_unreachable_runtime_is_503(client):
 
 def test_http_client_needs_a_plain_http_url():
     app = create_app(make_settings("https://runtime.sagemaker.us-east-1.amazonaws.com", "http"))
-    assert app.state.backend.http is None
+    assert app.state.backend.transport.name == "boto3"  # not the http transport
     assert any("MODELPORT_RUNTIME_CLIENT=http" in e for e in app.state.config_errors)
     app = create_app(make_settings("http://127.0.0.1:1", "carrier-pigeon"))
     assert any("boto3, http" in e for e in app.state.config_errors)

@@ -30,7 +30,7 @@ def stubbed():
         sentiment_endpoint="prod-sentiment", allowed_origins="*", api_keys="", rate_limit="", routes="",
     )
     app = create_app(settings)
-    client = app.state.backend.runtime_client()
+    client = app.state.backend.transport.client()
     assert client.meta.region_name == "eu-west-1"
     with Stubber(client) as stubber, LiveGateway(app) as url:
         yield url, stubber

@@ -8,6 +8,8 @@ modelport's hosting service. It is NOT hosting: no models, no processes. It answ
   ``ModelError`` as 424 with ``x-amzn-ErrorType: ModelError`` and ``OriginalStatusCode`` /
   ``OriginalMessage``, slow answers, ``ModelNotReadyException``); unknown names get SageMaker's
   ``ValidationError`` "Endpoint ... not found".
+- ``POST /endpoints/{name}/invocations-response-stream`` with the same behaviours; ``event_stream``
+  answers AWS event-stream messages, each in its own chunk (as hosting and SageMaker stream).
 - ``POST /`` with ``X-Amz-Target: SageMaker.DescribeEndpoint`` (AWS JSON 1.1) for live status.
 
 Every invocation is recorded (endpoint, headers, exact body bytes) so tests can check what the gateway
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
-Reply = tuple[int, dict[str, str], bytes]
+Reply = tuple[int, dict[str, str], "bytes | list[bytes]"]  # a list: each item its own chunk
 Behaviour = Callable[[bytes, dict[str, str]], Reply]
 
 
@@ -62,6 +64,21 @@ def chunked(payload) -> Behaviour:
     return lambda body, headers: (200, {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}, data)
 
 
+def service_error(status: int, code: str, message: str) -> Behaviour:
+    """Answer a SageMaker Runtime error named `code` (``x-amzn-ErrorType``) with this status and message."""
+    data = json.dumps({"message": message}).encode()
+    return lambda body, headers: (status, {"Content-Type": "application/json", "x-amzn-ErrorType": code}, data)
+
+
+def event_stream(*messages: bytes, pause: float = 0.0) -> Behaviour:
+    """Answer a response stream: these event-stream messages (``modelport.hosting.eventstream``), one
+    chunk each, `pause` seconds apart."""
+    def reply(body: bytes, headers: dict[str, str]) -> Reply:
+        return 200, {"Content-Type": "application/vnd.amazon.eventstream", "Transfer-Encoding": "chunked",
+                     "X-Standin-Pause": str(pause)}, list(messages)
+    return reply
+
+
 def not_ready() -> Behaviour:
     """Answer SageMaker's ModelNotReadyException."""
     data = json.dumps({"message": "Model is not ready yet"}).encode()
@@ -90,6 +107,7 @@ class Recorded:
     endpoint: str
     headers: dict[str, str]
     body: bytes
+    stream: bool = False  # InvokeEndpointWithResponseStream
 
 
 @dataclass
@@ -110,7 +128,8 @@ class StandinRuntime:
             def log_message(self, *args) -> None:  # keep test output quiet
                 pass
 
-            def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+            def _send(self, status: int, headers: dict[str, str], body: "bytes | list[bytes]") -> None:
+                pause = float(headers.pop("X-Standin-Pause", 0))
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
@@ -118,10 +137,16 @@ class StandinRuntime:
                 if not chunked:
                     self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                if chunked:  # in pieces of 7 bytes, to exercise chunk parsing
-                    body = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 7]), body[i:i + 7]) for i in range(0, len(body), 7)) + b"0\r\n\r\n"
+                if isinstance(body, bytes):
+                    # chunked: in pieces of 7 bytes, to exercise chunk parsing
+                    body = [body[i:i + 7] for i in range(0, len(body), 7)] if chunked else [body]
                 try:
-                    self.wfile.write(body)
+                    for piece in body:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+                        self.wfile.flush()
+                        time.sleep(pause)
+                    if chunked:
+                        self.wfile.write(b"0\r\n\r\n")
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the gateway gave up (timeout tests)
 
@@ -129,9 +154,9 @@ class StandinRuntime:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 parts = self.path.split("/")
-                if len(parts) == 4 and parts[1] == "endpoints" and parts[3] == "invocations":
+                if len(parts) == 4 and parts[1] == "endpoints" and parts[3] in ("invocations", "invocations-response-stream"):
                     name = parts[2]
-                    owner.calls.append(Recorded(name, headers, body))
+                    owner.calls.append(Recorded(name, headers, body, stream=parts[3] != "invocations"))
                     behaviour = owner.behaviours.get(name)
                     if behaviour is None:
                         data = json.dumps({"message": f"Endpoint {name} of account 123456789012 not found."}).encode()

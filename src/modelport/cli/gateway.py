@@ -45,7 +45,7 @@ def gateway(
     page = gateway_app.state.page_dir
     console.print(f"  page: {page}" if page else "  page: not built (npm run build in page/); / answers 404")
     if gateway_app.state.settings.runtime_endpoint_url:
-        console.print(f"  SageMaker Runtime API: {gateway_app.state.settings.runtime_endpoint_url} ({gateway_app.state.settings.runtime_client})")
+        console.print(f"  SageMaker Runtime API: {gateway_app.state.settings.runtime_endpoint_url} (client: {gateway_app.state.backend.transport.name})")
     console.print(f"modelport gateway on [bold]http://{host}:{port}[/bold]  (API docs: http://{host}:{port}/docs)", soft_wrap=True)
     try:
         sock = bind_socket(host, port)

@@ -110,8 +110,10 @@ class GatewaySettings(BaseSettings):
         description="AWS_REGION / AWS_DEFAULT_REGION (locally defaults to us-east-1).",
     )
     runtime_client: str = Field(
-        default="boto3", validation_alias=AliasChoices("MODELPORT_RUNTIME_CLIENT", "runtime_client"),
-        description="MODELPORT_RUNTIME_CLIENT: `boto3` (default) or `http`, a lean pooled client for a local http:// Runtime API (hosting).",
+        default="auto", validation_alias=AliasChoices("MODELPORT_RUNTIME_CLIENT", "runtime_client"),
+        description="MODELPORT_RUNTIME_CLIENT: how the Runtime API is called: `auto` (default: `http` for a local "
+        "gateway whose runtime URL is plain http://, as hosting's is, else `boto3`), `boto3`, or `http` (pooled "
+        "keep-alive HTTP with hosting's token; plain http:// URLs only).",
     )
     chat_provider: str = Field(
         default="", validation_alias=AliasChoices("CHAT_PROVIDER", "chat_provider"),

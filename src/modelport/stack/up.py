@@ -64,7 +64,6 @@ class Stack:
         env["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = self.hosting_url
         env["AWS_ENDPOINT_URL_SAGEMAKER"] = self.hosting_url
         env[TOKEN_ENV] = self.token  # the gateway presents it to hosting (AWS_ACCESS_KEY_ID stays for Bedrock)
-        env["MODELPORT_RUNTIME_CLIENT"] = "http"  # pooled keep-alive InvokeEndpoint; boto3 is for AWS
         for name, variable in bundled.BUNDLED.items():
             if name in names:
                 env[variable] = name

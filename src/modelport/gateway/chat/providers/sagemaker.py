@@ -13,9 +13,8 @@ from typing import Any, AsyncIterator
 
 import orjson
 
-from modelport.gateway.backend import SageMakerBackend, translate_error
+from modelport.gateway.backend import SageMakerBackend
 from modelport.gateway.chat.request import ChatRequest
-from modelport.gateway.chat.stream import thread_stream
 from modelport.gateway.errors import ApiError
 from modelport.gateway.chat.providers.base import ChatProvider, usage
 from modelport.gateway.settings import GatewaySettings
@@ -73,8 +72,7 @@ class SageMakerChatProvider(ChatProvider):
         self.backend = backend
         self.stream_timeout = settings.chat_timeout
 
-    def _error(self, exc: BaseException) -> ApiError:
-        error = translate_error(exc, self.endpoint, self.backend.timeout)
+    def _error(self, error: ApiError) -> ApiError:
         if error.code == "endpoint_not_found":
             error.message += " (deploy the bundled chat model: `modelport train chat`, then deploy it as endpoint " \
                              f"{self.endpoint}; or set CHAT_PROVIDER / CHAT_BASE_URL)"
@@ -110,25 +108,14 @@ class SageMakerChatProvider(ChatProvider):
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[dict[str, Any]]:
         """InvokeEndpointWithResponseStream, read as JSON lines."""
-        body = endpoint_body(request)
-
-        def open_stream():
-            response = self.backend.runtime_client().invoke_endpoint_with_response_stream(
-                EndpointName=self.endpoint, Body=body, ContentType="application/json", Accept=JSON_LINES)
-            events = response["Body"]
-            return events, events.close
-
+        parts = self.backend.invoke_stream(self.endpoint, endpoint_body(request), "application/json", JSON_LINES,
+                                           idle_timeout=self.stream_timeout)
         lines = JsonLines(self.endpoint)
         finished = False
         try:
-            async with aclosing(thread_stream(open_stream, self.stream_timeout)) as events:
-                async for event in events:
-                    part = event.get("PayloadPart")
-                    if part is None:
-                        failure = event.get("ModelStreamError") or event.get("InternalStreamFailure") or {}
-                        raise ApiError(502, "model_error", f"the chat model on endpoint {self.endpoint} failed mid-stream: "
-                                       f"{failure.get('Message') or failure}")
-                    for item in lines.feed(part.get("Bytes") or b""):
+            async with aclosing(parts):
+                async for part in parts:
+                    for item in lines.feed(part):
                         out = self._events(item)
                         if out:
                             finished = finished or "done" in out
@@ -138,12 +125,7 @@ class SageMakerChatProvider(ChatProvider):
                 if out:
                     finished = finished or "done" in out
                     yield out
-        except ApiError:
-            raise
-        except TimeoutError:
-            raise ApiError(504, "backend_timeout", f"endpoint {self.endpoint} sent nothing for {self.stream_timeout:g} s",
-                           retryable=True) from None
-        except Exception as exc:  # noqa: BLE001 - every botocore failure becomes a JSON error
+        except ApiError as exc:
             raise self._error(exc) from None
         if not finished:
             raise ApiError(502, "chat_stream_incomplete", f"the chat model on endpoint {self.endpoint} stopped before its summary")

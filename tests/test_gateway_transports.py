@@ -1,0 +1,284 @@
+"""The two Runtime API transports (boto3 and pooled HTTP, ``gateway/transports/``) are interchangeable:
+for the same case they give the same answer, the same payload parts of a response stream and the same
+error (status, code, message, retry advice, details) — checked side by side against the SageMaker-Runtime
+stand-in on 127.0.0.1. Then streaming chat through each against real hosting serving a small chat
+archive, and which transport ``MODELPORT_RUNTIME_CLIENT`` (``auto`` by default) picks."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+
+import httpx
+import pytest
+
+from gateway_events.live_gateway import LiveGateway, free_port
+from gateway_events.standin_runtime import (
+    StandinRuntime, answer_json, echo, event_stream, model_error, not_ready, service_error, slow,
+)
+from gateway_stack import hosted_toy, toy_gateway
+from modelport.gateway.backend import SageMakerBackend
+from modelport.gateway.errors import ApiError
+from modelport.gateway.settings import GatewaySettings
+from modelport.hosting.eventstream import encode_message, internal_stream_failure, model_stream_error, payload_part
+
+TRANSPORTS = ("boto3", "http")
+JSON_LINES = "application/jsonlines"
+# an event of a type the client does not model: botocore skips it, and so must the HTTP transport
+UNKNOWN_EVENT = encode_message({":event-type": "Heartbeat", ":message-type": "event"}, b"")
+
+
+@pytest.fixture(scope="module")
+def standin():
+    server = StandinRuntime({
+        "echo-ep": echo(),
+        "refuses": model_error(400, "bad pixels"),
+        "crashes": model_error(500, "out of memory"),
+        "warming": not_ready(),
+        "throttled": service_error(400, "ThrottlingException", "Rate exceeded"),
+        "overloaded": service_error(503, "ServiceUnavailable", "Service unavailable, try later"),
+        "denied": service_error(403, "AccessDeniedException", "not authorized to perform sagemaker:InvokeEndpoint"),
+        "failing": service_error(500, "InternalFailure", "An internal failure occurred"),
+        "rejects": service_error(400, "ValidationError", "Input payload must contain a Body."),
+        "slow-ep": slow(3.0, answer_json({})),
+        "streams": event_stream(payload_part(b'{"delta": "a"}\n{"del'), UNKNOWN_EVENT, payload_part(b'ta": "b"}\n'),
+                                payload_part(b"")),
+        "breaks": event_stream(payload_part(b"first"), model_stream_error("The model stream ended early", "StreamBroken"),
+                               payload_part(b"never")),
+        "stream-fails": event_stream(payload_part(b"x"), internal_stream_failure("stream processing failed")),
+        "stalls": event_stream(payload_part(b"first"), payload_part(b"late"), pause=3.0),
+    }).start()
+    yield server
+    server.stop()
+
+
+@functools.cache
+def transport_for(url: str, client: str, timeout: float = 1.0):
+    """The transport a gateway with these settings holds (asserting it is the one asked for); one per
+    setting for the whole module, as a gateway keeps its transport (boto3 clients are slow to build)."""
+    settings = GatewaySettings(runtime_endpoint_url=url, runtime_client=client, mode="local", region="us-east-1",
+                               backend_timeout=timeout, hosting_token="standin-token")
+    backend = SageMakerBackend(settings)
+    assert backend.transport.name == client and backend.config_error is None
+    if client == "boto3":
+        backend.transport.client()  # built now, so that building it is no part of a timed call
+    return backend.transport
+
+
+def as_tuple(error: ApiError) -> tuple:
+    return error.status, error.code, error.message, error.retryable, error.details, error.headers
+
+
+def invoke(transport, endpoint: str, body: bytes = b'{"x": 1}', **extra):
+    """("ok", Invocation) or ("error", its fields) of one InvokeEndpoint."""
+    async def run():
+        try:
+            return "ok", await transport.invoke(endpoint, body, "application/json", "application/json", **extra)
+        except ApiError as exc:
+            return "error", as_tuple(exc)
+    return asyncio.run(run())
+
+
+def stream(transport, endpoint: str, idle_timeout: float = 10.0) -> tuple[list[bytes], tuple | None]:
+    """(payload parts received, the error's fields or None) of one InvokeEndpointWithResponseStream."""
+    async def run():
+        parts: list[bytes] = []
+        try:
+            async for part in transport.invoke_stream(endpoint, b'{"messages": []}', "application/json", JSON_LINES,
+                                                      idle_timeout=idle_timeout):
+                parts.append(part)
+        except ApiError as exc:
+            return parts, as_tuple(exc)
+        return parts, None
+    return asyncio.run(run())
+
+
+def test_the_same_answer_and_the_same_request_on_the_wire(standin):
+    payload = bytes(range(256))
+    answers, wire = {}, {}
+    for client in TRANSPORTS:
+        async def run():
+            return await transport_for(standin.url, client).invoke(
+                "echo-ep", payload, "application/x-npy", "application/x-npy",
+                custom_attributes="trace=7", target_variant="AllTraffic")
+        result = asyncio.run(run())
+        answers[client] = (result.body, result.content_type, result.variant)
+        call = standin.calls[-1]
+        wire[client] = (call.endpoint, call.body, call.stream, {name: call.headers.get(name) for name in (
+            "content-type", "accept", "x-amzn-sagemaker-custom-attributes", "x-amzn-sagemaker-target-variant")})
+        assert result.latency_ms > 0
+    assert answers["boto3"] == answers["http"] == (payload, "application/x-npy", "AllTraffic")
+    assert wire["boto3"] == wire["http"]
+    assert wire["http"][3]["x-amzn-sagemaker-custom-attributes"] == "trace=7"
+
+
+EXPECTED_ERRORS = {  # endpoint → (status, code, retryable, Retry-After)
+    "refuses": (502, "model_error", False, None),
+    "crashes": (502, "model_error", True, None),
+    "warming": (503, "model_not_ready", True, "5"),
+    "throttled": (429, "backend_throttled", True, "1"),
+    "overloaded": (503, "backend_unavailable", True, "2"),
+    "denied": (502, "backend_misconfigured", False, None),
+    "failing": (502, "backend_error", True, None),
+    "rejects": (400, "backend_rejected", False, None),
+    "not-deployed": (503, "endpoint_not_found", False, None),
+    "slow-ep": (504, "backend_timeout", True, None),
+}
+
+
+@pytest.mark.parametrize("endpoint", list(EXPECTED_ERRORS))
+def test_the_same_error_from_both_transports(standin, endpoint):
+    outcomes = {client: invoke(transport_for(standin.url, client), endpoint) for client in TRANSPORTS}
+    assert outcomes["boto3"] == outcomes["http"]
+    kind, (status, code, message, retryable, details, headers) = outcomes["http"]
+    assert kind == "error" and endpoint in message
+    assert (status, code, retryable, headers.get("Retry-After")) == EXPECTED_ERRORS[endpoint]
+    if endpoint == "refuses":
+        assert details == {"modelStatus": 400, "modelMessage": "bad pixels"}
+
+
+@pytest.mark.parametrize("client", TRANSPORTS)
+def test_an_unreachable_runtime_is_503_from_both(client):
+    kind, error = invoke(transport_for(f"http://127.0.0.1:{free_port()}", client), "any")
+    assert kind == "error" and error[:2] == (503, "backend_unavailable") and error[5] == {"Retry-After": "2"}
+
+
+def test_the_same_stream_from_both_transports(standin):
+    received, wire = {}, {}
+    for client in TRANSPORTS:
+        received[client] = stream(transport_for(standin.url, client), "streams")
+        call = standin.calls[-1]
+        wire[client] = (call.stream, call.headers.get("content-type"), call.headers.get("x-amzn-sagemaker-accept"))
+    assert received["boto3"] == received["http"]
+    parts, error = received["http"]
+    assert error is None and b"".join(parts) == b'{"delta": "a"}\n{"delta": "b"}\n'
+    assert wire["boto3"] == wire["http"] == (True, "application/json", JSON_LINES)
+
+
+STREAM_FAILURES = {  # endpoint → (parts before the failure, status, code)
+    "breaks": ([b"first"], 502, "model_error"),
+    "stream-fails": ([b"x"], 502, "backend_error"),
+    "refuses": ([], 502, "model_error"),
+    "not-deployed": ([], 503, "endpoint_not_found"),
+}
+
+
+@pytest.mark.parametrize("endpoint", list(STREAM_FAILURES))
+def test_the_same_stream_failure_from_both_transports(standin, endpoint):
+    outcomes = {client: stream(transport_for(standin.url, client), endpoint) for client in TRANSPORTS}
+    assert outcomes["boto3"] == outcomes["http"]
+    parts, error = outcomes["http"]
+    expected_parts, status, code = STREAM_FAILURES[endpoint]
+    assert parts == expected_parts and error[:2] == (status, code)
+    if endpoint == "breaks":
+        assert error[4] == {"modelStatus": None, "modelMessage": "The model stream ended early"}
+
+
+def test_a_stream_that_stalls_is_504_from_both(standin):
+    outcomes = {client: stream(transport_for(standin.url, client, timeout=5.0), "stalls", idle_timeout=1.0)
+                for client in TRANSPORTS}
+    assert outcomes["boto3"] == outcomes["http"]
+    parts, error = outcomes["http"]
+    assert parts == [b"first"] and error[:3] == (504, "backend_timeout", "endpoint stalls sent nothing for 1 s")
+
+
+# ---- streaming chat through real hosting ---------------------------------------------------------
+CHAT_TOY = """
+    import json
+
+    def model_fn(model_dir):
+        return {}
+
+    def input_fn(body, content_type):
+        return json.loads(body)
+
+    def predict_fn(data, model):
+        words = data["messages"][-1]["content"].split()
+        def events():
+            for word in words:
+                yield {"delta": word + " "}
+            if words[0] == "break":
+                raise RuntimeError("the generator broke")
+            yield {"done": True, "stopReason": "end_turn", "model": "echo-toy",
+                   "usage": {"inputTokens": len(words), "outputTokens": len(words)}}
+        return events()
+
+    def output_fn(prediction, accept):
+        return prediction, "application/jsonlines"
+"""
+
+
+@pytest.fixture(scope="module")
+def hosting_url(tmp_path_factory):
+    with hosted_toy(tmp_path_factory.mktemp("transports-chat"), CHAT_TOY) as url:
+        yield url
+
+
+def chat_events(url: str, text: str) -> list[tuple[str | None, dict]]:
+    """(event name, data) of each SSE event of a streamed /chat."""
+    events, name = [], None
+    with httpx.stream("POST", f"{url}/chat", json={"messages": [{"role": "user", "content": text}], "stream": True},
+                      timeout=60) as response:
+        assert response.status_code == 200 and response.headers["x-modelport-streaming"] == "sse"
+        for line in response.iter_lines():
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                events.append((name, json.loads(line[5:])))
+                name = None
+    return events
+
+
+def test_streaming_chat_through_hosting_is_the_same_on_both_transports(hosting_url):
+    seen = {}
+    for client in TRANSPORTS:
+        app = toy_gateway(hosting_url, runtime_client=client)
+        assert app.state.backend.transport.name == client
+        with LiveGateway(app) as url:
+            events = chat_events(url, "streams word by word")
+            broken = chat_events(url, "break after three")
+        final = events[-1][1]
+        seen[client] = ([data for _, data in events[:-1]], final["reply"], final["usage"], final["model"],
+                        broken[:-1], broken[-1][0], broken[-1][1]["error"]["code"])
+    assert seen["boto3"] == seen["http"]
+    deltas, reply, usage, model, broken_first, broken_event, broken_code = seen["http"]
+    assert deltas == [{"delta": "streams "}, {"delta": "word "}, {"delta": "by "}, {"delta": "word "}]
+    assert reply == "streams word by word " and usage == {"inputTokens": 4, "outputTokens": 4} and model == "echo-toy"
+    assert broken_first == [(None, {"delta": "break "}), (None, {"delta": "after "}), (None, {"delta": "three "})]
+    assert broken_event == "error" and broken_code == "model_error"
+
+
+def test_the_default_takes_the_http_transport_in_front_of_hosting(hosting_url, monkeypatch):
+    monkeypatch.delenv("MODELPORT_RUNTIME_CLIENT", raising=False)
+    app = toy_gateway(hosting_url, runtime_client=GatewaySettings().runtime_client)  # the default: auto
+    assert app.state.backend.transport.name == "http" and app.state.settings.runtime_client == "auto"
+    with LiveGateway(app) as url:
+        assert chat_events(url, "hello there")[-1][1]["reply"] == "hello there "
+
+
+# ---- which transport MODELPORT_RUNTIME_CLIENT picks ----------------------------------------------
+HOSTING = "http://127.0.0.1:8001"
+AWS = "https://runtime.sagemaker.eu-west-1.amazonaws.com"
+
+
+@pytest.mark.parametrize(
+    ("choice", "url", "mode", "expected", "error"),
+    [
+        ("auto", HOSTING, "local", "http", None),  # local hosting
+        ("", HOSTING, "local", "http", None),
+        ("auto", AWS, "local", "boto3", None),  # real SageMaker from a laptop
+        ("auto", "", "local", "boto3", None),  # AWS's default URL
+        ("auto", "", "aws", "boto3", None),  # Lambda
+        ("auto", HOSTING, "aws", "boto3", None),  # not a local gateway: sign requests
+        ("boto3", HOSTING, "local", "boto3", None),
+        ("HTTP", HOSTING, "aws", "http", None),
+        ("http", AWS, "local", "boto3", "MODELPORT_RUNTIME_CLIENT=http needs"),
+        ("carrier-pigeon", HOSTING, "local", "http", "accepted: auto, boto3, http (using http, as auto would)"),
+    ],
+)
+def test_which_transport_the_setting_picks(choice, url, mode, expected, error):
+    backend = SageMakerBackend(GatewaySettings(runtime_endpoint_url=url, runtime_client=choice, mode=mode,
+                                               region="us-east-1", hosting_token="t"))
+    assert backend.transport.name == expected
+    assert backend.config_error is None if error is None else error in backend.config_error
