@@ -13,7 +13,7 @@ import typer
 
 
 def _home() -> Path:
-    from modelport.config import get_settings
+    from modelport.settings import get_settings
 
     return get_settings().home.resolve()
 
