@@ -11,7 +11,7 @@ mixins it needs and adds only its own fields.
 
 A shared field reads exactly one variable (its ``validation_alias``), whatever prefix the class
 that mixes it in has. :class:`Settings` is the small set every part may ask for (``get_settings()``).
-Outside settings classes modelport does not read ``os.environ`` for its own configuration (the
+Outside settings classes modelport does not read the environment for its own configuration (the
 exceptions, and why, are listed in ``docs/architecture.md``).
 """
 
