@@ -64,7 +64,7 @@ def main() -> None:
     parser.add_argument("--home", type=Path, default=None, help="the stack's MODELPORT_HOME (default: as modelport finds it)")
     parser.add_argument("--out", type=Path, default=IMAGES, help="where to write page-*.png")
     args = parser.parse_args()
-    from modelport.config import get_settings
+    from modelport.settings import get_settings
 
     check_full_size(args.home or get_settings().home)
 

@@ -1,20 +1,22 @@
-"""modelport's own settings, read from ``MODELPORT_*`` environment variables (one place for config).
+"""Where modelport keeps its state: the one home of the ``MODELPORT_HOME`` decision.
 
 ``MODELPORT_HOME`` (all local state) defaults to ``.modelport`` at the root of the modelport checkout the
 current directory lies in, and to ``~/.modelport`` everywhere else (``default_home``). "In a checkout"
 means: the nearest ``pyproject.toml`` at or above the current directory names the project ``modelport``.
 So ``make run`` in a clone keeps its state beside the code, as before, and an installed ``modelport up``
 in any other folder keeps one home per user instead of scattering ``.modelport`` folders.
+
+Every settings class with a ``home`` takes it from here (``modelport.settings.HomeSetting``); the
+settings themselves live in ``modelport.settings``.
 """
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
+HOME_ENV = "MODELPORT_HOME"
 HOME_HELP = ("MODELPORT_HOME holds all local state; default: ./.modelport at the root of a modelport "
              "checkout, ~/.modelport anywhere else.")
 
@@ -44,22 +46,15 @@ def default_home() -> Path:
     return checkout / ".modelport" if checkout is not None else Path.home() / ".modelport"
 
 
-class Settings(BaseSettings):
-    """Settings shared by every part; each field documents its environment variable."""
-
-    model_config = SettingsConfigDict(env_prefix="MODELPORT_", extra="ignore")
-
-    home: Path = Field(default_factory=default_home, description=HOME_HELP)
-    install_requirements: bool = Field(
-        default=False,
-        description="MODELPORT_INSTALL_REQUIREMENTS: install code/requirements.txt of served archives.",
-    )
-
-    def path(self, *parts: str) -> Path:
-        """A path under MODELPORT_HOME (not created)."""
-        return self.home.joinpath(*parts)
+def home_in(environ: Mapping[str, str]) -> Path:
+    """MODELPORT_HOME as ``environ`` (a mapping handed over instead of the process environment, as
+    ``modelport aws``'s settings take one) sets it, else :func:`default_home`."""
+    value = environ.get(HOME_ENV)
+    return Path(value) if value else default_home()
 
 
-def get_settings() -> Settings:
-    """Read the settings from the environment now (cheap; call where needed, don't cache globally)."""
-    return Settings()
+def get_settings():
+    """``modelport.settings.get_settings()``, kept here because notebooks and user code import it from here."""
+    from modelport.settings import get_settings as read
+
+    return read()

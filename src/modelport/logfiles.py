@@ -16,15 +16,17 @@ import time
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from modelport.settings import ModelportSettings
 
 _READ_SIZE = 65536
 
 
-class LogSettings(BaseSettings):
+class LogSettings(ModelportSettings):
     """How large a log file grows before it rotates, and how many rotated files are kept."""
 
-    model_config = SettingsConfigDict(env_prefix="MODELPORT_LOG_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="MODELPORT_LOG_")
 
     max_mb: float = Field(default=10.0, gt=0, description="MODELPORT_LOG_MAX_MB: size of one log file before it rotates.")
     backups: int = Field(default=3, ge=0, description="MODELPORT_LOG_BACKUPS: rotated files kept beside the current one.")

@@ -23,6 +23,11 @@ PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 SIGTERM = 15  # signal.SIGTERM on Linux, the one system with PR_SET_PDEATHSIG (importing signal slows the launcher)
 
 
+def available_cpus() -> int:
+    """How many CPUs this process may run on (its affinity mask where the system has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def die_with_parent(sig: int = SIGTERM, parent: int | None = None) -> bool:
     """Ask Linux to send ``sig`` to this process when its parent dies; False where it cannot (not Linux).
 

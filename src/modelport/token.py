@@ -4,7 +4,8 @@ Hosting takes it from ``MODELPORT_HOSTING_TOKEN`` when that is set, else from
 ``MODELPORT_HOME/hosting/token``, which the first caller creates (random, mode 0600). Hosting and its
 clients (the CLI, ``modelport.sdk``, ``modelport up``, notebooks, bench tools) all read it here, so
 clients present what hosting expects without the user doing anything. This module is neutral on
-purpose: it imports nothing of hosting, so the gateway may read it too.
+purpose: it imports nothing of hosting, so the gateway may read it too. The variable is read through
+``modelport.settings`` (imported late: that module takes ``TOKEN_ENV`` from here).
 """
 
 from __future__ import annotations
@@ -42,9 +43,16 @@ def token_file(home: Path) -> Path:
 def _home(home: Path | None) -> Path:
     if home is not None:
         return Path(home)
-    from modelport.config import get_settings
+    from modelport.settings import HomeSetting
 
-    return get_settings().home
+    return HomeSetting().home
+
+
+def _explicit() -> str:
+    """``MODELPORT_HOSTING_TOKEN`` as set (trimmed); empty when it is not."""
+    from modelport.settings import HostingTokenSetting
+
+    return HostingTokenSetting().hosting_token.strip()
 
 
 def _checked(value: str, source: str) -> str:
@@ -81,7 +89,7 @@ def load(home: Path | None = None, create: bool = True) -> HostingToken:
     others could read is made private again. Raises :class:`TokenError` for an unusable token, and
     ``FileNotFoundError`` when there is no file and ``create`` is false.
     """
-    explicit = os.environ.get(TOKEN_ENV, "").strip()
+    explicit = _explicit()
     if explicit:
         return HostingToken(_checked(explicit, TOKEN_ENV), True, TOKEN_ENV)
     path = token_file(_home(home))
@@ -103,7 +111,7 @@ def rotate(home: Path | None = None) -> str:
     A running hosting keeps the token it started with until it restarts. Raises :class:`TokenError`
     when ``MODELPORT_HOSTING_TOKEN`` is set (that token is changed where it is set).
     """
-    if os.environ.get(TOKEN_ENV, "").strip():
+    if _explicit():
         raise TokenError(f"{TOKEN_ENV} is set, so hosting uses it and not the token file; change it where it is set.")
     path = token_file(_home(home))
     path.unlink(missing_ok=True)

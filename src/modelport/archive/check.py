@@ -18,6 +18,7 @@ from typing import Any
 
 from modelport.archive.errors import ArchiveError
 from modelport.archive.pack import CODE_DIR, DEFAULT_ENTRY_SCRIPT
+from modelport.archive.settings import ArchiveSettings
 from modelport.archive.unpack import safe_extract
 
 INSPECT_MODULE = "modelport.runtime.inspect"
@@ -177,7 +178,7 @@ def layout_findings(model_dir: Path) -> tuple[list[str], list[str]]:
     code = model_dir / CODE_DIR
     if not code.is_dir():
         notes.append(f"no {CODE_DIR}/ folder: only SageMaker's default handlers can apply")
-    elif not (code / DEFAULT_ENTRY_SCRIPT).is_file() and not os.environ.get("SAGEMAKER_PROGRAM"):
+    elif not (code / DEFAULT_ENTRY_SCRIPT).is_file() and not ArchiveSettings().entry_script:
         notes.append(f"no {CODE_DIR}/{DEFAULT_ENTRY_SCRIPT}: the entry script must be named by SAGEMAKER_PROGRAM")
     wanted = listed_requirements(model_dir)
     if wanted:

@@ -21,12 +21,11 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from modelport.archive.errors import ArchiveError, UnsafeArchiveError
+from modelport.archive.settings import MAX_BYTES_ENV, MAX_ENTRIES_ENV, ArchiveSettings
 from modelport.checksum import sha256_of
 
 DEFAULT_MAX_BYTES = 20 * 1024**3  # 20 GiB unpacked
-MAX_BYTES_ENV = "MODELPORT_MAX_ARCHIVE_BYTES"
 DEFAULT_MAX_ENTRIES = 100_000
-MAX_ENTRIES_ENV = "MODELPORT_MAX_ARCHIVE_ENTRIES"
 CACHE_KEY_LENGTH = 16  # hex digits of the archive's sha256 used as the cache folder name
 # tarfile's extraction filters arrived in Python 3.11.4; before that our own checks stand alone.
 _FILTER_ERROR: type[Exception] | tuple[()] = getattr(tarfile, "FilterError", ())
@@ -34,25 +33,26 @@ _FILTER_ERROR: type[Exception] | tuple[()] = getattr(tarfile, "FilterError", ())
 
 def max_archive_bytes() -> int:
     """The unpacked-size limit: ``MODELPORT_MAX_ARCHIVE_BYTES`` if set, else :data:`DEFAULT_MAX_BYTES`."""
-    return _positive_setting(MAX_BYTES_ENV, DEFAULT_MAX_BYTES, "bytes")
+    return _positive_setting(MAX_BYTES_ENV, ArchiveSettings().max_bytes, DEFAULT_MAX_BYTES, "bytes")
 
 
 def max_archive_entries() -> int:
     """The entry-count limit: ``MODELPORT_MAX_ARCHIVE_ENTRIES`` if set, else :data:`DEFAULT_MAX_ENTRIES`."""
-    return _positive_setting(MAX_ENTRIES_ENV, DEFAULT_MAX_ENTRIES, "entries")
+    return _positive_setting(MAX_ENTRIES_ENV, ArchiveSettings().max_entries, DEFAULT_MAX_ENTRIES, "entries")
 
 
-def _positive_setting(variable: str, default: int, unit: str) -> int:
-    raw = os.environ.get(variable, "").strip()
+def _positive_setting(variable: str, value: str, default: int, unit: str) -> int:
+    """``value`` (the text of ``variable``) as a positive whole number; ``default`` when it is empty."""
+    raw = value.strip()
     if not raw:
         return default
     try:
-        value = int(raw.replace("_", ""))
+        number = int(raw.replace("_", ""))
     except ValueError:
         raise ArchiveError(f"{variable} must be a whole number of {unit}, got {raw!r}") from None
-    if value <= 0:
+    if number <= 0:
         raise ArchiveError(f"{variable} must be a positive number of {unit}, got {raw!r}")
-    return value
+    return number
 
 
 def resolve_archive_path(archive: Path | str) -> Path:

@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args or len(args) > 2:
         print("usage: python -m modelport.aws.lambda_zip OUT.zip [x86_64|arm64]", file=sys.stderr)
         return 2
-    from modelport.config import get_settings
+    from modelport.settings import get_settings
 
     package = build_lambda_zip(args[1] if len(args) > 1 else "x86_64", get_settings().home / "aws" / "wheels")
     Path(args[0]).write_bytes(package.data)

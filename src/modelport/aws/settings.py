@@ -39,7 +39,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from modelport.config import default_home
+from modelport.config import home_in
 from modelport.resources import page_dir as installed_page_dir
 
 BUNDLED_MODELS = ("mnist-sklearn", "mnist-pytorch", "sentiment")
@@ -193,7 +193,7 @@ def load_settings(config: Path | None = None, environ: dict[str, str] | None = N
     values.update(_from_env(environ))
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     if not values.get("models"):
-        values["models"] = default_models(home or (Path(environ["MODELPORT_HOME"]) if environ.get("MODELPORT_HOME") else default_home()))
+        values["models"] = default_models(home or home_in(environ))
     try:
         settings = AwsSettings(**values)
     except ValidationError as exc:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from modelport.training.settings import TrainingSettings
 
 MODEL_NAME = "modelport-demo-chat"
 MODEL_LABEL = "modelport-demo-chat (pipeline demo: a tiny character-level transformer trained on tweets)"
@@ -44,7 +45,7 @@ FAST = Recipe(context=48, width=48, layers=2, heads=2, batch=16, steps=30, learn
 def _threads() -> int:
     # One thread: these matrices are small, and on a shared 2-core machine more threads made steps
     # 7-15x slower (oversubscription) while on an idle one they gain little.
-    return int(os.environ.get("MODELPORT_TRAIN_THREADS", "1"))
+    return TrainingSettings().threads
 
 
 def _learning_rate(step: int, recipe: Recipe) -> float:

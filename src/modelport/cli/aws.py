@@ -24,7 +24,7 @@ MODEL = typer.Option(None, "--model", "-m", help="NAME=PATH of a model.tar.gz; r
 
 def _settings(config: Path | None, **overrides):
     from modelport.aws.settings import SettingsError, load_settings, parse_model_list
-    from modelport.config import get_settings
+    from modelport.settings import get_settings
 
     models = overrides.pop("models", None)
     try:
@@ -76,7 +76,7 @@ def deploy_command(
     from modelport.aws.images import ImageError
     from modelport.aws.lambda_zip import ZipBuildError
     from modelport.aws.progress import Progress
-    from modelport.config import get_settings
+    from modelport.settings import get_settings
 
     settings = _settings(config, stack=stack, region=region, models=model, page_dir=page_dir,
                          bedrock_model_id=bedrock_model_id, instance_type=instance_type,

@@ -22,7 +22,7 @@ def render(variables: dict[str, str], shell: str) -> str:
 
 def hosting_environment(url: Optional[str] = None) -> dict[str, str]:
     """Every variable to set: AWS_ENDPOINT_URL, the token as access key id, the region, and the SDK config."""
-    from modelport.config import get_settings
+    from modelport.settings import get_settings
     from modelport.hosting import access, sdk_config
     from modelport.hosting.settings import get_hosting_settings
 

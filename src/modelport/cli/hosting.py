@@ -302,7 +302,7 @@ def logs(
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines (Ctrl-C to stop)."),
 ) -> None:
     """Show the logs of an endpoint's instances (MODELPORT_HOME/logs/NAME), newest last."""
-    from modelport.config import get_settings
+    from modelport.settings import get_settings
 
     folder = get_settings().path("logs", name)
     files = sorted(folder.glob("*.log"), key=lambda p: p.stat().st_mtime)

@@ -59,7 +59,7 @@ def train_command(
 
     Writes the artifacts, metrics.json (held-out metrics, data set, split, library versions, training time, parameters) and model.tar.gz (artifacts at the root, code/inference.py and code/requirements.txt).
     """
-    from modelport.config import get_settings
+    from modelport.settings import get_settings
     from modelport.training import TrainerRefused, summary, train
     from modelport.training.datasets import DataFormatError
     from modelport.training.fetch import DataFetchError

@@ -13,9 +13,9 @@ import typer
 
 
 def _home() -> Path:
-    from modelport.config import get_settings
+    from modelport.stack.settings import StackSettings
 
-    return get_settings().home.resolve()
+    return StackSettings().home.resolve()
 
 
 def up(
@@ -35,6 +35,7 @@ def up(
     checkout, ~/.modelport anywhere else.
     """
     from modelport.stack import state
+    from modelport.stack.settings import StackSettings
     from modelport.stack.up import UpOptions, run
 
     home = _home()
@@ -44,13 +45,15 @@ def up(
         raise typer.Exit(1)
     options = UpOptions(host=host, port=port, hosting_port=hosting_port, fast=fast, retrain=retrain, home=home)
     if not detach:
-        raise typer.Exit(run(options, detached=os.environ.get("MODELPORT_DETACHED") == "1"))
+        raise typer.Exit(run(options, detached=StackSettings().is_detached))
     raise typer.Exit(_detach(home, [a for a in sys.argv[1:] if a not in ("--detach", "-d")]))
 
 
 def _detach(home: Path, args: list[str]) -> int:
     """Start ``modelport up`` in the background and return once it is up (or failed)."""
+    from modelport.config import HOME_ENV
     from modelport.stack import state
+    from modelport.stack.settings import DETACHED_ENV
 
     log = home / "logs" / "stack.log"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -58,7 +61,7 @@ def _detach(home: Path, args: list[str]) -> int:
         process = subprocess.Popen(
             [sys.executable, "-m", "modelport", *args],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-            env={**os.environ, "MODELPORT_HOME": str(home), "MODELPORT_DETACHED": "1"},
+            env={**os.environ, HOME_ENV: str(home), DETACHED_ENV: "1"},
         )
     typer.echo(f"starting modelport in the background (pid {process.pid}); log: {log}", err=True)
     while True:

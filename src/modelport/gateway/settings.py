@@ -14,18 +14,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from modelport.token import TOKEN_ENV
+from modelport.settings import BusyPollSetting, HostingTokenSetting
 
 DEFAULT_BACKEND_TIMEOUT_S = 25.0  # below API Gateway's 29 s integration timeout
 DEFAULT_MAX_BODY_MB = 6.0  # Lambda's synchronous payload limit and SageMaker's 6 MB body limit
 
 
-class GatewaySettings(BaseSettings):
-    """Everything the gateway reads from the environment."""
+class GatewaySettings(BusyPollSetting, HostingTokenSetting):
+    """Everything the gateway reads from the environment (MODELPORT_BUSY_POLL_MS and MODELPORT_HOSTING_TOKEN
+    are the shared fields of ``modelport.settings``)."""
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, case_sensitive=False)
+    model_config = SettingsConfigDict(populate_by_name=True, case_sensitive=False)
 
     routes: str = Field(
         default="",
@@ -70,11 +71,6 @@ class GatewaySettings(BaseSettings):
         default="*", validation_alias=AliasChoices("MODELPORT_INVOKE_ENDPOINTS", "invoke_endpoints"),
         description="MODELPORT_INVOKE_ENDPOINTS: endpoints reachable by POST /invoke/{endpoint}: `*`, a comma list, or empty to switch it off.",
     )
-    busy_poll_ms: float = Field(
-        default=2.0, ge=0, validation_alias=AliasChoices("MODELPORT_BUSY_POLL_MS", "busy_poll_ms"),
-        description="Milliseconds the local gateway's event loop keeps polling after each answer instead of "
-        "sleeping (0: off; never in Lambda).",
-    )
     access_log: bool = Field(
         default=True, validation_alias=AliasChoices("MODELPORT_ACCESS_LOG", "access_log"),
         description="MODELPORT_ACCESS_LOG: one structured JSON log line per request (never bodies or keys).",
@@ -98,12 +94,6 @@ class GatewaySettings(BaseSettings):
     control_endpoint_url: str = Field(
         default="", validation_alias=AliasChoices("AWS_ENDPOINT_URL_SAGEMAKER", "control_endpoint_url"),
         description="AWS_ENDPOINT_URL_SAGEMAKER: SageMaker control API URL (defaults to the runtime URL when that is set).",
-    )
-    hosting_token: str = Field(
-        default="", validation_alias=AliasChoices(TOKEN_ENV, "hosting_token"),
-        description="MODELPORT_HOSTING_TOKEN: modelport hosting's token, presented as the access key id (boto3) or "
-        "as a bearer token (the lean http client) when the SageMaker URLs point at hosting; locally it defaults to "
-        "the token file under MODELPORT_HOME.",
     )
     region: str = Field(
         default="", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION", "region"),
@@ -180,6 +170,8 @@ class GatewaySettings(BaseSettings):
         """`aws` inside AWS Lambda (or when told), else `local`."""
         if self.mode in ("local", "aws"):
             return self.mode
+        # Read here, not as a field: the defaults the gateway falls back to when a value is invalid
+        # (model_construct, see gateway/app.py) must still know that they run in Lambda.
         return "aws" if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else "local"
 
 

@@ -61,7 +61,7 @@ def model_data_url(model_data: str | Path) -> str:
 
 def stored_archive_url(model_name: str, archive: str | Path) -> str:
     """Where a local archive registered as ``model_name`` is kept: ``MODELPORT_HOME/artifacts/<model>/<file>``."""
-    from modelport.config import get_settings
+    from modelport.settings import get_settings
 
     name = Path(str(archive).removeprefix("file://")).name
     return f"file://{get_settings().path('artifacts', model_name, name).resolve()}"
@@ -69,7 +69,7 @@ def stored_archive_url(model_name: str, archive: str | Path) -> str:
 
 def in_store(url: str) -> bool:
     """Whether a ``file://`` URL lies under MODELPORT_HOME already (nothing to copy)."""
-    from modelport.config import get_settings
+    from modelport.settings import get_settings
 
     return Path(url.removeprefix("file://")).resolve().is_relative_to(get_settings().home.resolve())
 

@@ -18,6 +18,7 @@ from typing import Any
 from modelport import store
 from modelport.hosting.access import is_same_server
 from modelport.objectstore import ObjectStore, ObjectStoreError
+from modelport.settings import S3EndpointSetting
 
 
 class ModelDataError(Exception):
@@ -33,11 +34,10 @@ def model_data_url(container: dict[str, Any]) -> str | None:
     return source.get("S3Uri")
 
 
-def local_s3_store(objects: ObjectStore, port: int, environ: dict[str, str] | None = None) -> ObjectStore | None:
+def local_s3_store(objects: ObjectStore, port: int) -> ObjectStore | None:
     """``objects`` when hosting (on ``port``) is the S3 it should read ``s3://`` from; None when the
     environment points S3 at another server (then :mod:`modelport.store` reads it with boto3)."""
-    environ = os.environ if environ is None else environ
-    endpoint = environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL")
+    endpoint = S3EndpointSetting().s3_endpoint
     if endpoint and not is_same_server(endpoint, port):
         return None
     return objects

@@ -23,7 +23,7 @@ import threading
 from pathlib import Path
 
 from modelport import token as hosting_token
-from modelport.config import get_settings
+from modelport.settings import get_settings
 from modelport.hosting import access, services
 from modelport.hosting.aws_apis import IamApi, LogsApi, StsApi, unknown_service
 from modelport.hosting.auth import Gate, Refusal, check_bind

@@ -1,21 +1,19 @@
-"""Hosting settings, read from ``MODELPORT_HOSTING_*`` environment variables."""
+"""Hosting settings, read from ``MODELPORT_HOSTING_*`` environment variables, and the shared
+MODELPORT_BUSY_POLL_MS (``modelport.settings``)."""
 
 from __future__ import annotations
 
-import os
-
 from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from modelport.process import available_cpus
+from modelport.settings import BusyPollSetting
 
 
-def _cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-class HostingSettings(BaseSettings):
+class HostingSettings(BusyPollSetting):
     """Where hosting listens, what it calls itself in ARNs, and how it supervises instances."""
 
-    model_config = SettingsConfigDict(env_prefix="MODELPORT_HOSTING_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="MODELPORT_HOSTING_")
 
     host: str = Field(default="127.0.0.1", description="MODELPORT_HOSTING_HOST: address to listen on.")
     allow_remote: bool = Field(
@@ -29,16 +27,16 @@ class HostingSettings(BaseSettings):
         "may name, besides MODELPORT_HOME; s3:// is always allowed.",
     )
     max_instances_per_variant: int = Field(
-        default_factory=lambda: max(2, 2 * _cpus()), ge=1,
+        default_factory=lambda: max(2, 2 * available_cpus()), ge=1,
         description="MODELPORT_HOSTING_MAX_INSTANCES_PER_VARIANT: cap on a variant's instance count (default 2 per CPU).",
     )
     max_instances: int = Field(
-        default_factory=lambda: max(4, 4 * _cpus()), ge=1,
+        default_factory=lambda: max(4, 4 * available_cpus()), ge=1,
         description="MODELPORT_HOSTING_MAX_INSTANCES: cap on the instances of one endpoint, all variants together "
         "(default 4 per CPU).",
     )
     max_model_workers: int = Field(
-        default_factory=lambda: max(2, 2 * _cpus()), ge=1,
+        default_factory=lambda: max(2, 2 * available_cpus()), ge=1,
         description="MODELPORT_HOSTING_MAX_MODEL_WORKERS: cap on SAGEMAKER_MODEL_SERVER_WORKERS in a model's "
         "Environment (default 2 per CPU).",
     )
@@ -79,11 +77,6 @@ class HostingSettings(BaseSettings):
     url: str = Field(
         default="http://127.0.0.1:8001",
         description="MODELPORT_HOSTING_URL: where clients (CLI, Python SDK) find the service.",
-    )
-    busy_poll_ms: float = Field(
-        default=2.0, ge=0, validation_alias=AliasChoices("MODELPORT_BUSY_POLL_MS", "busy_poll_ms"),
-        description="MODELPORT_BUSY_POLL_MS: milliseconds the event loop keeps polling after each answer "
-        "instead of sleeping (0: off); shared with the runtime and the gateway.",
     )
 
 

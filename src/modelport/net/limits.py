@@ -9,13 +9,15 @@ Body size limits are not here: each application states its own (SageMaker's 6 MB
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from modelport.settings import ModelportSettings
 
 
-class HttpLimits(BaseSettings):
+class HttpLimits(ModelportSettings):
     """Size, count and time limits of one HTTP/1.1 server. Each field names its environment variable."""
 
-    model_config = SettingsConfigDict(env_prefix="MODELPORT_HTTP_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="MODELPORT_HTTP_", frozen=True)
 
     max_header_bytes: int = Field(
         default=32 * 1024, ge=1024,

@@ -1,24 +1,16 @@
-"""The runtime's settings: SageMaker's own environment variables, as its containers read them."""
+"""The runtime's settings: SageMaker's own environment variables, as its containers read them, and the
+shared MODELPORT_HOME, MODELPORT_BUSY_POLL_MS and MODELPORT_INSTALL_REQUIREMENTS (``modelport.settings``)."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from modelport.config import default_home
-
-
-def _cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+from modelport.process import available_cpus
+from modelport.settings import BusyPollSetting, HomeSetting, InstallRequirementsSetting
 
 
-class RuntimeEnvironment(BaseSettings):
+class RuntimeEnvironment(HomeSetting, BusyPollSetting, InstallRequirementsSetting):
     """Settings of one model server. Each field names the environment variable it reads."""
-
-    model_config = SettingsConfigDict(extra="ignore")
 
     program: str = Field(
         default="inference",
@@ -33,22 +25,14 @@ class RuntimeEnvironment(BaseSettings):
     default_accept: str = Field(default="application/json", validation_alias="SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT")
     port: int = Field(default=8080, validation_alias="SAGEMAKER_BIND_TO_PORT")
     host: str = Field(default="127.0.0.1", validation_alias="MODELPORT_BIND_HOST")
-    workers: int = Field(default_factory=_cpu_count, validation_alias="SAGEMAKER_MODEL_SERVER_WORKERS", ge=1)
+    workers: int = Field(default_factory=available_cpus, validation_alias="SAGEMAKER_MODEL_SERVER_WORKERS", ge=1)
     max_payload_mb: float = Field(default=6, validation_alias="SAGEMAKER_MAX_PAYLOAD_IN_MB", gt=0)
     timeout_seconds: float = Field(
         default=60,
         validation_alias=AliasChoices("SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS", "SAGEMAKER_MODEL_SERVER_TIMEOUT"),
         gt=0,
     )
-    busy_poll_ms: float = Field(
-        default=2.0,
-        validation_alias="MODELPORT_BUSY_POLL_MS",
-        ge=0,
-        description="Milliseconds a worker keeps polling after answering, instead of sleeping (0: off).",
-    )
-    install_requirements: bool = Field(default=False, validation_alias="MODELPORT_INSTALL_REQUIREMENTS")
     framework: str = Field(default="auto", validation_alias="MODELPORT_FRAMEWORK")
-    home: Path = Field(default_factory=default_home, validation_alias="MODELPORT_HOME")
 
     @property
     def module_name(self) -> str:

@@ -32,19 +32,17 @@ from pathlib import Path
 from typing import Iterator
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from modelport.process import die_with_parent
 from modelport.runtime.errors import StartupError
 from modelport.runtime.pip_sources import check_sources, parse_allowed
+from modelport.settings import ModelportSettings
 
 COMPLETE_MARKER = ".modelport-complete"
 
 
-class PipSettings(BaseSettings):
+class PipSettings(ModelportSettings):
     """How requirements are installed. Each field names the environment variable it reads."""
-
-    model_config = SettingsConfigDict(extra="ignore")
 
     timeout_seconds: float = Field(
         default=600,

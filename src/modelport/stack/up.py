@@ -12,10 +12,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from modelport.config import default_home
+from modelport.config import HOME_ENV
 from modelport.resources import page_dir as installed_page_dir
 from modelport.stack import bundled, preflight, state
 from modelport.stack.processes import ManagedProcess
+from modelport.stack.settings import StackSettings
 from modelport.token import TOKEN_ENV, hosting_token
 
 # hosting runs code, so it stays on loopback whatever --host says; only the gateway is shared
@@ -31,7 +32,7 @@ class UpOptions:
     hosting_port: int = 8001
     fast: bool = False
     retrain: bool = False
-    home: Path = field(default_factory=default_home)
+    home: Path = field(default_factory=lambda: StackSettings().home)
     page_dir: Path = field(default_factory=installed_page_dir)
 
 
@@ -56,7 +57,7 @@ class Stack:
         env.setdefault("AWS_ACCESS_KEY_ID", "modelport")
         env.setdefault("AWS_SECRET_ACCESS_KEY", "modelport")
         env.setdefault("AWS_REGION", "us-east-1")
-        env["MODELPORT_HOME"] = str(self.home)
+        env[HOME_ENV] = str(self.home)
         return env
 
     def _gateway_env(self, names: list[str]) -> dict[str, str]:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
+from modelport.settings import S3EndpointSetting
 from modelport.store.uri import ParsedUri, StoreError
 
 
@@ -15,8 +15,7 @@ def client() -> Any:
         import boto3
     except ImportError as exc:  # boto3 is a dependency, but say clearly what is missing
         raise StoreError("s3:// URIs need boto3; install it with `pip install boto3`") from exc
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
-    return boto3.client("s3", endpoint_url=endpoint)
+    return boto3.client("s3", endpoint_url=S3EndpointSetting().s3_endpoint)
 
 
 def _describe(parsed: ParsedUri, exc: Exception) -> str:

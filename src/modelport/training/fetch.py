@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.console import Console
 
 from modelport.checksum import sha256_of
-from modelport.config import get_settings
+from modelport.settings import get_settings
 from modelport.progress import progress
 from modelport.training.sources import SOURCES, DataSource
 

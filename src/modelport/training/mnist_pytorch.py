@@ -16,9 +16,10 @@ import numpy as np
 
 from modelport.training import datasets
 from modelport.training.evaluation import classification_metrics
+from modelport.process import available_cpus
 from modelport.progress import progress
 from modelport.training.packaging import models_root
-from modelport.training.run import TrainingRun, available_cpus, bar, dataset_info, step
+from modelport.training.run import TrainingRun, bar, dataset_info, step
 from modelport.training.sources import MNIST
 
 NAME = "mnist-pytorch"

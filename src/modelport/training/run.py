@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import platform
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from modelport.process import available_cpus
 from modelport.progress import progress
 from modelport.training.sources import DataSource
 
@@ -103,11 +103,6 @@ def step(description: str, *, quiet: bool = False, spinner: bool = True):
     timer.seconds = time.perf_counter() - started
     timer.cpu_seconds = time.process_time() - cpu_started
     console.print(f"[green]✓[/] {description} ({timer.seconds:.1f} s)")
-
-
-def available_cpus() -> int:
-    """How many CPUs this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def summary(name: str, record: dict) -> str:
