@@ -1,0 +1,45 @@
+"""The SageMaker Python SDK v3 (3.27, unmodified, in its own venv) against a real hosting process:
+ModelBuilder.build() (IAM role checks answered by hosting) -> deploy -> invoke with the SDK's JSON, CSV
+and NumPy codecs; ModelBuilder repacking source code; a blue/green update; an unknown operation.
+Nothing may leave the machine (tripwire proxy)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers.sdk import ACCOUNT, HostingProcess, Tripwire, client_environment, make_sdk_archives, run_script
+
+BUCKET = f"sagemaker-us-east-1-{ACCOUNT}"
+
+
+@pytest.fixture(scope="module")
+def archives(tmp_path_factory):
+    return make_sdk_archives(tmp_path_factory.mktemp("sdk-archives"))
+
+
+def test_sdk_v3_model_builder_flows(archives, tmp_path):
+    server = HostingProcess(tmp_path / "home", tmp_path / "hosting.log").start()
+    tripwire = Tripwire()
+    (tmp_path / "scratch").mkdir()
+    try:
+        results = run_script("v3", "v3_flows.py", [str(archives)],
+                             client_environment(server.url, server.home, tripwire, tmp_path / "scratch"))
+    finally:
+        server.stop()
+        tripwire.close()
+    assert tripwire.attempts == [], f"a client tried to leave the machine: {tripwire.attempts}"
+
+    assert results["s3"] == {"bucket": BUCKET, "uri": f"s3://{BUCKET}/v3/scaler/scaler.tar.gz", "same": True}
+    answers = results["model_builder"]["answers"]
+    assert answers["json"] == [[2.0, 4.0], [6.0, 8.0]]
+    assert answers["csv"] == [["2.0", "4.0"], ["6.0", "8.0"]]
+    assert answers["numpy"] == [[2.0, 4.0], [6.0, 8.0]]
+
+    update = results["update"]
+    assert update["answer"] == [[5.5, 10.5]]  # the repacked entry.py: x * 5 + 0.5
+    assert update["config"] == update["expected_config"]
+    assert update["model_data"].startswith(f"s3://{BUCKET}/") and update["model_data"] != update["repacked_from"]
+
+    unknown = results["unknown_operation"]
+    assert unknown["raised"] and unknown["code"] == "UnknownOperationException"
+    assert "ListModelPackages" in unknown["message"]
