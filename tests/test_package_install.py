@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers.runtime import free_port, wait_until_up
+from tests.helpers.processes import free_port, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements.lock"

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.helpers.runtime import free_port, wait_until_up
+from tests.helpers.processes import free_port, stop, wait_until_up
 
 from modelport.training import train
 from modelport.training.datasets import load_mnist, split

@@ -10,8 +10,7 @@ import sys
 import httpx
 import pytest
 
-from tests.helpers.live_gateway import free_port
-from tests.helpers.runtime import wait_until_up
+from tests.helpers.processes import free_port, stop, wait_until_up
 from tests.helpers.standin_runtime import StandinRuntime, answer_json, mnist_answer
 
 SITE = "http://localhost:5173"

@@ -10,7 +10,8 @@ import re
 import httpx
 import pytest
 
-from tests.helpers.live_gateway import LiveGateway, free_port
+from tests.helpers.live_gateway import LiveGateway
+from tests.helpers.processes import free_port
 from tests.helpers.standin_runtime import (
     StandinRuntime, answer_json, echo, mnist_answer, model_error, not_ready, slow,
 )

@@ -9,7 +9,8 @@ import json
 import httpx
 import pytest
 
-from tests.helpers.live_gateway import LiveGateway, free_port
+from tests.helpers.live_gateway import LiveGateway
+from tests.helpers.processes import free_port
 from tests.helpers.standin_runtime import StandinRuntime, answer_json, chunked, echo, mnist_answer, model_error, not_ready, slow
 from modelport.gateway.app import create_app
 from modelport.gateway.settings import GatewaySettings

@@ -7,9 +7,11 @@ Every hosting a test starts has its own token; :func:`clients`, :func:`instances
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 import boto3
@@ -20,6 +22,8 @@ from modelport.hosting.server import HostingServer
 from modelport.hosting.settings import HostingSettings
 from modelport.token import hosting_token
 from modelport.token import load as load_token
+from tests.helpers.processes import free_port, stop, wait_until_up
+from tests.helpers.waiting import eventually
 
 # A model whose answers say which instance and variant served them. Env: SCALE multiplies x,
 # TAG names the model version, FAIL_LOAD makes model_fn fail (the server then exits non-zero).
@@ -128,14 +132,14 @@ def wait_in_service(sm, name: str, timeout: float = 90) -> dict:
 
 def wait_status(sm, name: str, statuses: tuple[str, ...], timeout: float = 90) -> dict:
     """Poll DescribeEndpoint until its status is one of ``statuses``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        described = sm.describe_endpoint(EndpointName=name)
-        if described["EndpointStatus"] in statuses:
-            return described
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{name} stayed {described['EndpointStatus']}: {described.get('FailureReason')}")
-        time.sleep(0.05)
+    described: dict = {}
+
+    def reached() -> dict | None:
+        described.update(sm.describe_endpoint(EndpointName=name))
+        return dict(described) if described["EndpointStatus"] in statuses else None
+
+    return eventually(reached, timeout, message=lambda: f"{name} stayed {described['EndpointStatus']}: "
+                                                       f"{described.get('FailureReason')}")
 
 
 def deploy(sm, name: str, model_data: str, *, variants: list[dict] | None = None, count: int = 1,
@@ -178,3 +182,47 @@ class MotoS3:
 
     def stop(self) -> None:
         self._server.stop()
+
+
+class HostingProcess:
+    """``modelport hosting`` as its own process on a fixed port (so clients keep their endpoint URL
+    across a restart), with its state in ``home``, its output appended to ``log`` and ``env`` added to
+    its environment. ``token`` is its token (known to :func:`token_for` once started)."""
+
+    def __init__(self, home: Path, log: Path, *, port: int | None = None, env: dict[str, str] | None = None) -> None:
+        self.home, self.log_path, self.extra_env = home, log, dict(env or {})
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.token = ""
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> "HostingProcess":
+        """Start and wait until ``/ping`` answers (failing with its log if it cannot start)."""
+        env = {**os.environ, "MODELPORT_HOME": str(self.home), "MODELPORT_HOSTING_PORT": str(self.port),
+               "MODELPORT_HOSTING_STARTUP_TIMEOUT": "90"}
+        for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+            env.pop(name, None)
+        env.update(self.extra_env)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "modelport", "hosting"], env=env, stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        wait_until_up(f"{self.url}/ping", self.process, self.log, timeout=timeout)
+        given = self.extra_env.get("MODELPORT_HOSTING_TOKEN")
+        self.token = given or remember_token(self.url, self.home)
+        _TOKENS[self.url] = self.token
+        return self
+
+    def log(self) -> str:
+        """Its output so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """kill -9 hosting (its instances follow it: they die with their parent)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(30)
+
+    def stop(self) -> int | None:
+        """Stop hosting cleanly (its instances stop too); SIGKILL after 60 s. Its exit code."""
+        return stop(self.process, grace=60)

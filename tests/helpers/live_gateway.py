@@ -11,7 +11,6 @@ import uvloop
 from modelport.gateway.local_server import gateway_error
 from modelport.net.asgi import AsgiApp, serve_asgi
 from modelport.net.server import bind_socket
-from tests.helpers.runtime import free_port  # noqa: F401 - re-exported: tests import it from here
 
 
 class LiveGateway:

@@ -19,7 +19,8 @@ import uvloop
 from modelport.net.handler import HandlerConnection
 from modelport.net.limits import HttpLimits
 from modelport.net.server import HttpServer
-from tests.helpers.runtime import free_port, wait_until_up, write_model
+from tests.helpers.processes import free_port, stop, wait_until_up
+from tests.helpers.runtime import write_model
 
 
 class ThreadServer:
@@ -169,13 +170,8 @@ class ServerProcess:
         return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        """SIGTERM it (SIGKILL 20 s later)."""
+        stop(self.process)
 
 
 def _base_env(home: Path, extra: dict[str, str]) -> dict[str, str]:

@@ -9,13 +9,10 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
-from tests.helpers.runtime import free_port
+from tests.helpers.processes import free_port, stop, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "page"
@@ -45,23 +42,6 @@ def require_browser_and_page() -> None:
         raise RuntimeError("the browser tests cannot run: " + "; ".join(problems))
 
 
-
-
-def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None, log: Path | None = None) -> None:
-    """Wait until `url` answers HTTP at all; raise with the process log when it dies or times out."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            break
-        try:
-            httpx.get(url, timeout=1.0)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-    raise RuntimeError(f"{url} did not come up within {timeout:g} s\n{tail}")
-
-
 class Process:
     """A modelport command run as a real process, with its output in a log file; stopped by its pid."""
 
@@ -70,14 +50,13 @@ class Process:
         self._file = log.open("wb")
         self.proc = subprocess.Popen(args, env=env, stdout=self._file, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
 
+    def read_log(self) -> str:
+        """The last 3000 characters of its output so far."""
+        return self.log.read_text(errors="replace")[-3000:]
+
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        """SIGTERM it (SIGKILL 20 s later) and close its log."""
+        stop(self.proc)
         self._file.close()
 
 
@@ -100,7 +79,7 @@ class Hosting:
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = base_env(home)
         self.process = Process([*MODELPORT, "hosting", "--port", str(self.port)], self.env, home / "hosting.log")
-        wait_http(self.url + "/", 60, self.process.proc, self.process.log)
+        wait_until_up(self.url + "/ping", self.process.proc, self.process.read_log)
 
     def deploy(self, archive: Path, endpoint: str, timeout: float = 300) -> None:
         """Deploy `archive` as `endpoint` and wait until it is InService."""
@@ -127,7 +106,7 @@ class Gateway:
             MODELPORT_MODE="local", MODELPORT_PAGE_DIR=str(DIST), MODELPORT_ACCESS_LOG="false", **routes, **extra_env,
         )
         self.process = Process([*MODELPORT, "gateway", "--port", str(self.port)], env, home / f"{name}.log")
-        wait_http(self.url + "/health", 60, self.process.proc, self.process.log)
+        wait_until_up(self.url + "/health", self.process.proc, self.process.read_log)
 
     def stop(self) -> None:
         self.process.stop()

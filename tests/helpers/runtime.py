@@ -3,40 +3,14 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
-from typing import Callable
 
 import httpx
 
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_up(url: str, process: subprocess.Popen, output: Callable[[], str], timeout: float = 60) -> None:
-    """Poll GET `url` until it answers 200. If `process` exits first or time runs out, kill it and
-    fail with `output()` (its log), so a server that cannot start says why."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            how = f"exited with {process.returncode}" if process.poll() is not None else f"not up after {timeout:g} s"
-            process.kill()
-            raise AssertionError(f"{url}: {how}:\n{output()}")
-        time.sleep(0.05)
+from tests.helpers.processes import free_port, stop, wait_until_up
 
 
 def write_model(root: Path, script: str | None, files: dict[str, bytes] | None = None, name: str = "inference.py") -> Path:
@@ -87,15 +61,9 @@ class ModelServer:
         return [int(p) for p in out.split()]
 
     def stop(self) -> int:
+        """SIGTERM the server (SIGKILL 20 s later); its exit code."""
         self.client.close()
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode if self.process else 0
+        return stop(self.process) if self.process else 0
 
     def post(self, body: bytes | str, content_type: str | None = "application/json", accept: str | None = None, **headers: str) -> httpx.Response:
         """POST /invocations."""

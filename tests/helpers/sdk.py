@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
 from modelport.hosting import access, sdk_config
 from modelport.token import hosting_token
-from tests.helpers.runtime import free_port, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "tests" / "sdk"
@@ -96,45 +93,6 @@ def run_script(line: str, script: str, args: list[str], env: dict[str, str], tim
             result = json.loads("{" + payload)
             results[result.pop("step")] = result
     return results
-
-
-class HostingProcess:
-    """``modelport hosting`` as its own process on a fixed port (so clients keep their endpoint URL
-    across a restart), with its state in ``home``."""
-
-    def __init__(self, home: Path, log: Path) -> None:
-        self.home, self.log_path = home, log
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> "HostingProcess":
-        """Start and wait until ``/ping`` answers."""
-        env = {**os.environ, "MODELPORT_HOME": str(self.home), "MODELPORT_HOSTING_PORT": str(self.port),
-               "MODELPORT_HOSTING_STARTUP_TIMEOUT": "90"}
-        for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-            env.pop(name, None)
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "modelport", "hosting"], env=env, stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
-        wait_until_up(f"{self.url}/ping", self.process, self.log_path.read_text, timeout=60)
-        return self
-
-    def kill(self) -> None:
-        """kill -9 hosting (its instances follow it: they die with their parent)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(30)
-
-    def stop(self) -> None:
-        """Stop hosting cleanly (its instances stop too)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
 
 
 SCALER = '''

@@ -26,23 +26,24 @@ from modelport.cli.main import app
 from modelport.hosting.auth import FAILURE_BURST, Gate, Refusal
 from modelport.hosting.settings import HostingSettings
 from modelport.token import token_file
-from tests.helpers.runtime import free_port
+from tests.helpers.processes import free_port
 
 ROLE = "arn:aws:iam::123456789012:role/test"
 
 
 @pytest.fixture(scope="module")
-def hosting(tmp_path_factory):
+def hosting_options():
     """Hosting whose model roots are only its MODELPORT_HOME (no extra roots), with tight caps."""
-    root = tmp_path_factory.mktemp("hosting-auth")
-    archive = make_archive(root)
-    server = start_hosting(root / "home", model_roots="", max_instances_per_variant=2, max_instances=3,
-                           max_model_workers=2)
-    inside = server.home / "artifacts" / "model.tar.gz"
-    inside.parent.mkdir(parents=True)
-    inside.write_bytes(archive.read_bytes())
-    yield server, archive, inside
-    server.stop()
+    return {"model_roots": "", "max_instances_per_variant": 2, "max_instances": 3, "max_model_workers": 2}
+
+
+@pytest.fixture(scope="module")
+def inside(hosting, archive):
+    """A copy of ``archive`` under hosting's MODELPORT_HOME (an allowed root)."""
+    copy = hosting.home / "artifacts" / "model.tar.gz"
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(archive.read_bytes())
+    return copy
 
 
 def sm_client(url: str, key: str):
@@ -73,7 +74,7 @@ def refused(response: httpx.Response, status: int, code: str) -> str:
 
 
 def test_token_file_is_private_and_printed_by_the_cli(hosting):
-    server, _, _ = hosting
+    server = hosting
     path = token_file(server.home)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert path.read_text().strip() == server.token and len(server.token) >= 40
@@ -84,7 +85,7 @@ def test_token_file_is_private_and_printed_by_the_cli(hosting):
 
 
 def test_boto3_with_a_wrong_or_no_token_gets_unrecognized_client_exception(hosting):
-    server, _, _ = hosting
+    server = hosting
     for client in (sm_client(server.url, "not-the-token"), sm_client(server.url, server.token[:-1])):
         with pytest.raises(ClientError) as excinfo:
             client.list_endpoints()
@@ -103,7 +104,7 @@ def test_boto3_with_a_wrong_or_no_token_gets_unrecognized_client_exception(hosti
 
 
 def test_raw_requests_need_the_token_on_every_route(hosting):
-    server, _, _ = hosting
+    server = hosting
     url = server.url
     for response in (control(url, "ListEndpoints"),
                      httpx.post(f"{url}/endpoints/x/invocations", content=b"{}"),
@@ -126,14 +127,14 @@ def test_raw_requests_need_the_token_on_every_route(hosting):
 
 
 def test_ping_stays_open_and_says_only_ok(hosting):
-    server, _, _ = hosting
+    server = hosting
     response = httpx.get(f"{server.url}/ping")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
     assert httpx.post(f"{server.url}/ping").status_code == 403  # only GET /ping is open
 
 
 def test_foreign_host_and_browser_origin_are_refused_even_with_the_token(hosting):
-    server, _, _ = hosting
+    server = hosting
     url, auth = server.url, auth_headers(server.url)
     port = url.rsplit(":", 1)[1]
     for host in (f"evil.example:{port}", "evil.example", f"127.0.0.1.evil.example:{port}", f"192.168.1.5:{port}",
@@ -153,7 +154,7 @@ def test_foreign_host_and_browser_origin_are_refused_even_with_the_token(hosting
 
 
 def test_boto3_sees_the_refusals_as_client_errors(hosting):
-    server, _, _ = hosting
+    server = hosting
     sm = sm_client(server.url, server.token)
 
     def add_origin(request, **_):
@@ -306,8 +307,8 @@ def _create_model_error(sm, name: str, **container) -> tuple[str, str]:
     return excinfo.value.response["Error"]["Code"], excinfo.value.response["Error"]["Message"]
 
 
-def test_model_data_outside_the_roots_is_refused_without_saying_whether_it_exists(hosting, tmp_path):
-    server, archive, inside = hosting
+def test_model_data_outside_the_roots_is_refused_without_saying_whether_it_exists(hosting, archive, inside, tmp_path):
+    server = hosting
     sm, _ = clients(server.url)
     missing = archive.parent / "no-such-model.tar.gz"
     code, existing_message = _create_model_error(sm, "outside-1", ModelDataUrl=str(archive))
@@ -342,8 +343,8 @@ def test_model_roots_setting_adds_folders(tmp_path):
         server.stop()
 
 
-def test_submit_directory_must_be_under_the_roots_too(hosting, tmp_path):
-    server, _, inside = hosting
+def test_submit_directory_must_be_under_the_roots_too(hosting, inside, tmp_path):
+    server = hosting
     sm, _ = clients(server.url)
     code, message = _create_model_error(sm, "submit-out", ModelDataUrl=str(inside),
                                         Environment={"SAGEMAKER_SUBMIT_DIRECTORY": str(tmp_path)})
@@ -357,15 +358,15 @@ def test_submit_directory_must_be_under_the_roots_too(hosting, tmp_path):
 @pytest.mark.parametrize("key", ["LD_PRELOAD", "LD_LIBRARY_PATH", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONUSERBASE",
                                  "MODELPORT_INSTALL_REQUIREMENTS", "MODELPORT_HOME", "PATH", "HOME", "BASH_ENV",
                                  "ENV", "NODE_OPTIONS", "PERL5OPT", "PIP_INDEX_URL", "GIT_SSH_COMMAND", "ld_preload"])
-def test_environment_keys_that_load_code_are_refused(hosting, key):
-    server, _, inside = hosting
+def test_environment_keys_that_load_code_are_refused(hosting, inside, key):
+    server = hosting
     sm, _ = clients(server.url)
     code, message = _create_model_error(sm, "env-bad", ModelDataUrl=str(inside), Environment={"TAG": "ok", key: "x"})
     assert code == "ValidationException" and f"may not set {key}" in message and "LD_*" in message
 
 
-def test_program_must_name_a_module_in_code(hosting):
-    server, _, inside = hosting
+def test_program_must_name_a_module_in_code(hosting, inside):
+    server = hosting
     sm, _ = clients(server.url)
     for program in ("../../../tmp/evil.py", "/tmp/evil", "code/inference.py"):
         code, message = _create_model_error(sm, "prog-bad", ModelDataUrl=str(inside),
@@ -378,8 +379,8 @@ def test_program_must_name_a_module_in_code(hosting):
 # --- caps ---------------------------------------------------------------------------------------------------------
 
 
-def test_caps_on_workers_and_instances(hosting):
-    server, _, inside = hosting
+def test_caps_on_workers_and_instances(hosting, inside):
+    server = hosting
     sm, _ = clients(server.url)
     for workers in ("3", "0", "-1", "two", "1e3", "٣"):
         code, message = _create_model_error(sm, "workers", ModelDataUrl=str(inside),
@@ -419,9 +420,9 @@ def test_default_caps_follow_the_cpu_count(monkeypatch):
     assert HostingSettings().max_instances == 7
 
 
-def test_an_endpoint_deployed_by_the_helpers_still_serves(hosting):
+def test_an_endpoint_deployed_by_the_helpers_still_serves(hosting, inside):
     """The guards leave the ordinary path alone: an archive under the roots deploys and answers."""
-    server, _, inside = hosting
+    server = hosting
     sm, rt = clients(server.url)
     deploy(sm, "auth-ok", str(inside), env={"TAG": "guarded"})
     answer = rt.invoke_endpoint(EndpointName="auth-ok", Body=b'{"x": 2}', ContentType="application/json")

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from tests.helpers.hosting import clients, instances, make_archive, remember_token
 from modelport.cli.main import app
 from modelport.sdk import Model, Predictor
-from tests.helpers.runtime import free_port
+from tests.helpers.processes import free_port
 
 
 @pytest.fixture(scope="module")

@@ -9,19 +9,9 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError, WaiterError
 
-from tests.helpers.hosting import auth_headers, clients, make_archive, start_hosting, wait_in_service
+from tests.helpers.hosting import auth_headers, start_hosting, wait_in_service
 
 ARN = "arn:aws:sagemaker:us-east-1:123456789012"
-
-
-@pytest.fixture(scope="module")
-def hosting(tmp_path_factory):
-    root = tmp_path_factory.mktemp("hosting-control")
-    archive = make_archive(root)
-    server = start_hosting(root / "home")
-    sm, rt = clients(server.url)
-    yield server, sm, rt, archive
-    server.stop()
 
 
 def raw_call(url: str, operation: str, params: dict) -> tuple[int, dict]:
@@ -40,8 +30,7 @@ def error_of(excinfo) -> tuple[str, str]:
     return err["Code"], err["Message"]
 
 
-def test_model_create_describe_list_delete(hosting):
-    _, sm, _, archive = hosting
+def test_model_create_describe_list_delete(sm, archive):
     env = {"SCALE": "3", "TAG": "m"}
     arn = sm.create_model(ModelName="ctl-model", ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
                           PrimaryContainer={"Image": "img:1", "ModelDataUrl": f"file://{archive}",
@@ -62,8 +51,7 @@ def test_model_create_describe_list_delete(hosting):
     assert error_of(excinfo) == ("ValidationException", f'Could not find model "{ARN}:model/ctl-model".')
 
 
-def test_model_errors(hosting):
-    _, sm, _, archive = hosting
+def test_model_errors(sm, archive):
     container = {"Image": "img", "ModelDataUrl": str(archive)}
     sm.create_model(ModelName="ctl-dup", PrimaryContainer=container)
     with pytest.raises(ClientError) as excinfo:
@@ -89,8 +77,7 @@ def test_model_errors(hosting):
     assert error_of(excinfo) == ("ValidationException", f'Could not find model "{ARN}:model/ctl-never".')
 
 
-def test_endpoint_config_crud_and_errors(hosting):
-    _, sm, _, archive = hosting
+def test_endpoint_config_crud_and_errors(hosting, sm, archive):
     sm.create_model(ModelName="cfg-model", PrimaryContainer={"Image": "i", "ModelDataUrl": str(archive)})
     variants = [{"VariantName": "A", "ModelName": "cfg-model", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}]
     arn = sm.create_endpoint_config(EndpointConfigName="cfg-1", ProductionVariants=variants)["EndpointConfigArn"]
@@ -108,14 +95,14 @@ def test_endpoint_config_crud_and_errors(hosting):
         sm.create_endpoint_config(EndpointConfigName="cfg-3", ProductionVariants=variants + variants)
     assert "appears more than once" in error_of(excinfo)[1]
     # botocore refuses these before sending; the service must refuse them too (raw clients, other SDKs)
-    status, body = raw_call(hosting[0].url, "CreateEndpointConfig", {
+    status, body = raw_call(hosting.url, "CreateEndpointConfig", {
         "EndpointConfigName": "cfg-4", "ProductionVariants": [{**variants[0], "InitialInstanceCount": 0}]})
     assert (status, body["__type"]) == (400, "ValidationException")
     assert "initialInstanceCount" in body["message"]
-    status, body = raw_call(hosting[0].url, "CreateEndpointConfig", {
+    status, body = raw_call(hosting.url, "CreateEndpointConfig", {
         "EndpointConfigName": "cfg-5", "ProductionVariants": [{**variants[0], "InitialVariantWeight": -1}]})
     assert "initialVariantWeight" in body["message"]
-    status, body = raw_call(hosting[0].url, "CreateEndpointConfig", {"EndpointConfigName": "cfg-6"})
+    status, body = raw_call(hosting.url, "CreateEndpointConfig", {"EndpointConfigName": "cfg-6"})
     assert body == {"__type": "ValidationException", "message": "1 validation error detected: Value null at "
                     "'productionVariants' failed to satisfy constraint: Member must not be null"}
     assert [c["EndpointConfigName"] for c in sm.list_endpoint_configs(NameContains="cfg-")["EndpointConfigs"]] == ["cfg-1"]
@@ -125,8 +112,8 @@ def test_endpoint_config_crud_and_errors(hosting):
     assert error_of(excinfo) == ("ValidationException", f'Could not find endpoint configuration "{ARN}:endpoint-config/cfg-1".')
 
 
-def test_endpoint_lifecycle_with_waiters(hosting):
-    server, sm, rt, archive = hosting
+def test_endpoint_lifecycle_with_waiters(hosting, sm, rt, archive):
+    server = hosting
     sm.create_model(ModelName="life", PrimaryContainer={"Image": "i", "ModelDataUrl": str(archive)})
     sm.create_endpoint_config(EndpointConfigName="life", ProductionVariants=[
         {"VariantName": "AllTraffic", "ModelName": "life", "InitialInstanceCount": 1, "InstanceType": "ml.t2.medium"}])
@@ -156,8 +143,7 @@ def test_endpoint_lifecycle_with_waiters(hosting):
     assert error_of(excinfo)[0] == "ValidationException"
 
 
-def test_failed_create_reports_why_and_waiter_fails(hosting):
-    _, sm, _, archive = hosting
+def test_failed_create_reports_why_and_waiter_fails(sm, archive):
     sm.create_model(ModelName="broken", PrimaryContainer={"Image": "i", "ModelDataUrl": str(archive),
                                                           "Environment": {"FAIL_LOAD": "1"}})
     sm.create_endpoint_config(EndpointConfigName="broken", ProductionVariants=[
@@ -176,8 +162,7 @@ def test_failed_create_reports_why_and_waiter_fails(hosting):
     sm.get_waiter("endpoint_deleted").wait(EndpointName="broken", WaiterConfig={"Delay": 0.1, "MaxAttempts": 300})
 
 
-def test_create_endpoint_with_unknown_config(hosting):
-    _, sm, _, _ = hosting
+def test_create_endpoint_with_unknown_config(sm):
     with pytest.raises(ClientError) as excinfo:
         sm.create_endpoint(EndpointName="orphan", EndpointConfigName="no-such-config")
     assert error_of(excinfo) == ("ValidationException", f'Could not find endpoint configuration "{ARN}:endpoint-config/no-such-config".')
@@ -186,8 +171,7 @@ def test_create_endpoint_with_unknown_config(hosting):
     assert error_of(excinfo) == ("ValidationException", f'Could not find endpoint "{ARN}:endpoint/orphan".')
 
 
-def test_list_pagination_and_sorting(hosting):
-    _, sm, _, archive = hosting
+def test_list_pagination_and_sorting(sm, archive):
     for i in range(5):
         sm.create_model(ModelName=f"page-{i}", PrimaryContainer={"Image": "i", "ModelDataUrl": str(archive)})
     first = sm.list_models(NameContains="page-", MaxResults=2, SortBy="Name", SortOrder="Ascending")
@@ -206,15 +190,14 @@ def test_list_pagination_and_sorting(hosting):
 
 
 def test_unknown_operation_is_a_json_error(hosting):
-    server, _, _, _ = hosting
+    server = hosting
     status, body = raw_call(server.url, "CreateTrainingJob", {})
     assert status == 400
     assert body["__type"] == "UnknownOperationException"
     assert "CreateEndpoint" in body["message"]  # lists what is supported
 
 
-def test_tags_on_create_add_list_delete(hosting):
-    _, sm, _, archive = hosting
+def test_tags_on_create_add_list_delete(sm, archive):
     arn = sm.create_model(ModelName="tagged", PrimaryContainer={"Image": "i", "ModelDataUrl": str(archive)},
                           Tags=[{"Key": "team", "Value": "ml"}])["ModelArn"]
     assert sm.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "ml"}]
@@ -232,6 +215,6 @@ def test_tags_on_create_add_list_delete(hosting):
 def test_a_second_hosting_on_the_same_home_is_refused(hosting):
     from modelport.hosting.server import HomeInUse
 
-    server = hosting[0]
+    server = hosting
     with pytest.raises(HomeInUse, match="another modelport hosting already runs"):
         start_hosting(server.home)

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers.hosting import auth_headers, clients, make_archive, start_hosting
+from tests.helpers.hosting import auth_headers
 from modelport.hosting.control_api import ControlApi
 
 OPERATIONS = ControlApi.operations()
@@ -31,17 +31,19 @@ any_json = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
 
 
 @pytest.fixture(scope="module")
-def hosting(tmp_path_factory):
-    root = tmp_path_factory.mktemp("control-fuzz")
-    server = start_hosting(root / "home", model_roots="")
-    archive = server.home / "artifacts" / "model.tar.gz"
-    archive.parent.mkdir(parents=True)
-    archive.write_bytes(make_archive(root).read_bytes())
-    sm, _ = clients(server.url)
-    sm.create_model(ModelName="fz-model", PrimaryContainer={"Image": "modelport", "ModelDataUrl": str(archive)})
-    with httpx.Client(base_url=server.url, headers=auth_headers(server.url), timeout=30) as client:
-        yield client, str(archive)
-    server.stop()
+def hosting_options():
+    return {"model_roots": ""}  # only MODELPORT_HOME
+
+
+@pytest.fixture(scope="module")
+def fuzz_target(hosting, sm, archive):
+    """(an authorized HTTP client for the module's hosting, a copy of ``archive`` under its home registered as model fz-model)."""
+    inside = hosting.home / "artifacts" / "model.tar.gz"
+    inside.parent.mkdir(parents=True)
+    inside.write_bytes(archive.read_bytes())
+    sm.create_model(ModelName="fz-model", PrimaryContainer={"Image": "modelport", "ModelDataUrl": str(inside)})
+    with httpx.Client(base_url=hosting.url, headers=auth_headers(hosting.url), timeout=30) as client:
+        yield client, str(inside)
 
 
 def typed(shape, seeds: dict[str, list], wild: bool, depth: int = 0) -> st.SearchStrategy:
@@ -121,8 +123,8 @@ def send(client: httpx.Client, operation: str, body: bytes) -> httpx.Response:
 @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
-def test_every_field_of_every_operation_is_checked(hosting, operation, data):
-    client, archive = hosting
+def test_every_field_of_every_operation_is_checked(fuzz_target, operation, data):
+    client, archive = fuzz_target
     seeds = {"ModelName": ["fz-model"], "ModelDataUrl": [archive], "VariantName": ["AllTraffic"]}
     params = data.draw(request_body(operation, seeds))
     if operation == "CreateEndpoint" and isinstance(params, dict) and isinstance(params.get("EndpointConfigName"), str):
@@ -133,8 +135,8 @@ def test_every_field_of_every_operation_is_checked(hosting, operation, data):
     check_answer(send(client, operation, json.dumps(params, allow_nan=True).encode()))
 
 
-def test_nan_infinity_deep_nesting_and_odd_bodies_are_refused_and_never_stored(hosting):
-    client, archive = hosting
+def test_nan_infinity_deep_nesting_and_odd_bodies_are_refused_and_never_stored(fuzz_target):
+    client, archive = fuzz_target
     variant = {"VariantName": "A", "ModelName": "fz-model", "InitialInstanceCount": 1}
     for weight in (math.nan, math.inf, -math.inf):
         body = json.dumps({"EndpointConfigName": "nan-config", "ProductionVariants": [
@@ -158,8 +160,8 @@ def test_nan_infinity_deep_nesting_and_odd_bodies_are_refused_and_never_stored(h
     assert newline.status_code == 400 and "modelName" in newline.json()["message"]
 
 
-def test_wrong_json_types_name_the_member_and_what_is_accepted(hosting):
-    client, archive = hosting
+def test_wrong_json_types_name_the_member_and_what_is_accepted(fuzz_target):
+    client, archive = fuzz_target
     answer = send(client, "CreateEndpointConfig", json.dumps({"EndpointConfigName": "types", "ProductionVariants": [
         {"VariantName": "A", "ModelName": "fz-model", "InitialInstanceCount": "2"}]}).encode())
     assert answer.status_code == 400 and answer.json() == {

@@ -10,10 +10,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -23,9 +21,9 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.helpers.hosting import clients, instances, start_hosting, wait_in_service, wait_status
+from tests.helpers.hosting import HostingProcess, clients, instances, start_hosting, wait_in_service, wait_status
 from modelport.archive import pack_archive
-from tests.helpers.runtime import free_port
+from tests.helpers.waiting import eventually
 
 FAULTY = '''
 import ctypes, json, os, signal, time
@@ -94,18 +92,19 @@ def alive(pid: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory):
+def faulty(tmp_path_factory) -> Path:
+    """The FAULTY model (it sleeps, hangs, chatters or dies on request) packed in a temporary folder."""
     return faulty_archive(tmp_path_factory.mktemp("faulty"))
 
 
 # --- health ---------------------------------------------------------------------------------------
 
-def test_long_prediction_is_not_killed_and_a_hung_model_is_replaced(tmp_path, archive):
+def test_long_prediction_is_not_killed_and_a_hung_model_is_replaced(tmp_path, faulty):
     # pings every 0.5 s: the old rule killed a busy instance after ~3 s of missed pings
     server = start_hosting(tmp_path / "home", health_interval=0.5, invocation_timeout=30)
     try:
         sm, rt = clients(server.url)
-        create_endpoint(sm, "long", str(archive))
+        create_endpoint(sm, "long", str(faulty))
         [before] = instances(server.url, "long")
         started = time.monotonic()
         answer = invoke(rt, "long", {"sleep": 20, "x": 1})
@@ -121,20 +120,15 @@ def test_long_prediction_is_not_killed_and_a_hung_model_is_replaced(tmp_path, ar
     server = start_hosting(tmp_path / "home2", health_interval=0.5, invocation_timeout=2)
     try:
         sm, rt = clients(server.url)
-        create_endpoint(sm, "hung", str(archive))
+        create_endpoint(sm, "hung", str(faulty))
         [before] = instances(server.url, "hung")
         worker_before = invoke(rt, "hung", {"x": 1})["pid"]
         with pytest.raises(rt.exceptions.ModelError) as excinfo:
             invoke(rt, "hung", {"hang": True})
         assert excinfo.value.response["OriginalStatusCode"] == 0
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                worker_after = invoke(rt, "hung", {"x": 2})["pid"]
-                break
-            except (rt.exceptions.ServiceUnavailable, rt.exceptions.ModelError):
-                assert time.monotonic() < deadline, "the hung worker was never replaced"
-                time.sleep(0.2)
+        worker_after = eventually(lambda: invoke(rt, "hung", {"x": 2})["pid"], 30, 0.2,
+                                  ignore=(rt.exceptions.ServiceUnavailable, rt.exceptions.ModelError),
+                                  message="the hung worker was never replaced")
         assert worker_after != worker_before
         [after] = instances(server.url, "hung")
         assert (after["pid"], after["restarts"]) == (before["pid"], 0)
@@ -143,13 +137,13 @@ def test_long_prediction_is_not_killed_and_a_hung_model_is_replaced(tmp_path, ar
         server.stop()
 
 
-def test_instance_logs_rotate_by_size(tmp_path, monkeypatch, archive):
+def test_instance_logs_rotate_by_size(tmp_path, monkeypatch, faulty):
     monkeypatch.setenv("MODELPORT_LOG_MAX_MB", "0.05")
     monkeypatch.setenv("MODELPORT_LOG_BACKUPS", "2")
     server = start_hosting(tmp_path / "home")
     try:
         sm, rt = clients(server.url)
-        create_endpoint(sm, "chatty", str(archive))
+        create_endpoint(sm, "chatty", str(faulty))
         for _ in range(25):  # 500 kB of output from a 50 kB x 3 budget
             assert invoke(rt, "chatty", {"chatter": 20000, "x": 1})["y"] == 2
         [instance] = instances(server.url, "chatty")
@@ -164,44 +158,38 @@ def test_instance_logs_rotate_by_size(tmp_path, monkeypatch, archive):
 
 # --- poison requests ------------------------------------------------------------------------------
 
-def test_poison_soak_each_request_gets_a_json_error_and_kills_one_worker(tmp_path, archive):
+def test_poison_soak_each_request_gets_a_json_error_and_kills_one_worker(tmp_path, faulty):
     server = start_hosting(tmp_path / "home", health_interval=0.5)
     try:
         sm, rt = clients(server.url)
-        create_endpoint(sm, "poison", str(archive), count=2)
+        create_endpoint(sm, "poison", str(faulty), count=2)
         before = {i["index"]: i["pid"] for i in instances(server.url, "poison")}
         errors = []
         started = time.monotonic()
+
+        def poisoned(body: bytes) -> dict:
+            call = time.monotonic()
+            try:
+                rt.invoke_endpoint(EndpointName="poison", Body=body, ContentType=JSON)
+            except rt.exceptions.ModelError as exc:
+                assert time.monotonic() - call < 10  # never a hang
+                return exc.response
+            raise AssertionError("a poison request was answered 200")
+
         for n in range(100):
             body = json.dumps({"die": ("exit", "kill", "segv")[n % 3]}).encode()
-            deadline = time.monotonic() + 30
-            while True:
-                call = time.monotonic()
-                try:
-                    rt.invoke_endpoint(EndpointName="poison", Body=body, ContentType=JSON)
-                    raise AssertionError("a poison request was answered 200")
-                except rt.exceptions.ServiceUnavailable:  # both instances reloading: it was never sent
-                    assert time.monotonic() < deadline, "no instance came back"
-                    time.sleep(0.02)
-                    continue
-                except rt.exceptions.ModelError as exc:
-                    assert time.monotonic() - call < 10  # never a hang
-                    errors.append(exc.response)
-                    break
+            # ServiceUnavailable: both instances reloading, so it was never sent; send it again
+            errors.append(eventually(lambda: poisoned(body), 30, 0.02, ignore=(rt.exceptions.ServiceUnavailable,),
+                                     message="no instance came back"))
         elapsed = time.monotonic() - started
         assert all(e["OriginalStatusCode"] == 500 for e in errors)
         assert all("worker died while answering" in e["OriginalMessage"] for e in errors)
         assert all(".log" in e["OriginalMessage"] for e in errors)  # where to look
         assert all(e["ResponseMetadata"]["HTTPHeaders"]["content-type"] == JSON for e in errors)
 
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                assert invoke(rt, "poison", {"x": 5})["y"] == 10
-                break
-            except rt.exceptions.ServiceUnavailable:
-                assert time.monotonic() < deadline, "no valid answer within 30 s"
-                time.sleep(0.05)
+        answer = eventually(lambda: invoke(rt, "poison", {"x": 5}), 30, ignore=(rt.exceptions.ServiceUnavailable,),
+                            message="no valid answer within 30 s")
+        assert answer["y"] == 10
         listed = instances(server.url, "poison")
         # the instances themselves never crashed: only the worker each poison request reached
         assert {i["index"]: i["pid"] for i in listed} == before
@@ -215,35 +203,6 @@ def test_poison_soak_each_request_gets_a_json_error_and_kills_one_worker(tmp_pat
 
 
 # --- hosting killed with SIGKILL -------------------------------------------------------------------
-
-class HostingProcess:
-    """``modelport hosting`` as a subprocess on a fixed port with its state in ``home``."""
-
-    def __init__(self, home: Path, port: int, log: Path) -> None:
-        self.home, self.port, self.log = home, port, log
-        self.url = f"http://127.0.0.1:{port}"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        env = {**os.environ, "MODELPORT_HOME": str(self.home), "MODELPORT_HOSTING_HEALTH_INTERVAL": "0.5"}
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen([sys.executable, "-m", "modelport", "hosting", "--port", str(self.port)],
-                                            stdout=out, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(self.url + "/ping", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert self.process.poll() is None, self.log.read_text()[-2000:]
-            assert time.monotonic() < deadline, "hosting did not start"
-            time.sleep(0.02)
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
 
 def processes_under(home: Path) -> list[int]:
     """Live processes whose command line names ``home`` (instances and their workers)."""
@@ -260,12 +219,12 @@ def processes_under(home: Path) -> list[int]:
     return found
 
 
-def test_hosting_killed_20_times_under_load_comes_back_every_time(tmp_path, monkeypatch, archive):
+def test_hosting_killed_20_times_under_load_comes_back_every_time(tmp_path, monkeypatch, faulty):
     home = tmp_path / "home"
     (home / "artifacts").mkdir(parents=True)
-    model_data = shutil.copy(archive, home / "artifacts" / "model.tar.gz")
+    model_data = shutil.copy(faulty, home / "artifacts" / "model.tar.gz")
     monkeypatch.setenv("MODELPORT_HOME", str(home))
-    hosting = HostingProcess(home, free_port(), tmp_path / "hosting.log")
+    hosting = HostingProcess(home, tmp_path / "hosting.log", env={"MODELPORT_HOSTING_HEALTH_INTERVAL": "0.5"})
     monkeypatch.setenv("MODELPORT_HOSTING_URL", hosting.url)
     names = ("kill-a", "kill-b")
     hosting.start()
@@ -294,10 +253,7 @@ def test_hosting_killed_20_times_under_load_comes_back_every_time(tmp_path, monk
                 time.sleep(0.3)  # now and then, kill it in the middle of restoring its endpoints
             else:
                 before = answered["count"]
-                deadline = time.monotonic() + 10
-                while answered["count"] < before + 5:
-                    assert time.monotonic() < deadline, "no traffic was served"
-                    time.sleep(0.01)
+                eventually(lambda: answered["count"] >= before + 5, 10, 0.01, message="no traffic was served")
             hosting.kill()
             restarted = time.monotonic()
             hosting.start()
@@ -307,12 +263,8 @@ def test_hosting_killed_20_times_under_load_comes_back_every_time(tmp_path, monk
     finally:
         stop.set()
         thread.join(30)
-        if hosting.process.poll() is None:
-            hosting.process.send_signal(signal.SIGTERM)
-            hosting.process.wait(60)
-    deadline = time.monotonic() + 20
-    while processes_under(home) and time.monotonic() < deadline:
-        time.sleep(0.1)
+        hosting.stop()
+    eventually(lambda: not processes_under(home), 20, 0.1, message=lambda: f"orphans: {processes_under(home)}")
     assert processes_under(home) == []  # no orphan instance or worker
     with sqlite3.connect(home / "hosting" / "registry.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -359,15 +311,15 @@ def add_version(sm, name: str, model_data: str, **env: str) -> None:
         {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1}])
 
 
-def test_blue_green_to_a_broken_and_to_a_5xx_archive_costs_the_old_fleet_nothing(tmp_path, archive):
+def test_blue_green_to_a_broken_and_to_a_5xx_archive_costs_the_old_fleet_nothing(tmp_path, faulty):
     broken = tmp_path / "broken.tar.gz"
     broken.write_bytes(os.urandom(4096))  # not a gzip file at all
     server = start_hosting(tmp_path / "home", rollback_error_rate=0.5, rollback_min_requests=10)
     try:
         sm, rt = clients(server.url)
-        create_endpoint(sm, "bg", str(archive), TAG="v1")
+        create_endpoint(sm, "bg", str(faulty), TAG="v1")
         add_version(sm, "bg-broken", str(broken), TAG="broken")
-        add_version(sm, "bg-5xx", str(archive), TAG="v2", MODE="5xx")
+        add_version(sm, "bg-5xx", str(faulty), TAG="v2", MODE="5xx")
         alarmed = {"BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE",
                                                                              "WaitIntervalInSeconds": 0},
                                              "TerminationWaitInSeconds": 60},
@@ -438,10 +390,10 @@ def fill(disk: Path) -> Path:
     return filler
 
 
-def test_full_disk_at_deploy_time_is_a_clean_error_and_nothing_stays_creating(small_disk, archive):
+def test_full_disk_at_deploy_time_is_a_clean_error_and_nothing_stays_creating(small_disk, faulty):
     home = small_disk / "home"
     (home / "artifacts").mkdir(parents=True)
-    model_data = str(shutil.copy(archive, home / "artifacts" / "model.tar.gz"))
+    model_data = str(shutil.copy(faulty, home / "artifacts" / "model.tar.gz"))
     server = start_hosting(home)
     try:
         sm, rt = clients(server.url)
@@ -470,11 +422,11 @@ def test_full_disk_at_deploy_time_is_a_clean_error_and_nothing_stays_creating(sm
         assert [e["EndpointStatus"] for e in sm.list_endpoints()["Endpoints"]] == ["Failed"]
 
         (small_disk / "filler").unlink()  # space again: the outcome reaches the database
-        deadline = time.monotonic() + 10
-        while stored != "Failed":
-            assert time.monotonic() < deadline, "the kept outcome was never written"
-            time.sleep(0.1)
+
+        def stored_status() -> str:
             with sqlite3.connect(home / "hosting" / "registry.db") as db:
-                stored = db.execute("SELECT status FROM endpoints WHERE name = 'full'").fetchone()[0]
+                return db.execute("SELECT status FROM endpoints WHERE name = 'full'").fetchone()[0]
+
+        eventually(lambda: stored_status() == "Failed", 10, 0.1, message="the kept outcome was never written")
     finally:
         server.stop()

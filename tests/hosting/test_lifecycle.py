@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.helpers.hosting import clients, deploy, instances, make_archive, start_hosting, wait_in_service
+from tests.helpers.hosting import clients, deploy, instances, start_hosting, wait_in_service
 
 
 class Load:
@@ -54,16 +54,8 @@ class Load:
 
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory):
-    return make_archive(tmp_path_factory.mktemp("hosting-lifecycle"))
-
-
-@pytest.fixture(scope="module")
-def hosting(tmp_path_factory, archive):
-    server = start_hosting(tmp_path_factory.mktemp("home"), invocation_timeout=1.5)
-    sm, rt = clients(server.url)
-    yield server, sm, rt
-    server.stop()
+def hosting_options():
+    return {"invocation_timeout": 1.5}
 
 
 def add_version(sm, name: str, archive, tag: str, **env) -> None:
@@ -73,8 +65,8 @@ def add_version(sm, name: str, archive, tag: str, **env) -> None:
         {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1}])
 
 
-def test_blue_green_update_under_load_has_zero_failures(hosting, archive):
-    server, sm, rt = hosting
+def test_blue_green_update_under_load_has_zero_failures(hosting, sm, rt, archive):
+    server = hosting
     deploy(sm, "bg", str(archive), env={"TAG": "v1"})
     old_pids = {i["pid"] for i in instances(server.url, "bg")}
     add_version(sm, "bg-v2", archive, "v2")
@@ -107,8 +99,8 @@ def test_blue_green_update_under_load_has_zero_failures(hosting, archive):
     assert "model_fn failed on purpose" in described["FailureReason"]
 
 
-def test_weights_and_capacities_update(hosting, archive):
-    server, sm, rt = hosting
+def test_weights_and_capacities_update(hosting, sm, rt, archive):
+    server = hosting
     deploy(sm, "wc", str(archive), variants=[
         {"name": "A", "weight": 1.0, "count": 1, "env": {"TAG": "a"}},
         {"name": "B", "weight": 1.0, "count": 1, "env": {"TAG": "b"}},
@@ -146,8 +138,8 @@ def wait_restarted(url: str, name: str, restarts: int, timeout: float = 30) -> l
     raise AssertionError(f"{name} did not recover: {instances(url, name)}")
 
 
-def test_instance_killed_under_load_is_restarted(hosting, archive):
-    server, sm, rt = hosting
+def test_instance_killed_under_load_is_restarted(hosting, sm, rt, archive):
+    server = hosting
     deploy(sm, "k9", str(archive), count=2)
     victim = instances(server.url, "k9")[0]
     with Load(rt, "k9") as load:
@@ -167,8 +159,8 @@ def test_instance_killed_under_load_is_restarted(hosting, archive):
     assert "exited with code" in log and "restarted on port" in log
 
 
-def test_repeated_crashes_are_reported_and_restarted_forever(hosting, archive):
-    server, sm, rt = hosting
+def test_repeated_crashes_are_reported_and_restarted_forever(hosting, sm, rt, archive):
+    server = hosting
     deploy(sm, "crashy", str(archive))
     for crash in range(1, 5):  # more crashes within a minute than any give-up limit would allow
         os.kill(instances(server.url, "crashy")[0]["pid"], signal.SIGKILL)
@@ -218,7 +210,7 @@ def test_restart_restores_in_service_endpoints(tmp_path, archive):
         second.stop()
 
 
-def test_model_data_from_s3(hosting, archive, monkeypatch):
+def test_model_data_from_s3(hosting, sm, rt, archive, monkeypatch):
     from tests.helpers.hosting import MotoS3
     from modelport import store
 
@@ -226,7 +218,7 @@ def test_model_data_from_s3(hosting, archive, monkeypatch):
     try:
         s3.client.create_bucket(Bucket="artifacts")
         store.upload(archive, "s3://artifacts/tiny/model.tar.gz")
-        server, sm, rt = hosting
+        server = hosting
         with pytest.raises(sm.exceptions.ClientError) as excinfo:
             sm.create_model(ModelName="s3-missing", PrimaryContainer={
                 "Image": "i", "ModelDataUrl": "s3://artifacts/nothing/model.tar.gz"})
@@ -255,8 +247,8 @@ def test_invocation_timeout_is_a_model_error(hosting, archive):
     sm.delete_endpoint(EndpointName="slow")
 
 
-def test_canary_update_shifts_traffic_in_steps(hosting, archive):
-    server, sm, rt = hosting
+def test_canary_update_shifts_traffic_in_steps(hosting, sm, rt, archive):
+    server = hosting
     deploy(sm, "canary", str(archive), env={"TAG": "v1"})
     add_version(sm, "canary-v2", archive, "v2")
     policy = {"BlueGreenUpdatePolicy": {

@@ -9,21 +9,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.helpers.hosting import clients, deploy, instances, make_archive, start_hosting
+from tests.helpers.hosting import clients, deploy, instances
 
 
-@pytest.fixture(scope="module")
-def hosting(tmp_path_factory):
-    root = tmp_path_factory.mktemp("hosting-runtime")
-    archive = make_archive(root)
-    server = start_hosting(root / "home")
-    sm, rt = clients(server.url)
+@pytest.fixture(scope="module", autouse=True)
+def endpoint_rt(sm, archive):
+    """Endpoint ``rt`` on the module's hosting: variant A (weight 1, two instances) and B (weight 3, one)."""
     deploy(sm, "rt", str(archive), variants=[
         {"name": "A", "weight": 1.0, "count": 2, "env": {"TAG": "a"}},
         {"name": "B", "weight": 3.0, "count": 1, "env": {"TAG": "b"}},
     ])
-    yield server, sm, rt, archive
-    server.stop()
 
 
 def invoke(rt, payload: dict, **kwargs) -> tuple[dict, dict]:
@@ -32,8 +27,7 @@ def invoke(rt, payload: dict, **kwargs) -> tuple[dict, dict]:
     return json.loads(response["Body"].read()), response
 
 
-def test_invoke_forwards_body_headers_and_names_the_variant(hosting):
-    _, _, rt, _ = hosting
+def test_invoke_forwards_body_headers_and_names_the_variant(rt):
     body, response = invoke(rt, {"x": 21}, Accept="application/json", CustomAttributes="trace=abc",
                             TargetVariant="B", InferenceId="req-1")
     assert body["y"] == 42.0
@@ -43,15 +37,13 @@ def test_invoke_forwards_body_headers_and_names_the_variant(hosting):
     assert response["InvokedProductionVariant"] == "B"
 
 
-def test_target_variant_pins_the_variant(hosting):
-    _, _, rt, _ = hosting
+def test_target_variant_pins_the_variant(rt):
     for _ in range(10):
         body, response = invoke(rt, {"x": 1}, TargetVariant="A")
         assert (body["tag"], response["InvokedProductionVariant"]) == ("a", "A")
 
 
-def test_traffic_follows_variant_weights(hosting):
-    _, _, rt, _ = hosting
+def test_traffic_follows_variant_weights(rt):
     calls = 2000
     counts = Counter(invoke(rt, {"x": 1})[1]["InvokedProductionVariant"] for _ in range(calls))
     assert set(counts) == {"A", "B"}
@@ -59,8 +51,8 @@ def test_traffic_follows_variant_weights(hosting):
     assert abs(counts["A"] / calls - 0.25) <= 0.05
 
 
-def test_requests_spread_over_instances_by_outstanding_requests(hosting):
-    server, _, rt, _ = hosting
+def test_requests_spread_over_instances_by_outstanding_requests(hosting, rt):
+    server = hosting
     with ThreadPoolExecutor(4) as pool:
         bodies = list(pool.map(lambda _: invoke(rt, {"x": 1, "sleep": 0.3}, TargetVariant="A")[0], range(4)))
     pids = {b["pid"] for b in bodies}
@@ -69,8 +61,7 @@ def test_requests_spread_over_instances_by_outstanding_requests(hosting):
     assert len(listed) == 3 and all(i["ready"] and i["outstanding"] == 0 for i in listed)
 
 
-def test_model_errors_carry_the_original_status_and_message(hosting):
-    _, _, rt, _ = hosting
+def test_model_errors_carry_the_original_status_and_message(rt):
     with pytest.raises(rt.exceptions.ModelError) as excinfo:
         invoke(rt, {"x": 7, "fail": True})
     response = excinfo.value.response
@@ -84,8 +75,7 @@ def test_model_errors_carry_the_original_status_and_message(hosting):
     assert excinfo.value.response["OriginalStatusCode"] == 415
 
 
-def test_validation_errors(hosting):
-    _, _, rt, _ = hosting
+def test_validation_errors(rt):
     with pytest.raises(rt.exceptions.ValidationError) as excinfo:
         rt.invoke_endpoint(EndpointName="missing", Body=b"{}", ContentType="application/json")
     assert excinfo.value.response["Error"]["Message"] == "Endpoint missing of account 123456789012 not found."
@@ -102,8 +92,8 @@ def test_validation_errors(hosting):
     assert invoke(rt, {"x": 2})[0]["y"] == 4.0
 
 
-def test_model_not_ready_while_creating(hosting):
-    server, sm, _, archive = hosting
+def test_model_not_ready_while_creating(hosting, sm, archive):
+    server = hosting
     _, rt = clients(server.url)
     deploy(sm, "slowstart", str(archive), wait=False)
     with pytest.raises(rt.exceptions.ModelNotReadyException) as excinfo:
@@ -112,8 +102,7 @@ def test_model_not_ready_while_creating(hosting):
     sm.delete_endpoint(EndpointName="slowstart")
 
 
-def test_response_stream_is_an_event_stream_of_payload_parts(hosting):
-    _, _, rt, _ = hosting
+def test_response_stream_is_an_event_stream_of_payload_parts(rt):
     response = rt.invoke_endpoint_with_response_stream(
         EndpointName="rt", Body=json.dumps({"stream": 5}).encode(), ContentType="application/json",
         Accept="text/plain", TargetVariant="A")
@@ -137,7 +126,7 @@ def test_a_client_that_leaves_a_stream_frees_its_instance(hosting):
     import socket
     import time
 
-    server, _, _, _ = hosting
+    server = hosting
     host, port = server.url[7:].split(":")
     body = json.dumps({"stream": 3, "sleep": 0.3}).encode()
     for _ in range(3):  # ask, then hang up before the answer

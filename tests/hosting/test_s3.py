@@ -42,20 +42,13 @@ def code_of(exc: ClientError) -> tuple[str, int]:
 
 
 @pytest.fixture
-def hosting(tmp_path):
-    server = start_hosting(tmp_path / "home")
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def s3(hosting):
-    client = s3_client(hosting.url)
+def s3(fresh_hosting):
+    client = s3_client(fresh_hosting.url)
     client.create_bucket(Bucket="models")
     return client
 
 
-def test_buckets(hosting, s3):
+def test_buckets(fresh_hosting, s3):
     with pytest.raises(ClientError) as again:
         s3.create_bucket(Bucket="models")
     assert code_of(again.value) == ("BucketAlreadyOwnedByYou", 409)
@@ -116,20 +109,20 @@ def test_objects_ranges_and_conditions(s3):
     assert code_of(gone.value) == ("404", 404)
 
 
-def test_errors_are_s3_xml(hosting, s3):
-    response = httpx.get(f"{hosting.url}/models/missing.txt", headers=signed("s3", hosting.url))
+def test_errors_are_s3_xml(fresh_hosting, s3):
+    response = httpx.get(f"{fresh_hosting.url}/models/missing.txt", headers=signed("s3", fresh_hosting.url))
     assert response.status_code == 404 and response.headers["content-type"] == "application/xml"
     assert "<Code>NoSuchKey</Code>" in response.text and "<Key>missing.txt</Key>" in response.text
-    acl = httpx.get(f"{hosting.url}/models?acl", headers=signed("s3", hosting.url))
+    acl = httpx.get(f"{fresh_hosting.url}/models?acl", headers=signed("s3", fresh_hosting.url))
     assert acl.status_code == 501 and "<Code>NotImplemented</Code>" in acl.text
     assert "GET /models" in acl.text
 
 
-def test_digests_are_checked(hosting, s3):
+def test_digests_are_checked(fresh_hosting, s3):
     body = b"model bytes"
     md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
     s3.put_object(Bucket="models", Key="ok", Body=body, ContentMD5=md5)
-    url, headers = f"{hosting.url}/models/k", signed("s3", hosting.url)
+    url, headers = f"{fresh_hosting.url}/models/k", signed("s3", fresh_hosting.url)
     wrong_md5 = httpx.put(url, content=body, headers={**headers, "Content-MD5": base64.b64encode(b"0" * 16).decode()})
     assert wrong_md5.status_code == 400 and "<Code>BadDigest</Code>" in wrong_md5.text
     invalid_md5 = httpx.put(url, content=body, headers={**headers, "Content-MD5": "not-base64!"})
@@ -143,7 +136,7 @@ def test_digests_are_checked(hosting, s3):
     # an aws-chunked body with a trailing checksum (how botocore sends over HTTPS)
     chunked = (b"5\r\nmodel\r\n6\r\n bytes\r\n0\r\nx-amz-checksum-crc32:" + base64.b64encode(
         zlib.crc32(body).to_bytes(4, "big")) + b"\r\n\r\n")
-    ok = httpx.put(f"{hosting.url}/models/chunked", content=chunked, headers={
+    ok = httpx.put(f"{fresh_hosting.url}/models/chunked", content=chunked, headers={
         **headers, "Content-Encoding": "aws-chunked", "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
         "x-amz-decoded-content-length": str(len(body)), "x-amz-trailer": "x-amz-checksum-crc32"})
     assert ok.status_code == 200, ok.text
@@ -171,7 +164,7 @@ def test_listing_prefix_delimiter_and_pages(s3):
     assert [c["Prefix"] for p in v1 for c in p.get("CommonPrefixes", [])] == ["a/", "b/", "ü space/"]
 
 
-def test_copy_and_delete_objects(hosting, s3):
+def test_copy_and_delete_objects(fresh_hosting, s3):
     s3.put_object(Bucket="models", Key="src", Body=b"payload", ContentType="text/plain", Metadata={"v": "1"})
     s3.copy_object(Bucket="models", Key="kept", CopySource={"Bucket": "models", "Key": "src"})
     kept = s3.get_object(Bucket="models", Key="kept")
@@ -188,7 +181,7 @@ def test_copy_and_delete_objects(hosting, s3):
     assert code_of(no_source.value) == ("NoSuchKey", 404)
     deleted = s3.delete_objects(Bucket="models", Delete={"Objects": [{"Key": "kept"}, {"Key": "never-there"}]})
     assert sorted(d["Key"] for d in deleted["Deleted"]) == ["kept", "never-there"]
-    unprotected = httpx.post(f"{hosting.url}/models?delete", headers=signed("s3", hosting.url),
+    unprotected = httpx.post(f"{fresh_hosting.url}/models?delete", headers=signed("s3", fresh_hosting.url),
                              content=b"<Delete><Object><Key>src</Key></Object></Delete>")
     assert unprotected.status_code == 400 and "Content-MD5" in unprotected.text
     assert [o["Key"] for o in s3.list_objects_v2(Bucket="models")["Contents"]] == ["replaced", "src"]
@@ -233,19 +226,19 @@ def test_multipart_upload(s3):
     assert code_of(aborted.value) == ("NoSuchUpload", 404)
 
 
-def test_virtual_hosted_style(hosting, s3, monkeypatch):
-    port = hosting.port
-    raw = httpx.put(f"{hosting.url}/from-host.txt", content=b"virtual", headers={
-        **signed("s3", hosting.url), "Host": f"models.localhost:{port}"})
+def test_virtual_hosted_style(fresh_hosting, s3, monkeypatch):
+    port = fresh_hosting.port
+    raw = httpx.put(f"{fresh_hosting.url}/from-host.txt", content=b"virtual", headers={
+        **signed("s3", fresh_hosting.url), "Host": f"models.localhost:{port}"})
     assert raw.status_code == 200
     assert s3.get_object(Bucket="models", Key="from-host.txt")["Body"].read() == b"virtual"
-    on_ip = httpx.get(f"{hosting.url}/from-host.txt", headers={**signed("s3", hosting.url), "Host": f"models.127.0.0.1:{port}"})
+    on_ip = httpx.get(f"{fresh_hosting.url}/from-host.txt", headers={**signed("s3", fresh_hosting.url), "Host": f"models.127.0.0.1:{port}"})
     assert on_ip.content == b"virtual"
     # botocore with a host name sends bucket.localhost: resolve *.localhost to loopback, as systemd-resolved does
     real = socket.getaddrinfo
     monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: real(
         "127.0.0.1" if str(host).endswith(".localhost") else host, *a, **k))
-    virtual = s3_client(f"http://localhost:{port}", token_for(hosting.url), addressing_style="virtual")
+    virtual = s3_client(f"http://localhost:{port}", token_for(fresh_hosting.url), addressing_style="virtual")
     sent = []
     virtual.meta.events.register("before-send.s3.*", lambda request, **_: sent.append(request.url))
     virtual.put_object(Bucket="models", Key="v/boto.txt", Body=b"boto virtual")
@@ -278,10 +271,10 @@ def test_objects_survive_a_restart_and_crash_leftovers_are_removed(tmp_path):
     store.close()
 
 
-def test_s3_model_data_from_the_local_store(hosting, s3, tmp_path):
+def test_s3_model_data_from_the_local_store(fresh_hosting, s3, tmp_path):
     archive = make_archive(tmp_path / "model", scale=4.0)
     s3.upload_file(str(archive), "models", "m/model.tar.gz")
-    sm, rt = clients(hosting.url)
+    sm, rt = clients(fresh_hosting.url)
     with pytest.raises(ClientError) as missing:
         sm.create_model(ModelName="absent", ExecutionRoleArn="arn:aws:iam::123456789012:role/x",
                         PrimaryContainer={"Image": "modelport", "ModelDataUrl": "s3://models/m/none.tar.gz"})
@@ -291,14 +284,14 @@ def test_s3_model_data_from_the_local_store(hosting, s3, tmp_path):
     assert b'"y": 8.0' in answer["Body"].read()
 
 
-def test_sagemaker_payload_limit_still_holds(hosting):
-    sm, rt = clients(hosting.url)
+def test_sagemaker_payload_limit_still_holds(fresh_hosting):
+    sm, rt = clients(fresh_hosting.url)
     with pytest.raises(ClientError) as large:
         rt.invoke_endpoint(EndpointName="anything", Body=b"0" * (6 * 1024 * 1024 + 1), ContentType="text/csv")
     assert code_of(large.value)[0] == "ValidationError"
 
 
-def test_bodies_over_the_limit_are_refused_from_the_head_in_each_protocols_shape(hosting):
+def test_bodies_over_the_limit_are_refused_from_the_head_in_each_protocols_shape(fresh_hosting):
     """The server refuses from Content-Length, before the body is sent; the answer is in the protocol of the
     service the request is signed for (S3's XML, the query protocol's XML, SageMaker's JSON)."""
     sagemaker = 6 * 1024 * 1024 + 1
@@ -309,10 +302,10 @@ def test_bodies_over_the_limit_are_refused_from_the_head_in_each_protocols_shape
              ("POST /endpoints/x/invocations", "sagemaker", sagemaker, 413, "ValidationError"),
              ("POST /", "sagemaker", sagemaker, 413, "SerializationException")]
     for line, service, length, status, code in cases:
-        headers = {**signed(service, hosting.url), "Host": hosting.url.split("//")[1], "Content-Length": str(length)}
+        headers = {**signed(service, fresh_hosting.url), "Host": fresh_hosting.url.split("//")[1], "Content-Length": str(length)}
         if line == "POST /" and service == "sagemaker":
             headers["X-Amz-Target"] = "SageMaker.ListModels"
-        with connect(int(hosting.url.rsplit(":", 1)[1])) as sock:
+        with connect(int(fresh_hosting.url.rsplit(":", 1)[1])) as sock:
             sock.sendall(f"{line} HTTP/1.1\r\n".encode() + "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode()
                          + b"\r\n")
             answer, answer_headers, body = read_response(sock)  # without sending a byte of the body
@@ -325,8 +318,8 @@ def test_bodies_over_the_limit_are_refused_from_the_head_in_each_protocols_shape
             assert f"<MaxSizeAllowed>{MAX_UPLOAD_BODY}</MaxSizeAllowed>".encode() in body
 
 
-def test_other_aws_apis(hosting):
-    kw = dict(endpoint_url=hosting.url, region_name="us-east-1", aws_access_key_id=token_for(hosting.url),
+def test_other_aws_apis(fresh_hosting):
+    kw = dict(endpoint_url=fresh_hosting.url, region_name="us-east-1", aws_access_key_id=token_for(fresh_hosting.url),
               aws_secret_access_key="modelport")
     identity = boto3.client("sts", **kw).get_caller_identity()
     assert identity["Account"] == "123456789012"
@@ -378,17 +371,17 @@ def test_an_upload_goes_to_disk_as_it_arrives_not_into_memory(tmp_path):
         server.stop()
 
 
-def test_an_upload_refused_before_its_body_stores_nothing_and_the_answer_arrives(hosting, s3):
+def test_an_upload_refused_before_its_body_stores_nothing_and_the_answer_arrives(fresh_hosting, s3):
     """NoSuchBucket (and a wrong token) are answered before a streamed body is read; the client still
     sending its 20 MB body reads the answer (lingering close), and nothing is left on disk."""
-    url = hosting.url
+    url = fresh_hosting.url
     blob = b"z" * (20 * 1024 * 1024)
     missing = httpx.put(f"{url}/no-such-bucket/k", content=blob, headers=signed("s3", url), timeout=30)
     assert missing.status_code == 404 and "<Code>NoSuchBucket</Code>" in missing.text
     wrong = httpx.put(f"{url}/models/k", content=blob, headers=_signed_with("not-the-token-000000", "s3"), timeout=30)
     assert wrong.status_code == 403 and "<Code>InvalidAccessKeyId</Code>" in wrong.text
     assert "Contents" not in s3.list_objects_v2(Bucket="models")
-    temp = hosting.home / "s3" / "tmp"  # where bodies are written before they are renamed into place
+    temp = fresh_hosting.home / "s3" / "tmp"  # where bodies are written before they are renamed into place
     assert not temp.exists() or list(temp.iterdir()) == []
 
 

@@ -19,7 +19,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from modelport.training import train
-from tests.helpers.runtime import free_port
+from tests.helpers.processes import free_port
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "deploy_boto3.ipynb"
 MODELS = ("mnist-sklearn", "mnist-pytorch", "sentiment")

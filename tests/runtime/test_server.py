@@ -425,7 +425,7 @@ def test_lean_entry_point_serves_like_the_cli(tmp_path):
     import subprocess
     import sys
 
-    from tests.helpers.runtime import free_port, wait_until_up
+    from tests.helpers.processes import free_port, wait_until_up
 
     model = write_model(tmp_path / "m", "def model_fn(d): return 1\ndef predict_fn(x, m): return x.tolist()\n")
     port = free_port()

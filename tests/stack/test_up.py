@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from tests.helpers.runtime import free_port
+from tests.helpers.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -16,9 +16,10 @@ import httpx
 import openai
 import pytest
 
-from tests.helpers.live_gateway import LiveGateway, free_port
+from tests.helpers.live_gateway import LiveGateway
+from tests.helpers.processes import free_port, stop, wait_until_up
 from tests.helpers.hosting import clients, deploy, start_hosting, token_for
-from tests.helpers.runtime import ModelServer, wait_until_up
+from tests.helpers.runtime import ModelServer
 from modelport.chatmodel import train
 from modelport.gateway.app import create_app
 from modelport.gateway.settings import GatewaySettings

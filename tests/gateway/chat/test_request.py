@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.helpers.live_gateway import LiveGateway, free_port
+from tests.helpers.live_gateway import LiveGateway
+from tests.helpers.processes import free_port
 from modelport.gateway.app import create_app
 from modelport.gateway.chat import load_chat_provider
 from modelport.gateway.chat_request import parse_chat_body, parse_openai_body, repair_history
