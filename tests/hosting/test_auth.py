@@ -11,7 +11,6 @@ import secrets
 import stat
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 
 import boto3
@@ -26,7 +25,8 @@ from modelport.cli.main import app
 from modelport.hosting.auth import FAILURE_BURST, Gate, Refusal
 from modelport.hosting.settings import HostingSettings
 from modelport.token import token_file
-from tests.helpers.processes import free_port
+from tests.helpers.processes import free_port, stop, wait_until_up
+from tests.helpers.waiting import eventually
 
 ROLE = "arn:aws:iam::123456789012:role/test"
 
@@ -180,11 +180,8 @@ def test_wrong_tokens_are_rate_limited_and_the_limit_passes(tmp_path):
             # while the address is throttled, even the right token is not compared
             throttled = client.post(f"{url}/", headers={"X-Amz-Target": "SageMaker.ListEndpoints", **auth}, content=b"{}")
             assert refused(throttled, 429, "ThrottlingException") and throttled.headers["retry-after"] == "1"
-            deadline = time.monotonic() + 5
-            while client.post(f"{url}/", headers={"X-Amz-Target": "SageMaker.ListEndpoints", **auth},
-                              content=b"{}").status_code != 200:
-                assert time.monotonic() < deadline, "the budget never refilled"
-                time.sleep(0.1)
+            eventually(lambda: client.post(f"{url}/", headers={"X-Amz-Target": "SageMaker.ListEndpoints", **auth},
+                                           content=b"{}").status_code == 200, 5, 0.1, message="the budget never refilled")
             assert client.get(f"{url}/ping").status_code == 200  # the liveness probe is never throttled
     finally:
         server.stop()
@@ -267,15 +264,7 @@ def test_allow_remote_with_a_token_listens_everywhere_and_accepts_any_host(tmp_p
                                MODELPORT_HOSTING_TOKEN=token)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/ping").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
-            time.sleep(0.05)
+        wait_until_up(f"{url}/ping", process, process.stdout.read, timeout=60)
         answer = control(url, "ListEndpoints", Host=f"hosting.example:{port}", Authorization=f"Bearer {token}")
         assert answer.status_code == 200
         refused(control(url, "ListEndpoints", Host=f"hosting.example:{port}"), 403, "UnrecognizedClientException")
@@ -283,8 +272,7 @@ def test_allow_remote_with_a_token_listens_everywhere_and_accepts_any_host(tmp_p
                 403, "AccessDeniedException")
         assert not token_file(tmp_path / "home").exists()  # the explicit token, not a generated one
     finally:
-        process.terminate()
-        process.wait(30)
+        stop(process, grace=30)
 
 
 def test_up_keeps_hosting_on_loopback_and_hands_the_gateway_the_token(tmp_path):

@@ -6,44 +6,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 
-from tests.helpers.hosting import clients, instances, make_archive, remember_token
+from tests.helpers.hosting import HostingProcess, clients, instances, make_archive
 from modelport.cli.main import app
 from modelport.sdk import Model, Predictor
-from tests.helpers.processes import free_port
-
-
-@pytest.fixture(scope="module")
-def service(tmp_path_factory):
-    """A real `modelport hosting` process with its own MODELPORT_HOME."""
-    root = tmp_path_factory.mktemp("hosting-cli")
-    port = free_port()
-    env = {**os.environ, "MODELPORT_HOME": str(root / "home"), "MODELPORT_HOSTING_PORT": str(port)}
-    process = subprocess.Popen([sys.executable, "-m", "modelport", "hosting"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/ping").status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, "modelport hosting did not start"
-        time.sleep(0.05)
-    remember_token(url, root / "home")
-    yield url, root, env, process
-    if process.poll() is None:
-        process.terminate()
-        process.wait(30)
+from tests.helpers.waiting import eventually
 
 
 def run(env: dict, *args: str):
@@ -51,9 +21,9 @@ def run(env: dict, *args: str):
     return result
 
 
-def test_cli_deploy_invoke_describe_logs_delete(service, tmp_path):
-    url, root, env, _ = service
-    names = {"url": url, "home": env["MODELPORT_HOME"]}
+def test_cli_deploy_invoke_describe_logs_delete(hosting_process, tmp_path):
+    url, home = hosting_process.url, hosting_process.home
+    names = {"url": url, "home": str(home)}
     archive = make_archive(tmp_path)
     result = run(names, "deploy", str(archive), "--endpoint", "cli-ep", "--instances", "2", "--env", "TAG=cli")
     assert result.exit_code == 0, result.output
@@ -71,7 +41,7 @@ def test_cli_deploy_invoke_describe_logs_delete(service, tmp_path):
     sm, _ = clients(url)
     config = sm.describe_endpoint_config(EndpointConfigName=described["EndpointConfigName"])
     data_url = sm.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])["PrimaryContainer"]["ModelDataUrl"]
-    assert data_url.startswith(f"file://{(root / 'home' / 'artifacts').resolve()}")
+    assert data_url.startswith(f"file://{(home / 'artifacts').resolve()}")
     assert open(data_url[7:], "rb").read() == archive.read_bytes()
 
     (tmp_path / "request.json").write_text('{"x": 5}')
@@ -89,7 +59,7 @@ def test_cli_deploy_invoke_describe_logs_delete(service, tmp_path):
     assert "AllTraffic-0" in result.stdout and "AllTraffic-1" in result.stdout
 
     # deploying again updates the endpoint blue/green (here from an uploaded copy of the archive)
-    uploaded = root / "home" / "store" / "v2" / "model.tar.gz"  # under MODELPORT_HOME: an allowed root
+    uploaded = home / "store" / "v2" / "model.tar.gz"  # under MODELPORT_HOME: an allowed root
     result = run(names, "deploy", str(archive), "--endpoint", "cli-ep", "--env", "TAG=cli2", "--upload", f"file://{uploaded}")
     assert uploaded.read_bytes() == archive.read_bytes()
     assert result.exit_code == 0, result.output
@@ -102,18 +72,17 @@ def test_cli_deploy_invoke_describe_logs_delete(service, tmp_path):
     assert result.exit_code == 1 and "Could not find endpoint" in result.output
 
 
-def test_cli_reports_unknown_endpoint_and_missing_archive(service, tmp_path):
-    url, _, env, _ = service
-    names = {"url": url, "home": env["MODELPORT_HOME"]}
+def test_cli_reports_unknown_endpoint_and_missing_archive(hosting_process, tmp_path):
+    names = {"url": hosting_process.url, "home": str(hosting_process.home)}
     result = run(names, "invoke", "ghost", "--body", "{}")
     assert result.exit_code == 1 and "Endpoint ghost of account" in result.output
     result = run(names, "deploy", str(tmp_path / "none.tar.gz"), "--endpoint", "x")
     assert result.exit_code == 1 and "no such archive" in result.output
 
 
-def test_sdk_model_deploy_predict_delete(service, tmp_path, monkeypatch):
-    url, _, env, _ = service
-    monkeypatch.setenv("MODELPORT_HOME", env["MODELPORT_HOME"])  # the SDK's store and token are hosting's
+def test_sdk_model_deploy_predict_delete(hosting_process, tmp_path, monkeypatch):
+    url = hosting_process.url
+    monkeypatch.setenv("MODELPORT_HOME", str(hosting_process.home))  # the SDK's store and token are hosting's
     archive = make_archive(tmp_path, scale=10)
     predictor = Model(model_data=str(archive), name="sdk-model", env={"TAG": "sdk"}, hosting_url=url).deploy(
         endpoint_name="sdk-ep", initial_instance_count=1, instance_type="ml.m5.large")
@@ -144,9 +113,9 @@ def test_sdk_model_deploy_predict_delete(service, tmp_path, monkeypatch):
         predictor.predict({"x": 1})
 
 
-def test_sigterm_stops_hosting_and_its_instances(service, tmp_path, monkeypatch):
-    url, _, env, process = service
-    monkeypatch.setenv("MODELPORT_HOME", env["MODELPORT_HOME"])
+def test_sigterm_stops_hosting_and_its_instances(hosting_process, tmp_path, monkeypatch):
+    url, process = hosting_process.url, hosting_process.process
+    monkeypatch.setenv("MODELPORT_HOME", str(hosting_process.home))
     archive = make_archive(tmp_path)
     Model(model_data=str(archive), hosting_url=url).deploy(endpoint_name="last")
     pids = [i["pid"] for i in instances(url, "last")]
@@ -156,41 +125,21 @@ def test_sigterm_stops_hosting_and_its_instances(service, tmp_path, monkeypatch)
         assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
 
 
-def _start_hosting_process(home, port: int) -> subprocess.Popen:
-    env = {**os.environ, "MODELPORT_HOME": str(home), "MODELPORT_HOSTING_PORT": str(port)}
-    process = subprocess.Popen([sys.executable, "-m", "modelport", "hosting"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/ping").status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        assert process.poll() is None and time.monotonic() < deadline, "modelport hosting did not start"
-        time.sleep(0.05)
-
-
 def test_hosting_killed_with_sigkill_takes_its_instances_and_restores_them(tmp_path, monkeypatch):
     monkeypatch.setenv("MODELPORT_HOME", str(tmp_path / "home"))
     archive = make_archive(tmp_path)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    first = _start_hosting_process(tmp_path / "home", port)
-    remember_token(url, tmp_path / "home")
+    first = HostingProcess(tmp_path / "home", tmp_path / "hosting.log").start()
+    url = first.url
     try:
         Model(model_data=str(archive), env={"TAG": "crash"}, hosting_url=url).deploy(endpoint_name="survivor")
         pids = [i["pid"] for i in instances(url, "survivor")]
         first.kill()
-        first.wait(10)
-        deadline = time.monotonic() + 10  # the instances die with hosting (no orphans)
-        while any(os.path.exists(f"/proc/{pid}") and open(f"/proc/{pid}/stat").read().split()[2] != "Z" for pid in pids):
-            assert time.monotonic() < deadline, f"instances {pids} outlived hosting"
-            time.sleep(0.05)
+        # the instances die with hosting (no orphans)
+        eventually(lambda: not any(os.path.exists(f"/proc/{pid}") and open(f"/proc/{pid}/stat").read().split()[2] != "Z"
+                                   for pid in pids), 10, message=f"instances {pids} outlived hosting")
     finally:
-        if first.poll() is None:
-            first.kill()
-    second = _start_hosting_process(tmp_path / "home", port)
+        first.kill()
+    second = HostingProcess(tmp_path / "home", tmp_path / "hosting.log", port=first.port).start()
     try:
         predictor = Predictor("survivor", hosting_url=url)
         from modelport.hosting.client import wait_for_endpoint
@@ -198,5 +147,4 @@ def test_hosting_killed_with_sigkill_takes_its_instances_and_restores_them(tmp_p
         wait_for_endpoint(predictor.sagemaker_client, "survivor", timeout=60)
         assert predictor.predict({"x": 2})["tag"] == "crash"
     finally:
-        second.terminate()
-        second.wait(30)
+        second.stop()

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from tests.helpers.hosting import clients, deploy, instances, start_hosting, wait_in_service
+from tests.helpers.waiting import eventually
 
 
 class Load:
@@ -47,9 +48,7 @@ class Load:
     def wait_for(self, count: int, timeout: float = 30) -> None:
         """Until at least ``count`` more answers arrived."""
         target = len(self.tags) + count
-        deadline = time.monotonic() + timeout
-        while len(self.tags) < target and time.monotonic() < deadline:
-            time.sleep(0.01)
+        eventually(lambda: len(self.tags) >= target, timeout, 0.01, message=lambda: f"load stalled: {self.failures[-3:]}")
         assert len(self.tags) >= target, f"load stalled: {self.failures[-3:]}"
 
 
@@ -129,13 +128,12 @@ def test_weights_and_capacities_update(hosting, sm, rt, archive):
 
 
 def wait_restarted(url: str, name: str, restarts: int, timeout: float = 30) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """The instances of ``name`` once they were restarted ``restarts`` times in all and are all ready."""
+    def recovered() -> list[dict] | None:
         listed = instances(url, name)
-        if sum(i["restarts"] for i in listed) >= restarts and all(i["ready"] for i in listed):
-            return listed
-        time.sleep(0.05)
-    raise AssertionError(f"{name} did not recover: {instances(url, name)}")
+        return listed if sum(i["restarts"] for i in listed) >= restarts and all(i["ready"] for i in listed) else None
+
+    return eventually(recovered, timeout, message=lambda: f"{name} did not recover: {instances(url, name)}")
 
 
 def test_instance_killed_under_load_is_restarted(hosting, sm, rt, archive):
@@ -159,24 +157,24 @@ def test_instance_killed_under_load_is_restarted(hosting, sm, rt, archive):
     assert "exited with code" in log and "restarted on port" in log
 
 
+def reported(sm, name: str, failure: bool) -> dict | None:
+    """DescribeEndpoint of ``name`` if it carries a FailureReason (``failure``) or carries none (not ``failure``)."""
+    described = sm.describe_endpoint(EndpointName=name)
+    return described if ("FailureReason" in described) == failure else None
+
+
 def test_repeated_crashes_are_reported_and_restarted_forever(hosting, sm, rt, archive):
     server = hosting
     deploy(sm, "crashy", str(archive))
     for crash in range(1, 5):  # more crashes within a minute than any give-up limit would allow
         os.kill(instances(server.url, "crashy")[0]["pid"], signal.SIGKILL)
-        deadline = time.monotonic() + 30
-        while "FailureReason" not in (described := sm.describe_endpoint(EndpointName="crashy")):
-            assert time.monotonic() < deadline, "the crash was never reported"
-            time.sleep(0.02)
+        described = eventually(lambda: reported(sm, "crashy", True), 30, 0.02, message="the crash was never reported")
         assert described["EndpointStatus"] == "InService"
         assert "exited with code -9" in described["FailureReason"]
         assert "modelport logs crashy" in described["FailureReason"]
         assert described["ProductionVariants"][0]["VariantStatus"][0]["StatusMessage"] == described["FailureReason"]
         wait_restarted(server.url, "crashy", crash)
-    deadline = time.monotonic() + 10
-    while "FailureReason" in (described := sm.describe_endpoint(EndpointName="crashy")):
-        assert time.monotonic() < deadline, f"the report was never cleared: {described['FailureReason']}"
-        time.sleep(0.02)
+    described = eventually(lambda: reported(sm, "crashy", False), 10, 0.02, message="the report was never cleared")
     assert described["ProductionVariants"][0]["CurrentInstanceCount"] == 1
     assert "VariantStatus" not in described["ProductionVariants"][0]
     body = json.loads(rt.invoke_endpoint(EndpointName="crashy", Body=b'{"x": 2}', ContentType="application/json")["Body"].read())
@@ -257,10 +255,8 @@ def test_canary_update_shifts_traffic_in_steps(hosting, sm, rt, archive):
         "TerminationWaitInSeconds": 0}}
     with Load(rt, "canary", threads=2) as load:
         sm.update_endpoint(EndpointName="canary", EndpointConfigName="canary-v2", DeploymentConfig=policy)
-        deadline = time.monotonic() + 30
-        while "v2" not in load.tags:  # the canary step: both versions answer
-            assert time.monotonic() < deadline, "the canary never got traffic"
-            time.sleep(0.01)
+        # the canary step: both versions answer
+        eventually(lambda: "v2" in load.tags, 30, 0.01, message="the canary never got traffic")
         during = len(load.tags)
         load.wait_for(20)  # well within the 3 s canary step
         assert set(load.tags[during:]) == {"v1", "v2"}

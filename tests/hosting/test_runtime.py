@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.helpers.hosting import clients, deploy, instances
+from tests.helpers.waiting import eventually
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -135,7 +136,5 @@ def test_a_client_that_leaves_a_stream_frees_its_instance(hosting):
                          b"Authorization: Bearer %s\r\n" % server.token.encode() +
                          b"Content-Type: application/json\r\nX-Amzn-SageMaker-Target-Variant: B\r\n"
                          b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-    deadline = time.monotonic() + 10
-    while any(i["outstanding"] for i in instances(server.url, "rt")):
-        assert time.monotonic() < deadline, instances(server.url, "rt")
-        time.sleep(0.05)
+    eventually(lambda: not any(i["outstanding"] for i in instances(server.url, "rt")), 10,
+               message=lambda: str(instances(server.url, "rt")))

@@ -9,17 +9,14 @@ import json
 import os
 import subprocess
 
-from tests.helpers.hosting import start_hosting
 from modelport.objectstore import ObjectStore
-from tests.helpers.sdk import Tripwire, client_environment, sdk_python
+from tests.helpers.sdk import client_environment, sdk_python
 
 
-def test_aws_cli_s3_cp_and_ls(tmp_path):
-    home = tmp_path / "home"
-    server = start_hosting(home)
-    tripwire = Tripwire()
+def test_aws_cli_s3_cp_and_ls(fresh_hosting, tripwire, tmp_path):
+    home = fresh_hosting.home
     (tmp_path / "scratch").mkdir()
-    env = client_environment(server.url, home, tripwire, tmp_path / "scratch")
+    env = client_environment(fresh_hosting.url, home, tripwire, tmp_path / "scratch")
     aws = sdk_python("v2").parent / "aws"
 
     def run(*args: str) -> str:
@@ -29,20 +26,16 @@ def test_aws_cli_s3_cp_and_ls(tmp_path):
 
     data = os.urandom(20 * 1024 * 1024)
     (tmp_path / "model.tar.gz").write_bytes(data)
-    try:
-        run("s3", "mb", "s3://cli-bucket")
-        run("s3", "cp", str(tmp_path / "model.tar.gz"), "s3://cli-bucket/models/model.tar.gz")
-        run("s3", "cp", str(tmp_path / "model.tar.gz"), "s3://cli-bucket/top.bin")
-        listing = run("s3", "ls", "s3://cli-bucket/")
-        recursive = run("s3", "ls", "--recursive", "s3://cli-bucket/")
-        buckets = run("s3", "ls")
-        run("s3", "cp", "s3://cli-bucket/models/model.tar.gz", str(tmp_path / "back.tar.gz"))
-        run("s3", "rm", "s3://cli-bucket/top.bin")
-        after_rm = run("s3", "ls", "--recursive", "s3://cli-bucket/")
-        identity = json.loads(run("sts", "get-caller-identity"))
-    finally:
-        server.stop()
-        tripwire.close()
+    run("s3", "mb", "s3://cli-bucket")
+    run("s3", "cp", str(tmp_path / "model.tar.gz"), "s3://cli-bucket/models/model.tar.gz")
+    run("s3", "cp", str(tmp_path / "model.tar.gz"), "s3://cli-bucket/top.bin")
+    listing = run("s3", "ls", "s3://cli-bucket/")
+    recursive = run("s3", "ls", "--recursive", "s3://cli-bucket/")
+    buckets = run("s3", "ls")
+    run("s3", "cp", "s3://cli-bucket/models/model.tar.gz", str(tmp_path / "back.tar.gz"))
+    run("s3", "rm", "s3://cli-bucket/top.bin")
+    after_rm = run("s3", "ls", "--recursive", "s3://cli-bucket/")
+    identity = json.loads(run("sts", "get-caller-identity"))
     assert tripwire.attempts == [], f"the CLI tried to leave the machine: {tripwire.attempts}"
     assert "PRE models/" in listing and f"{len(data)} top.bin" in listing
     assert f"{len(data)} models/model.tar.gz" in recursive and "cli-bucket" in buckets

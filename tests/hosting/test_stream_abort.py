@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
 
 from tests.helpers.hosting import clients, deploy, start_hosting
 from tests.helpers.runtime import write_model
+from tests.helpers.waiting import eventually
 
 GENERATOR = """
     import os, time
@@ -42,9 +42,7 @@ def test_leaving_a_stream_through_hosting_closes_the_generator(tmp_path):
         first = next(iter(stream))
         assert first["PayloadPart"]["Bytes"].startswith(b"token-")
         stream.close()
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and "closed" not in progress.read_text():
-            time.sleep(0.05)
+        eventually(lambda: "closed" in progress.read_text(), 15, message=lambda: progress.read_text()[-200:])
         lines = progress.read_text().split()
         assert lines[-1] == "closed"
         assert len(lines) < 1000  # stopped within seconds, not after 100,000 tokens

@@ -6,20 +6,15 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import boto3
-import httpx
 import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from modelport.training import train
-from tests.helpers.processes import free_port
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "deploy_boto3.ipynb"
 MODELS = ("mnist-sklearn", "mnist-pytorch", "sentiment")
@@ -38,30 +33,9 @@ def archives(tmp_path_factory):
 
 
 @pytest.fixture
-def hosting(tmp_path):
-    """A real `modelport hosting` process on a free port with its own MODELPORT_HOME: (URL, token)."""
-    port = free_port()
-    token = secrets.token_urlsafe(24)
-    env = {**os.environ, "MODELPORT_HOME": str(tmp_path / "hosting-home"), "MODELPORT_HOSTING_PORT": str(port),
-           "MODELPORT_HOSTING_TOKEN": token, "MODELPORT_MODEL_ROOTS": str(NOTEBOOK_HOME / "artifacts")}
-    log = open(tmp_path / "hosting.log", "wb")
-    process = subprocess.Popen([sys.executable, "-m", "modelport", "hosting"], env=env, stdout=log,
-                               stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/ping").status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert process.poll() is None, (tmp_path / "hosting.log").read_text()
-        assert time.monotonic() < deadline, "modelport hosting did not start"
-        time.sleep(0.05)
-    yield url, token
-    process.terminate()
-    process.wait(30)
-    log.close()
+def hosting_process_env():
+    """The notebook and `hosting_process` share an explicit token; the notebook's store is a model root."""
+    return {"MODELPORT_HOSTING_TOKEN": secrets.token_urlsafe(24), "MODELPORT_MODEL_ROOTS": str(NOTEBOOK_HOME / "artifacts")}
 
 
 def run_notebook(tmp_path: Path, env: dict[str, str], timeout: int = 300) -> list[dict]:
@@ -81,8 +55,8 @@ def run_notebook(tmp_path: Path, env: dict[str, str], timeout: int = 300) -> lis
     return [o for cell in document.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
 
 
-def test_deploy_notebook_against_modelport_hosting(tmp_path, archives, hosting):
-    hosting, token = hosting
+def test_deploy_notebook_against_modelport_hosting(tmp_path, archives, hosting_process):
+    hosting, token = hosting_process.url, hosting_process.token
     outputs = run_notebook(tmp_path, {
         "MODELPORT_HOSTING_URL": hosting, "MODELPORT_NOTEBOOK_ARCHIVES": str(archives),
         "MODELPORT_NOTEBOOK_TARGET": "local", "MODELPORT_NOTEBOOK_PREFIX": "nbtest", "MODELPORT_HOSTING_TOKEN": token,
@@ -115,8 +89,8 @@ def test_deploy_notebook_against_modelport_hosting(tmp_path, archives, hosting):
     assert [m for m in sm.list_models()["Models"] if m["ModelName"].startswith("nbtest-")] == []
 
 
-def test_deploy_notebook_says_which_archives_are_missing(tmp_path, hosting):
-    hosting, token = hosting
+def test_deploy_notebook_says_which_archives_are_missing(tmp_path, hosting_process):
+    hosting, token = hosting_process.url, hosting_process.token
     with pytest.raises(CellExecutionError) as failed:
         run_notebook(tmp_path, {"MODELPORT_HOSTING_URL": hosting, "MODELPORT_NOTEBOOK_TARGET": "local",
                                 "MODELPORT_HOSTING_TOKEN": token,
@@ -127,7 +101,7 @@ def test_deploy_notebook_says_which_archives_are_missing(tmp_path, hosting):
 SDK_NOTEBOOK = NOTEBOOK.parent / "deploy.ipynb"
 
 
-def test_sdk_deploy_notebook_in_the_sdk_kernel(tmp_path, archives, hosting):
+def test_sdk_deploy_notebook_in_the_sdk_kernel(tmp_path, archives, hosting_process):
     """notebooks/deploy.ipynb in a kernel of the SDK v2 venv, with the variables `modelport env` prints:
     S3 upload, sagemaker.Model per archive, deploy(), predict(), clean-up; nothing leaves the machine."""
     from jupyter_client.kernelspec import KernelSpecManager
@@ -135,7 +109,7 @@ def test_sdk_deploy_notebook_in_the_sdk_kernel(tmp_path, archives, hosting):
 
     from tests.helpers.sdk import Tripwire, client_environment, sdk_python
 
-    hosting, token = hosting
+    hosting, token = hosting_process.url, hosting_process.token
     kernels = tmp_path / "kernels"
     (kernels / "modelport-sdk-v2").mkdir(parents=True)
     (kernels / "modelport-sdk-v2" / "kernel.json").write_text(json.dumps({
@@ -145,7 +119,7 @@ def test_sdk_deploy_notebook_in_the_sdk_kernel(tmp_path, archives, hosting):
                             kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
     tripwire = Tripwire()
     (tmp_path / "scratch").mkdir()
-    home = tmp_path / "hosting-home"  # the hosting fixture's MODELPORT_HOME (its token and SDK config)
+    home = hosting_process.home  # hosting's MODELPORT_HOME (its token and SDK config)
     env = client_environment(hosting, home, tripwire, tmp_path / "scratch") | {"AWS_ACCESS_KEY_ID": token,
         "MODELPORT_HOME": str(Path(os.environ.get("MODELPORT_HOME", ".modelport")).resolve()),  # the MNIST cache
         "MODELPORT_NOTEBOOK_ARCHIVES": str(archives), "MODELPORT_NOTEBOOK_PREFIX": "sdknb"}

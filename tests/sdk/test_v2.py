@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers.sdk import ACCOUNT, HostingProcess, Tripwire, client_environment, make_sdk_archives, run_script
+from tests.helpers.sdk import ACCOUNT, client_environment, make_sdk_archives, run_script
 
 BUCKET = f"sagemaker-us-east-1-{ACCOUNT}"
 
@@ -18,25 +18,14 @@ def archives(tmp_path_factory):
     return make_sdk_archives(tmp_path_factory.mktemp("sdk-archives"))
 
 
-@pytest.fixture
-def hosting(tmp_path):
-    server = HostingProcess(tmp_path / "home", tmp_path / "hosting.log").start()
-    tripwire = Tripwire()
-    yield server, tripwire
-    server.stop()
-    tripwire.close()
-    assert tripwire.attempts == [], f"a client tried to leave the machine: {tripwire.attempts}"
-
-
-def environment(hosting, tmp_path):
-    server, tripwire = hosting
+def environment(hosting_process, tripwire, tmp_path):
     scratch = tmp_path / "scratch"
     scratch.mkdir(exist_ok=True)
-    return client_environment(server.url, server.home, tripwire, scratch)
+    return client_environment(hosting_process.url, hosting_process.home, tripwire, scratch)
 
 
-def test_sdk_v2_deploy_flows(archives, hosting, tmp_path):
-    results = run_script("v2", "v2_flows.py", ["flows", str(archives)], environment(hosting, tmp_path))
+def test_sdk_v2_deploy_flows(archives, hosting_process, tripwire, tmp_path):
+    results = run_script("v2", "v2_flows.py", ["flows", str(archives)], environment(hosting_process, tripwire, tmp_path))
 
     assert results["default_bucket"]["bucket"] == BUCKET
     s3 = results["s3"]
@@ -72,9 +61,9 @@ def test_sdk_v2_deploy_flows(archives, hosting, tmp_path):
     assert "ListModelPackages" in unknown["message"]
 
 
-def test_sdk_v2_multipart_archive_survives_hosting_kill(archives, hosting, tmp_path):
-    server, _ = hosting
-    env = environment(hosting, tmp_path)
+def test_sdk_v2_multipart_archive_survives_hosting_kill(archives, hosting_process, tripwire, tmp_path):
+    server = hosting_process
+    env = environment(hosting_process, tripwire, tmp_path)
     before = run_script("v2", "v2_flows.py", ["persist-before", str(archives)], env)["persist_before"]
     assert before["size"] == (archives / "big.tar.gz").stat().st_size > 20_000_000
     assert before["etag"].endswith('-3"')  # three 8 MB parts: S3's multipart ETag

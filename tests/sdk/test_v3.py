@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers.sdk import ACCOUNT, HostingProcess, Tripwire, client_environment, make_sdk_archives, run_script
+from tests.helpers.sdk import ACCOUNT, client_environment, make_sdk_archives, run_script
 
 BUCKET = f"sagemaker-us-east-1-{ACCOUNT}"
 
@@ -17,17 +17,10 @@ def archives(tmp_path_factory):
     return make_sdk_archives(tmp_path_factory.mktemp("sdk-archives"))
 
 
-def test_sdk_v3_model_builder_flows(archives, tmp_path):
-    server = HostingProcess(tmp_path / "home", tmp_path / "hosting.log").start()
-    tripwire = Tripwire()
+def test_sdk_v3_model_builder_flows(archives, hosting_process, tripwire, tmp_path):
     (tmp_path / "scratch").mkdir()
-    try:
-        results = run_script("v3", "v3_flows.py", [str(archives)],
-                             client_environment(server.url, server.home, tripwire, tmp_path / "scratch"))
-    finally:
-        server.stop()
-        tripwire.close()
-    assert tripwire.attempts == [], f"a client tried to leave the machine: {tripwire.attempts}"
+    results = run_script("v3", "v3_flows.py", [str(archives)],
+                         client_environment(hosting_process.url, hosting_process.home, tripwire, tmp_path / "scratch"))
 
     assert results["s3"] == {"bucket": BUCKET, "uri": f"s3://{BUCKET}/v3/scaler/scaler.tar.gz", "same": True}
     answers = results["model_builder"]["answers"]
