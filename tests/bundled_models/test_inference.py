@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.helpers.processes import free_port, stop, wait_until_up
+from modelport.process import stop_all
+from tests.helpers.processes import free_port, wait_until_up
 
 from modelport.training import train
 from modelport.training.datasets import load_mnist, split
@@ -295,13 +296,8 @@ def servers(archives, tmp_path_factory):
             wait_until_up(f"{url}/ping", process, (home / f"{name}.log").read_text, timeout=120)
         yield urls
     finally:
-        for process, log in processes:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_all([process for process, _ in processes], grace=15)
+        for _, log in processes:
             log.close()
 
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.helpers.processes import free_port, stop, wait_until_up
-from tests.helpers.standin_runtime import StandinRuntime, answer_json, mnist_answer
+from tests.helpers.standin_runtime import answer_json, mnist_answer
 
 SITE = "http://localhost:5173"
 PIXELS = [0.0] * 784
@@ -28,10 +28,8 @@ def gateway_env(standin_url: str, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def standin():
-    server = StandinRuntime({"mnist-sk": answer_json(mnist_answer(2))}).start()
-    yield server
-    server.stop()
+def standin_behaviours():
+    return {"mnist-sk": answer_json(mnist_answer(2))}
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +43,8 @@ def gateway_url(standin, tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     wait_until_up(f"{url}/health", proc, log.read_text)
     yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        raise
-    # stopped by SIGTERM within the grace period
+    stop(proc, grace=10)
+    # stopped by SIGTERM within the grace period (not SIGKILLed after it)
     assert proc.returncode in (0, -15)
     output = log.read_text()
     assert "Traceback" not in output and "mnist-sklearn" in output
@@ -114,6 +106,5 @@ def test_gateway_with_two_worker_processes(standin, tmp_path):
             response = httpx.post(f"{url}/predict/mnist-sklearn", json={"pixels": PIXELS}, headers={"x-api-key": "e2e-key"})
             assert response.status_code == 200 and response.json()["predictions"][0]["label"] == 2
     finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(timeout=20)
+        stop(proc, grace=20)
     assert "Traceback" not in log.read_text()

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.helpers.live_gateway import LiveGateway
-from tests.helpers.standin_runtime import StandinRuntime, answer_json, mnist_answer
+from tests.helpers.standin_runtime import answer_json, mnist_answer
 from modelport.gateway.app import create_app
 from modelport.gateway.ratelimit import FAILED_KEY_LIMIT, TokenBuckets
 from modelport.gateway.settings import GatewaySettings
@@ -22,14 +22,13 @@ ALLOWED_FAILURES = FAILED_KEY_LIMIT.burst
 
 
 @pytest.fixture(scope="module")
-def standin():
-    server = StandinRuntime({"mnist-sk": answer_json(mnist_answer(7))}).start()
-    yield server
-    server.stop()
+def standin_behaviours():
+    return {"mnist-sk": answer_json(mnist_answer(7))}
 
 
 @pytest.fixture
-def gateway(standin):
+def gateway_url(standin):
+    """The URL of a fresh live gateway (its failed-key counts start at zero) that wants an API key."""
     settings = GatewaySettings(
         runtime_endpoint_url=standin.url, mode="local", region="us-east-1", mnist_sklearn_endpoint="mnist-sk",
         api_keys="the-right-key", rate_limit="", routes="", access_log=False,
@@ -46,8 +45,8 @@ def predict(client: httpx.Client, key: str | None) -> httpx.Response:
     return client.post("/predict/mnist-sklearn", json=PIXELS, headers={"x-api-key": key} if key else {})
 
 
-def test_wrong_keys_are_cut_off_with_retry_after_while_valid_clients_go_on(gateway):
-    with client_from(gateway, "127.0.0.2") as guesser, client_from(gateway, "127.0.0.1") as valid:
+def test_wrong_keys_are_cut_off_with_retry_after_while_valid_clients_go_on(gateway_url):
+    with client_from(gateway_url, "127.0.0.2") as guesser, client_from(gateway_url, "127.0.0.1") as valid:
         for attempt in range(ALLOWED_FAILURES):
             assert predict(guesser, f"guess-{attempt}").status_code == 403
             assert predict(valid, "the-right-key").status_code == 200
@@ -62,10 +61,10 @@ def test_wrong_keys_are_cut_off_with_retry_after_while_valid_clients_go_on(gatew
         assert answers == [200] * 50 and time.perf_counter() - started < 10  # never throttled, never slowed
 
 
-def test_proxy_headers_do_not_choose_the_address_that_is_limited(gateway):
+def test_proxy_headers_do_not_choose_the_address_that_is_limited(gateway_url):
     """The limit follows the socket's peer: a guesser on 127.0.0.1 (whose X-Forwarded-For uvicorn believed by
     default) that names another address on each attempt is still cut off, and another client is not."""
-    with client_from(gateway, "127.0.0.1") as guesser, client_from(gateway, "127.0.0.4") as valid:
+    with client_from(gateway_url, "127.0.0.1") as guesser, client_from(gateway_url, "127.0.0.4") as valid:
         for attempt in range(ALLOWED_FAILURES):
             spoof = {"x-api-key": f"guess-{attempt}", "x-forwarded-for": f"198.51.100.{attempt}",
                      "forwarded": f"for=198.51.100.{attempt}", "x-real-ip": "127.0.0.1"}
@@ -74,8 +73,8 @@ def test_proxy_headers_do_not_choose_the_address_that_is_limited(gateway):
         assert predict(valid, "the-right-key").status_code == 200
 
 
-def test_valid_keys_and_missing_keys_never_use_up_the_failure_budget(gateway):
-    with client_from(gateway, "127.0.0.3") as client:
+def test_valid_keys_and_missing_keys_never_use_up_the_failure_budget(gateway_url):
+    with client_from(gateway_url, "127.0.0.3") as client:
         for _ in range(3 * ALLOWED_FAILURES):
             assert predict(client, "the-right-key").status_code == 200
             assert predict(client, None).status_code == 401  # no key: nothing guessed

@@ -15,15 +15,13 @@ import json
 import string
 import sys
 
-import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
-from tests.helpers.live_gateway import LiveGateway
-from tests.helpers.gateway_stack import ENDPOINT, hosted_toy, toy_gateway
+from tests.helpers.gateway_stack import ENDPOINT
 
 ACCEPTS_ANYTHING = """
     import json
@@ -64,12 +62,18 @@ FUZZ_SETTINGS = settings(
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    root = tmp_path_factory.mktemp("fuzz")
-    with hosted_toy(root, ACCEPTS_ANYTHING) as hosting_url, LiveGateway(toy_gateway(hosting_url, access_log=False)) as url:
-        with httpx.Client(base_url=url, timeout=30) as client:
-            assert client.post("/predict/sentiment", json={"text": "ok"}).status_code == 200  # the stack works
-            yield url, client, str(root)
+def toy_inference():
+    return ACCEPTS_ANYTHING
+
+
+@pytest.fixture(scope="module")
+def stack_gateway_options():
+    return {"access_log": False}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def the_stack_works(stack):
+    assert stack.client.post("/predict/sentiment", json={"text": "ok"}).status_code == 200
 
 
 def assert_safe_answer(status: int, body: bytes, root: str, what: object) -> None:
@@ -158,7 +162,7 @@ wild_requests = st.tuples(methods, paths, bodies, content_types | st.none(), hea
 
 
 def test_hypothesis_fuzz_every_route(stack):
-    _, client, root = stack
+    client, root = stack.client, str(stack.root)
     answered: set[tuple[str, int]] = set()
 
     @settings(FUZZ_SETTINGS, max_examples=800)
@@ -185,13 +189,13 @@ def test_hypothesis_fuzz_every_route(stack):
 
 @pytest.fixture(scope="module")
 def openapi_cases(stack):
-    url, _, _ = stack
+    url = stack.url
     schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
     return st.one_of(schema.as_strategy(GenerationMode.POSITIVE), schema.as_strategy(GenerationMode.NEGATIVE))
 
 
 def test_schemathesis_fuzz_the_openapi_document(stack, openapi_cases):
-    url, _, root = stack
+    url, root = stack.url, str(stack.root)
     seen: set[tuple[str, int]] = set()
 
     @settings(FUZZ_SETTINGS, max_examples=400)

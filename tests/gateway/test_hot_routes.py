@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.helpers.live_gateway import LiveGateway
-from tests.helpers.standin_runtime import StandinRuntime, answer_json, echo, mnist_answer, model_error
+from tests.helpers.standin_runtime import answer_json, echo, mnist_answer, model_error
 from modelport.gateway.app import create_app
 from modelport.gateway.hot_routes import HotRoutes, _split
 from modelport.gateway.settings import GatewaySettings
@@ -22,14 +22,12 @@ PIXELS = [0.5] * 784
 
 
 @pytest.fixture(scope="module")
-def standin():
-    server = StandinRuntime({
+def standin_behaviours():
+    return {
         "mnist-sk": answer_json(mnist_answer(3)),
         "echo-ep": echo(),
         "broken": model_error(400, "expected 784 pixels, got 3"),
-    }).start()
-    yield server
-    server.stop()
+    }
 
 
 def _settings(standin) -> GatewaySettings:

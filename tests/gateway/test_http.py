@@ -13,7 +13,7 @@ import pytest
 from tests.helpers.live_gateway import LiveGateway
 from tests.helpers.processes import free_port
 from tests.helpers.standin_runtime import (
-    StandinRuntime, answer_json, echo, mnist_answer, model_error, not_ready, slow,
+    answer_json, echo, mnist_answer, model_error, not_ready, slow,
 )
 from modelport.gateway.app import create_app
 from modelport.gateway.settings import GatewaySettings
@@ -35,8 +35,8 @@ def clean_env(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def standin():
-    server = StandinRuntime({
+def standin_behaviours():
+    return {
         "mnist-sk": answer_json(mnist_answer(7)),
         "senti": answer_json(SENTIMENT_ANSWER),
         "echo-ep": echo(),
@@ -46,9 +46,7 @@ def standin():
         "warming": not_ready(),
         "list-answer": answer_json([[0.1, 0.9]]),
         "csv-answer": lambda body, headers: (200, {"Content-Type": "text/csv"}, b"1,2\n"),
-    }).start()
-    yield server
-    server.stop()
+    }
 
 
 def settings(standin, **overrides) -> GatewaySettings:
@@ -63,10 +61,8 @@ def settings(standin, **overrides) -> GatewaySettings:
 
 
 @pytest.fixture(scope="module")
-def gateway(standin):
-    with LiveGateway(create_app(settings(standin, backend_timeout=1.0))) as url:
-        with httpx.Client(base_url=url, timeout=10) as client:
-            yield client
+def gateway_settings(standin):
+    return settings(standin, backend_timeout=1.0)
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict:

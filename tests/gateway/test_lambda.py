@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.standin_runtime import StandinRuntime, answer_json, echo, mnist_answer
+from tests.helpers.standin_runtime import answer_json, echo, mnist_answer
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = Path(__file__).parent / "events"
@@ -38,10 +38,8 @@ def event(name: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def standin():
-    server = StandinRuntime({"mnist-sk": answer_json(mnist_answer(4)), "senti": answer_json(SENTIMENT), "echo-ep": echo()}).start()
-    yield server
-    server.stop()
+def standin_behaviours():
+    return {"mnist-sk": answer_json(mnist_answer(4)), "senti": answer_json(SENTIMENT), "echo-ep": echo()}
 
 
 @pytest.fixture()

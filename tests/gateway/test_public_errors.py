@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.helpers.live_gateway import LiveGateway
-from tests.helpers.gateway_stack import hosted_toy, toy_gateway
+from tests.helpers.gateway_stack import toy_gateway
 from modelport.gateway.errors import ApiError, public_error, scrub
 from modelport.gateway.logs import LOGGER_NAME
 
@@ -81,19 +81,26 @@ class Captured(logging.Handler):
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    root = tmp_path_factory.mktemp("public-errors")
-    captured = Captured()
+def toy_inference():
+    return LEAKY_MODEL
+
+
+@pytest.fixture(scope="module")
+def captured():
+    """The gateway's log records while this module runs."""
+    handler = Captured()
     logger = logging.getLogger(LOGGER_NAME)
-    logger.addHandler(captured)
-    try:
-        with hosted_toy(root, LEAKY_MODEL) as hosting_url, \
-                LiveGateway(toy_gateway(hosting_url)) as hot_url, \
-                LiveGateway(toy_gateway(hosting_url, hot_routes=False)) as framework_url:
-            with httpx.Client(base_url=hot_url, timeout=30) as hot, httpx.Client(base_url=framework_url, timeout=30) as framework:
-                yield {"hot": hot, "framework": framework}, captured, str(root)
-    finally:
-        logger.removeHandler(captured)
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+
+
+@pytest.fixture(scope="module")
+def gateways(stack, captured):
+    """Clients on the stack's gateway ("hot") and on one without the hot routes ("framework"), same hosting."""
+    with LiveGateway(toy_gateway(stack.hosting_url, hot_routes=False)) as framework_url:
+        with httpx.Client(base_url=framework_url, timeout=30) as framework:
+            yield {"hot": stack.client, "framework": framework}
 
 
 def assert_no_leak(text: str, root: str) -> None:
@@ -109,8 +116,8 @@ CALLS = {
 
 @pytest.mark.parametrize("path", ["hot", "framework"])
 @pytest.mark.parametrize("call", list(CALLS))
-def test_a_crashing_model_answers_its_status_not_its_text(stack, path, call):
-    clients, captured, root = stack
+def test_a_crashing_model_answers_its_status_not_its_text(gateways, captured, stack, path, call):
+    clients, root = gateways, str(stack.root)
     url, field = CALLS[call]
     response = clients[path].post(url, json={field: "crash"})
     assert response.status_code == 502, response.text
@@ -125,8 +132,8 @@ def test_a_crashing_model_answers_its_status_not_its_text(stack, path, call):
 
 @pytest.mark.parametrize("path", ["hot", "framework"])
 @pytest.mark.parametrize("call", list(CALLS))
-def test_a_model_refusal_keeps_its_message_without_paths(stack, path, call):
-    clients, _, root = stack
+def test_a_model_refusal_keeps_its_message_without_paths(gateways, captured, stack, path, call):
+    clients, root = gateways, str(stack.root)
     url, field = CALLS[call]
     response = clients[path].post(url, json={field: "refuse"})
     assert response.status_code == 400  # the model's own status: the request was bad, no server failed
@@ -140,8 +147,8 @@ def test_a_model_refusal_keeps_its_message_without_paths(stack, path, call):
 
 
 @pytest.mark.parametrize("path", ["hot", "framework"])
-def test_the_gateways_own_client_errors_keep_their_detail(stack, path):
-    clients, _, _ = stack
+def test_the_gateways_own_client_errors_keep_their_detail(gateways, captured, stack, path):
+    clients = gateways
     response = clients[path].post("/predict/sentiment", json={"words": "hi"})
     error = response.json()["error"]
     assert response.status_code == 400 and error["code"] == "invalid_body" and "text" in error["message"]
@@ -154,8 +161,8 @@ def chat(client: httpx.Client, text: str, stream: bool) -> httpx.Response:
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_chat_model_failures_are_redacted(stack, stream):
-    clients, captured, root = stack
+def test_chat_model_failures_are_redacted(gateways, captured, stack, stream):
+    clients, root = gateways, str(stack.root)
     assert "hello" in chat(clients["hot"], "hi", stream).text
     crashed = chat(clients["hot"], "crash", stream)
     assert crashed.status_code == 502, crashed.text
@@ -164,8 +171,8 @@ def test_chat_model_failures_are_redacted(stack, stream):
     assert "chat weights missing" in json.dumps(captured.details_for(crashed.json()["requestId"]))
 
 
-def test_chat_stream_failing_midway_sends_a_redacted_error_event(stack):
-    clients, _, root = stack
+def test_chat_stream_failing_midway_sends_a_redacted_error_event(gateways, captured, stack):
+    clients, root = gateways, str(stack.root)
     response = chat(clients["hot"], "midstream", True)
     assert response.status_code == 200 and 'data: {"delta":"hello"}' in response.text
     assert "event: error" in response.text

@@ -11,7 +11,7 @@ import pytest
 
 from tests.helpers.live_gateway import LiveGateway
 from tests.helpers.processes import free_port
-from tests.helpers.standin_runtime import StandinRuntime, answer_json, chunked, echo, mnist_answer, model_error, not_ready, slow
+from tests.helpers.standin_runtime import answer_json, chunked, echo, mnist_answer, model_error, not_ready, slow
 from modelport.gateway.app import create_app
 from modelport.gateway.settings import GatewaySettings
 
@@ -19,13 +19,11 @@ PIXELS = [0.0] * 784
 
 
 @pytest.fixture(scope="module")
-def standin():
-    server = StandinRuntime({
+def standin_behaviours():
+    return {
         "mnist-sk": answer_json(mnist_answer(6)), "echo-ep": echo(), "broken": model_error(400, "bad pixels"),
         "warming": not_ready(), "chunky": chunked(mnist_answer(9)), "slow-ep": slow(3.0, answer_json({})),
-    }).start()
-    yield server
-    server.stop()
+    }
 
 
 def make_settings(url: str, client: str, **extra) -> GatewaySettings:
@@ -40,10 +38,9 @@ def make_settings(url: str, client: str, **extra) -> GatewaySettings:
 
 
 @pytest.fixture(scope="module", params=["boto3", "http"])
-def gateway(request, standin):
-    with LiveGateway(create_app(make_settings(standin.url, request.param))) as url:
-        with httpx.Client(base_url=url, timeout=10) as client:
-            yield client
+def gateway_settings(request, standin):
+    """The gateway with the boto3 or the lean HTTP Runtime client."""
+    return make_settings(standin.url, request.param)
 
 
 def test_same_request_on_the_wire(gateway, standin):

@@ -21,6 +21,7 @@ from modelport.net.limits import HttpLimits
 from modelport.net.server import HttpServer
 from tests.helpers.processes import free_port, stop, wait_until_up
 from tests.helpers.runtime import write_model
+from tests.helpers.waiting import NotYet, eventually
 
 
 class ThreadServer:
@@ -114,16 +115,17 @@ def exchange(port: int, data: bytes, timeout: float = 10) -> tuple[int, dict[str
 def closed_by_peer(sock: socket.socket, timeout: float) -> bool:
     """Whether the server closes `sock` within `timeout` seconds (reading and dropping what it sends)."""
     sock.settimeout(timeout)
-    deadline = time.monotonic() + timeout
+
+    def closed() -> bool:
+        try:
+            return not sock.recv(65536)  # b"": closed; bytes: read and dropped, not yet
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+
     try:
-        while time.monotonic() < deadline:
-            if not sock.recv(65536):
-                return True
-    except (ConnectionResetError, BrokenPipeError):
-        return True
-    except socket.timeout:
+        return eventually(closed, timeout, 0)
+    except (NotYet, socket.timeout):
         return False
-    return False
 
 
 # --- the three real servers, as processes ------------------------------------------------------------

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.helpers.net import child_pids, cpu_seconds, runtime_server
+from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -32,16 +33,8 @@ def test_out_of_file_descriptors_the_acceptor_backs_off_and_recovers(tmp_path):
         for sock in flood:
             sock.close()
         flood.clear()
-        deadline = time.monotonic() + 20
-        status = None
-        while time.monotonic() < deadline:
-            try:
-                status = httpx.get(server.url + "/ping", timeout=2).status_code
-                if status == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
+        status = eventually(lambda: httpx.get(server.url + "/ping", timeout=2).status_code == 200 and 200, 20, 0.2,
+                            ignore=(httpx.TransportError,), message="the worker never answered /ping again")
         assert status == 200
         assert httpx.post(server.url + "/invocations", content=b"abc").json() == {"bytes": 3}
     finally:

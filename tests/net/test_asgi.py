@@ -18,6 +18,7 @@ from modelport.net.limits import HttpLimits
 from modelport.net.messages import Response
 from modelport.net.server import bind_socket
 from tests.helpers.net import closed_by_peer, connect, read_response
+from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.timeout(60)
 EVENTS: list[str] = []
@@ -217,9 +218,7 @@ def test_a_stream_stops_when_the_client_goes_away(server):
         while received.count(b"data:") < 200:
             received += sock.recv(65536)
         assert b"transfer-encoding: chunked" in received
-    deadline = time.monotonic() + 10
-    while "disconnect" not in EVENTS and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: "disconnect" in EVENTS, 10, message=lambda: f"events: {EVENTS}")
     assert "disconnect" in EVENTS
 
 

@@ -14,6 +14,7 @@ from modelport.net.handler import HandlerConnection
 from modelport.net.messages import BodyResponse, BodyTooLarge, Response
 from modelport.net.wire import HeaderInjection, response_head
 from tests.helpers.net import ThreadServer, closed_by_peer, connect, exchange, read_response
+from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.timeout(60)
 LIMIT = 1000
@@ -113,21 +114,24 @@ def test_many_headers_are_431(echo):
 def test_a_header_line_that_never_ends_is_refused_before_it_ends(echo):
     with connect(echo.port) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Endless: ")
-        sent = 0
-        status = None
         sock.setblocking(False)
-        deadline = time.monotonic() + 10
-        while status is None and time.monotonic() < deadline and sent < 32 * 1024 * 1024:
+        sent = [0]
+
+        def answer() -> bytes | None:
+            """Send more of the line (up to 32 MiB) unless the socket is full; the answer once one arrives."""
+            if sent[0] < 32 * 1024 * 1024:
+                try:
+                    sent[0] += sock.send(b"a" * 65536)
+                except BlockingIOError:
+                    pass
             try:
-                sent += sock.send(b"a" * 65536)
+                return sock.recv(100)
             except BlockingIOError:
-                time.sleep(0.01)
-            try:
-                status = sock.recv(100)
-            except BlockingIOError:
-                pass
+                return None
+
+        status = eventually(answer, 10, 0.01, message=lambda: f"no answer after {sent[0]} bytes")
         assert status and status.startswith(b"HTTP/1.1 431"), status
-        assert sent < 32 * 1024 * 1024  # answered while the line was still being sent
+        assert sent[0] < 32 * 1024 * 1024  # answered while the line was still being sent
 
 
 def test_repeated_headers_are_joined():
@@ -286,9 +290,7 @@ def test_a_client_that_stops_reading_is_dropped():
         with connect(server.port) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             sock.sendall(get("/stream"))
-            deadline = time.monotonic() + 10
-            while app.done == 0 and time.monotonic() < deadline:  # the endless stream was closed
-                time.sleep(0.1)
+            eventually(lambda: app.done != 0, 10, 0.1, message="the endless stream was never closed")
             assert app.done == 1 and not server.server.connections
 
 

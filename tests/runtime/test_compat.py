@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from tests.helpers.runtime import ModelServer, write_model
+from tests.helpers.waiting import eventually
 
 
 def test_context_is_passed_to_functions_that_take_one_more_argument(tmp_path):
@@ -203,10 +204,8 @@ def test_client_that_goes_away_stops_the_generation(tmp_path):
         with httpx.Client(base_url=server.url, timeout=10) as client:
             with client.stream("POST", "/invocations", content="[1000]", headers={"Content-Type": "application/json"}) as response:
                 next(response.iter_raw())
-        deadline = time.monotonic() + 10
         progress = model / "progress.txt"
-        while time.monotonic() < deadline and "closed" not in progress.read_text():
-            time.sleep(0.05)
+        eventually(lambda: "closed" in progress.read_text(), 10, message=lambda: progress.read_text()[-200:])
         lines = progress.read_text().split()
         assert lines[-1] == "closed" and len(lines) < 200
         assert server.client.get("/ping").status_code == 200

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.helpers.runtime import ModelServer, write_model
+from tests.helpers.waiting import eventually
 
 POISON = """
     import ctypes, json, os, signal
@@ -49,19 +50,6 @@ def attempts(model) -> int:
     return len(path.read_text().split()) if path.exists() else 0
 
 
-def wait_ping(server: ModelServer, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if server.client.get("/ping").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert server.process.poll() is None, "the server exited"
-        assert time.monotonic() < deadline, "the server did not become ready again"
-        time.sleep(0.02)
-
-
 def test_serve_survives_many_worker_crashes_within_a_minute(tmp_path):
     model = write_model(tmp_path / "poison", POISON)
     with ModelServer(model, workers=1) as server:
@@ -71,7 +59,7 @@ def test_serve_survives_many_worker_crashes_within_a_minute(tmp_path):
             with pytest.raises(httpx.TransportError):  # the worker owned the socket: the client sees it close
                 server.post('{"die": "%s"}' % how)
             crashes += 1
-            wait_ping(server)
+            server.wait_ready(30)
         assert time.monotonic() - started < 60
         assert server.process.poll() is None
         assert server.post('{"x": 21}').json()["y"] == 42
@@ -85,10 +73,8 @@ def test_model_that_stops_loading_after_serving_is_retried_with_back_off(tmp_pat
     with ModelServer(model, workers=1) as server:
         with pytest.raises(httpx.TransportError):
             server.post('{"die": "break-loading"}')
-        deadline = time.monotonic() + 20
-        while attempts(model) < 4:  # the first load, then three failed reloads (0.5 s, 1 s, 2 s apart)
-            assert time.monotonic() < deadline, "the model was not reloaded again and again"
-            time.sleep(0.05)
+        # the first load, then three failed reloads (0.5 s, 1 s, 2 s apart)
+        eventually(lambda: attempts(model) >= 4, 20, message="the model was not reloaded again and again")
         assert server.process.poll() is None  # never gives up
         ping = server.client.get("/ping")
         assert ping.status_code == 503 and ping.json()["error"] == "ModelNotReady"
@@ -96,7 +82,7 @@ def test_model_that_stops_loading_after_serving_is_retried_with_back_off(tmp_pat
         time.sleep(1.0)
         assert attempts(model) <= reloads_so_far + 1  # backing off, not spinning
         (model / "refuse-to-load").unlink()
-        wait_ping(server, timeout=15)  # the next try (at most 4 s later) loads it
+        server.wait_ready(15)  # the next try (at most 4 s later) loads it
         assert server.post('{"x": 1}').json()["y"] == 2
     _, stderr = server.process.communicate(timeout=30)
     assert "could not load the model again" in stderr

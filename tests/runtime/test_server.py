@@ -16,6 +16,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from tests.helpers.runtime import ModelServer, write_model
+from tests.helpers.waiting import eventually
 
 ECHO_SCRIPT = """
     import json, os, time
@@ -125,9 +126,7 @@ def test_worker_that_dies_is_restarted(echo_server):
     server, _ = echo_server
     with pytest.raises(httpx.TransportError):
         server.post('{"exit": true}')
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and server.client.get("/ping").status_code != 200:
-        time.sleep(0.1)
+    eventually(lambda: server.client.get("/ping").status_code == 200, 30, 0.1, message="no worker came back")
     assert server.client.get("/ping").status_code == 200
     assert all(server.post('{"x": 1}').status_code == 200 for _ in range(10))
 
@@ -268,13 +267,8 @@ def test_ping_is_503_until_every_worker_has_loaded(tmp_path):
     """)
     server = ModelServer(model).start(wait=False)
     try:
-        deadline = time.monotonic() + 10
-        first = None
-        while first is None and time.monotonic() < deadline:
-            try:
-                first = httpx.get(server.url + "/ping", timeout=2)
-            except httpx.TransportError:
-                time.sleep(0.05)
+        first = eventually(lambda: [httpx.get(server.url + "/ping", timeout=2)], 10, ignore=(httpx.TransportError,),
+                           message="the server never answered")[0]
         assert first is not None and first.status_code == 503
         assert first.json()["error"] == "ModelNotReady"
         early = httpx.post(server.url + "/invocations", content="[1]", headers={"Content-Type": "application/json"})
@@ -344,12 +338,12 @@ def test_killed_worker_is_replaced(tmp_path):
     with ModelServer(model, workers=2) as server:
         victim = server.worker_pids()[0]
         os.kill(victim, signal.SIGKILL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+
+        def replaced() -> bool:
             pids = server.worker_pids()
-            if len(pids) == 2 and victim not in pids and server.client.get("/ping").status_code == 200:
-                break
-            time.sleep(0.1)
+            return len(pids) == 2 and victim not in pids and server.client.get("/ping").status_code == 200
+
+        eventually(replaced, 30, 0.1, message=lambda: f"workers {server.worker_pids()} (killed {victim})")
         assert victim not in server.worker_pids() and len(server.worker_pids()) == 2
         assert server.post("[1, 2]").json() == [1, 2]
 
@@ -370,12 +364,12 @@ def test_workers_do_not_outlive_a_killed_supervisor(tmp_path):
     workers = server.worker_pids()
     server.process.kill()
     server.process.wait()
-    deadline = time.monotonic() + 10
-    alive = list(workers)
-    while alive and time.monotonic() < deadline:
-        alive = [pid for pid in alive if os.path.exists(f"/proc/{pid}") and "Z" not in open(f"/proc/{pid}/stat").read().split()[2]]
-        time.sleep(0.05)
-    assert alive == []
+
+    def alive() -> list[int]:
+        return [pid for pid in workers if os.path.exists(f"/proc/{pid}") and "Z" not in open(f"/proc/{pid}/stat").read().split()[2]]
+
+    eventually(lambda: not alive(), 10, message=lambda: f"workers {alive()} outlived the supervisor")
+    assert alive() == []
 
 
 def test_worker_stuck_where_the_timeout_cannot_reach_is_replaced(tmp_path):
@@ -425,7 +419,7 @@ def test_lean_entry_point_serves_like_the_cli(tmp_path):
     import subprocess
     import sys
 
-    from tests.helpers.processes import free_port, wait_until_up
+    from tests.helpers.processes import free_port, stop, wait_until_up
 
     model = write_model(tmp_path / "m", "def model_fn(d): return 1\ndef predict_fn(x, m): return x.tolist()\n")
     port = free_port()
@@ -435,5 +429,4 @@ def test_lean_entry_point_serves_like_the_cli(tmp_path):
         answer = httpx.post(f"http://127.0.0.1:{port}/invocations", content="[4]", headers={"Content-Type": "application/json"})
         assert answer.json() == [4]
     finally:
-        process.terminate()
-        assert process.wait(20) == 0
+        assert stop(process, grace=20) == 0

@@ -7,13 +7,13 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import numpy as np
 
 from tests.helpers.processes import free_port
+from tests.helpers.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,9 +86,7 @@ def test_up_serves_every_route_goes_down_cleanly_and_comes_back_without_retraini
     finally:
         down = _modelport(home, "down", timeout=120)
     assert down.returncode == 0 and "down" in down.stdout
-    deadline = time.monotonic() + 20
-    while _stack_processes(home) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    eventually(lambda: not _stack_processes(home), 20, 0.2, message=lambda: f"still running: {_stack_processes(home)}")
     assert _stack_processes(home) == []
     assert _port_free(port) and _port_free(hosting_port)
     assert _modelport(home, "status").returncode == 1

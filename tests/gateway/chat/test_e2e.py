@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import httpx
 import openai
@@ -20,6 +19,7 @@ from tests.helpers.live_gateway import LiveGateway
 from tests.helpers.processes import free_port, stop, wait_until_up
 from tests.helpers.hosting import clients, deploy, start_hosting, token_for
 from tests.helpers.runtime import ModelServer
+from tests.helpers.waiting import eventually
 from modelport.chatmodel import train
 from modelport.gateway.app import create_app
 from modelport.gateway.settings import GatewaySettings
@@ -135,9 +135,7 @@ def test_an_aborted_stream_stops_the_models_generation(stack):
                 assert response.headers["content-type"] == "application/jsonlines"
                 first = json.loads(next(response.iter_lines()))
                 assert isinstance(first["delta"], str) and len(first["delta"]) == 1
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and "closed" not in trace.read_text():
-            time.sleep(0.05)
+        eventually(lambda: "closed" in trace.read_text(), 30, message=lambda: trace.read_text()[-200:])
         lines = trace.read_text().split()
         assert lines[:2] == ["start", str(MAX_TOKENS)] and lines[-1] == "closed"
         assert "finished" not in lines and lines.count("token") < MAX_TOKENS // 2
@@ -157,8 +155,8 @@ class GatewayProcess:
         wait_until_up(f"{self.url}/health", self.proc, log.read_text)
 
     def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
+        """SIGTERM it (SIGKILL 10 s later)."""
+        stop(self.proc, grace=10)
 
 
 @pytest.fixture(scope="module")
@@ -175,11 +173,8 @@ def test_a_started_gateway_finds_the_local_chat_model_by_itself(stack, tmp_path)
                              AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x", AWS_DEFAULT_REGION="us-east-1",
                              MODELPORT_HOSTING_TOKEN=token_for(stack["hosting"]))
     try:
-        deadline = time.monotonic() + 20
-        chat = httpx.get(f"{gateway.url}/health").json()["chat"]
-        while not chat["configured"] and time.monotonic() < deadline:
-            time.sleep(0.1)
-            chat = httpx.get(f"{gateway.url}/health").json()["chat"]
+        chat = eventually(lambda: (c := httpx.get(f"{gateway.url}/health").json()["chat"])["configured"] and c, 20, 0.1,
+                          message="the gateway never found the chat model")
         assert chat == {"configured": True, "provider": "sagemaker"}  # found at start-up, before any chat request
     finally:
         gateway.stop()

@@ -113,11 +113,9 @@ def test_the_provider_is_chosen_from_the_settings():
 
 # ---- through a live gateway -----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def gateway():
+def gateway_settings():
     # the OpenAI-compatible server is not running: every refusal below happens before any backend call
-    with LiveGateway(create_app(settings())) as url:
-        with httpx.Client(base_url=url, timeout=10) as client:
-            yield client
+    return settings()
 
 
 def error_of(response: httpx.Response, status: int) -> dict:
