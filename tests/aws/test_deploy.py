@@ -5,26 +5,22 @@ with a botocore Stubber (exact parameters) and its effect applied to moto's endp
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from modelport.archive.pack import pack_archive
 from modelport.aws.calls import Calls
 from modelport.aws.deploy import deploy
 from modelport.aws.destroy import destroy
 from modelport.aws.images import ImageError
-from modelport.aws.lambda_zip import build_lambda_zip
 from modelport.aws.progress import Progress
 from modelport.aws.settings import load_settings
 from modelport.aws.status import stack_status
+from tests.helpers.aws import ACCOUNT, make_archive, make_page
 
 REGION = "eu-west-1"
-ACCOUNT = "123456789012"  # moto's default account
 STACK = "mp-test"
 SITE = f"{STACK}-site-{ACCOUNT}-{REGION}"
 ARTIFACTS = f"{STACK}-artifacts-{ACCOUNT}-{REGION}"
@@ -33,43 +29,6 @@ SKLEARN_IMAGE = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-l
 PYTORCH_IMAGE = "763104351884.dkr.ecr.eu-west-1.amazonaws.com/pytorch-inference:2.6.0-cpu-py312"
 BEDROCK = "anthropic.claude-3-haiku-20240307-v1:0"
 TAGS = {"modelport:stack": STACK}
-
-for _name, _value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                      "AWS_SESSION_TOKEN": "testing"}.items():
-    os.environ.setdefault(_name, _value)
-
-
-def make_archive(root: Path, name: str, artifact: str, requirements: str, payload: bytes = b"weights",
-                 metrics: dict | None = None) -> Path:
-    """A small real SageMaker-layout archive."""
-    src = root / name
-    (src / "code").mkdir(parents=True, exist_ok=True)
-    (src / "code" / "inference.py").write_text("def model_fn(model_dir):\n    return None\n")
-    if requirements:
-        (src / "code" / "requirements.txt").write_text(requirements)
-    (src / artifact).write_bytes(payload)
-    if metrics is not None:
-        (src / "metrics.json").write_text(json.dumps(metrics))
-    return pack_archive(src, root / f"{name}.tar.gz")
-
-
-def make_page(root: Path) -> Path:
-    """A built page like Vite's output (page/dist)."""
-    page = root / "dist"
-    (page / "assets").mkdir(parents=True)
-    (page / "index.html").write_text("<!doctype html><title>modelport</title>")
-    (page / "assets" / "index-abc123.js").write_text("console.log(1)")
-    (page / "assets" / "index-abc123.css").write_text("body{}")
-    (page / "favicon.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
-    (page / "config.json").write_text('{"apiBase": ""}')
-    return page
-
-
-@pytest.fixture(scope="session")
-def lambda_package(tmp_path_factory):
-    """The real gateway zip (compiled deps from the cp312 manylinux wheels on PyPI), built once."""
-    return build_lambda_zip("x86_64", tmp_path_factory.mktemp("wheels"))
-
 
 class SageMakerWithUpdate:
     """moto's SageMaker client plus UpdateEndpoint (not modelled by moto): the call goes through a
@@ -109,7 +68,7 @@ class TestCalls(Calls):
 
 
 @pytest.fixture
-def stack(tmp_path):
+def deploy_inputs(tmp_path):
     """Archives (sklearn matching an image; PyTorch pinned to a version without one), page, settings."""
     sk = make_archive(tmp_path, "sk", "model.joblib", "scikit-learn==1.2.2\njoblib==1.3.2\n")
     pt = make_archive(tmp_path, "pt", "model.pth", "torch==2.13.0\n")
@@ -273,11 +232,11 @@ def check_resources(result, settings):
     assert result.site_url == SITE_ORIGIN + "/"
 
 
-def test_full_cycle(stack, lambda_package):
+def test_full_cycle(deploy_inputs, lambda_package):
     with mock_aws():
-        settings = load_settings(stack["config"], environ={})
+        settings = load_settings(deploy_inputs["config"], environ={})
         calls = TestCalls(region=REGION)
-        result = deploy(settings, calls, quiet(), stack["root"], package=lambda_package)
+        result = deploy(settings, calls, quiet(), deploy_inputs["root"], package=lambda_package)
         assert set(result.actions.values()) <= {"created", "uploaded"}
         check_resources(result, settings)
         first = inventory()
@@ -295,17 +254,17 @@ def test_full_cycle(stack, lambda_package):
         assert all(r.healthy for r in rows)
 
         # unchanged re-deploy: nothing created, nothing updated
-        again = deploy(settings, calls, quiet(), stack["root"], package=lambda_package)
+        again = deploy(settings, calls, quiet(), deploy_inputs["root"], package=lambda_package)
         assert set(again.actions.values()) == {"unchanged"}, again.actions
         assert inventory() == first and again.api_url == result.api_url
 
         # changed archive: a new version and a blue/green UpdateEndpoint; the old version is removed
         old_config = boto3.client("sagemaker", region_name=REGION).describe_endpoint(
             EndpointName=f"{STACK}-mnist-sklearn")["EndpointConfigName"]
-        make_archive(stack["root"], "sk", "model.joblib", "scikit-learn==1.2.2\njoblib==1.3.2\n", payload=b"retrained")
+        make_archive(deploy_inputs["root"], "sk", "model.joblib", "scikit-learn==1.2.2\njoblib==1.3.2\n", payload=b"retrained")
         seam = calls.client("sagemaker")
         seam.expect_update(f"{STACK}-mnist-sklearn")
-        changed = deploy(settings, calls, quiet(), stack["root"], package=lambda_package)
+        changed = deploy(settings, calls, quiet(), deploy_inputs["root"], package=lambda_package)
         seam.stubber.assert_no_pending_responses()
         assert changed.actions["endpoint:mnist-sklearn"] == "updated"
         assert changed.actions["s3:mnist-sklearn"] == "uploaded"

@@ -11,7 +11,7 @@ from moto import mock_aws
 from typer.testing import CliRunner
 
 from modelport.cli.main import app
-from tests.aws.test_deploy import ACCOUNT, make_archive, make_page  # noqa: F401 (also sets dummy credentials)
+from tests.helpers.aws import ACCOUNT, make_archive, make_page  # noqa: F401 (also sets dummy credentials)
 
 REGION = "us-west-2"
 STACK = "mp-plan"

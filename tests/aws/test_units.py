@@ -15,7 +15,7 @@ from modelport.aws.lambda_zip import build_lambda_zip
 from modelport.aws.names import Names
 from modelport.aws.settings import SettingsError, load_settings
 from modelport.aws.site import content_type
-from tests.aws.test_deploy import lambda_package, make_archive  # noqa: F401 (session fixture)
+from tests.helpers.aws import make_archive
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -61,7 +61,7 @@ def pixels_for(label: int) -> list[float]:
 
 
 @pytest.fixture(scope="module", params=["boto3", "http"])
-def stack(request, tmp_path_factory):
+def digits_gateway(request, tmp_path_factory):
     """Hosting with the digits endpoint, and a live gateway using the boto3 or the lean Runtime client."""
     root = tmp_path_factory.mktemp("gateway-hosting")
     src = root / "digits"
@@ -85,45 +85,45 @@ def stack(request, tmp_path_factory):
         hosting.stop()
 
 
-def test_predict_through_hosting_and_runtime(stack):
-    response = stack.post("/predict/mnist-sklearn", json={"pixels": pixels_for(7)}, headers={"origin": SITE})
+def test_predict_through_hosting_and_runtime(digits_gateway):
+    response = digits_gateway.post("/predict/mnist-sklearn", json={"pixels": pixels_for(7)}, headers={"origin": SITE})
     assert response.status_code == 200, response.text
     data = response.json()
     assert data["predictions"][0]["label"] == 7 and len(data["predictions"][0]["probabilities"]) == 10
     assert data["endpoint"] == "digits-e2e" and data["latencyMs"]["total"] >= data["latencyMs"]["model"] > 0
     assert response.headers["access-control-allow-origin"] == SITE
-    batch = stack.post("/predict/mnist-sklearn", json={"instances": [pixels_for(3), pixels_for(5)]})
+    batch = digits_gateway.post("/predict/mnist-sklearn", json={"instances": [pixels_for(3), pixels_for(5)]})
     assert [p["label"] for p in batch.json()["predictions"]] == [3, 5]
 
 
-def test_model_refusals_come_back_with_the_models_status(stack):
-    response = stack.post("/predict/mnist-sklearn", json={"image": "aGVsbG8="}, headers={"origin": SITE})
+def test_model_refusals_come_back_with_the_models_status(digits_gateway):
+    response = digits_gateway.post("/predict/mnist-sklearn", json={"image": "aGVsbG8="}, headers={"origin": SITE})
     assert response.status_code == 400, response.text
     error = response.json()["error"]
     assert error["code"] == "model_error" and error["modelStatus"] == 400
     assert "could not decode the image" in error["modelMessage"]
     assert response.headers["access-control-allow-origin"] == SITE
-    csv = stack.post("/invoke/digits-e2e", content=b"0,0,0\n", headers={"content-type": "text/csv"})
+    csv = digits_gateway.post("/invoke/digits-e2e", content=b"0,0,0\n", headers={"content-type": "text/csv"})
     assert csv.status_code == 415 and csv.json()["error"]["modelStatus"] == 415
 
 
-def test_bad_input_is_stopped_at_the_gateway(stack):
-    response = stack.post("/predict/mnist-sklearn", json={"pixels": [0.5] * 10})
+def test_bad_input_is_stopped_at_the_gateway(digits_gateway):
+    response = digits_gateway.post("/predict/mnist-sklearn", json={"pixels": [0.5] * 10})
     assert response.status_code == 400 and response.json()["error"]["field"] == "pixels"
 
 
-def test_invoke_pass_through_and_unknown_endpoint(stack):
+def test_invoke_pass_through_and_unknown_endpoint(digits_gateway):
     body = json.dumps({"pixels": pixels_for(4)}).encode()
-    response = stack.post("/invoke/digits-e2e", content=body, headers={"content-type": "application/json", "accept": "application/json"})
+    response = digits_gateway.post("/invoke/digits-e2e", content=body, headers={"content-type": "application/json", "accept": "application/json"})
     assert response.status_code == 200 and response.json()["predictions"][0]["label"] == 4
     assert response.headers["content-type"] == "application/json"
     assert response.headers["x-amzn-invoked-production-variant"] == "AllTraffic"
-    missing = stack.post("/invoke/not-deployed", content=b"{}", headers={"content-type": "application/json"})
+    missing = digits_gateway.post("/invoke/not-deployed", content=b"{}", headers={"content-type": "application/json"})
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "unknown_endpoint"
 
 
-def test_models_shows_live_status_from_hostings_control_api(stack):
-    models = {m["name"]: m for m in stack.get("/models").json()["models"]}
+def test_models_shows_live_status_from_hostings_control_api(digits_gateway):
+    models = {m["name"]: m for m in digits_gateway.get("/models").json()["models"]}
     digits = models["mnist-sklearn"]
     assert digits["status"] == "InService"
     assert digits["variants"] == [{"name": "AllTraffic", "instances": 1, "weight": 1.0}]

@@ -24,7 +24,7 @@ NOTEBOOK_HOME = Path(os.environ.get("MODELPORT_HOME", ".modelport")).resolve()
 
 
 @pytest.fixture(scope="module")
-def archives(tmp_path_factory):
+def trained_models(tmp_path_factory):
     """The three bundled models, trained in fast mode (seconds each) into <root>/<name>/model.tar.gz."""
     root = tmp_path_factory.mktemp("bundled")
     for name in MODELS:
@@ -55,10 +55,10 @@ def run_notebook(tmp_path: Path, env: dict[str, str], timeout: int = 300) -> lis
     return [o for cell in document.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
 
 
-def test_deploy_notebook_against_modelport_hosting(tmp_path, archives, hosting_process):
+def test_deploy_notebook_against_modelport_hosting(tmp_path, trained_models, hosting_process):
     hosting, token = hosting_process.url, hosting_process.token
     outputs = run_notebook(tmp_path, {
-        "MODELPORT_HOSTING_URL": hosting, "MODELPORT_NOTEBOOK_ARCHIVES": str(archives),
+        "MODELPORT_HOSTING_URL": hosting, "MODELPORT_NOTEBOOK_ARCHIVES": str(trained_models),
         "MODELPORT_NOTEBOOK_TARGET": "local", "MODELPORT_NOTEBOOK_PREFIX": "nbtest", "MODELPORT_HOSTING_TOKEN": token,
         # the MNIST cache the training above used (the kernel runs in tmp_path)
         "MODELPORT_HOME": str(NOTEBOOK_HOME),
@@ -101,7 +101,7 @@ def test_deploy_notebook_says_which_archives_are_missing(tmp_path, hosting_proce
 SDK_NOTEBOOK = NOTEBOOK.parent / "deploy.ipynb"
 
 
-def test_sdk_deploy_notebook_in_the_sdk_kernel(tmp_path, archives, hosting_process):
+def test_sdk_deploy_notebook_in_the_sdk_kernel(tmp_path, trained_models, hosting_process):
     """notebooks/deploy.ipynb in a kernel of the SDK v2 venv, with the variables `modelport env` prints:
     S3 upload, sagemaker.Model per archive, deploy(), predict(), clean-up; nothing leaves the machine."""
     from jupyter_client.kernelspec import KernelSpecManager
@@ -122,7 +122,7 @@ def test_sdk_deploy_notebook_in_the_sdk_kernel(tmp_path, archives, hosting_proce
     home = hosting_process.home  # hosting's MODELPORT_HOME (its token and SDK config)
     env = client_environment(hosting, home, tripwire, tmp_path / "scratch") | {"AWS_ACCESS_KEY_ID": token,
         "MODELPORT_HOME": str(Path(os.environ.get("MODELPORT_HOME", ".modelport")).resolve()),  # the MNIST cache
-        "MODELPORT_NOTEBOOK_ARCHIVES": str(archives), "MODELPORT_NOTEBOOK_PREFIX": "sdknb"}
+        "MODELPORT_NOTEBOOK_ARCHIVES": str(trained_models), "MODELPORT_NOTEBOOK_PREFIX": "sdknb"}
     document = nbformat.read(SDK_NOTEBOOK, as_version=4)
     try:
         NotebookClient(document, km=manager, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute(env=env)

@@ -56,7 +56,7 @@ def train_chat(out: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def page_stack(tmp_path_factory):
     """Hosting with the three bundled models and the chat model deployed, and a gateway serving the page."""
     ph.require_browser_and_page()
     ph.clean_results()
@@ -84,8 +84,8 @@ def chromium():
 
 
 @pytest.fixture
-def page(chromium, stack):
-    page = ph.open_page(chromium, stack["url"])
+def page(chromium, page_stack):
+    page = ph.open_page(chromium, page_stack["url"])
     yield page
     assert page.problems == [], page.problems
     page.context.close()
@@ -123,8 +123,8 @@ def digits_both_models_know(url: str, count: int) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def known_digits(stack) -> list[dict]:
-    return digits_both_models_know(stack["url"], 5)
+def known_digits(page_stack) -> list[dict]:
+    return digits_both_models_know(page_stack["url"], 5)
 
 
 def test_real_test_digits_drawn_stroke_by_stroke_get_the_right_label_from_both_models(page, known_digits):
@@ -145,10 +145,10 @@ def test_real_test_digits_drawn_stroke_by_stroke_get_the_right_label_from_both_m
         assert "model" in card.locator(".latency").inner_text()
 
 
-def test_drawing_with_a_finger_on_a_phone_with_a_hidpi_screen(chromium, stack, known_digits):
+def test_drawing_with_a_finger_on_a_phone_with_a_hidpi_screen(chromium, page_stack, known_digits):
     context = chromium.new_context(viewport={"width": 375, "height": 812}, has_touch=True, is_mobile=True, device_scale_factor=2)
     page = context.new_page()
-    page.goto(stack["url"])
+    page.goto(page_stack["url"])
     sample = known_digits[0]
     assert ph.draw_by_touch(page, sample["pixels"]) > 5
     wait_results(page)
@@ -245,11 +245,11 @@ def test_models_tab_lists_the_deployed_endpoints_in_service(page):
 
 # ---- an unavailable model, and no chat -----------------------------------------------------------
 @pytest.fixture(scope="module")
-def partial_gateway(stack):
+def partial_gateway(page_stack):
     """A second gateway on the same hosting: mnist-pytorch routed to an endpoint that is not deployed,
     sentiment not configured at all, chat switched off (CHAT_PROVIDER=none)."""
     routes = {"MNIST_SKLEARN_ENDPOINT": ENDPOINTS["mnist-sklearn"], "MNIST_PYTORCH_ENDPOINT": "not-deployed-here"}
-    gateway = ph.Gateway(stack["home"], stack["hosting"].url, routes, name="gateway-partial", CHAT_PROVIDER="none")
+    gateway = ph.Gateway(page_stack["home"], page_stack["hosting"].url, routes, name="gateway-partial", CHAT_PROVIDER="none")
     yield gateway
     gateway.stop()
 
@@ -383,14 +383,14 @@ class QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
-def test_page_on_another_origin_reads_the_api_base_from_config_json(chromium, stack, static_site, known_digits):
-    page = ph.open_page(chromium, static_site(stack["url"] + "/"))
+def test_page_on_another_origin_reads_the_api_base_from_config_json(chromium, page_stack, static_site, known_digits):
+    page = ph.open_page(chromium, static_site(page_stack["url"] + "/"))
     samples = json.loads(ph.SAMPLES.read_text())["samples"]
     index = next(i for i, s in enumerate(samples) if s["index"] == known_digits[0]["index"])
     page.get_by_label("Or pick a sample digit").select_option(str(index))
     wait_results(page)
     assert page.get_by_test_id("label-mnist-sklearn").inner_text() == str(known_digits[0]["label"])
-    assert stack["url"] in page.locator(".site-footer").inner_text()
+    assert page_stack["url"] in page.locator(".site-footer").inner_text()
     assert page.problems == []
     page.context.close()
 
@@ -411,8 +411,8 @@ def test_an_unreachable_api_is_said_in_the_page(chromium, static_site):
 
 # ---- accessibility, phone width, keyboard, screenshots -------------------------------------------
 @pytest.mark.parametrize(("width", "height", "suffix"), [(1280, 900, "desktop"), (375, 812, "phone")])
-def test_every_tab_passes_axe_and_fits_the_width(chromium, stack, width, height, suffix):
-    page = ph.open_page(chromium, stack["url"], width=width, height=height)
+def test_every_tab_passes_axe_and_fits_the_width(chromium, page_stack, width, height, suffix):
+    page = ph.open_page(chromium, page_stack["url"], width=width, height=height)
     page.get_by_label("Or pick a sample digit").select_option("5")
     wait_results(page)
     page.get_by_role("tab", name="Sentiment").click()

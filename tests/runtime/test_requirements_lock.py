@@ -20,7 +20,7 @@ import pytest
 
 from modelport.runtime.pip_sources import line_problem, parse_allowed
 from tests.helpers.runtime import ModelServer, write_model
-from tests.runtime.test_requirements import SCRIPT, make_wheel
+from tests.helpers.wheels import SCRIPT, make_wheel
 
 PIP_HOOK = """
     import os, sys, time

@@ -6,16 +6,9 @@ restarted in the middle, and an unknown operation. Nothing may leave the machine
 
 from __future__ import annotations
 
-import pytest
-
-from tests.helpers.sdk import ACCOUNT, client_environment, make_sdk_archives, run_script
+from tests.helpers.sdk import ACCOUNT, client_environment, run_script
 
 BUCKET = f"sagemaker-us-east-1-{ACCOUNT}"
-
-
-@pytest.fixture(scope="module")
-def archives(tmp_path_factory):
-    return make_sdk_archives(tmp_path_factory.mktemp("sdk-archives"))
 
 
 def environment(hosting_process, tripwire, tmp_path):
@@ -24,8 +17,8 @@ def environment(hosting_process, tripwire, tmp_path):
     return client_environment(hosting_process.url, hosting_process.home, tripwire, scratch)
 
 
-def test_sdk_v2_deploy_flows(archives, hosting_process, tripwire, tmp_path):
-    results = run_script("v2", "v2_flows.py", ["flows", str(archives)], environment(hosting_process, tripwire, tmp_path))
+def test_sdk_v2_deploy_flows(sdk_archives, hosting_process, tripwire, tmp_path):
+    results = run_script("v2", "v2_flows.py", ["flows", str(sdk_archives)], environment(hosting_process, tripwire, tmp_path))
 
     assert results["default_bucket"]["bucket"] == BUCKET
     s3 = results["s3"]
@@ -61,17 +54,17 @@ def test_sdk_v2_deploy_flows(archives, hosting_process, tripwire, tmp_path):
     assert "ListModelPackages" in unknown["message"]
 
 
-def test_sdk_v2_multipart_archive_survives_hosting_kill(archives, hosting_process, tripwire, tmp_path):
+def test_sdk_v2_multipart_archive_survives_hosting_kill(sdk_archives, hosting_process, tripwire, tmp_path):
     server = hosting_process
     env = environment(hosting_process, tripwire, tmp_path)
-    before = run_script("v2", "v2_flows.py", ["persist-before", str(archives)], env)["persist_before"]
-    assert before["size"] == (archives / "big.tar.gz").stat().st_size > 20_000_000
+    before = run_script("v2", "v2_flows.py", ["persist-before", str(sdk_archives)], env)["persist_before"]
+    assert before["size"] == (sdk_archives / "big.tar.gz").stat().st_size > 20_000_000
     assert before["etag"].endswith('-3"')  # three 8 MB parts: S3's multipart ETag
     assert before["answer"] == [[2.0, 4.0]]
 
     server.kill()
     server.start()
 
-    after = run_script("v2", "v2_flows.py", ["persist-after", str(archives)], env)["persist_after"]
+    after = run_script("v2", "v2_flows.py", ["persist-after", str(sdk_archives)], env)["persist_after"]
     assert after["answer"] == [[2.0, 4.0]]
     assert after["listed"] == ["persist/big.tar.gz"] and after["same"]

@@ -5,21 +5,14 @@ Nothing may leave the machine (tripwire proxy)."""
 
 from __future__ import annotations
 
-import pytest
-
-from tests.helpers.sdk import ACCOUNT, client_environment, make_sdk_archives, run_script
+from tests.helpers.sdk import ACCOUNT, client_environment, run_script
 
 BUCKET = f"sagemaker-us-east-1-{ACCOUNT}"
 
 
-@pytest.fixture(scope="module")
-def archives(tmp_path_factory):
-    return make_sdk_archives(tmp_path_factory.mktemp("sdk-archives"))
-
-
-def test_sdk_v3_model_builder_flows(archives, hosting_process, tripwire, tmp_path):
+def test_sdk_v3_model_builder_flows(sdk_archives, hosting_process, tripwire, tmp_path):
     (tmp_path / "scratch").mkdir()
-    results = run_script("v3", "v3_flows.py", [str(archives)],
+    results = run_script("v3", "v3_flows.py", [str(sdk_archives)],
                          client_environment(hosting_process.url, hosting_process.home, tripwire, tmp_path / "scratch"))
 
     assert results["s3"] == {"bucket": BUCKET, "uri": f"s3://{BUCKET}/v3/scaler/scaler.tar.gz", "same": True}

