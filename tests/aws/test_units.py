@@ -102,7 +102,7 @@ def test_lambda_zip_holds_the_gateway_and_cp312_linux_builds(lambda_package):  #
     assert len(lambda_package.data) < 50 * 1024 * 1024  # Lambda's direct-upload limit
 
 
-def test_lambda_zip_is_deterministic_and_follows_the_architecture(tmp_path, lambda_package):  # noqa: F811
+def test_lambda_zip_is_deterministic_and_follows_the_architecture(tmp_path, lambda_package):
     cache = tmp_path / "wheels"
     x86 = build_lambda_zip("x86_64", cache)
     assert x86.data == build_lambda_zip("x86_64", cache).data
@@ -140,7 +140,7 @@ print(json.dumps({"health": health, "missing": missing}))
 '''
 
 
-def test_the_zip_alone_answers_api_gateway_events(tmp_path, lambda_package):  # noqa: F811
+def test_the_zip_alone_answers_api_gateway_events(tmp_path, lambda_package):
     """The same package built for this machine's Python runs the handler with nothing but the zip on the
     path (plus what the Lambda runtime provides: boto3 and its dependencies) — so nothing is missing."""
     import json
