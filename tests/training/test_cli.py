@@ -44,6 +44,24 @@ def test_unknown_model_is_refused_with_the_known_names(tmp_path):
     assert "mnist-sklearn" in result.stdout + result.stderr
 
 
+def test_every_trainer_keeps_its_entry_points_after_its_modules_are_imported():
+    """A package whose submodule is named like its function loses the function on first import (the chat
+    trainer did: `chatmodel.train` became the module `chatmodel/train.py` after one run, and the next
+    `train("chat", ...)` in the same process failed with 'module object is not callable')."""
+    import importlib
+    import pkgutil
+
+    from modelport.training import TRAINERS
+
+    for name, entry in TRAINERS.items():
+        module = trainer(name)
+        for info in pkgutil.iter_modules(getattr(module, "__path__", [])):
+            importlib.import_module(f"{module.__name__}.{info.name}")
+        wanted = ("train", "summary") if entry.self_contained else ("run",)
+        for function in wanted:
+            assert callable(getattr(module, function)) and not isinstance(getattr(module, function), type(module)), (name, function)
+
+
 def test_same_seed_same_model(tmp_path):
     images, labels = load_mnist()
     train_rows, test = split(labels)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 def train(out: Path, fast: bool = False, seed: int = 0, quiet: bool = False) -> Path:
     """Train the chat model into `out`; returns `out/model.tar.gz` (with `out/metrics.json` beside it)."""
-    from modelport.chatmodel.train import train as run
+    from modelport.chatmodel.fit import train as run
 
     return run(Path(out), fast=fast, seed=seed, quiet=quiet)
 
