@@ -231,8 +231,8 @@ def test_model_data_from_s3(hosting, sm, rt, archive, monkeypatch):
         s3.stop()
 
 
-def test_invocation_timeout_is_a_model_error(hosting, archive):
-    server, sm, rt = hosting  # this server allows 1.5 s per invocation
+def test_invocation_timeout_is_a_model_error(hosting, sm, rt, archive):
+    server = hosting  # this server allows 1.5 s per invocation (hosting_options)
     deploy(sm, "slow", str(archive))
     with pytest.raises(rt.exceptions.ModelError) as excinfo:
         rt.invoke_endpoint(EndpointName="slow", Body=b'{"sleep": 2.0}', ContentType="application/json")
