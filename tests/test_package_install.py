@@ -23,7 +23,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from runtime_helpers import free_port, wait_until_up
+from tests.helpers.processes import ProcessExited, free_port, stop, wait_until_up
+from tests.helpers.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements.lock"
@@ -170,7 +171,7 @@ def test_core_commands_work_from_an_empty_folder(user):
                             headers={"Content-Type": "application/json"}, timeout=30)
         assert answer.status_code == 200 and answer.json() == [6.0]
     finally:
-        _stop(server)
+        stop(server, grace=30)
 
     # hosting, a deploy onto it, and the gateway serving the page and the model
     hosting_port, gateway_port = free_port(), free_port()
@@ -181,7 +182,7 @@ def test_core_commands_work_from_an_empty_folder(user):
                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     gateway = None
     try:
-        _wait_http(hosting_url, hosting, hosting_log)
+        wait_until_up(hosting_url + "/ping", hosting, hosting_log.read_text, timeout=90)
         run([modelport, "deploy", cwd / "model.tar.gz", "--endpoint", "tiny", "--url", hosting_url, "--timeout", "180"],
             timeout=240, env=env, cwd=cwd)
         invoked = run([modelport, "invoke", "tiny", "--body", "[[1, 2, 3]]", "--url", hosting_url], timeout=60, env=env, cwd=cwd)
@@ -199,8 +200,8 @@ def test_core_commands_work_from_an_empty_folder(user):
         assert answer.status_code == 200 and answer.json() == [3.0], answer.text
     finally:
         if gateway is not None:
-            _stop(gateway)
-        _stop(hosting)
+            stop(gateway, grace=30)
+        stop(hosting, grace=30)
     # all state went to ~/.modelport; the working folder holds only what the user put there
     assert (home / ".modelport" / "hosting" / "token").is_file()
     assert sorted(p.name for p in cwd.iterdir()) == ["model.tar.gz", "request.json", "tiny"]
@@ -219,11 +220,12 @@ def test_up_fast_trains_deploys_and_serves_the_page(user, venv, wheel):
         up = subprocess.Popen([venv / "bin" / "modelport", "up", "--fast", "--port", str(port), "--hosting-port", str(hosting_port)],
                               env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + 600
-        while "modelport is up" not in log.read_text():
-            assert up.poll() is None, f"modelport up exited with {up.returncode}:\n{log.read_text()[-4000:]}"
-            assert time.monotonic() < deadline, f"modelport up --fast was not up after 600 s:\n{log.read_text()[-4000:]}"
-            time.sleep(0.5)
+        def is_up() -> bool:
+            if up.poll() is not None:
+                raise ProcessExited(f"modelport up exited with {up.returncode}:\n{log.read_text()[-4000:]}")
+            return "modelport is up" in log.read_text()
+
+        eventually(is_up, 600, 0.5, message=lambda: f"modelport up --fast was not up after 600 s:\n{log.read_text()[-4000:]}")
         print(f"up --fast from an empty home: {time.monotonic() - started:.1f} s")
         url = f"http://127.0.0.1:{port}"
         page = httpx.get(url + "/", timeout=10)
@@ -248,27 +250,3 @@ def test_up_fast_trains_deploys_and_serves_the_page(user, venv, wheel):
         assert (state / "bundled" / name / "model.tar.gz").is_file()
     assert (state / "data").is_dir() and (state / "logs").is_dir()
     assert list(cwd.iterdir()) == [], "modelport up wrote into the working folder instead of ~/.modelport"
-
-
-def _wait_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 90) -> None:
-    """Until `url` answers at all (hosting answers 403 without its token)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None and time.monotonic() < deadline, f"{url} did not come up:\n{log.read_text()[-3000:]}"
-        time.sleep(0.1)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """SIGTERM the process (its group is its own), SIGKILL the group if it lingers."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)

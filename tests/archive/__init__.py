@@ -1,0 +1,1 @@
+"""Tests of modelport.archive: pack, check, safe unpack."""

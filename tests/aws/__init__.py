@@ -1,0 +1,1 @@
+"""Tests of modelport.aws under moto: deploy, plan, template, units."""

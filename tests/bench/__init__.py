@@ -1,0 +1,1 @@
+"""Tests that run bench/ tools as part of the suite (the short soak)."""

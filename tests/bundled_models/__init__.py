@@ -1,0 +1,1 @@
+"""Tests of the bundled models' inference scripts and preprocessing."""

@@ -1,0 +1,1 @@
+"""Tests of modelport.chatmodel: training the bundled demo chat model."""

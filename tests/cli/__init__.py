@@ -1,0 +1,1 @@
+"""Tests of modelport.cli commands that have no part of their own."""

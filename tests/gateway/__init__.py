@@ -1,0 +1,1 @@
+"""Tests of modelport.gateway: HTTP, Lambda, runtime clients, errors."""

@@ -1,0 +1,1 @@
+"""Shared test helpers, imported explicitly (``from tests.helpers.runtime import ModelServer``)."""

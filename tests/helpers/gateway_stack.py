@@ -1,0 +1,56 @@
+"""Test helper: real hosting serving a tiny archive as endpoint ``toy``, and gateways in front of it.
+
+One endpoint answers every route kind: the predict routes (JSON), ``/invoke/toy`` and chat (JSON
+lines), so a test starts one hosting, one instance and the gateways it needs (live on 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from tests.helpers.hosting import clients, deploy, start_hosting, token_for
+from modelport.archive import pack_archive
+from modelport.gateway.app import create_app
+from modelport.gateway.hot_routes import HotRoutes
+from modelport.gateway.settings import GatewaySettings
+
+ENDPOINT = "toy"
+
+
+@contextmanager
+def hosted_toy(root: Path, inference: str) -> Iterator[str]:
+    """Hosting (state in ``root/home``) with ``inference`` (a code/inference.py) deployed as ``toy``; yields its URL."""
+    src = root / "toy"
+    (src / "code").mkdir(parents=True)
+    (src / "code" / "inference.py").write_text(textwrap.dedent(inference))
+    archive = pack_archive(src, root / "model.tar.gz")
+    hosting = start_hosting(root / "home")
+    try:
+        sm, _ = clients(hosting.url)
+        deploy(sm, ENDPOINT, str(archive), env={"SAGEMAKER_MODEL_SERVER_WORKERS": "1"})
+        yield hosting.url
+    finally:
+        hosting.stop()
+
+
+def toy_gateway(hosting_url: str, *, hot_routes: bool = True, **overrides: object):
+    """A gateway app whose bundled routes (mnist-sklearn, mnist-pytorch, sentiment), /invoke/toy and chat all reach ``toy``.
+
+    ``hot_routes=False`` takes the plain-ASGI hot path out, so FastAPI's own routes answer.
+    """
+    options = dict(
+        runtime_endpoint_url=hosting_url, mode="local", region="us-east-1", mnist_sklearn_endpoint=ENDPOINT,
+        mnist_pytorch_endpoint=ENDPOINT, sentiment_endpoint=ENDPOINT, routes="", allowed_origins="*",
+        api_keys="", rate_limit="", page_dir=None, runtime_client="http",
+        chat_provider="sagemaker", chat_endpoint=ENDPOINT, invoke_endpoints=ENDPOINT,
+        hosting_token=token_for(hosting_url),
+    )
+    options.update(overrides)
+    app = create_app(GatewaySettings(**options))
+    if not hot_routes:
+        assert isinstance(app.edge.app, HotRoutes)
+        app.edge.app = app.framework
+    return app

@@ -1,0 +1,47 @@
+"""Test helper: run a gateway app on modelport's HTTP server (as `modelport gateway` does) on 127.0.0.1
+in a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import uvloop
+
+from modelport.gateway.local_server import gateway_error
+from modelport.net.asgi import AsgiApp, serve_asgi
+from modelport.net.server import bind_socket
+
+
+class LiveGateway:
+    """`with LiveGateway(app) as url:` serves `app` over real HTTP for the duration of the block."""
+
+    def __init__(self, app, limits=None) -> None:
+        self.app = app
+        self.limits = limits
+        self.sock = bind_socket("127.0.0.1", 0)
+        self.port = self.sock.getsockname()[1]
+        self.ready = threading.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stop: asyncio.Event | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        async def main() -> None:
+            self.loop = asyncio.get_running_loop()
+            self.stop = asyncio.Event()
+            await serve_asgi(AsgiApp(self.app, error=gateway_error), self.sock, self.stop, limits=self.limits,
+                             grace_seconds=1.0, lifespan=False, on_ready=self.ready.set)
+
+        uvloop.run(main())
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        if not self.ready.wait(10):
+            raise RuntimeError("the gateway did not start")
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc) -> None:
+        self.loop.call_soon_threadsafe(self.stop.set)
+        self.thread.join(timeout=10)
+        self.sock.close()

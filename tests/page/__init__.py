@@ -1,0 +1,1 @@
+"""Tests of the web page (page/): browser runs and golden screenshots."""

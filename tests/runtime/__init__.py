@@ -1,0 +1,1 @@
+"""Tests of modelport.runtime: the model server and its SageMaker compatibility."""

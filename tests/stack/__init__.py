@@ -1,0 +1,1 @@
+"""Tests of modelport.stack: `modelport up` / `down`."""

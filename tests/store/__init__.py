@@ -1,0 +1,1 @@
+"""Tests of modelport.store: file:// and s3:// artifacts."""

@@ -1,0 +1,1 @@
+"""Tests of modelport.training: data sets, trainers, `modelport train`."""
