@@ -13,15 +13,14 @@ import json
 import httpx
 import pytest
 
-from gateway_events.live_gateway import LiveGateway, free_port
-from gateway_events.standin_runtime import (
-    StandinRuntime, answer_json, echo, event_stream, model_error, not_ready, service_error, slow,
-)
-from gateway_stack import hosted_toy, toy_gateway
 from modelport.gateway.backend import SageMakerBackend
 from modelport.gateway.errors import ApiError
 from modelport.gateway.settings import GatewaySettings
 from modelport.hosting.eventstream import encode_message, internal_stream_failure, model_stream_error, payload_part
+from tests.helpers.gateway_stack import hosted_toy, toy_gateway
+from tests.helpers.live_gateway import LiveGateway
+from tests.helpers.processes import free_port
+from tests.helpers.standin_runtime import answer_json, echo, event_stream, model_error, not_ready, service_error, slow
 
 TRANSPORTS = ("boto3", "http")
 JSON_LINES = "application/jsonlines"
@@ -30,8 +29,9 @@ UNKNOWN_EVENT = encode_message({":event-type": "Heartbeat", ":message-type": "ev
 
 
 @pytest.fixture(scope="module")
-def standin():
-    server = StandinRuntime({
+def standin_behaviours():
+    """The stand-in's endpoints (tests/gateway/conftest.py's ``standin`` serves them)."""
+    return {
         "echo-ep": echo(),
         "refuses": model_error(400, "bad pixels"),
         "crashes": model_error(500, "out of memory"),
@@ -48,9 +48,7 @@ def standin():
                                payload_part(b"never")),
         "stream-fails": event_stream(payload_part(b"x"), internal_stream_failure("stream processing failed")),
         "stalls": event_stream(payload_part(b"first"), payload_part(b"late"), pause=3.0),
-    }).start()
-    yield server
-    server.stop()
+    }
 
 
 @functools.cache
