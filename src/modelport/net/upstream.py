@@ -1,4 +1,5 @@
-"""Pooled keep-alive HTTP/1.1 connections from hosting to one runtime instance.
+"""Pooled keep-alive HTTP/1.1 connections to one server: hosting's to each runtime instance, and the
+gateway's HTTP transport to hosting (gateway/transports/http_transport.py).
 
 A request's body bytes are written as received and the response bytes are read back as they
 come: nothing is re-encoded. Idle connections are kept for the next request, so the common case
@@ -21,8 +22,10 @@ from collections.abc import AsyncIterator
 
 import httptools
 
-# Pooled connections idle longer than this are closed instead of reused: well below the servers'
-# keep-alive idle timeouts (about a minute), so a server never closes one as a request goes out.
+# Pooled connections idle longer than this are closed instead of reused. modelport's own servers close
+# idle keep-alive connections after MODELPORT_HTTP_KEEPALIVE_TIMEOUT (15 s by default, net/limits.py), so
+# a connection can reach that age just as the server closes it: reuse first checks it for a hang-up
+# (stale()) and a request on a connection found closed before anything was written is retried.
 MAX_IDLE_SECONDS = 15.0
 _CLOSED_EVENTS = select.POLLIN | select.POLLHUP | select.POLLERR | getattr(select, "POLLRDHUP", 0)
 
