@@ -6,16 +6,19 @@ Every hosting a test starts has its own token; :func:`clients`, :func:`instances
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 from pathlib import Path
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from modelport.archive import pack_archive
 from modelport.hosting.server import HostingServer
@@ -226,3 +229,42 @@ class HostingProcess:
     def stop(self) -> int | None:
         """Stop hosting cleanly (its instances stop too); SIGKILL after 60 s. Its exit code."""
         return stop(self.process, grace=60)
+
+
+class Load:
+    """Threads invoking an endpoint in a loop (``{"x": 1}``), recording each answer's ``tag`` and each
+    failure (a SageMaker error as its repr plus the model's own message, anything else as its repr)."""
+
+    def __init__(self, rt, endpoint: str, threads: int = 3) -> None:
+        self.rt, self.endpoint = rt, endpoint
+        self.tags: list[str] = []
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                response = self.rt.invoke_endpoint(EndpointName=self.endpoint, Body=b'{"x": 1}',
+                                                   ContentType="application/json")
+                self.tags.append(json.loads(response["Body"].read())["tag"])
+            except ClientError as exc:
+                self.failures.append(f"{exc!r} {exc.response.get('OriginalMessage', '')}")
+            except Exception as exc:  # noqa: BLE001 - every failure counts against the endpoint
+                self.failures.append(repr(exc))
+
+    def __enter__(self) -> "Load":
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(30)
+
+    def wait_for(self, count: int, timeout: float = 30) -> None:
+        """Until at least ``count`` more answers arrived."""
+        target = len(self.tags) + count
+        eventually(lambda: len(self.tags) >= target, timeout, 0.01, message=lambda: f"load stalled: {self.failures[-3:]}")
+        assert len(self.tags) >= target, f"load stalled: {self.failures[-3:]}"

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.helpers.hosting import HostingProcess, clients, instances, start_hosting, wait_in_service, wait_status
+from tests.helpers.hosting import HostingProcess, Load, clients, instances, start_hosting, wait_in_service, wait_status
 from modelport.archive import pack_archive
 from tests.helpers.waiting import eventually
 
@@ -273,36 +273,6 @@ def test_hosting_killed_20_times_under_load_comes_back_every_time(tmp_path, monk
 
 
 # --- blue/green to bad archives -------------------------------------------------------------------
-
-class Load:
-    """Threads invoking an endpoint, recording each answer's tag and each failure's message."""
-
-    def __init__(self, rt, endpoint: str, threads: int = 3) -> None:
-        self.rt, self.endpoint = rt, endpoint
-        self.tags: list[str] = []
-        self.failures: list[str] = []
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tags.append(invoke(self.rt, self.endpoint, {"x": 1})["tag"])
-            except ClientError as exc:
-                self.failures.append(exc.response.get("OriginalMessage") or str(exc))
-            except Exception as exc:  # noqa: BLE001 - anything else counts as a failure too
-                self.failures.append(repr(exc))
-
-    def __enter__(self) -> "Load":
-        for t in self._threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        for t in self._threads:
-            t.join(30)
-
 
 def add_version(sm, name: str, model_data: str, **env: str) -> None:
     sm.create_model(ModelName=name, PrimaryContainer={"Image": "modelport", "ModelDataUrl": model_data,

@@ -6,50 +6,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import threading
 import time
 
 import pytest
 
-from tests.helpers.hosting import clients, deploy, instances, start_hosting, wait_in_service
+from tests.helpers.hosting import Load, clients, deploy, instances, start_hosting, wait_in_service
 from tests.helpers.waiting import eventually
-
-
-class Load:
-    """Threads invoking an endpoint in a loop, recording every answer and every failure."""
-
-    def __init__(self, rt, endpoint: str, threads: int = 3) -> None:
-        self.rt = rt
-        self.endpoint = endpoint
-        self.tags: list[str] = []
-        self.failures: list[str] = []
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                response = self.rt.invoke_endpoint(EndpointName=self.endpoint, Body=b'{"x": 1}',
-                                                   ContentType="application/json")
-                self.tags.append(json.loads(response["Body"].read())["tag"])
-            except Exception as exc:  # every failure counts against the endpoint
-                self.failures.append(repr(exc))
-
-    def __enter__(self) -> "Load":
-        for t in self._threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        for t in self._threads:
-            t.join(30)
-
-    def wait_for(self, count: int, timeout: float = 30) -> None:
-        """Until at least ``count`` more answers arrived."""
-        target = len(self.tags) + count
-        eventually(lambda: len(self.tags) >= target, timeout, 0.01, message=lambda: f"load stalled: {self.failures[-3:]}")
-        assert len(self.tags) >= target, f"load stalled: {self.failures[-3:]}"
 
 
 @pytest.fixture(scope="module")
