@@ -9,7 +9,6 @@ import resource
 import selectors
 import socket
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -19,6 +18,7 @@ import pytest
 import requests
 
 from tests.helpers.net import SERVERS, connect, read_response, short_limits
+from tests.helpers.pinger import Pinger
 from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.timeout(120)
@@ -103,36 +103,6 @@ def test_expect_continue_only_when_the_body_will_be_read(server):
         assert status == 413  # and no 100 Continue before it
 
 
-class Pinger(threading.Thread):
-    """Times the server's health check over and over on fresh connections, until stopped."""
-
-    def __init__(self, server, pause: float = 0.02) -> None:
-        super().__init__(daemon=True)
-        self.server, self.pause = server, pause
-        self.latencies: list[float] = []
-        self.failures: list[str] = []
-        self.done = threading.Event()
-
-    def run(self) -> None:
-        while not self.done.is_set():
-            started = time.perf_counter()
-            try:
-                with connect(self.server.port, timeout=5) as sock:
-                    sock.sendall(head("GET", self.server.ping))
-                    status, _, _ = read_response(sock, timeout=5)
-                if status != 200:
-                    self.failures.append(f"status {status}")
-            except OSError as exc:
-                self.failures.append(repr(exc))
-            self.latencies.append(time.perf_counter() - started)
-            time.sleep(self.pause)
-
-    def stop(self) -> list[float]:
-        self.done.set()
-        self.join(10)
-        return self.latencies
-
-
 def test_100k_repeated_headers_are_answered_fast_while_ping_stays_fast(server):
     flood = head("GET", server.ping, "X-Same: v\r\n" * 100_000)
     attempts = []
@@ -196,7 +166,7 @@ def test_slowloris_connections_are_closed_while_ping_stays_fast(server):
         elapsed = time.monotonic() - opened
         pings = pinger.stop()
     finally:
-        pinger.done.set()
+        pinger.stop()
         for sock in sockets:
             sock.close()
     assert open_count == 0, f"{open_count} of 2000 still open after {elapsed:.1f} s"
