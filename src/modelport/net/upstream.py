@@ -287,3 +287,33 @@ class UpstreamPool:
             conn = self._idle.pop()
             if conn.transport is not None:
                 conn.transport.close()
+
+
+class LoopBoundPool:
+    """An :class:`UpstreamPool` for the running event loop, for clients that outlive one loop.
+
+    Connections belong to the loop that opened them; once that loop is closed (a new ``asyncio.run``, as
+    in tests) the next :meth:`get` starts a fresh pool, and the closed loop's connections, which cannot
+    even be closed any more, are dropped with their old pool.
+    """
+
+    def __init__(self, host: str, port: int, max_idle: int = 64) -> None:
+        self.host = host
+        self.port = port
+        self.max_idle = max_idle
+        self._pool: UpstreamPool | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def get(self) -> UpstreamPool:
+        """The pool of the running loop (call from a coroutine)."""
+        if self._loop is None or self._loop.is_closed():  # (get_running_loop() costs a getpid() call)
+            self._pool = UpstreamPool(self.host, self.port, max_idle=self.max_idle)
+            self._loop = asyncio.get_running_loop()
+        return self._pool
+
+    def close(self) -> None:
+        """Close the idle connections."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+            self._loop = None

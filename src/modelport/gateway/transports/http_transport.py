@@ -25,38 +25,22 @@ from modelport.gateway.transports.base import STREAM_ACCEPT_HEADER, Invocation, 
 from modelport.gateway.transports.errors import (
     broken_answer, service_error, stream_idle_error, timeout_error, unavailable,
 )
-from modelport.net.upstream import UpstreamError, UpstreamPool
+from modelport.net.upstream import LoopBoundPool, UpstreamError
 
 MAX_IDLE = 64  # idle keep-alive connections kept per gateway process
 
 
 class HttpTransport:
-    """InvokeEndpoint and its response stream over a pool of keep-alive connections to one base URL.
-
-    Connections belong to the event loop that opened them; once that loop is closed (a new
-    ``asyncio.run``, as in tests) the pool starts afresh on the next one.
-    """
+    """InvokeEndpoint and its response stream over a pool of keep-alive connections to one base URL
+    (per event loop: ``LoopBoundPool``)."""
 
     name = "http"
 
     def __init__(self, base_url: str, token: str, timeout: float) -> None:
-        parts = urlsplit(base_url)
-        if parts.scheme != "http" or not parts.hostname:
-            raise ValueError(f"the http runtime transport needs a plain http:// URL, got {base_url!r}")
-        self.host = parts.hostname
-        self.port = parts.port or 80
-        self.prefix = parts.path.rstrip("/")
+        self.host, self.port, self.prefix = plain_http_address(base_url)
         self.timeout = timeout
-        self._auth = [("Authorization", f"Bearer {token}")] if token else []
-        self._pool: UpstreamPool | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def _current_pool(self) -> UpstreamPool:
-        if self._loop is None or self._loop.is_closed():  # (get_running_loop() costs a getpid() call)
-            # a closed loop's connections cannot even be closed any more: they are dropped with their pool
-            self._pool = UpstreamPool(self.host, self.port, max_idle=MAX_IDLE)
-            self._loop = asyncio.get_running_loop()
-        return self._pool
+        self._auth = bearer(token)
+        self._pools = LoopBoundPool(self.host, self.port, max_idle=MAX_IDLE)
 
     async def invoke(
         self, endpoint: str, body: bytes, content_type: str | None, accept: str | None,
@@ -64,7 +48,7 @@ class HttpTransport:
     ) -> Invocation:
         """POST /endpoints/{endpoint}/invocations, bounded by the backend timeout (→ 504)."""
         headers = [(header, value) for _, header, value in optional_fields(content_type, accept, custom_attributes, target_variant)]
-        pool = self._current_pool()
+        pool = self._pools.get()
         started = time.perf_counter()
         try:
             response = await pool.request("POST", f"{self.prefix}/endpoints/{endpoint}/invocations",
@@ -94,7 +78,7 @@ class HttpTransport:
         fields = optional_fields(content_type, accept, custom_attributes, target_variant)
         headers = [(STREAM_ACCEPT_HEADER if param == "Accept" else header, value) for param, header, value in fields]
         try:
-            response = await self._current_pool().request(
+            response = await self._pools.get().request(
                 "POST", f"{self.prefix}/endpoints/{endpoint}/invocations-response-stream", [*headers, *self._auth],
                 body, stream=True, timeout=idle_timeout)
         except TimeoutError:
@@ -122,9 +106,7 @@ class HttpTransport:
 
     def close(self) -> None:
         """Close the idle connections."""
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
+        self._pools.close()
 
 
 async def _next_chunk(chunks: AsyncIterator[bytes], idle_timeout: float, endpoint: str) -> bytes | None:
@@ -171,13 +153,32 @@ def stream_event(headers: dict, payload: bytes, endpoint: str) -> bytes | None:
 
 
 def runtime_error(status: int, headers: dict[str, str], body: bytes, endpoint: str) -> ApiError:
-    """The gateway's error for a non-2xx Runtime API answer, its name and fields read as botocore reads
-    rest-json errors."""
+    """The gateway's error for a non-2xx Runtime API answer."""
+    code, message, fields = aws_error(status, headers, body)
+    return service_error(code, message, fields, endpoint)
+
+
+def aws_error(status: int, headers: dict[str, str], body: bytes) -> tuple[str, str, dict]:
+    """(error name, message, fields) of a non-2xx AWS answer, read as botocore reads rest-json and JSON 1.1
+    errors: the name from ``x-amzn-ErrorType`` or the body's ``__type`` (namespace dropped)."""
     fields = _json_object(body)
     code = headers.get("x-amzn-errortype", "").split(":", 1)[0]
     code = code or str(fields.get("__type") or fields.get("code") or "").rsplit("#", 1)[-1] or f"HTTP{status}"
     message = str(fields.get("message") or fields.get("Message") or body[:200].decode("utf-8", "replace"))
-    return service_error(code, message, fields, endpoint)
+    return code, message, fields
+
+
+def plain_http_address(url: str) -> tuple[str, int, str]:
+    """(host, port, path prefix) of a plain ``http://`` URL; ValueError for any other URL."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise ValueError(f"the http transport needs a plain http:// URL, got {url!r}")
+    return parts.hostname, parts.port or 80, parts.path.rstrip("/")
+
+
+def bearer(token: str) -> list[tuple[str, str]]:
+    """The header that presents hosting's token (none when there is no token)."""
+    return [("Authorization", f"Bearer {token}")] if token else []
 
 
 def _json_object(data: bytes) -> dict:

@@ -12,7 +12,6 @@ import time
 from contextlib import aclosing
 from typing import Any, AsyncIterator
 
-import anyio
 
 from modelport.gateway.chat.request import ChatRequest
 from modelport.gateway.errors import ApiError
@@ -51,7 +50,7 @@ class AutoProvider(ChatProvider):
                 return self.openai
             tried.append(f"no OpenAI-compatible server answers on CHAT_BASE_URL ({self.openai.base})")
         endpoint = self.sagemaker.endpoint
-        status = await anyio.to_thread.run_sync(self.sagemaker.backend.status_sync, endpoint)
+        status = await self.sagemaker.backend.status(endpoint)
         if status.get("status") in ("InService", "Updating"):
             self._chosen, self._checked = self.sagemaker, now
             return self.sagemaker
