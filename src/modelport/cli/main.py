@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from modelport import __version__
-from modelport.cli import archive, aws, env, gateway, hosting, serve, train, up
+from modelport.cli import archive, aws, env, gateway, hosting, serve, train, transform, up
 from modelport.config import HOME_HELP
 
 app = typer.Typer(
@@ -45,6 +45,7 @@ COMMANDS = {
     "invoke": hosting.invoke,
     "delete": hosting.delete,
     "logs": hosting.logs,
+    "transform": transform.transform,  # batch transform on hosting
     "gateway": gateway.gateway,  # the public API
     "up": up.up,  # everything on this machine
     "status": up.status,

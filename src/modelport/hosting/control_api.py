@@ -21,7 +21,10 @@ from modelport.hosting import validation as check
 from modelport.hosting.errors import ControlError, validation
 from modelport.hosting.input_shapes import Shapes, sagemaker_shapes
 from modelport.hosting.model_data import model_data_url
+from modelport.hosting.paging import page as _page
+from modelport.hosting.paging import start_of as _start
 from modelport.hosting.service import IN_SERVICE, Hosting
+from modelport.hosting.transform.api import TransformJobApi
 from modelport.net.messages import Request, Response
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -32,8 +35,9 @@ SUBMIT_DIRECTORY_KEY = "SAGEMAKER_SUBMIT_DIRECTORY"
 SAGEMAKER_CODE_DIR = "/opt/ml/model/code"
 
 
-class ControlApi:
-    """Dispatches control-plane requests to the ``op_<Operation>`` methods."""
+class ControlApi(TransformJobApi):
+    """Dispatches control-plane requests to the ``op_<Operation>`` methods (batch transform's in
+    :class:`~modelport.hosting.transform.api.TransformJobApi`)."""
 
     def __init__(self, hosting: Hosting) -> None:
         self.hosting = hosting
@@ -391,40 +395,3 @@ class ControlApi:
         arn = self._resource(check.require(params, "ResourceArn"))
         self.registry.delete_tags(arn, list(check.require(params, "TagKeys")))
         return {}
-
-
-def _page(params: dict[str, Any], rows: list[dict[str, Any]], key: str, name_key: str) -> dict[str, Any]:
-    """Filter, sort and paginate a List* answer (NameContains, CreationTime*, SortBy, SortOrder, MaxResults, NextToken)."""
-    contains = params.get("NameContains")
-    if contains:
-        rows = [r for r in rows if contains.lower() in r[name_key].lower()]
-    before, after = params.get("CreationTimeBefore"), params.get("CreationTimeAfter")
-    if before is not None:
-        rows = [r for r in rows if r["CreationTime"] < float(before)]
-    if after is not None:
-        rows = [r for r in rows if r["CreationTime"] > float(after)]
-    sort_by = params.get("SortBy", "CreationTime")
-    if sort_by not in ("Name", "CreationTime", "Status"):
-        raise check.constraint(sort_by, "sortBy", "Member must satisfy enum value set: [Name, CreationTime, Status]")
-    order = params.get("SortOrder", "Descending")
-    if order not in ("Ascending", "Descending"):
-        raise check.constraint(order, "sortOrder", "Member must satisfy enum value set: [Ascending, Descending]")
-    field = {"Name": name_key, "CreationTime": "CreationTime", "Status": "EndpointStatus"}[sort_by]
-    rows.sort(key=lambda r: r.get(field, ""), reverse=order == "Descending")
-    limit = params.get("MaxResults", 10)
-    if not isinstance(limit, int) or not 1 <= limit <= 100:
-        raise check.constraint(limit, "maxResults", "Member must have value between 1 and 100")
-    start = _start(params.get("NextToken"))
-    out: dict[str, Any] = {key: rows[start:start + limit]}
-    if start + limit < len(rows):
-        out["NextToken"] = str(start + limit)
-    return out
-
-
-def _start(token: Any) -> int:
-    """Where a page starts: the NextToken of the previous answer (a small whole number), or 0."""
-    if not token:
-        return 0
-    if not (isinstance(token, str) and token.isascii() and token.isdigit() and len(token) <= 9):
-        raise validation("Invalid pagination token; pass the NextToken of the previous response.")
-    return int(token)

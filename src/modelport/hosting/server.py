@@ -7,7 +7,8 @@ Requests are first told apart by the AWS service they are signed for (:mod:`.ser
 - ``sagemaker`` (and unsigned requests), by path:
   - ``POST /`` with ``X-Amz-Target: SageMaker.<Op>`` — the control plane (:mod:`.control_api`);
   - ``POST /endpoints/{name}/invocations`` and ``…/invocations-response-stream`` — the Runtime API;
-  - ``GET /ping`` — hosting itself is up; ``GET /_modelport/endpoints/{name}/instances`` — instance states.
+  - ``GET /ping`` — hosting itself is up; ``GET /_modelport/endpoints/{name}/instances`` — instance states;
+    ``GET /_modelport/transform-jobs/{name}`` — a transform job's progress (records, bytes).
 
 Every request passes the gate (:mod:`.auth`: the token, a loopback Host, no browser) before any route.
 """
@@ -105,6 +106,8 @@ class HostingApp:
             name, _, what = path[22:].partition("/")
             if what == "instances":
                 return self._instances(name)
+        elif path.startswith("/_modelport/transform-jobs/") and request.method == "GET":
+            return self._transform_progress(path[27:])
         return _json(404, {"__type": "UnknownOperationException",
                            "message": f"No route for {request.method} {path}. Control API: POST / with "
                                       f"X-Amz-Target; Runtime API: POST /endpoints/NAME/invocations."})
@@ -122,6 +125,13 @@ class HostingApp:
         if request.method == "HEAD":  # S3 HeadObject/HeadBucket: the status alone says it
             body = b""
         return Response(status, headers, body)
+
+    def _transform_progress(self, name: str) -> Response:
+        row = self.hosting.transforms.store.get(name)
+        if row is None:
+            return _json(404, {"__type": "ValidationException", "message": f"No transform job {name}."})
+        progress = self.hosting.transforms.progress(name) or {}
+        return _json(200, {"TransformJobName": name, "TransformJobStatus": row["status"], **progress})
 
     def _instances(self, name: str) -> Response:
         live = self.hosting.live.get(name)

@@ -21,6 +21,7 @@ from modelport.hosting.fleet import CommandFactory, FleetError, VariantFleet, se
 from modelport.hosting.registry import Registry
 from modelport.hosting.router import Router, Share
 from modelport.hosting.settings import HostingSettings
+from modelport.hosting.transform.jobs import TransformJobs
 from modelport.hosting.model_data import LocalS3
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ class Hosting:
         self.cache_dir = self.home / "hosting" / "artifacts"
         # set by the server: its object store as the source of s3:// model data
         self.local_s3: LocalS3 | None = None
+        self.transforms = TransformJobs(self)  # batch transform jobs
 
     # names
     def arn(self, kind: str, name: str) -> str:
@@ -346,7 +348,9 @@ class Hosting:
 
     # process lifetime
     async def restore(self) -> None:
-        """Bring back what the registry says should run: InService endpoints (and interrupted work)."""
+        """Bring back what the registry says should run: InService endpoints (and interrupted work); transform
+        jobs a previous run left InProgress end Failed (:mod:`.transform.jobs`)."""
+        self.transforms.restore()
         for row in self.registry.list_endpoints():
             name, status = row["name"], row["status"]
             if status == DELETING:
@@ -372,7 +376,9 @@ class Hosting:
             self._settle(live.name, failure_reason=note)
 
     async def shutdown(self) -> None:
-        """Stop every instance (endpoints stay registered and come back on the next start)."""
+        """Stop every instance (endpoints stay registered and come back on the next start; running transform
+        jobs end Failed)."""
+        await self.transforms.shutdown()
         for task in [*self._tasks, self._flusher]:
             if task is not None:
                 task.cancel()
