@@ -60,7 +60,7 @@ def transform(
     """
     from modelport.hosting.deploy import DeployError, register_model, unique_name
     from modelport.hosting.settings import get_hosting_settings
-    from modelport.hosting.transform.client import TransformOptions, location, progress_of, watch
+    from modelport.hosting.transform.client import TransformOptions, location, progress_of
     from modelport.store import StoreError
     from modelport.token import hosting_token
 
@@ -104,11 +104,15 @@ def transform(
               f"--transform-job-name {name}` (after `eval \"$(modelport env)\"`)")
         return
     hosting_url = url or get_hosting_settings().url
-    described = _watch(sm, name, lambda: progress_of(hosting_url, hosting_token(), name))
+    progress = lambda: progress_of(hosting_url, hosting_token(), name)  # noqa: E731
+    started = time.monotonic()
+    described = _watch(sm, name, progress)
     status = described["TransformJobStatus"]
     if status == "Failed":
         _fail(f"transform job {name} failed: {described.get('FailureReason', 'no reason given')}")
-    print(f"transform job {name} {status}; outputs under {options.output_uri}")
+    done = progress()
+    print(f"transform job {name} {status}: {done.get('RecordsDone', 0):,} records, {done.get('BytesDone', 0) / 2**20:.2f} "
+          f"MB in {time.monotonic() - started:.1f} s; outputs under {options.output_uri}")
     if status != "Completed":
         raise typer.Exit(1)
 
@@ -122,17 +126,18 @@ def _watch(sm, name: str, progress):
     from modelport.progress import progress as show
 
     columns = (TextColumn("{task.description}"), BarColumn(),
-               TextColumn("{task.completed:.1f}/{task.total:.1f} MB, {task.fields[records]} records, ETA {task.fields[eta]}"),
+               TextColumn("{task.fields[MB]} MB, {task.fields[records]} records, ETA {task.fields[ETA]}"),
                TimeElapsedColumn())
     started = time.monotonic()
     with show(f"transform job {name}", total=None, unit="MB", columns=columns,
-              fields={"records": 0, "eta": "?"}, every=2.0) as tracker:
+              fields={"records": 0, "MB": "0/?", "ETA": "?"}, every=2.0) as tracker:
         def update(doc: dict) -> None:
-            total, done = doc.get("BytesTotal", 0) / 2**20, doc.get("BytesRead", 0) / 2**20
+            total, done = doc.get("BytesTotal", 0) / 2**20, doc.get("BytesDone", 0) / 2**20
             eta = "?"
             if done and total and doc.get("Phase") == "transforming":
                 eta = elapsed((time.monotonic() - started) * (total - done) / done)
-            tracker.update(completed=done, total=total or None, records=f"{doc.get('RecordsDone', 0):,}", eta=eta,
+            tracker.update(completed=done, total=total or None, records=f"{doc.get('RecordsDone', 0):,}",
+                           MB=f"{done:.2f}/{total:.2f}", ETA=eta,
                            description=f"transform job {name} ({doc.get('Phase', doc.get('TransformJobStatus', '…'))})")
 
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from typing import Any
 
 from modelport.hosting import model_data
@@ -22,6 +23,7 @@ from modelport.hosting.transform.spec import JobSpec
 log = logging.getLogger(__name__)
 
 IN_PROGRESS, COMPLETED, FAILED, STOPPING, STOPPED = "InProgress", "Completed", "Failed", "Stopping", "Stopped"
+KEEP_FINISHED = 256  # finished jobs whose last progress is kept in memory (for a client's summary)
 INTERRUPTED = ("The job was interrupted: modelport hosting stopped while it ran (outputs of input objects that "
                "had finished were written, the others were not). Create a new job to run it again.")
 
@@ -35,6 +37,7 @@ class TransformJobs:
         self.runs: dict[str, TransformRun] = {}
         self._tasks: dict[str, asyncio.Task] = {}
         self._stop_requested: set[str] = set()
+        self._finished: OrderedDict[str, dict[str, Any]] = OrderedDict()  # last progress of finished jobs
 
     def places(self) -> Places:
         """Where jobs may read and write now: hosting's S3 store (unless S3 is another server) and the roots."""
@@ -75,6 +78,9 @@ class TransformJobs:
         else:
             self.store.settle(name, status=COMPLETED, ended=time.time())
         finally:
+            self._finished[name] = {**run.progress.as_json(), "Phase": "done"}
+            while len(self._finished) > KEEP_FINISHED:
+                self._finished.popitem(last=False)
             self.runs.pop(name, None)
             self._tasks.pop(name, None)
             self._stop_requested.discard(name)
@@ -90,14 +96,17 @@ class TransformJobs:
             self.store.settle(name, status=STOPPED, ended=time.time())
 
     def progress(self, name: str) -> dict[str, Any] | None:
-        """A running job's progress, or None when it does not run."""
+        """A job's progress (its last, for a job that finished since hosting started), or None."""
         run = self.runs.get(name)
-        return run.progress.as_json() if run is not None else None
+        return run.progress.as_json() if run is not None else self._finished.get(name)
 
     def restore(self) -> None:
         """At start: jobs a previous hosting left InProgress fail with a reason; Stopping ones are Stopped."""
+        places = self.places()
         for name in self.store.interrupted(INTERRUPTED):
             log.warning("transform job %s was interrupted by a restart of hosting", name)
+            row = self.store.get(name)
+            places.remove_partial_outputs(row["spec"]["TransformOutput"]["S3OutputPath"])
 
     async def shutdown(self) -> None:
         """Cancel the running jobs (each ends Failed with the reason, its instances stopped)."""

@@ -9,6 +9,7 @@ object, or a file renamed into place) only once its whole input object succeeded
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from modelport.objectstore import ObjectStore, ObjectStoreError
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 MAX_INPUT_OBJECTS = 100_000  # objects of one job (a listing beyond this is refused, not truncated)
 OUTPUT_SUFFIX = ".out"
+_PARTIAL = re.compile(r"\..+\.out\.[0-9a-f]{8}\.part")  # a local output being written (OutputFile)
 
 
 class LocationError(Exception):
@@ -162,6 +164,22 @@ class Places:
             raise LocationError(f"cannot read the input object {uri}: {getattr(exc, 'message', exc)}") from None
 
     # outputs
+    def remove_partial_outputs(self, output_path: str) -> int:
+        """Remove the temporary files of local outputs a job left when hosting died (S3 ones are removed by the
+        object store itself); how many."""
+        try:
+            parsed = self.check(output_path, "TransformOutput.S3OutputPath")
+        except LocationError:
+            return 0
+        if parsed.scheme != "file" or not parsed.path.is_dir():
+            return 0
+        removed = 0
+        for path in parsed.path.rglob(".*.part"):
+            if _PARTIAL.fullmatch(path.name) and path.is_file():
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
     def output(self, output_path: str, item: InputObject, content_type: str | None) -> "OutputFile":
         """Where the output of ``item`` goes: ``<S3OutputPath>/<relative name>.out``."""
         target = output_path.rstrip("/") + "/" + item.relative + OUTPUT_SUFFIX
@@ -181,7 +199,7 @@ class OutputFile:
             self._file = None
         else:
             parsed.path.parent.mkdir(parents=True, exist_ok=True)
-            self._tmp = parsed.path.with_name(f".{parsed.path.name}.{uuid.uuid4().hex[:8]}.part")
+            self._tmp = parsed.path.with_name(f".{parsed.path.name}.{uuid.uuid4().hex[:8]}.part")  # see _PARTIAL
             self._file = self._tmp.open("xb")
             self._body = None
 

@@ -34,6 +34,7 @@ class Batch:
     body: bytes
     records: list[bytes] = field(default_factory=list)
     numbers: list[int] = field(default_factory=list)  # each record's line
+    read_upto: int = 0  # bytes of the job's input read once this batch was (set by the runner, for progress)
 
     @property
     def first_line(self) -> int:

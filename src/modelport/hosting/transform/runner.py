@@ -47,6 +47,7 @@ class Progress:
     objects_done: int = 0
     bytes_total: int = 0
     bytes_read: int = 0
+    bytes_done: int = 0  # input bytes (as stored) whose records have been transformed, about
     records_done: int = 0
     batches_done: int = 0
     phase: str = "starting"  # starting, transforming, finishing
@@ -55,7 +56,8 @@ class Progress:
     def as_json(self) -> dict[str, Any]:
         """The progress document of ``GET /_modelport/transform-jobs/NAME``."""
         return {"Phase": self.phase, "ObjectsTotal": self.objects_total, "ObjectsDone": self.objects_done,
-                "BytesTotal": self.bytes_total, "BytesRead": self.bytes_read, "RecordsDone": self.records_done,
+                "BytesTotal": self.bytes_total, "BytesRead": self.bytes_read, "BytesDone": self.bytes_done,
+                "RecordsDone": self.records_done,
                 "BatchesDone": self.batches_done, **self.settings}
 
 
@@ -208,12 +210,15 @@ class TransformRun:
                     progress.bytes_read = read_before + reader.bytes_read
                     if batch is None:
                         break
+                    batch.read_upto = progress.bytes_read
                     output.batches += 1
                     await queue.put((output, batch))
             finally:
                 await asyncio.to_thread(reader.close)
             read_before += item.size
             progress.bytes_read = read_before
+            if output.batches == 0:  # an empty object: nothing to wait for
+                progress.bytes_done = max(progress.bytes_done, read_before)
             output.read_all = True
             await self._maybe_commit(output)
         for _ in range(slots):
@@ -228,6 +233,7 @@ class TransformRun:
             data = await self._transform_batch(output.item, batch)
             output.deliver(batch.seq, data)
             self.progress.records_done += len(batch.records)
+            self.progress.bytes_done = max(self.progress.bytes_done, batch.read_upto)
             self.progress.batches_done += 1
             await self._maybe_commit(output)
 
