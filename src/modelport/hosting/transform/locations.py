@@ -50,10 +50,18 @@ class Places:
     def check(self, uri: str, what: str) -> store.ParsedUri:
         """``uri`` parsed, if a job may use it (``s3://`` needs hosting's own store)."""
         try:
-            model_data.check_allowed(uri, self.roots, what=what)
             parsed = store.parse_uri(uri)
-        except (model_data.ModelDataError, store.StoreError) as exc:
-            raise LocationError(str(exc)) from None
+        except store.StoreError as exc:
+            raise LocationError(f"{what} {uri}: {exc}") from None
+        try:
+            model_data.check_allowed(uri, self.roots, what=what)
+        except model_data.ModelDataError:
+            listed = ", ".join(str(root) for root in self.roots)
+            raise LocationError(
+                f"{what} {uri} is outside the folders modelport hosting lets jobs read and write: {listed} and s3:// "
+                f"(hosting's S3). Put the data in one of them (e.g. `aws s3 cp --recursive` after `eval \"$(modelport "
+                f"env)\"`), or add its folder to MODELPORT_MODEL_ROOTS (colon-separated, like PATH) and restart "
+                f"hosting.") from None
         if parsed.scheme == "s3" and self.objects is None:
             raise LocationError(f"{what} {uri}: batch transform reads and writes s3:// through hosting's own S3 store, "
                                 f"but hosting was started with AWS_ENDPOINT_URL_S3 naming another S3 server.")
