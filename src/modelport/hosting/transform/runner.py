@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 VARIANT = "transform"  # the fleet's variant name (instance log files are named after it)
 NO_INSTANCE_WAIT = 0.1  # between looks for a ready instance while the fleet restarts one
+NO_INSTANCE_GRACE = 30.0  # beyond the startup timeout, how long a job waits for any ready instance
 _STRATEGIES = {"MULTI_RECORD": "MultiRecord", "SINGLE_RECORD": "SingleRecord"}
 
 
@@ -76,12 +77,16 @@ class _ObjectOutput:
         self._next = 1
         self._waiting: dict[int, bytes] = {}
         self.committed = False
+        self.writing = asyncio.Lock()  # writes happen in a thread, one at a time, in order
 
-    def deliver(self, seq: int, data: bytes) -> None:
+    def deliver(self, seq: int, data: bytes) -> list[bytes]:
+        """Take an answer; return the answers now due, in order (the caller writes them)."""
         self._waiting[seq] = data
+        due = []
         while self._next in self._waiting:
-            self.out.write(self._waiting.pop(self._next))
+            due.append(self._waiting.pop(self._next))
             self._next += 1
+        return due
 
     @property
     def complete(self) -> bool:
@@ -96,6 +101,7 @@ class TransformRun:
         self.progress = Progress()
         self.fleet: VariantFleet | None = None
         self._outputs: list[_ObjectOutput] = []
+        self._window: asyncio.Semaphore | None = None  # batches read and not yet written
 
     # the job
     async def run(self) -> None:
@@ -175,6 +181,8 @@ class TransformRun:
 
     async def _transform(self, inputs: list[InputObject], multi: bool, max_bytes: int, slots: int) -> None:
         queue: asyncio.Queue = asyncio.Queue(maxsize=slots)
+        # answers that arrive ahead of an earlier, slower one wait in memory: bound them with the batches read
+        self._window = asyncio.Semaphore(2 * slots)
         tasks = [asyncio.create_task(self._read(inputs, queue, multi, max_bytes, slots))]
         tasks += [asyncio.create_task(self._work(queue)) for _ in range(slots)]
         try:
@@ -212,6 +220,7 @@ class TransformRun:
                         break
                     batch.read_upto = progress.bytes_read
                     output.batches += 1
+                    await self._window.acquire()
                     await queue.put((output, batch))
             finally:
                 await asyncio.to_thread(reader.close)
@@ -231,20 +240,27 @@ class TransformRun:
                 return
             output, batch = job
             data = await self._transform_batch(output.item, batch)
-            output.deliver(batch.seq, data)
+            async with output.writing:
+                due = output.deliver(batch.seq, data)
+                if due:
+                    await asyncio.to_thread(_write_all, output.out, due)
+            for _ in due:
+                self._window.release()
             self.progress.records_done += len(batch.records)
             self.progress.bytes_done = max(self.progress.bytes_done, batch.read_upto)
             self.progress.batches_done += 1
             await self._maybe_commit(output)
 
     async def _maybe_commit(self, output: _ObjectOutput) -> None:
-        if output.complete:
+        async with output.writing:  # after the last write, never beside it
+            if not output.complete:
+                return
             output.committed = True
             try:
                 await asyncio.to_thread(output.out.commit)
             except LocationError as exc:
                 raise JobFailed(f"ClientError: {exc}") from None
-            self.progress.objects_done += 1
+        self.progress.objects_done += 1
 
     # one request
     async def _transform_batch(self, item: InputObject, batch: Batch) -> bytes:
@@ -330,11 +346,22 @@ class TransformRun:
             attempts += 1
 
     async def _pick(self) -> Instance:
+        """The least busy ready instance; fails the job when none has been ready for a start's time."""
+        give_up = time.monotonic() + self.hosting.settings.startup_timeout + NO_INSTANCE_GRACE
         while True:
             ready = [i for i in self.fleet.instances if i.ready]
             if ready:
                 return min(ready, key=lambda i: i.outstanding)
+            if time.monotonic() > give_up:
+                raise JobFailed(f"AlgorithmError: no instance of the model has been ready for "
+                                f"{self.hosting.settings.startup_timeout + NO_INSTANCE_GRACE:g} s (they crash or do not "
+                                f"pass /ping: {self.fleet.unhealthy}).")
             await asyncio.sleep(NO_INSTANCE_WAIT)
+
+
+def _write_all(out: OutputFile, chunks: list[bytes]) -> None:
+    for chunk in chunks:
+        out.write(chunk)
 
 
 def _whole(value: Any, low: int, high: int) -> int | None:
