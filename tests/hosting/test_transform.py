@@ -226,8 +226,11 @@ def test_unknown_and_duplicate_jobs(sm, s3, model):
         sm.describe_transform_job(TransformJobName="never-created")
     assert unknown.value.response["Error"]["Code"] == "ValidationException"
     put(s3, "in/dup/d.csv", "1\n")
-    params = job_request("dup", model, "s3://data/in/dup/", "s3://data/out/dup/", **BASE)
-    sm.create_transform_job(**params)
+    params = job_request("dup", model, "s3://data/in/dup/", "s3://data/out/dup/", **BASE,
+                         Tags=[{"Key": "team", "Value": "digits"}])
+    arn = sm.create_transform_job(**params)["TransformJobArn"]
+    assert arn.endswith(":transform-job/dup")
+    assert sm.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "digits"}]
     with pytest.raises(ClientError) as again:
         sm.create_transform_job(**params)
     assert "already exists" in again.value.response["Error"]["Message"]

@@ -360,17 +360,19 @@ class ControlApi(TransformJobApi):
             self.registry.set_tags(arn, tags)
 
     def _resource(self, arn: str) -> str:
-        """Check that ``arn`` names an existing model, endpoint config or endpoint."""
+        """Check that ``arn`` names an existing model, endpoint config, endpoint or transform job."""
         prefix = self.hosting.arn("", "")
         kind, _, name = arn[len(prefix):].partition("/") if arn.startswith(prefix) else ("", "", "")
         exists = {"model": lambda: self.registry.get_document("models", name),
                   _CONFIG: lambda: self.registry.get_document("endpoint_configs", name),
-                  "endpoint": lambda: self.registry.get_endpoint(name)}.get(kind)
+                  "endpoint": lambda: self.registry.get_endpoint(name),
+                  "transform-job": lambda: self.hosting.transforms.store.get(name)}.get(kind)
         if exists is None or exists() is None:
             # names are lower-cased in ARNs; compare against stored ARNs as a fallback
             stored = {d["arn"] for d in self.registry.list_documents("models")}
             stored |= {d["arn"] for d in self.registry.list_documents("endpoint_configs")}
             stored |= {r["arn"] for r in self.registry.list_endpoints()}
+            stored |= {j["arn"] for j in self.hosting.transforms.store.list()}
             if arn not in stored:
                 raise validation(f"Resource {arn} does not exist; pass the ARN of a model, endpoint "
                                  f"config or endpoint (e.g. {prefix}endpoint/NAME).")
