@@ -235,3 +235,17 @@ def test_unknown_and_duplicate_jobs(sm, s3, model):
         sm.create_transform_job(**params)
     assert "already exists" in again.value.response["Error"]["Message"]
     assert wait_done(sm, "dup")["TransformJobStatus"] == "Completed"
+
+
+@pytest.mark.parametrize("name, body, extra, phrase", [
+    ("not-gzip", b"1,2\n", {"CompressionType": "Gzip"}, "in/damaged/not-gzip/d.csv: the object cannot be read as gzip"),
+    ("long-line", b"1,2\n" + b"3," * 600_000 + b"4\n", {}, "in/damaged/long-line/d.csv: line 2 is larger than MaxPayloadInMB (1 MB)"),
+])
+def test_unreadable_input_fails_the_job_naming_the_object(sm, s3, model, name, body, extra, phrase):
+    put(s3, f"in/damaged/{name}/d.csv", body)
+    sm.create_transform_job(**job_request(
+        f"damaged-{name}", model, f"s3://data/in/damaged/{name}/", f"s3://data/out/damaged/{name}/",
+        input={"ContentType": "text/csv", "SplitType": "Line", **extra}, MaxPayloadInMB=1))
+    described = described_when_done(sm, f"damaged-{name}")
+    assert described["TransformJobStatus"] == "Failed" and phrase in described["FailureReason"], described
+    assert keys(s3, f"out/damaged/{name}/") == []
