@@ -374,8 +374,8 @@ class ControlApi(TransformJobApi):
             stored |= {r["arn"] for r in self.registry.list_endpoints()}
             stored |= {j["arn"] for j in self.hosting.transforms.store.list()}
             if arn not in stored:
-                raise validation(f"Resource {arn} does not exist; pass the ARN of a model, endpoint "
-                                 f"config or endpoint (e.g. {prefix}endpoint/NAME).")
+                raise validation(f"Resource {arn} does not exist; pass the ARN of a model, endpoint config, "
+                                 f"endpoint or transform job (e.g. {prefix}endpoint/NAME).")
         return arn
 
     def op_AddTags(self, params: dict[str, Any]) -> dict[str, Any]:
