@@ -33,6 +33,17 @@ def _fail(message: str) -> None:
     raise typer.Exit(1)
 
 
+def env_pairs(items: list[str]) -> dict[str, str]:
+    """``--env KEY=VALUE`` options as a dict; exits with a clear message on any other form."""
+    environment = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            _fail(f"--env expects KEY=VALUE, got {item!r}")
+        environment[key] = value
+    return environment
+
+
 def _clients(url: Optional[str]):
     from modelport.hosting.client import local_clients
     from modelport.token import TokenError
@@ -154,12 +165,7 @@ def deploy(
     from modelport.hosting.deploy import DeployError, deploy_archive
     from modelport.store import StoreError
 
-    environment = {}
-    for item in env:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            _fail(f"--env expects KEY=VALUE, got {item!r}")
-        environment[key] = value
+    environment = env_pairs(env)
     sm, _ = _clients(url)
     with _reported(), _console().status(f"deploying {archive} to endpoint {endpoint}") as status:
         try:

@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import typer
 
-from modelport.cli.hosting import URL_HELP, _clients, _console, _fail, _reported
+from modelport.cli.hosting import URL_HELP, _clients, _console, _fail, _reported, env_pairs
 from modelport.hosting.deploy import INSTANCE_TYPE
 
 
@@ -64,12 +64,7 @@ def transform(
     from modelport.store import StoreError
     from modelport.token import hosting_token
 
-    environment = {}
-    for item in env:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            _fail(f"--env expects KEY=VALUE, got {item!r}")
-        environment[key] = value
+    environment = env_pairs(env)
     split_type = {"line": "Line", "none": "None"}.get(split.lower())
     if split_type is None:
         _fail(f"--split must be 'line' or 'none', got {split!r}")

@@ -14,12 +14,13 @@ Status is best effort: a lookup never raises, it answers ``unknown`` with a reas
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any, Protocol
 
 import anyio
 import orjson
+
+from modelport.gateway.boto3_client import LazyClient
 
 STATUS_TIMEOUT_S = 3.0
 STATUS_CACHE_S = 5.0
@@ -91,27 +92,13 @@ class Boto3Describer:
     """DescribeEndpoint with one lazily built boto3 ``sagemaker`` client, called in a worker thread."""
 
     def __init__(self, control_url: str | None, session_kwargs: dict[str, Any]) -> None:
-        self.control_url = control_url
-        self.session_kwargs = session_kwargs
-        self._lock = threading.Lock()
-        self._client = None
+        self._client = LazyClient("sagemaker", control_url, session_kwargs,
+                                  connect_timeout=STATUS_TIMEOUT_S, read_timeout=STATUS_TIMEOUT_S,
+                                  retries={"mode": "standard", "total_max_attempts": 1})
 
     def client(self):
-        """The ``sagemaker`` client (built once, thread-safe; loading botocore's SageMaker model takes a while)."""
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    import boto3
-                    from botocore.config import Config
-
-                    config = Config(
-                        connect_timeout=STATUS_TIMEOUT_S, read_timeout=STATUS_TIMEOUT_S,
-                        retries={"mode": "standard", "total_max_attempts": 1},
-                    )
-                    self._client = boto3.session.Session(**self.session_kwargs).client(
-                        "sagemaker", endpoint_url=self.control_url, config=config
-                    )
-        return self._client
+        """The ``sagemaker`` client (built once; loading botocore's SageMaker model takes a while)."""
+        return self._client.get()
 
     async def prepare(self) -> None:
         """Build the client in a thread."""

@@ -17,12 +17,11 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from modelport.hosting.errors import ControlError
+from modelport.hosting.database import Database, RegistryError
 
 log = logging.getLogger(__name__)
 
@@ -46,55 +45,17 @@ _ENDPOINT_FIELDS = ("config_name", "status", "failure_reason", "deployed", "pend
 _ADDED_COLUMNS = {"endpoints": {"deployment_config": "TEXT"}}
 
 
-class RegistryError(ControlError):
-    """The registry database could not be read or written; to a control-plane client a 500
-    ``InternalFailure`` that names the cause (nothing it asked for was stored)."""
-
-    def __init__(self, path: Path, exc: sqlite3.Error) -> None:
-        super().__init__("InternalFailure", f"modelport hosting could not use its registry {path}: {exc}. Free "
-                                            f"disk space under MODELPORT_HOME (or fix the I/O error) and retry.", 500)
-
-
-class Registry:
+class Registry(Database):
     """Thread-safe access to the registry database at ``path``."""
 
     def __init__(self, path: Path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._lock = threading.Lock()
+        super().__init__(path, _SCHEMA)
         self._pending: dict[str, dict[str, Any] | None] = {}  # endpoint → settled fields not yet written
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
         for table, columns in _ADDED_COLUMNS.items():
             present = {r["name"] for r in self._db.execute(f"PRAGMA table_info({table})")}
             for column, kind in columns.items():
                 if column not in present:
                     self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-
-    def close(self) -> None:
-        """Close the database."""
-        with self._lock:
-            self._db.close()
-
-    def _run(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
-        with self._lock:
-            try:
-                return self._db.execute(sql, args)
-            except sqlite3.IntegrityError:
-                raise
-            except sqlite3.Error as exc:
-                raise RegistryError(self.path, exc) from exc
-
-    def _run_many(self, sql: str, rows: list[tuple]) -> None:
-        with self._lock:
-            try:
-                self._db.executemany(sql, rows)
-            except sqlite3.Error as exc:
-                raise RegistryError(self.path, exc) from exc
 
     # models and endpoint configs share one shape: name, arn, created, spec
     def add_document(self, table: str, name: str, arn: str, spec: dict[str, Any]) -> dict[str, Any] | None:

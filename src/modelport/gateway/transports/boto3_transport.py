@@ -7,11 +7,11 @@ table (``transports/errors.py``).
 
 from __future__ import annotations
 
-import threading
 import time
 from contextlib import aclosing
 from typing import Any, AsyncIterator
 
+from modelport.gateway.boto3_client import LazyClient
 from modelport.gateway.chat.stream import thread_stream
 from modelport.gateway.errors import ApiError
 from modelport.gateway.transports.base import Invocation, optional_fields
@@ -29,28 +29,15 @@ class Boto3Transport:
         self.endpoint_url = endpoint_url
         self.session_kwargs = session_kwargs
         self.timeout = timeout
-        self._lock = threading.Lock()
-        self._client = None
+        self._client = LazyClient(
+            "sagemaker-runtime", endpoint_url, session_kwargs,
+            connect_timeout=min(5.0, timeout), read_timeout=timeout,
+            retries={"mode": "standard", "total_max_attempts": 1}, max_pool_connections=64, tcp_keepalive=True,
+        )
 
     def client(self):
         """The `sagemaker-runtime` client (built once, thread-safe)."""
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    import boto3
-                    from botocore.config import Config
-
-                    config = Config(
-                        connect_timeout=min(5.0, self.timeout),
-                        read_timeout=self.timeout,
-                        retries={"mode": "standard", "total_max_attempts": 1},
-                        max_pool_connections=64,
-                        tcp_keepalive=True,
-                    )
-                    self._client = boto3.session.Session(**self.session_kwargs).client(
-                        "sagemaker-runtime", endpoint_url=self.endpoint_url, config=config
-                    )
-        return self._client
+        return self._client.get()
 
     @staticmethod
     def _params(endpoint: str, body: bytes, content_type: str | None, accept: str | None,

@@ -12,12 +12,11 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from modelport.hosting.registry import RegistryError
+from modelport.hosting.database import Database, RegistryError
 
 log = logging.getLogger(__name__)
 
@@ -29,32 +28,12 @@ CREATE TABLE IF NOT EXISTS transform_jobs (
 _FIELDS = ("status", "failure_reason", "started", "ended")
 
 
-class TransformJobStore:
+class TransformJobStore(Database):
     """Thread-safe rows of the ``transform_jobs`` table."""
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._lock = threading.Lock()
+        super().__init__(path, _SCHEMA)
         self._pending: dict[str, dict[str, Any]] = {}
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=10)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        """Close the connection."""
-        with self._lock:
-            self._db.close()
-
-    def _run(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
-        with self._lock:
-            try:
-                return self._db.execute(sql, args)
-            except sqlite3.IntegrityError:
-                raise
-            except sqlite3.Error as exc:
-                raise RegistryError(self.path, exc) from exc
 
     def add(self, name: str, arn: str, status: str, spec: dict[str, Any]) -> dict[str, Any] | None:
         """Insert a job; None when the name is taken."""
