@@ -151,8 +151,10 @@ def main() -> int:
                 authorization = AUTHORIZATION if target == "hosting" else ""  # only hosting asks for its token
                 for stack in stacks.values():
                     run_wrk(stack.targets[target], body, "application/json", level, options.warmup, authorization)
-                for _ in range(options.rounds):
-                    for name, stack in stacks.items():
+                for round_ in range(options.rounds):
+                    # the two take turns going first: whoever runs second meets a warmer (or busier) machine
+                    order = list(stacks.items()) if round_ % 2 == 0 else list(reversed(stacks.items()))
+                    for name, stack in order:
                         before = stack.cpu()
                         point = run_wrk(stack.targets[target], body, "application/json", level, options.seconds,
                                         authorization)

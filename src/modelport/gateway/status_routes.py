@@ -8,7 +8,7 @@ the decorator's ``summary`` says what each does.
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 
 from modelport import __version__
 from modelport.gateway.errors import ApiError
@@ -41,7 +41,8 @@ async def models(request: Request) -> Response:
     return json_response({"models": listed})
 
 
-@router.get("/metrics", summary="Prometheus text format: Invocations, errors and latencies per route, model and endpoint")
+@router.get("/metrics", response_class=PlainTextResponse,
+            summary="Prometheus text format: Invocations, errors and latencies per route, model and endpoint")
 async def metrics(request: Request) -> Response:
     counted = request.app.state.metrics
     if counted is None:
