@@ -92,6 +92,38 @@ def test_sagemaker_paths_answer_as_before(server):
     assert "GET /metrics" in listed
 
 
+def test_the_supervisor_answers_metrics_while_the_model_loads(tmp_path):
+    slow = write_model(tmp_path / "slow", """
+        import time
+
+        def model_fn(model_dir):
+            time.sleep(3)
+            return None
+
+        def predict_fn(data, model):
+            return data
+    """)
+    server = ModelServer(slow, workers=1).start(wait=False)
+
+    def listening() -> httpx.Response | None:
+        try:
+            return httpx.get(f"{server.url}/metrics")
+        except httpx.ConnectError:  # the supervisor has not bound the port yet
+            return None
+
+    try:
+        loading = eventually(listening, timeout=20)
+        assert loading.status_code == 200
+        assert server.client.get("/ping").status_code == 503  # still loading: the supervisor answered both
+        scraped = Scrape(loading.text)
+        assert scraped.value("Invocations_total") == 0
+        assert scraped.value("ModelSetupTime_count") == 0
+        server.wait_ready()
+        assert scrape(server).value("ModelSetupTime_sum") > 3e6  # model_fn slept 3 s
+    finally:
+        server.stop()
+
+
 def test_metrics_off_answers_404_and_counts_nothing(model):
     with ModelServer(model, workers=1, env={"MODELPORT_METRICS": "0"}) as server:
         assert server.post(b"{}").status_code == 200
