@@ -28,6 +28,7 @@ def test_status_shows_each_endpoints_traffic_from_hostings_metrics(tmp_path):
     home = tmp_path / "home"
     server = start_hosting(home)
     stop = threading.Event()
+    thread = None
     try:
         sm, rt = clients(server.url)
         deploy(sm, "busy", str(make_archive(tmp_path)))
@@ -41,6 +42,8 @@ def test_status_shows_each_endpoints_traffic_from_hostings_metrics(tmp_path):
         result = modelport_status(home, "--hosting-url", server.url, "--interval", "1")
     finally:
         stop.set()
+        if thread is not None:
+            thread.join(30)  # its last call ends before hosting stops
         server.stop()
     assert result.returncode == 0, result.stderr
     assert "requests/s" in result.stdout and "p99 ms" in result.stdout
