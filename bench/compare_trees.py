@@ -10,6 +10,10 @@ after round (wrk, one thread), and reads the CPU time every process of the measu
     PYTHONPATH= .venv/bin/python bench/compare_trees.py --base /tmp/old/src --new src \\
         [--seconds 5] [--rounds 3] [--concurrency 1,16] [--targets hosting,gateway]
 
+The same tree with one setting changed is an A/B of that setting: ``--base src --new src
+--base-env MODELPORT_METRICS=0`` measures what metrics cost (``--base-env`` / ``--new-env`` add
+variables to one stack's processes, runtime instances included).
+
 Prints, per target and concurrency, the medians over rounds for each tree and the median of the
 per-round ratios new/base. Writes the raw rounds to --out (default bench/.work/results/compare_trees.json).
 """
@@ -52,7 +56,7 @@ def family_cpu(pid: int) -> dict[str, float]:
 class Stack:
     """hosting (+ its runtime instance) and a gateway, started from one source tree."""
 
-    def __init__(self, name: str, src: Path, archive: Path, work: Path) -> None:
+    def __init__(self, name: str, src: Path, archive: Path, work: Path, extra_env: dict[str, str] | None = None) -> None:
         import boto3
         import httpx
 
@@ -61,7 +65,8 @@ class Stack:
         # MODELPORT_MODEL_ROOTS; a tree from before the gate ignores both settings
         env = {**os.environ, "PYTHONPATH": str(src.resolve()), "MODELPORT_HOME": str(work / f"home-{name}"),
                "MODELPORT_HOSTING_TOKEN": TOKEN, "MODELPORT_MODEL_ROOTS": str(work),
-               "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
+               "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
+               **(extra_env or {})}
         hosting_port = free_port()
         hosting_url = f"http://127.0.0.1:{hosting_port}"
         self.hosting = start([sys.executable, "-m", "modelport", "hosting", "--port", str(hosting_port)], env,
@@ -113,6 +118,10 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=2)
     parser.add_argument("--concurrency", default="1,16")
     parser.add_argument("--targets", default="runtime direct,hosting,gateway", help="which of the three, comma-separated")
+    parser.add_argument("--base-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a variable for the base stack only (repeatable), e.g. MODELPORT_METRICS=0")
+    parser.add_argument("--new-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a variable for the new stack only (repeatable)")
     parser.add_argument("--out", type=Path, default=HERE / ".work" / "results" / "compare_trees.json")
     options = parser.parse_args()
     levels = [int(c) for c in options.concurrency.split(",")]
@@ -131,8 +140,10 @@ def main() -> int:
 
     stacks: dict[str, Stack] = {}
     try:
+        extra = {"base": dict(v.split("=", 1) for v in options.base_env),
+                 "new": dict(v.split("=", 1) for v in options.new_env)}
         for name, src in (("base", options.base), ("new", options.new)):
-            stacks[name] = Stack(name, src, archive, work)
+            stacks[name] = Stack(name, src, archive, work, extra[name])
         raw: dict = {}
         for target in options.targets.split(","):
             for level in levels:
@@ -140,8 +151,10 @@ def main() -> int:
                 authorization = AUTHORIZATION if target == "hosting" else ""  # only hosting asks for its token
                 for stack in stacks.values():
                     run_wrk(stack.targets[target], body, "application/json", level, options.warmup, authorization)
-                for _ in range(options.rounds):
-                    for name, stack in stacks.items():
+                for round_ in range(options.rounds):
+                    # the two take turns going first: whoever runs second meets a warmer (or busier) machine
+                    order = list(stacks.items()) if round_ % 2 == 0 else list(reversed(stacks.items()))
+                    for name, stack in order:
                         before = stack.cpu()
                         point = run_wrk(stack.targets[target], body, "application/json", level, options.seconds,
                                         authorization)

@@ -23,6 +23,7 @@ from modelport.store import s3
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "modelport"
 BUSY_POLL_READERS = [RuntimeEnvironment, HostingSettings, GatewaySettings]
+METRICS_READERS = [RuntimeEnvironment, HostingSettings, GatewaySettings]
 HOME_READERS = [Settings, RuntimeEnvironment, StackSettings]
 TOKEN = "a-token-of-twenty-chars"
 
@@ -44,7 +45,7 @@ CHILD_ENVIRONMENT = re.compile(r"dict\(os\.environ\)|\{\*\*os\.environ")
 
 @pytest.fixture
 def clean(monkeypatch, tmp_path):
-    for name in ("MODELPORT_BUSY_POLL_MS", "BUSY_POLL_MS", "MODELPORT_HOME", "MODELPORT_INSTALL_REQUIREMENTS",
+    for name in ("MODELPORT_BUSY_POLL_MS", "BUSY_POLL_MS", "MODELPORT_METRICS", "MODELPORT_HOME", "MODELPORT_INSTALL_REQUIREMENTS",
                  "MODELPORT_HOSTING_TOKEN", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_LAMBDA_FUNCTION_NAME"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # outside any checkout: the default home is ~/.modelport
@@ -62,6 +63,17 @@ def test_every_component_reads_busy_poll_the_same_way(clean, monkeypatch, compon
         component()
     assert info.value.errors()[0]["loc"] == ("MODELPORT_BUSY_POLL_MS",)
     assert "greater than or equal to 0" in info.value.errors()[0]["msg"]
+
+
+@pytest.mark.parametrize("component", METRICS_READERS, ids=lambda c: c.__name__)
+def test_every_component_reads_the_metrics_switch_the_same_way(clean, monkeypatch, component):
+    assert component().metrics is True
+    monkeypatch.setenv("MODELPORT_METRICS", "0")
+    assert component().metrics is False
+    monkeypatch.setenv("MODELPORT_METRICS", "sometimes")
+    with pytest.raises(ValidationError) as info:
+        component()
+    assert info.value.errors()[0]["loc"] == ("MODELPORT_METRICS",)
 
 
 @pytest.mark.parametrize("component", HOME_READERS, ids=lambda c: c.__name__)

@@ -4,7 +4,7 @@ modelport is configured by environment variables only, read by pydantic-settings
 component (``RuntimeEnvironment``, ``HostingSettings``, ``GatewaySettings``, ``HttpLimits``, ...; the
 table in ``docs/architecture.md`` says which variable lives where). Each derives from
 :class:`ModelportSettings`. A field that more than one component reads is a small mixin here —
-:class:`HomeSetting`, :class:`BusyPollSetting`, :class:`InstallRequirementsSetting`,
+:class:`HomeSetting`, :class:`BusyPollSetting`, :class:`MetricsSetting`, :class:`InstallRequirementsSetting`,
 :class:`HostingTokenSetting`, :class:`S3EndpointSetting` — so its variable, default, bounds and
 description exist once and every component reads it the same way; a component's class lists the
 mixins it needs and adds only its own fields.
@@ -51,6 +51,16 @@ class BusyPollSetting(ModelportSettings):
         default=2.0, ge=0, validation_alias="MODELPORT_BUSY_POLL_MS",
         description="MODELPORT_BUSY_POLL_MS: milliseconds the event loop keeps polling after each answer instead "
         "of sleeping (0: off); runtime workers, hosting and the local gateway (never in Lambda).",
+    )
+
+
+class MetricsSetting(ModelportSettings):
+    """``metrics``: MODELPORT_METRICS, read alike by runtime workers, hosting and the gateway."""
+
+    metrics: bool = Field(
+        default=True, validation_alias="MODELPORT_METRICS",
+        description="MODELPORT_METRICS: count requests and serve GET /metrics (Prometheus text format, "
+        "CloudWatch's SageMaker names) on the runtime, hosting and the gateway; 0: off (no counting, /metrics 404).",
     )
 
 

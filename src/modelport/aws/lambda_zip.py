@@ -28,7 +28,7 @@ from packaging.requirements import Requirement
 import modelport
 
 # What the gateway imports (see src/modelport/gateway); their requirements are followed.
-GATEWAY_DISTRIBUTIONS = ("fastapi", "mangum", "pydantic-settings", "orjson", "httpx")
+GATEWAY_DISTRIBUTIONS = ("fastapi", "mangum", "pydantic-settings", "orjson", "httpx", "prometheus-client")
 # In the Lambda Python runtime already (and large): not shipped.
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"}
 PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}

@@ -1,4 +1,8 @@
-"""``modelport up``, ``status`` and ``down``: the whole system on one machine."""
+"""``modelport up``, ``status`` and ``down``: the whole system on one machine.
+
+``status`` also shows each endpoint's traffic from hosting's ``GET /metrics`` (two scrapes a moment apart,
+or refreshed with ``--watch``): requests/s, ModelLatency p50/p99, OverheadLatency p99 and error rates.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -96,23 +101,91 @@ def _print_status(record: dict) -> None:
     typer.echo("\n".join(lines))
 
 
-def status() -> None:
-    """Show whether a stack started by `modelport up` is running, and its endpoints."""
+def status(
+    interval: float = typer.Option(2.0, "--interval", min=0.1, max=300.0,
+                                   help="Seconds between the two scrapes of hosting's /metrics the traffic is measured over."),
+    watch: bool = typer.Option(False, "--watch", "-w", help="Keep measuring and redrawing the traffic table until Ctrl-C."),
+    hosting_url: Optional[str] = typer.Option(None, "--hosting-url", help="Read this hosting's traffic (default: the "
+                                              "stack's; needed when no `modelport up` runs, e.g. http://127.0.0.1:8001)."),
+) -> None:
+    """Show whether a stack started by `modelport up` is running, its endpoints, and their traffic:
+    requests/s, p50/p99 latency and error rates from hosting's /metrics."""
     from modelport.stack import state
 
-    record = state.read(_home())
-    if record is None:
+    home = _home()
+    record = state.read(home)
+    if record is None and hosting_url is None:
         typer.echo("modelport is not running (start it with `modelport up`).")
         raise typer.Exit(1)
-    _print_status(record)
-    try:
-        from modelport.hosting.client import local_clients
+    if record is not None:
+        _print_status(record)
+        try:
+            from modelport.hosting.client import local_clients
 
-        sm, _ = local_clients(record["hosting"])
-        for endpoint in sm.list_endpoints()["Endpoints"]:
-            typer.echo(f"  - {endpoint['EndpointName']}: {endpoint['EndpointStatus']}")
-    except Exception as exc:  # noqa: BLE001 - status must print what it can
-        typer.echo(f"  (hosting did not answer: {exc})")
+            sm, _ = local_clients(record["hosting"])
+            for endpoint in sm.list_endpoints()["Endpoints"]:
+                typer.echo(f"  - {endpoint['EndpointName']}: {endpoint['EndpointStatus']}")
+        except Exception as exc:  # noqa: BLE001 - status must print what it can
+            typer.echo(f"  (hosting did not answer: {exc})")
+    _print_traffic(hosting_url or record["hosting"], home, interval, watch)
+
+
+def _print_traffic(url: str, home: Path, interval: float, watch: bool) -> None:
+    """The traffic table from two scrapes of hosting's /metrics (redrawn until Ctrl-C with ``watch``)."""
+    import httpx
+    from rich.console import Console
+    from rich.live import Live
+
+    from modelport.metrics import scrape
+    from modelport.token import TokenError, hosting_token
+
+    try:
+        headers = {"Authorization": f"Bearer {hosting_token(home)}"}
+    except (TokenError, OSError) as exc:
+        typer.echo(f"  (cannot read hosting's token for its metrics: {exc})")
+        return
+
+    def fetch() -> str:
+        response = httpx.get(url.rstrip("/") + "/metrics", headers=headers, timeout=5)
+        if response.status_code == 404:
+            raise LookupError("hosting's metrics are off (MODELPORT_METRICS=0)")
+        response.raise_for_status()
+        return response.text
+
+    console = Console()
+    try:
+        if not watch:
+            console.print(_traffic_table(scrape.watch(fetch, interval), interval))
+            return
+        with Live(_traffic_table([], interval), console=console, auto_refresh=False) as live:
+            while True:
+                live.update(_traffic_table(scrape.watch(fetch, interval), interval), refresh=True)
+    except KeyboardInterrupt:
+        return
+    except LookupError as exc:
+        typer.echo(f"  ({exc})")
+    except httpx.HTTPError as exc:
+        typer.echo(f"  (hosting's /metrics did not answer: {exc})")
+
+
+def _traffic_table(rows, interval: float):  # noqa: ANN001, ANN202 - scrape.EndpointRates, a rich Table
+    from rich.table import Table
+
+    def ms(micros: float | None) -> str:
+        return "-" if micros is None else f"{micros / 1000:.2f}"
+
+    def share(rate: float | None) -> str:
+        return "-" if rate is None else f"{rate:.1%}"
+
+    table = Table("endpoint", "requests/s", "p50 ms", "p99 ms", "overhead p99 ms", "4XX", "5XX",
+                  title=f"traffic over {interval:g} s (hosting's /metrics; latency = ModelLatency)", title_justify="left")
+    for row in rows:
+        errors = "red" if (row.error_rate_5xx or 0) > 0 else None
+        table.add_row(row.endpoint or "(none)", f"{row.requests_per_second:.1f}", ms(row.p50_us), ms(row.p99_us),
+                      ms(row.overhead_p99_us), share(row.error_rate_4xx), share(row.error_rate_5xx), style=errors)
+    if not rows:
+        table.add_row("(no endpoint has served yet)", "", "", "", "", "", "")
+    return table
 
 
 def down(timeout: float = typer.Option(60.0, help="Seconds to wait for a clean stop before killing.")) -> None:

@@ -64,7 +64,7 @@ def create_app(settings: GatewaySettings | None = None, *, backend: SageMakerBac
                      exception_handlers=EXCEPTION_HANDLERS, lifespan=chat_lifespan(parts.chat))
     app.router.routes.extend(ROUTES)
     app.router.default = page_or_not_found(parts.page_dir)
-    for name, value in vars(parts).items():  # settings, model_table, backend, chat, calls, page_dir, ...
+    for name, value in vars(parts).items():  # settings, model_table, backend, chat, calls, page_dir, metrics, ...
         setattr(app.state, name, value)
 
     app.edge = Edge(
@@ -75,6 +75,7 @@ def create_app(settings: GatewaySettings | None = None, *, backend: SageMakerBac
         max_body_bytes=settings.max_body_bytes,
         logger=get_logger(),
         access_log=settings.access_log,
+        metrics=parts.metrics,
         # in Lambda the function's time is billed until the handler returns: never spin there
         busy_poll_seconds=settings.busy_poll_ms / 1000 if settings.run_mode == "local" else 0.0,
     )

@@ -2,7 +2,8 @@
 
 In order: request id, CORS preflight, API key (wrong keys limited per client address), rate limit,
 body size limit; then the app; then
-``X-Request-Id`` and CORS headers on the response (errors included) and one structured log line.
+``X-Request-Id`` and CORS headers on the response (errors included), one structured log line, and the
+request counted in the gateway's metrics (API paths only; ``metrics.py``).
 Locally (not in Lambda) it also keeps the event loop polling briefly after each answer (``BusyPoll``).
 Plain ASGI rather than a framework middleware, to keep the per-request cost small.
 """
@@ -19,12 +20,14 @@ from modelport.gateway.auth import ApiKeys
 from modelport.gateway.cors import Cors
 from modelport.gateway.errors import ApiError, internal_error, send_error
 from modelport.gateway.logs import log_json
+from modelport.gateway.metrics import GatewayMetrics
 from modelport.gateway.ratelimit import FAILED_KEY_LIMIT, TokenBuckets, retry_after_header
 from modelport.net.asgi_types import ASGIApp, Message, Receive, Scope, Send
 from modelport.net.busypoll import BusyPoll
 
-# Paths that call models: these need the API key and count against the rate limit.
-API_PREFIXES = ("/models", "/predict/", "/invoke/", "/chat", "/v1/")
+# Paths that call models (and the metrics, which name them): these need the API key, count against the rate
+# limit and are counted in the metrics.
+API_PREFIXES = ("/models", "/predict/", "/invoke/", "/chat", "/v1/", "/metrics")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:=+/-]{1,128}$")  # also API Gateway ids like "JKJaXmPLvHcESHA="
 
 
@@ -69,6 +72,7 @@ class Edge:
         logger: logging.Logger,
         access_log: bool = True,
         busy_poll_seconds: float = 0.0,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
         self.app = app
         self.cors = cors
@@ -78,6 +82,7 @@ class Edge:
         self.max_body_bytes = max_body_bytes
         self.logger = logger
         self.access_log = access_log
+        self.metrics = metrics
         self.busy_poll_seconds = busy_poll_seconds
         self.busy_poll: BusyPoll | None = None  # built on the first request, on the serving loop
 
@@ -118,6 +123,12 @@ class Edge:
         finally:
             if self.access_log:
                 self._log(scope, state, status_box[0], started)
+            if self.metrics is not None and is_api_path(scope["path"]):
+                self.metrics.record(
+                    state.get("route") or getattr(scope.get("route"), "path", None) or "",
+                    state.get("model") or "", state.get("endpoint") or "", status_box[0],
+                    state.get("model_latency_ms"), time.perf_counter() - started,
+                )
             if self.busy_poll_seconds > 0:
                 self._kick_busy_poll()
 

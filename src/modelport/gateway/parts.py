@@ -1,5 +1,6 @@
 """What the gateway is made of, built from its settings: the model table, the backend, the chat
-provider, the model calls, the rate limit, the page, and every configuration problem found on the way.
+provider, the model calls, the rate limit, the page, the metrics, and every configuration problem found on
+the way.
 
 A bad setting never raises here: it becomes an entry of ``config_errors`` (reported by ``/health``,
 503 on the routes it affects) and the part falls back to its default or to "not configured".
@@ -13,6 +14,7 @@ from pathlib import Path
 from modelport.gateway.backend import SageMakerBackend
 from modelport.gateway.chat.provider_choice import load_chat_provider
 from modelport.gateway.chat.providers.base import ChatProvider
+from modelport.gateway.metrics import GatewayMetrics
 from modelport.gateway.model_calls import ModelCalls
 from modelport.gateway.model_table import ModelTable, build_model_table
 from modelport.gateway.page import find_page_dir
@@ -32,6 +34,7 @@ class GatewayParts:
     rate_limit: RateLimit | None
     page_dir: Path | None
     config_errors: list[str]
+    metrics: GatewayMetrics | None = None  # None: MODELPORT_METRICS=0
 
 
 def load_settings() -> tuple[GatewaySettings, list[str]]:
@@ -68,4 +71,5 @@ def build_parts(settings: GatewaySettings | None = None, backend: SageMakerBacke
         config_errors.append(chat_problem)
     calls = ModelCalls(table, backend, split_list(settings.invoke_endpoints), config_errors)
     return GatewayParts(settings, table, backend, chat, chat_problem, calls, rate_limit,
-                        find_page_dir(settings.page_dir), config_errors)
+                        find_page_dir(settings.page_dir), config_errors,
+                        GatewayMetrics() if settings.metrics else None)

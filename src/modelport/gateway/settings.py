@@ -16,15 +16,15 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
-from modelport.settings import BusyPollSetting, HostingTokenSetting
+from modelport.settings import BusyPollSetting, HostingTokenSetting, MetricsSetting
 
 DEFAULT_BACKEND_TIMEOUT_S = 25.0  # below API Gateway's 29 s integration timeout
 DEFAULT_MAX_BODY_MB = 6.0  # Lambda's synchronous payload limit and SageMaker's 6 MB body limit
 
 
-class GatewaySettings(BusyPollSetting, HostingTokenSetting):
-    """Everything the gateway reads from the environment (MODELPORT_BUSY_POLL_MS and MODELPORT_HOSTING_TOKEN
-    are the shared fields of ``modelport.settings``)."""
+class GatewaySettings(BusyPollSetting, MetricsSetting, HostingTokenSetting):
+    """Everything the gateway reads from the environment (MODELPORT_BUSY_POLL_MS, MODELPORT_METRICS and
+    MODELPORT_HOSTING_TOKEN are the shared fields of ``modelport.settings``)."""
 
     model_config = SettingsConfigDict(populate_by_name=True, case_sensitive=False)
 

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from modelport.hosting.metrics import HostingMetrics
 from modelport.logfiles import RotatingLog, pump
 from modelport.net.upstream import UpstreamError, UpstreamPool
 from modelport.process import LAUNCHER
@@ -111,6 +112,8 @@ class Instance:
         self._pump: threading.Thread | None = None
         self.log_path = fleet.log_dir / f"{fleet.name}-{index}-{fleet.tag}.log"
         self.log = RotatingLog(self.log_path)
+        # InvocationsPerInstance and ModelSetupTime (None: metrics off)
+        self.series = fleet.metrics.instance(fleet.endpoint, fleet.name, index) if fleet.metrics else None
 
     @property
     def pid(self) -> int | None:
@@ -172,12 +175,14 @@ class Instance:
 
     async def start(self, timeout: float) -> None:
         """Start the process and wait until ``/ping`` answers 200; raise :class:`FleetError` otherwise."""
+        started = time.monotonic()
         await self._spawn()
         try:
             await self._wait_ready(timeout)
         except BaseException:  # failed, or cancelled by a shutdown: leave no process behind
             await self._terminate()
             raise
+        self._set_up(started)
         self.ready = True
         self._tasks = [asyncio.create_task(self._supervise()), asyncio.create_task(self._health())]
 
@@ -222,6 +227,11 @@ class Instance:
                 raise FleetError(self._failure(f"did not pass /ping within {timeout:g} s"))
             await asyncio.sleep(PING_INTERVAL)
 
+    def _set_up(self, started: float) -> None:
+        """The instance passed /ping: count how long it took since its process was started (ModelSetupTime)."""
+        if self.series is not None:
+            self.series.setup.observe((time.monotonic() - started) * 1e6)
+
     async def _drain_output(self) -> None:
         """Let the log pump copy the last output of an exited process (for the failure message)."""
         if self._pump is not None:
@@ -261,6 +271,7 @@ class Instance:
                 return
             self.restarts += 1
             self.starting = True
+            started = time.monotonic()
             try:
                 await self._spawn()
                 await self._wait_ready(fleet.startup_timeout)
@@ -273,6 +284,7 @@ class Instance:
                 self.starting = False
             if self.stopping:
                 return
+            self._set_up(started)
             self.ready = True
             self._note(f"instance {self.index} restarted on port {self.port}")
             self._set_problem(None)
@@ -382,6 +394,7 @@ class VariantFleet:
         drain_timeout: float = 30.0,
         health_interval: float = 2.0,
         on_status: StatusCallback | None = None,
+        metrics: HostingMetrics | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.name: str = variant["VariantName"]
@@ -409,6 +422,9 @@ class VariantFleet:
             self.base_env[_TIMEOUT_KEYS[0]] = f"{runtime_timeout:g}"
         self.busy_limit = stuck_after(runtime_timeout)
         self.on_status = on_status
+        self.metrics = metrics
+        # the variant's Invocations, errors and latencies, shared with any other fleet of the same variant
+        self.series = metrics.variant(endpoint, self.name) if metrics is not None else None
         self.tag = time.strftime("%Y%m%d-%H%M%S") + f"-{time.time_ns() % 1000000:06d}"
         self.instances: list[Instance] = []
         self.unhealthy: str | None = None  # why an instance is not serving (VariantStatus, FailureReason)

@@ -8,12 +8,16 @@ A request is tried on another instance only when no connection to its instance c
 request that was sent may have run, and resending one that killed a worker would kill the next
 instance too. A sent request whose connection died unanswered is a ``ModelError`` (status 500)
 saying that the worker died and where its log is.
+
+Each invocation of a live endpoint is counted here (:mod:`.metrics`, unless MODELPORT_METRICS=0):
+ModelLatency from sending to the instance until its answer, OverheadLatency the rest of hosting's time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -39,6 +43,7 @@ class RuntimeApi:
 
     def __init__(self, hosting: Hosting) -> None:
         self.hosting = hosting
+        self.metrics = hosting.metrics
         self.timeout = hosting.settings.invocation_timeout
         self.account = hosting.settings.account
 
@@ -64,9 +69,11 @@ class RuntimeApi:
                                       + (f": {row['failure_reason']}" if row["failure_reason"] else "."))
 
     async def _invoke(self, request: Request, endpoint: str, stream: bool) -> Response:
+        started = time.perf_counter()
         live = self._live(endpoint)
         headers = request.headers
         if "x-amzn-sagemaker-target-model" in headers:
+            self._refused(endpoint, 400)
             raise errors.validation_error(f"Endpoint {endpoint} is not a multi-model endpoint, so TargetModel "
                                           f"cannot be used; modelport hosting serves one model per variant.")
         target = headers.get("x-amzn-sagemaker-target-variant")
@@ -82,17 +89,21 @@ class RuntimeApi:
                 variant, instance = router.pick(target, tried)
             except NoTarget as exc:
                 if exc.reason == "unknown-variant":
+                    self._refused(endpoint, 400)
                     raise errors.validation_error(exc.message) from None
+                self._refused(endpoint, 503)
                 raise errors.service_unavailable(f"Endpoint {endpoint}: {exc.message} Instances that crashed are "
                                                  f"being restarted; retry shortly.") from None
             instance.begin()
             release = True
+            sent = time.perf_counter()
             try:
                 upstream = await instance.pool.request("POST", "/invocations", forward, request.body,
                                                        stream=stream, timeout=self.timeout)
                 if stream and 200 <= upstream.status < 300:
                     release = False  # the stream releases the instance when it ends
                     instance.fleet.count(False)
+                    _measure(instance, upstream.status, sent, started)
                     return self._stream_response(endpoint, variant.name, instance, upstream)
                 if stream:
                     upstream.body = b"".join([c async for c in upstream.chunks()])
@@ -104,12 +115,14 @@ class RuntimeApi:
                     continue
                 instance.died_answering()
                 instance.fleet.count(True)
+                _measure(instance, 500, sent, started)
                 raise errors.model_error(endpoint, variant.name, 500, _died_message(exc, instance),
                                          self.hosting.log_stream(endpoint)) from None
             except asyncio.TimeoutError:
                 release = False
                 instance.abandoned()
                 instance.fleet.count(True)
+                _measure(instance, 504, sent, started)
                 raise errors.model_error(
                     endpoint, variant.name, 0,
                     f"Your invocation timed out while waiting for a response from container primary "
@@ -122,9 +135,16 @@ class RuntimeApi:
                 if release:
                     instance.end()
             instance.fleet.count(upstream.status >= 500)
+            _measure(instance, upstream.status, sent, started)
             return self._response(endpoint, variant.name, upstream)
+        self._refused(endpoint, 503)
         raise errors.service_unavailable(f"Endpoint {endpoint}: no instance could be reached after "
                                          f"{len(tried)} attempts; they are being restarted, retry shortly.")
+
+    def _refused(self, endpoint: str, status: int) -> None:
+        """Count an invocation of a live endpoint refused before a variant took it (``variant=""``)."""
+        if self.metrics is not None:
+            self.metrics.variant(endpoint, "").refused(status)
 
     def _response(self, endpoint: str, variant: str, upstream) -> Response:
         if not 200 <= upstream.status < 300:
@@ -156,6 +176,15 @@ class RuntimeApi:
             instance.end()
 
         return Response(200, headers, stream=events(), on_done=release)
+
+
+def _measure(instance, status: int, sent: float, started: float) -> None:
+    """Count one invocation an instance answered (or died or timed out in) on its variant and instance."""
+    series = instance.fleet.series
+    if series is not None:
+        now = time.perf_counter()
+        series.record(status, now - sent, now - started)
+        instance.series.invocations += 1
 
 
 def _died_message(exc: UpstreamError, instance) -> str:

@@ -9,6 +9,9 @@ Requests are first told apart by the AWS service they are signed for (:mod:`.ser
   - ``POST /endpoints/{name}/invocations`` and ``…/invocations-response-stream`` — the Runtime API;
   - ``GET /ping`` — hosting itself is up; ``GET /_modelport/endpoints/{name}/instances`` — instance states;
     ``GET /_modelport/transform-jobs/{name}`` — a transform job's progress (records, bytes).
+  - ``GET /metrics`` — Prometheus text format (:mod:`.metrics`; 404 with MODELPORT_METRICS=0). It needs the
+    token like every route but ``/ping``: it names every endpoint (Prometheus: ``authorization`` with
+    ``credentials_file`` pointing at the token file).
 
 Every request passes the gate (:mod:`.auth`: the token, a loopback Host, no browser) before any route.
 """
@@ -31,6 +34,7 @@ from modelport.hosting.auth import Gate, Refusal, check_bind
 from modelport.hosting.control_api import ControlApi
 from modelport.hosting.fleet import CommandFactory, serve_command
 from modelport.hosting.http_hooks import HostingHttpApp
+from modelport.metrics.series import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from modelport.hosting.model_data import LocalS3
 from modelport.hosting.registry import Registry
 from modelport.hosting.runtime_api import RuntimeApi
@@ -102,6 +106,8 @@ class HostingApp:
             return await self.control.handle(request)
         elif path in ("/ping", "/health") and request.method == "GET":
             return _json(200, {"status": "ok"})  # open without a token, so it says nothing more
+        elif path == "/metrics" and request.method == "GET" and self.hosting.metrics is not None:
+            return Response(200, [("Content-Type", METRICS_CONTENT_TYPE)], self.hosting.metrics.render())
         elif path.startswith("/_modelport/endpoints/") and request.method == "GET":
             name, _, what = path[22:].partition("/")
             if what == "instances":

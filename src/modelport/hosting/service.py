@@ -18,6 +18,7 @@ from typing import Any
 
 from modelport.hosting import instance_env, model_data, rollback, traffic
 from modelport.hosting.fleet import CommandFactory, FleetError, VariantFleet, serve_command
+from modelport.hosting.metrics import HostingMetrics
 from modelport.hosting.registry import Registry
 from modelport.hosting.router import Router, Share
 from modelport.hosting.settings import HostingSettings
@@ -72,6 +73,7 @@ class Hosting:
         self.home = Path(home)
         self.command = command
         self.live: dict[str, LiveEndpoint] = {}
+        self.metrics = HostingMetrics() if settings.metrics else None  # None: MODELPORT_METRICS=0
         self._tasks: set[asyncio.Task] = set()
         self._fleets: set[VariantFleet] = set()  # every fleet ever started and not yet stopped
         self._flusher: asyncio.Task | None = None
@@ -158,6 +160,7 @@ class Hosting:
                     drain_timeout=self.settings.drain_timeout,
                     health_interval=self.settings.health_interval,
                     on_status=self._variant_status,
+                    metrics=self.metrics,
                 ))
         except model_data.ModelDataError as exc:
             raise FleetError(str(exc)) from exc
@@ -336,6 +339,8 @@ class Hosting:
         """Mark the endpoint Deleting, stop its fleets, then remove it."""
         self.registry.update_endpoint(name, status=DELETING)
         live = self.live.pop(name, None)
+        if self.metrics is not None:
+            self.metrics.forget(name)
         self._spawn(name, "deleting the endpoint", self._tear_down(name, live))
 
     async def _tear_down(self, name: str, live: LiveEndpoint | None) -> None:

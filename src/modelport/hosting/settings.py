@@ -1,5 +1,5 @@
 """Hosting settings, read from ``MODELPORT_HOSTING_*`` environment variables, and the shared
-MODELPORT_BUSY_POLL_MS (``modelport.settings``)."""
+MODELPORT_BUSY_POLL_MS and MODELPORT_METRICS (``modelport.settings``)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from modelport.process import available_cpus
-from modelport.settings import BusyPollSetting
+from modelport.settings import BusyPollSetting, MetricsSetting
 
 
-class HostingSettings(BusyPollSetting):
+class HostingSettings(BusyPollSetting, MetricsSetting):
     """Where hosting listens, what it calls itself in ARNs, and how it supervises instances."""
 
     model_config = SettingsConfigDict(env_prefix="MODELPORT_HOSTING_")

@@ -1,4 +1,5 @@
-"""The routes of a model server: ``/ping``, ``/invocations``, ``/execution-parameters``.
+"""The routes of a model server: ``/ping``, ``/invocations``, ``/execution-parameters``, and ``/metrics``
+(every worker's counts, when metrics are on: see :mod:`modelport.runtime.metrics`).
 
 ``RuntimeApp`` answers requests inside a worker process that has loaded the model; ``LoadingApp``
 is what the supervisor answers while no worker is ready yet (503 to everything).
@@ -14,10 +15,12 @@ from typing import Any
 
 import orjson
 
+from modelport.metrics.series import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from modelport.net.messages import BodyResponse as Response
 from modelport.net.messages import Request
 from modelport.runtime.environment import RuntimeEnvironment
 from modelport.runtime.errors import InferenceError, InferenceTimeout, as_inference_error
+from modelport.runtime.metrics import RuntimeMetrics
 from modelport.runtime.readiness import Readiness
 from modelport.runtime.transformer import Transformer
 
@@ -40,8 +43,17 @@ def _with_setting(status: int, message: str) -> str:
 def _not_found(request: Request) -> Response:
     return error_response(
         404, "NotFound", f"No route {request.method} {request.path}; the model server answers GET /ping, "
-        "POST /invocations and GET /execution-parameters."
+        "POST /invocations, GET /execution-parameters and, unless MODELPORT_METRICS=0, GET /metrics."
     )
+
+
+def metrics_response(request: Request, metrics: RuntimeMetrics | None) -> Response:
+    """``GET /metrics``: every worker's metrics (404 when metrics are off)."""
+    if metrics is None:
+        return _not_found(request)
+    if request.method not in ("GET", "HEAD"):
+        return _method_not_allowed(request, "GET")
+    return Response(200, metrics.render(), METRICS_CONTENT_TYPE)
 
 
 def _method_not_allowed(request: Request, allowed: str) -> Response:
@@ -80,11 +92,15 @@ class _Deadline:
 class RuntimeApp:
     """Serves one loaded model in one worker process."""
 
-    def __init__(self, transformer: Transformer, env: RuntimeEnvironment, readiness: Readiness, index: int = 0):
+    def __init__(self, transformer: Transformer, env: RuntimeEnvironment, readiness: Readiness, index: int = 0,
+                 metrics: RuntimeMetrics | None = None):
         self.transformer = transformer
         self.index = index
         self.env = env
         self.readiness = readiness
+        self.metrics = metrics
+        if metrics is not None:  # metrics off: the hot path is the plain method, not a wrapper
+            self.invocations = self.measured_invocations
         self.max_body_bytes = env.max_payload_bytes
         self.deadline = _Deadline(env.timeout_seconds)
         self.busy_poll = None  # a BusyPoll, set by the worker once its event loop runs
@@ -109,6 +125,8 @@ class RuntimeApp:
             return self.ping()
         if path == "/execution-parameters":
             return Response(200, self.execution_parameters, _JSON)
+        if path == "/metrics":
+            return metrics_response(request, self.metrics)
         return _not_found(request)
 
     def ping(self) -> Response:
@@ -143,6 +161,13 @@ class RuntimeApp:
                 self.busy_poll.kick()
         return Response(result.status, result.body, result.content_type)
 
+    def measured_invocations(self, request: Request) -> Response:
+        """:meth:`invocations`, counted: its status and the handler pipeline's time (ModelLatency)."""
+        started = time.perf_counter()
+        response = RuntimeApp.invocations(self, request)
+        self.metrics.record_invocation(response.status, time.perf_counter() - started)
+        return response
+
     def _failure(self, error: InferenceError, cause: BaseException | None = None) -> Response:
         if error.status >= 500 and cause is not None:
             logger.error("Invocation failed:\n%s", "".join(traceback.format_exception(cause)))
@@ -152,23 +177,28 @@ class RuntimeApp:
 class LoadingApp:
     """What the supervisor answers while no worker has loaded the model: 503, then hang up."""
 
-    def __init__(self, env: RuntimeEnvironment, readiness: Readiness):
+    def __init__(self, env: RuntimeEnvironment, readiness: Readiness, metrics: RuntimeMetrics | None = None):
         self.max_body_bytes = env.max_payload_bytes
         self.readiness = readiness
+        self.metrics = metrics
 
     def error(self, status: int, code: str, message: str) -> Response:
         """An error response that closes the connection."""
         return error_response(status, code, _with_setting(status, message), close=True)
 
     def handle(self, request: Request) -> Response:
-        """503 for the model routes, 404 for anything else; always ``Connection: close``."""
-        if request.path in ("/ping", "/invocations", "/execution-parameters"):
+        """503 for the model routes, the metrics so far on ``/metrics``, 404 for anything else; always
+        ``Connection: close``."""
+        if request.path == "/metrics":
+            response = metrics_response(request, self.metrics)
+        elif request.path in ("/ping", "/invocations", "/execution-parameters"):
             return error_response(
                 503,
                 "ModelNotReady",
                 f"The model is loading ({self.readiness.count()} of {self.readiness.workers} workers ready).",
                 close=True,
             )
-        response = _not_found(request)
+        else:
+            response = _not_found(request)
         response.close = True
         return response

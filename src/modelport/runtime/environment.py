@@ -1,15 +1,15 @@
 """The runtime's settings: SageMaker's own environment variables, as its containers read them, and the
-shared MODELPORT_HOME, MODELPORT_BUSY_POLL_MS and MODELPORT_INSTALL_REQUIREMENTS (``modelport.settings``)."""
+shared MODELPORT_HOME, MODELPORT_BUSY_POLL_MS, MODELPORT_METRICS and MODELPORT_INSTALL_REQUIREMENTS (``modelport.settings``)."""
 
 from __future__ import annotations
 
 from pydantic import AliasChoices, Field
 
 from modelport.process import available_cpus
-from modelport.settings import BusyPollSetting, HomeSetting, InstallRequirementsSetting
+from modelport.settings import BusyPollSetting, HomeSetting, InstallRequirementsSetting, MetricsSetting
 
 
-class RuntimeEnvironment(HomeSetting, BusyPollSetting, InstallRequirementsSetting):
+class RuntimeEnvironment(HomeSetting, BusyPollSetting, MetricsSetting, InstallRequirementsSetting):
     """Settings of one model server. Each field names the environment variable it reads."""
 
     program: str = Field(

@@ -55,7 +55,8 @@ def run(model: str, **overrides: Any) -> int:
         print(
             f"modelport: serving {model} on {url} with {env.workers} worker(s), ready in {seconds:.2f} s\n"
             f"  curl {url}/ping\n"
-            f"  curl -X POST {url}/invocations -H 'Content-Type: application/json' -d @request.json",
+            f"  curl -X POST {url}/invocations -H 'Content-Type: application/json' -d @request.json"
+            + (f"\n  curl {url}/metrics" if env.metrics else ""),
             file=sys.stderr,
             flush=True,
         )

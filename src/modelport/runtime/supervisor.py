@@ -27,6 +27,7 @@ from typing import Callable
 
 from modelport.net.server import HttpServer, start_server
 from modelport.process import stop_all
+from modelport.runtime import metrics as runtime_metrics
 from modelport.runtime.app import LoadingApp
 from modelport.runtime.environment import RuntimeEnvironment
 from modelport.runtime.errors import StartupError
@@ -102,6 +103,12 @@ class Supervisor:
         with tempfile.TemporaryDirectory(prefix="modelport-serve-") as state_dir:
             self.ready_file = Path(state_dir) / "ready"
             self.readiness = Readiness(self.ready_file, self.env.workers, create=True)
+            self.metrics_file: Path | None = None
+            self.metrics: runtime_metrics.RuntimeMetrics | None = None
+            if self.env.metrics:  # a fresh file per server: every server starts counting at zero
+                self.metrics_file = Path(state_dir) / "metrics"
+                runtime_metrics.create(self.metrics_file, self.env.workers)
+                self.metrics = runtime_metrics.RuntimeMetrics(self.metrics_file, self.env.workers)
             try:
                 uvloop.run(self._supervise())
             finally:
@@ -138,6 +145,8 @@ class Supervisor:
         ]
         for path in self.extra_paths:
             command += ["--extra-path", path]
+        if self.metrics_file is not None:
+            command += ["--metrics-file", str(self.metrics_file)]
         self.readiness.set(worker.index, DOWN)
         worker.started = time.monotonic()
         worker.killed_stuck = False
@@ -197,7 +206,7 @@ class Supervisor:
 
     async def _start_loading_server(self) -> HttpServer:
         # A duplicate of the socket: closing this server must not close the one workers inherit.
-        return start_server(LoadingApp(self.env, self.readiness), self.sock.dup())
+        return start_server(LoadingApp(self.env, self.readiness, self.metrics), self.sock.dup())
 
     async def _supervise(self) -> None:
         loop = asyncio.get_running_loop()

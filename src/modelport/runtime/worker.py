@@ -13,6 +13,7 @@ import logging
 import signal
 import socket
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -74,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fd", type=int, required=True, help="the inherited listening socket")
     parser.add_argument("--ready-file", type=Path, required=True)
     parser.add_argument("--extra-path", action="append", default=[], help="prepended to sys.path")
+    parser.add_argument("--metrics-file", type=Path, default=None, help="where to count (absent: metrics off)")
     args = parser.parse_args(argv)
 
     die_with_parent()
@@ -92,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     sock = socket.socket(fileno=args.fd)
     # Until the model is loaded, SIGTERM just ends the process.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    loading = time.perf_counter()
     try:
         pipeline = load_transformer(args.model_dir, env)
     except StartupError as exc:
@@ -107,7 +110,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from modelport.runtime.readiness import DOWN, LOADED, SERVING
 
-    app = RuntimeApp(pipeline, env, readiness, args.index)
+    metrics = None
+    if args.metrics_file is not None:
+        from modelport.runtime.metrics import RuntimeMetrics
+
+        metrics = RuntimeMetrics(args.metrics_file, env.workers, args.index)
+        metrics.record_setup(time.perf_counter() - loading)
+    app = RuntimeApp(pipeline, env, readiness, args.index, metrics)
     # Tell the supervisor, then wait until it has stopped answering "loading" on the shared port.
     readiness.set(args.index, LOADED)
     os.kill(os.getppid(), signal.SIGUSR1)

@@ -1,0 +1,110 @@
+"""Hosting's metrics, measured where hosting forwards invocations (never by scraping instances).
+
+Per variant, as CloudWatch's dimensions (``endpoint``, ``variant``): ``Invocations``,
+``Invocation4XXErrors``, ``Invocation5XXErrors`` (the model's status; a worker that died or a timeout
+counts as 5XX), ``ModelLatency`` (from sending to the instance until its answer, µs) and
+``OverheadLatency`` (hosting's own time around it, µs). Per instance (``endpoint``, ``variant``,
+``instance``): ``InvocationsPerInstance`` and ``ModelSetupTime`` (start until ``/ping`` passes, also on
+restarts). Requests refused before a variant was chosen (no instance ready, an unknown TargetVariant)
+count under ``variant=""``.
+
+Series are keyed by name, not by fleet: a blue/green update's new fleet keeps adding to its variant's
+counts, so they never go back while the endpoint lives; deleting the endpoint drops its series.
+"""
+
+from __future__ import annotations
+
+from modelport.metrics import names
+from modelport.metrics.series import Histogram, counter_family, histogram_family, render
+
+_VARIANT_LABELS = ("endpoint", "variant")
+_INSTANCE_LABELS = ("endpoint", "variant", "instance")
+
+
+class VariantSeries:
+    """One variant's counts and latencies (written on the hot path)."""
+
+    __slots__ = ("invocations", "errors_4xx", "errors_5xx", "model_latency", "overhead_latency")
+
+    def __init__(self) -> None:
+        self.invocations = 0
+        self.errors_4xx = 0
+        self.errors_5xx = 0
+        self.model_latency = Histogram(names.LATENCY_BUCKETS_US)
+        self.overhead_latency = Histogram(names.LATENCY_BUCKETS_US)
+
+    def record(self, status: int, model_seconds: float, total_seconds: float) -> None:
+        """One invocation answered with ``status`` (the model's, or 500 for a dead worker, 504 for a timeout)."""
+        self.invocations += 1
+        if status >= 500:
+            self.errors_5xx += 1
+        elif status >= 400:
+            self.errors_4xx += 1
+        self.model_latency.observe(model_seconds * 1e6)
+        self.overhead_latency.observe(max(0.0, total_seconds - model_seconds) * 1e6)
+
+    def refused(self, status: int) -> None:
+        """One invocation refused before it reached a model (no latency to report)."""
+        self.invocations += 1
+        if status >= 500:
+            self.errors_5xx += 1
+        else:
+            self.errors_4xx += 1
+
+
+class InstanceSeries:
+    """One instance's invocations and model setup times."""
+
+    __slots__ = ("invocations", "setup")
+
+    def __init__(self) -> None:
+        self.invocations = 0
+        self.setup = Histogram(names.SETUP_BUCKETS_US)
+
+
+class HostingMetrics:
+    """Every live endpoint's series, and their rendering for ``GET /metrics``."""
+
+    def __init__(self) -> None:
+        self.variants: dict[tuple[str, str], VariantSeries] = {}
+        self.instances: dict[tuple[str, str, str], InstanceSeries] = {}
+
+    def variant(self, endpoint: str, variant: str) -> VariantSeries:
+        """The series of ``variant`` of ``endpoint`` (created at its first fleet; ``""``: refused before routing)."""
+        key = (endpoint, variant)
+        series = self.variants.get(key)
+        if series is None:
+            series = self.variants[key] = VariantSeries()
+        return series
+
+    def instance(self, endpoint: str, variant: str, index: int) -> InstanceSeries:
+        """The series of instance ``index`` of ``variant`` (created with the instance)."""
+        key = (endpoint, variant, str(index))
+        series = self.instances.get(key)
+        if series is None:
+            series = self.instances[key] = InstanceSeries()
+        return series
+
+    def forget(self, endpoint: str) -> None:
+        """Drop a deleted endpoint's series."""
+        self.variants = {k: v for k, v in self.variants.items() if k[0] != endpoint}
+        self.instances = {k: v for k, v in self.instances.items() if k[0] != endpoint}
+
+    def render(self) -> bytes:
+        """Every series in Prometheus' text format."""
+        variants = sorted(self.variants.items())
+        instances = sorted(self.instances.items())
+        latency = names.LATENCY_BUCKETS_US
+        return render([
+            counter_family(names.INVOCATIONS, _VARIANT_LABELS, [(k, s.invocations) for k, s in variants]),
+            counter_family(names.ERRORS_4XX, _VARIANT_LABELS, [(k, s.errors_4xx) for k, s in variants]),
+            counter_family(names.ERRORS_5XX, _VARIANT_LABELS, [(k, s.errors_5xx) for k, s in variants]),
+            histogram_family(names.MODEL_LATENCY, _VARIANT_LABELS,
+                             [(k, latency, s.model_latency.counts, s.model_latency.total) for k, s in variants]),
+            histogram_family(names.OVERHEAD_LATENCY, _VARIANT_LABELS,
+                             [(k, latency, s.overhead_latency.counts, s.overhead_latency.total) for k, s in variants]),
+            counter_family(names.INVOCATIONS_PER_INSTANCE, _INSTANCE_LABELS,
+                           [(k, s.invocations) for k, s in instances]),
+            histogram_family(names.MODEL_SETUP_TIME, _INSTANCE_LABELS,
+                             [(k, names.SETUP_BUCKETS_US, s.setup.counts, s.setup.total) for k, s in instances]),
+        ])
