@@ -6,6 +6,8 @@ from typing import Optional
 
 import typer
 
+from modelport.runtime.environment import DEFAULT_BATCH_DELAY_MS, MAX_BATCH_DELAY_MS_CAP, MAX_BATCH_SIZE_CAP
+
 
 def serve(
     model: str = typer.Argument(
@@ -18,6 +20,16 @@ def serve(
     ),
     framework: Optional[str] = typer.Option(
         None, help="Whose default handlers fill in missing functions: auto, sklearn, pytorch, none [env MODELPORT_FRAMEWORK]."
+    ),
+    max_batch_size: Optional[int] = typer.Option(
+        None, min=1, max=MAX_BATCH_SIZE_CAP,
+        help="Adaptive batching: most requests a worker predicts in one call; 1 = off (needs predict_batch_fn, "
+        "transform_batch_fn, or the default scikit-learn / PyTorch predict_fn) [env MODELPORT_MAX_BATCH_SIZE; default 1].",
+    ),
+    max_batch_delay_ms: Optional[float] = typer.Option(
+        None, min=0, max=MAX_BATCH_DELAY_MS_CAP,
+        help="Adaptive batching: longest a request waits for batch mates once requests queue up; a lone request on "
+        f"an idle worker never waits [env MODELPORT_MAX_BATCH_DELAY_MS; default {DEFAULT_BATCH_DELAY_MS:g}].",
     ),
     install_requirements: Optional[bool] = typer.Option(
         None,
@@ -33,5 +45,6 @@ def serve(
     from modelport.runtime.serve import run
 
     raise typer.Exit(
-        run(model, host=host, port=port, workers=workers, framework=framework, install_requirements=install_requirements)
+        run(model, host=host, port=port, workers=workers, framework=framework, install_requirements=install_requirements,
+            max_batch_size=max_batch_size, max_batch_delay_ms=max_batch_delay_ms)
     )

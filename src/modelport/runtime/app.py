@@ -1,7 +1,9 @@
 """The routes of a model server: ``/ping``, ``/invocations``, ``/execution-parameters``.
 
-``RuntimeApp`` answers requests inside a worker process that has loaded the model; ``LoadingApp``
-is what the supervisor answers while no worker is ready yet (503 to everything).
+``RuntimeApp`` answers requests inside a worker process that has loaded the model, each request inline
+(the fast path); ``BatchingApp`` is the same with adaptive batching of ``/invocations`` (``batching.py``),
+chosen by :func:`make_app` only when batching is on and the model can batch; ``LoadingApp`` is what the
+supervisor answers while no worker is ready yet (503 to everything).
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ import orjson
 
 from modelport.net.messages import BodyResponse as Response
 from modelport.net.messages import Request
+from modelport.runtime.batching import Batcher, Waiting
 from modelport.runtime.environment import RuntimeEnvironment
 from modelport.runtime.errors import InferenceError, InferenceTimeout, as_inference_error
 from modelport.runtime.readiness import Readiness
-from modelport.runtime.transformer import Transformer
+from modelport.runtime.transformer import Result, Transformer
 
 logger = logging.getLogger("modelport.runtime")
 
@@ -147,6 +150,67 @@ class RuntimeApp:
         if error.status >= 500 and cause is not None:
             logger.error("Invocation failed:\n%s", "".join(traceback.format_exception(cause)))
         return error_response(error.status, error.code, error.message)
+
+
+class BatchingApp(RuntimeApp):
+    """A RuntimeApp whose ``/invocations`` requests wait in the batcher and are predicted in batches.
+
+    The whole batch — decoding, the one predict call, encoding — runs under one deadline
+    (SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS) with the worker marked busy on the readiness board, as one
+    request is on the inline path; a batch that overruns it answers 504 to every request in it.
+    """
+
+    def __init__(self, transformer: Transformer, env: RuntimeEnvironment, readiness: Readiness, index: int = 0):
+        super().__init__(transformer, env, readiness, index)
+        self.batcher = Batcher(self._run_batch, env.max_batch_size, env.max_batch_delay_ms / 1000,
+                               lambda: readiness.connections(index))
+
+    async def handle(self, request: Request) -> Response:
+        """Route one request; invocations wait for their batch."""
+        if request.path == "/invocations" and request.method == "POST":
+            return await self.batcher.submit(request)
+        return RuntimeApp.handle(self, request)
+
+    def _run_batch(self, batch: list[Waiting]) -> None:
+        requests = []
+        for waiting in batch:
+            headers = waiting.payload.headers
+            content_type = headers.get("content-type") or headers.get("contenttype")  # SageMaker reads both
+            requests.append((waiting.payload.body, content_type, headers.get("accept"), headers))
+        deadline = self.deadline
+        board = self.readiness
+        try:
+            deadline.arm()
+            board.set_busy(self.index, time.monotonic())
+            try:
+                outcomes = self.transformer.invoke_batch(requests)
+            finally:
+                deadline.disarm()
+                board.set_busy(self.index, 0.0)
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - the deadline, or a failure outside user code
+            outcomes = [exc] * len(batch)
+        for waiting, outcome in zip(batch, outcomes):
+            if isinstance(outcome, Result):
+                response = Response(outcome.status, outcome.body, outcome.content_type)
+            elif isinstance(outcome, InferenceError):
+                response = self._failure(outcome)
+            else:
+                response = self._failure(as_inference_error(outcome), outcome)
+            if not waiting.answer.done():
+                waiting.answer.set_result(response)
+        if self.busy_poll is not None:
+            self.busy_poll.kick()
+
+
+def make_app(transformer: Transformer, env: RuntimeEnvironment, readiness: Readiness, index: int = 0) -> RuntimeApp:
+    """A BatchingApp when batching is on and the model can batch, else the inline RuntimeApp."""
+    if env.batching and transformer.batch_mode is not None:
+        return BatchingApp(transformer, env, readiness, index)
+    if env.batching:
+        logger.info("MODELPORT_MAX_BATCH_SIZE=%d, but this model has no predict_batch_fn / transform_batch_fn and "
+                    "does not use the default scikit-learn or PyTorch predict_fn: requests are predicted one by one.",
+                    env.max_batch_size)
+    return RuntimeApp(transformer, env, readiness, index)
 
 
 class LoadingApp:

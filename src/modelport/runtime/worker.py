@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, path)
     add_compat_shims()
 
-    from modelport.runtime.app import RuntimeApp
+    from modelport.runtime.app import make_app
     from modelport.runtime.environment import RuntimeEnvironment
     from modelport.runtime.errors import StartupError
     from modelport.runtime.readiness import Readiness
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from modelport.runtime.readiness import DOWN, LOADED, SERVING
 
-    app = RuntimeApp(pipeline, env, readiness, args.index)
+    app = make_app(pipeline, env, readiness, args.index)
     # Tell the supervisor, then wait until it has stopped answering "loading" on the shared port.
     readiness.set(args.index, LOADED)
     os.kill(os.getppid(), signal.SIGUSR1)
