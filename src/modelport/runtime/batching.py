@@ -75,11 +75,11 @@ class Batcher:
     def _flush(self) -> None:
         """End of a loop pass: release what is due, else make sure the oldest request's delay is timed."""
         self._flush_due = False
-        queue = self.queue
         released = False
-        while len(queue) >= self.max_size:
+        while len(self.queue) >= self.max_size:
             self._release(FULL)
             released = True
+        queue = self.queue
         if not queue:
             return
         if self._timer is None and not released and not any(w.after_batch for w in queue):
