@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from modelport.net.messages import BodyResponse as Response
-from modelport.net.messages import Request
+from modelport.net.messages import Deferred, Request
 from modelport.runtime.batching import Batcher, Waiting
 from modelport.runtime.environment import RuntimeEnvironment
 from modelport.runtime.errors import InferenceError, InferenceTimeout, as_inference_error
@@ -165,10 +165,10 @@ class BatchingApp(RuntimeApp):
         self.batcher = Batcher(self._run_batch, env.max_batch_size, env.max_batch_delay_ms / 1000,
                                lambda: readiness.connections(index))
 
-    async def handle(self, request: Request) -> Response:
-        """Route one request; invocations wait for their batch."""
+    def handle(self, request: Request) -> Response | Deferred:
+        """Route one request; an invocation waits for its batch (answered through a Deferred)."""
         if request.path == "/invocations" and request.method == "POST":
-            return await self.batcher.submit(request)
+            return self.batcher.submit(request)
         return RuntimeApp.handle(self, request)
 
     def _run_batch(self, batch: list[Waiting]) -> None:
@@ -196,8 +196,7 @@ class BatchingApp(RuntimeApp):
                 response = self._failure(outcome)
             else:
                 response = self._failure(as_inference_error(outcome), outcome)
-            if not waiting.answer.done():
-                waiting.answer.set_result(response)
+            waiting.answer.resolve(response)
         if self.busy_poll is not None:
             self.busy_poll.kick()
 

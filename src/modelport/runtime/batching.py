@@ -12,9 +12,10 @@ decides at the end of that pass (``call_soon``):
 - ``delay``: otherwise (they came while a batch ran, or joined a waiting batch) the batch waits for more
   until the oldest request has waited ``max_delay`` seconds.
 
-Requests read in the two loop passes after a batch count as having come while it ran (one pass for the
-reads, one for the handler tasks those reads start). ``on_batch(size, reason, waits)`` is called once
-per released batch with each request's queue wait in seconds (the metrics hook; None: nothing is called).
+Requests read in the loop pass right after a batch count as having come while it ran. ``submit`` returns a :class:`~modelport.net.messages.Deferred` that
+``run`` resolves: the connection holds the request without a task. ``on_batch(size, reason, waits)`` is
+called once per released batch with each request's queue wait in seconds (the metrics hook; None: nothing
+is called).
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ import asyncio
 import logging
 from typing import Any, Callable
 
+from modelport.net.messages import Deferred
+
 logger = logging.getLogger("modelport.runtime")
 
 FULL, DELAY, IDLE = "full", "delay", "idle"
-_SETTLE_PASSES = 2  # loop passes after a batch whose arrivals count as "came while it ran"
+_SETTLE_PASSES = 1  # loop passes after a batch whose arrivals count as "came while it ran"
 
 
 class Waiting:
@@ -35,7 +38,7 @@ class Waiting:
 
     __slots__ = ("payload", "answer", "since", "after_batch")
 
-    def __init__(self, payload: Any, answer: asyncio.Future, since: float, after_batch: bool) -> None:
+    def __init__(self, payload: Any, answer: Deferred, since: float, after_batch: bool) -> None:
         self.payload = payload
         self.answer = answer
         self.since = since
@@ -43,7 +46,7 @@ class Waiting:
 
 
 class Batcher:
-    """Collects requests and hands them to ``run(batch)`` in batches; ``run`` sets each ``answer``."""
+    """Collects requests and hands them to ``run(batch)`` in batches; ``run`` resolves each ``answer``."""
 
     on_batch: Callable[[int, str, list[float]], None] | None = None
 
@@ -60,12 +63,12 @@ class Batcher:
         self._batches = 0
         self._after_batch = False
 
-    def submit(self, payload: Any) -> asyncio.Future:
-        """Queue ``payload``; the future is set by ``run`` once its batch has been predicted."""
+    def submit(self, payload: Any) -> Deferred:
+        """Queue ``payload``; ``run`` resolves the answer once its batch has been predicted."""
         loop = self.loop
         if loop is None:
             loop = self.loop = asyncio.get_running_loop()
-        answer = loop.create_future()
+        answer = Deferred()
         self.queue.append(Waiting(payload, answer, loop.time(), self._after_batch))
         if not self._flush_due:
             self._flush_due = True
@@ -104,15 +107,13 @@ class Batcher:
             self._timer = None
         size = self.max_size
         batch, self.queue = self.queue[:size], self.queue[size:]
-        batch = [w for w in batch if not w.answer.done()]  # (a client that went away cancelled its answer)
-        if batch:
-            if self.on_batch is not None:
-                now = self.loop.time()
-                try:
-                    self.on_batch(len(batch), reason, [now - w.since for w in batch])
-                except Exception:  # noqa: BLE001 - statistics must never fail a batch
-                    logger.exception("the on_batch hook failed")
-            self.run(batch)
+        if self.on_batch is not None:
+            now = self.loop.time()
+            try:
+                self.on_batch(len(batch), reason, [now - w.since for w in batch])
+            except Exception:  # noqa: BLE001 - statistics must never fail a batch
+                logger.exception("the on_batch hook failed")
+        self.run(batch)
         self._batches += 1
         self._after_batch = True
         self.loop.call_soon(self._settle, self._batches, _SETTLE_PASSES)
