@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -226,9 +227,9 @@ SERVERS: dict[str, Server] = {s.name: s for s in [
         launch=lambda ctx, port: _uvicorn(ctx, port, "app:app", SERVERS_SRC / "floor", "floor")),
 ]}
 
-from .batch_servers import BATCH_SERVERS  # noqa: E402 - the batching rows reuse the launchers above
+from .batch_servers import batch_rows  # noqa: E402 - the batching rows reuse the rows and launchers above
 
-SERVERS.update((server.name, server) for server in BATCH_SERVERS)
+SERVERS.update((server.name, server) for server in batch_rows(sys.modules[__name__]))
 
 # The peers: the bar compares modelport with the best of these. The floor and the hand-tuned
 # FastAPI are reference rows.
