@@ -102,15 +102,17 @@ def output_fn(prediction, accept):
 """
 
 
-def _serve(root, script: str, max_size: int, delay_ms: float = 1000):
+def _serve(root, script: str, max_size: int, delay_ms: float = 1000, env: dict[str, str] | None = None):
     model = write_model(root / "model", script)
-    return ModelServer(model, "--max-batch-size", str(max_size), "--max-batch-delay-ms", str(delay_ms), home=root / "home")
+    return ModelServer(model, "--max-batch-size", str(max_size), "--max-batch-delay-ms", str(delay_ms), home=root / "home",
+                       env=env)
 
 
 @pytest.fixture(scope="module")
 def batch_fn_server(tmp_path_factory):
-    """predict_batch_fn, batches of up to 6, a 1 s delay (a lone request that waited it would show)."""
-    with _serve(tmp_path_factory.mktemp("batch-fn"), BATCH_FN_SCRIPT, max_size=6) as server:
+    """predict_batch_fn, batches of up to 6, a 1 s delay (a lone request that waited it would show), 2 s timeout."""
+    with _serve(tmp_path_factory.mktemp("batch-fn"), BATCH_FN_SCRIPT, max_size=6,
+                env={"SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS": "2"}) as server:
         yield server
 
 
@@ -189,6 +191,12 @@ def test_a_lone_request_does_not_wait_for_the_delay(batch_fn_server):
         elapsed = time.monotonic() - started
         assert response.json() == {"id": i, "batch": 1}
         assert elapsed < 0.5, f"a lone request took {elapsed:.3f} s with a 1 s batch delay"
+
+
+def test_a_batch_over_the_timeout_is_504_and_the_worker_serves_on(batch_fn_server):
+    slow = batch_fn_server.post(_body({"id": 1, "sleep": 5}))
+    assert slow.status_code == 504 and "SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS" in slow.json()["message"]
+    assert batch_fn_server.post(_body({"id": 2})).json() == {"id": 2, "batch": 1}
 
 
 # --- SageMaker's default handlers ---------------------------------------------------------------

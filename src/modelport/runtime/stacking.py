@@ -25,16 +25,11 @@ def group_key(framework: str, data: Any) -> Hashable | None:
             return ("numpy", row, data.dtype.str)
         return None
     if framework == "pytorch" and type(data).__name__ == "Tensor" and type(data).__module__.startswith("torch"):
-        if data.ndim >= 2 and data.layout == torch_strided(data) and not data.is_complex():
+        import torch  # (imported already: data is a tensor)
+
+        if data.ndim >= 2 and data.layout == torch.strided and not data.is_complex():
             return ("torch", tuple(data.shape[1:]), str(data.dtype), str(data.device))
     return None
-
-
-def torch_strided(tensor: Any) -> Any:
-    """The dense layout, taken from the tensor's own module (torch is imported only when it is in use)."""
-    import torch
-
-    return torch.strided
 
 
 def rows(data: Any) -> int:
