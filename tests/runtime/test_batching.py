@@ -85,6 +85,19 @@ def model_fn(model_dir):
     return CallRecorder()
 """
 
+TRANSFORM_BATCH_SCRIPT = """
+import json, time
+
+def model_fn(model_dir):
+    return "model"
+
+def transform_batch_fn(model, data, content_types, accepts):
+    items = [json.loads(body) for body in data]
+    time.sleep(max(x.get("sleep", 0) for x in items))
+    return [(json.dumps({"id": x["id"], "batch": len(items), "type": kind}), "application/json")
+            for x, kind in zip(items, content_types)]
+"""
+
 PLAIN_SCRIPT = """
 import json
 
@@ -197,6 +210,13 @@ def test_a_batch_over_the_timeout_is_504_and_the_worker_serves_on(batch_fn_serve
     slow = batch_fn_server.post(_body({"id": 1, "sleep": 5}))
     assert slow.status_code == 504 and "SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS" in slow.json()["message"]
     assert batch_fn_server.post(_body({"id": 2})).json() == {"id": 2, "batch": 1}
+
+
+def test_transform_batch_fn_gets_the_requests_together(tmp_path):
+    with _serve(tmp_path, TRANSFORM_BATCH_SCRIPT, max_size=3) as server:
+        assert server.post(_body({"id": 7})).json() == {"id": 7, "batch": 1, "type": "application/json"}
+        answers = together(server, _body({"id": 100, "sleep": GATE_SECONDS}), [_body({"id": i}) for i in range(3)])
+        assert [a.json() for a in answers] == [{"id": i, "batch": 3, "type": "application/json"} for i in range(3)]
 
 
 # --- SageMaker's default handlers ---------------------------------------------------------------
