@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -92,24 +93,24 @@ def _uvicorn(ctx: Context, port: int, target: str, app_dir: Path, name: str) -> 
         env={"BENCH_MODEL": str(ctx.model_file)}, cwd=ctx.scratch(name))
 
 
-def _launch_modelport(ctx: Context, port: int) -> Launch:
-    scratch = ctx.scratch("modelport")
+def _launch_modelport(ctx: Context, port: int, name: str = "modelport", extra: tuple[str, ...] = ()) -> Launch:
+    scratch = ctx.scratch(name)
     model = scratch / "model"
     model.mkdir()
     shutil.copy2(ctx.model_file, model / "model.joblib")
     shutil.copytree(SERVERS_SRC / "modelport" / "code", model / "code",
                     ignore=shutil.ignore_patterns("__pycache__"))
     return Launch(argv=[str(REPO / ".venv" / "bin" / "modelport"), "serve", str(model),
-                        "--port", str(port), "--workers", "2"],
+                        "--port", str(port), "--workers", "2", *extra],
                   env={"MODELPORT_HOME": str(scratch / "home")}, cwd=scratch)
 
 
-def _launch_mlserver(ctx: Context, port: int) -> Launch:
-    scratch = ctx.scratch("mlserver")
+def _launch_mlserver(ctx: Context, port: int, name: str = "mlserver", model_settings: str = "model-settings.json") -> Launch:
+    scratch = ctx.scratch(name)
     shutil.copy2(SERVERS_SRC / "mlserver" / "settings.json", scratch / "settings.json")
     model = scratch / "mnist"
     model.mkdir()
-    shutil.copy2(SERVERS_SRC / "mlserver" / "model-settings.json", model / "model-settings.json")
+    shutil.copy2(SERVERS_SRC / "mlserver" / model_settings, model / "model-settings.json")
     shutil.copy2(ctx.model_file, model / "model.joblib")
     mlserver = BENCH / ".peers" / "mlserver" / "bin" / "mlserver"
     return Launch(argv=[str(mlserver), "start", str(scratch)],
@@ -117,10 +118,10 @@ def _launch_mlserver(ctx: Context, port: int) -> Launch:
                        "MLSERVER_METRICS_PORT": str(free_port())}, cwd=scratch)
 
 
-def _launch_bentoml(ctx: Context, port: int) -> Launch:
-    scratch = ctx.scratch("bentoml")
+def _launch_bentoml(ctx: Context, port: int, name: str = "bentoml", target: str = "service:MnistClassifier") -> Launch:
+    scratch = ctx.scratch(name)
     bentoml = BENCH / ".peers" / "bentoml" / "bin" / "bentoml"
-    return Launch(argv=[str(bentoml), "serve", "service:MnistClassifier", "--working-dir",
+    return Launch(argv=[str(bentoml), "serve", target, "--working-dir",
                         str(SERVERS_SRC / "bentoml"), "--host", "127.0.0.1", "--port", str(port)],
                   env={"BENCH_MODEL": str(ctx.model_file), "BENTOML_HOME": str(scratch / "home"),
                        "BENTOML_DO_NOT_TRACK": "True"}, cwd=scratch)
@@ -226,6 +227,10 @@ SERVERS: dict[str, Server] = {s.name: s for s in [
         launch=lambda ctx, port: _uvicorn(ctx, port, "app:app", SERVERS_SRC / "floor", "floor")),
 ]}
 
+from .batch_servers import batch_rows  # noqa: E402 - the batching rows reuse the rows and launchers above
+
+SERVERS.update((server.name, server) for server in batch_rows(sys.modules[__name__]))
+
 # The peers: the bar compares modelport with the best of these. The floor and the hand-tuned
 # FastAPI are reference rows.
-PEERS = [name for name in SERVERS if name not in ("modelport", "floor", "fastapi-orjson")]
+PEERS = [name for name in SERVERS if name not in ("modelport", "modelport-batch", "floor", "fastapi-orjson")]

@@ -256,6 +256,27 @@ def test_sentiment_handlers(unpacked):
     assert content == "text/csv" and rows.count("\n") == 1 and len(rows.split(",")) == 4
 
 
+@pytest.mark.parametrize("name", [*MNIST_MODELS, "sentiment"])
+def test_predict_batch_fn_answers_each_request_as_predict_fn_does(unpacked, digits, name):
+    """modelport's batching: one predict_batch_fn call over several requests = predict_fn on each."""
+    handlers = load_handlers(unpacked[name], name)
+    model = handlers.model_fn(str(unpacked[name]))
+    if name == "sentiment":
+        bodies = [json.dumps({"text": "what a great day"}), json.dumps({"instances": ["awful", "fine"]}), "so bad"]
+        types = ["application/json", "application/json", "text/plain"]
+    else:
+        images, _ = digits
+        bodies = [json.dumps({"pixels": images[0].tolist()}),
+                  json.dumps({"instances": [images[1].tolist(), images[2].tolist()]})]
+        types = ["application/json"] * 2
+    inputs = [handlers.input_fn(body, kind) for body, kind in zip(bodies, types)]
+    together = handlers.predict_batch_fn(inputs, model)
+    assert len(together) == len(inputs)
+    for data, prediction in zip(inputs, together):
+        alone = handlers.predict_fn(data, model)
+        assert handlers.output_fn(prediction, "application/json") == handlers.output_fn(alone, "application/json")
+
+
 @pytest.mark.parametrize("body, content_type, message", [
     ("", "text/plain", "empty"),
     ("   ", "text/plain", "empty"),

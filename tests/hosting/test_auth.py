@@ -353,6 +353,26 @@ def test_environment_keys_that_load_code_are_refused(hosting, inside, key):
     assert code == "ValidationException" and f"may not set {key}" in message and "LD_*" in message
 
 
+def test_a_model_may_set_its_batching(hosting, inside):
+    sm, _ = clients(hosting.url)
+    batching = {"MODELPORT_MAX_BATCH_SIZE": "32", "MODELPORT_MAX_BATCH_DELAY_MS": "2.5"}
+    sm.create_model(ModelName="batching-ok", ExecutionRoleArn=ROLE,
+                    PrimaryContainer={"Image": "modelport", "ModelDataUrl": str(inside), "Environment": batching})
+    assert sm.describe_model(ModelName="batching-ok")["PrimaryContainer"]["Environment"] == batching
+
+
+@pytest.mark.parametrize("key, value, accepted", [
+    ("MODELPORT_MAX_BATCH_SIZE", "0", "from 1 to 1024"), ("MODELPORT_MAX_BATCH_SIZE", "1025", "from 1 to 1024"),
+    ("MODELPORT_MAX_BATCH_SIZE", "2.5", "whole number"), ("MODELPORT_MAX_BATCH_SIZE", "many", "whole number"),
+    ("MODELPORT_MAX_BATCH_DELAY_MS", "-1", "from 0 to 1000"), ("MODELPORT_MAX_BATCH_DELAY_MS", "5000", "from 0 to 1000"),
+    ("MODELPORT_MAX_BATCH_DELAY_MS", "soon", "milliseconds"),
+])
+def test_batching_values_out_of_bounds_are_refused(hosting, inside, key, value, accepted):
+    sm, _ = clients(hosting.url)
+    code, message = _create_model_error(sm, "batching-bad", ModelDataUrl=str(inside), Environment={key: value})
+    assert code == "ValidationException" and f"{key}={value!r}" in message and accepted in message
+
+
 def test_program_must_name_a_module_in_code(hosting, inside):
     server = hosting
     sm, _ = clients(server.url)

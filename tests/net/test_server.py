@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from modelport.net.handler import HandlerConnection
-from modelport.net.messages import BodyResponse, BodyTooLarge, Response
+from modelport.net.messages import BodyResponse, BodyTooLarge, Deferred, Response
 from modelport.net.wire import HeaderInjection, response_head
 from tests.helpers.net import ThreadServer, closed_by_peer, connect, exchange, read_response
 from tests.helpers.waiting import eventually
@@ -240,6 +240,51 @@ def test_pipelined_requests_are_answered_in_order():
         with connect(server.port) as sock:
             sock.sendall(get("/one?0.05") + get("/two") + get("/three?0.02"))
             assert [read_response(sock)[2] for _ in range(3)] == [b"/one", b"/two", b"/three"]
+
+
+class LaterApp:
+    """Sync application that answers later: a Deferred resolved after ?SECONDS (the runtime's batching)."""
+
+    max_body_bytes = LIMIT
+
+    def __init__(self) -> None:
+        self.resolved: list[str] = []
+
+    def handle(self, request):
+        if request.path == "/now":
+            return BodyResponse(200, b"/now", "text/plain")
+        answer = Deferred()
+        delay = float(request.query or 0)
+
+        def resolve():
+            self.resolved.append(request.path)
+            answer.resolve(BodyResponse(200, request.path.encode(), "text/plain"))
+
+        asyncio.get_running_loop().call_later(delay, resolve)
+        return answer
+
+    def error(self, status, code, message):
+        return BodyResponse(status, orjson.dumps({"error": code, "message": message}))
+
+
+def test_a_deferred_answer_keeps_the_connection_and_the_order_of_pipelined_requests():
+    with ThreadServer(LaterApp()) as server:
+        with connect(server.port) as sock:
+            sock.sendall(get("/one?0.05") + get("/now") + get("/three?0.01"))
+            assert [read_response(sock)[2] for _ in range(3)] == [b"/one", b"/now", b"/three"]
+            sock.sendall(get("/again"))  # still open, and reading again
+            assert read_response(sock)[2] == b"/again"
+
+
+def test_a_deferred_answer_for_a_client_that_left_is_dropped():
+    app = LaterApp()
+    with ThreadServer(app) as server:
+        with connect(server.port) as sock:
+            sock.sendall(get("/gone?0.1"))
+        eventually(lambda: app.resolved == ["/gone"], timeout=5)
+        with connect(server.port) as sock:  # the server is fine
+            sock.sendall(get("/now"))
+            assert read_response(sock)[2] == b"/now"
 
 
 class CountingConnection(HandlerConnection):

@@ -6,23 +6,35 @@ from typing import Optional
 
 import typer
 
+from modelport.runtime.environment import DEFAULT_BATCH_DELAY_MS, MAX_BATCH_DELAY_MS_CAP, MAX_BATCH_SIZE_CAP
+
 
 def serve(
     model: str = typer.Argument(
         "/opt/ml/model", help="A model.tar.gz (SageMaker layout) or an unpacked model directory."
     ),
-    host: Optional[str] = typer.Option(None, help="Address to bind [env MODELPORT_BIND_HOST; default 127.0.0.1]."),
-    port: Optional[int] = typer.Option(None, help="Port [env SAGEMAKER_BIND_TO_PORT; default 8080]."),
+    host: Optional[str] = typer.Option(None, help="Address to bind \\[env MODELPORT_BIND_HOST; default 127.0.0.1]."),
+    port: Optional[int] = typer.Option(None, help="Port \\[env SAGEMAKER_BIND_TO_PORT; default 8080]."),
     workers: Optional[int] = typer.Option(
-        None, min=1, help="Worker processes, each loads the model once [env SAGEMAKER_MODEL_SERVER_WORKERS; default: CPU count]."
+        None, min=1, help="Worker processes, each loads the model once \\[env SAGEMAKER_MODEL_SERVER_WORKERS; default: CPU count]."
     ),
     framework: Optional[str] = typer.Option(
-        None, help="Whose default handlers fill in missing functions: auto, sklearn, pytorch, none [env MODELPORT_FRAMEWORK]."
+        None, help="Whose default handlers fill in missing functions: auto, sklearn, pytorch, none \\[env MODELPORT_FRAMEWORK]."
+    ),
+    max_batch_size: Optional[int] = typer.Option(
+        None, min=1, max=MAX_BATCH_SIZE_CAP,
+        help="Adaptive batching: most requests a worker predicts in one call; 1 = off (needs predict_batch_fn, "
+        "transform_batch_fn, or the default scikit-learn / PyTorch predict_fn) \\[env MODELPORT_MAX_BATCH_SIZE; default 1].",
+    ),
+    max_batch_delay_ms: Optional[float] = typer.Option(
+        None, min=0, max=MAX_BATCH_DELAY_MS_CAP,
+        help="Adaptive batching: longest a request waits for batch mates once requests queue up; a lone request on "
+        f"an idle worker never waits \\[env MODELPORT_MAX_BATCH_DELAY_MS; default {DEFAULT_BATCH_DELAY_MS:g}].",
     ),
     install_requirements: Optional[bool] = typer.Option(
         None,
         "--install-requirements/--no-install-requirements",
-        help="Install code/requirements.txt into a cached environment layered over this one [env MODELPORT_INSTALL_REQUIREMENTS].",
+        help="Install code/requirements.txt into a cached environment layered over this one \\[env MODELPORT_INSTALL_REQUIREMENTS].",
     ),
 ) -> None:
     """Serve a model as SageMaker's inference containers do: GET /ping, POST /invocations.
@@ -33,5 +45,6 @@ def serve(
     from modelport.runtime.serve import run
 
     raise typer.Exit(
-        run(model, host=host, port=port, workers=workers, framework=framework, install_requirements=install_requirements)
+        run(model, host=host, port=port, workers=workers, framework=framework, install_requirements=install_requirements,
+            max_batch_size=max_batch_size, max_batch_delay_ms=max_batch_delay_ms)
     )

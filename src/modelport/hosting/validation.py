@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from modelport.hosting.errors import validation
+from modelport.runtime.environment import BATCH_KEYS, batching_setting_error
 
 NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
 _NAME = re.compile(NAME_PATTERN[1:])  # matched with fullmatch: `$` would let a trailing newline pass
@@ -181,7 +182,8 @@ def deployment_config(config: Any) -> dict[str, Any] | None:
 
 # Keys that change how an instance's process starts or where it finds code: with them a caller could
 # run code that is not in an archive under the allowed model roots. Hosting's own settings
-# (MODELPORT_*) are set on hosting, never per model.
+# (MODELPORT_*) are set on hosting, never per model — except the model's own batching settings
+# (BATCH_KEYS), which are checked as numbers within the runtime's bounds.
 FORBIDDEN_ENV_PREFIXES = ("LD_", "DYLD_", "PYTHON", "MODELPORT_", "PIP_", "GIT_")
 FORBIDDEN_ENV_KEYS = frozenset({
     "PATH", "HOME", "BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "PS4", "IFS", "GCONV_PATH", "LOCPATH",
@@ -197,12 +199,18 @@ def forbidden_environment(env: Any, where: str) -> None:
     """Refuse Environment keys that would let a model run code from outside its archive (see above)."""
     for key in env or {}:
         upper = str(key).upper()
+        if key in BATCH_KEYS:
+            problem = batching_setting_error(key, env[key])
+            if problem is not None:
+                raise validation(f"{where}.Environment {problem}")
+            continue
         if upper in FORBIDDEN_ENV_KEYS or upper.startswith(FORBIDDEN_ENV_PREFIXES):
             raise validation(
                 f"{where}.Environment may not set {key}: modelport hosting refuses keys that change how the "
                 f"model server starts or where it finds code ({', '.join(p + '*' for p in FORBIDDEN_ENV_PREFIXES)}, "
                 f"{', '.join(sorted(FORBIDDEN_ENV_KEYS))}); an endpoint runs only its archive's code. "
-                f"Settings of hosting itself (MODELPORT_*) are set where hosting runs."
+                f"Settings of hosting itself (MODELPORT_*) are set where hosting runs; of those a model may set "
+                f"only {' and '.join(BATCH_KEYS)}."
             )
     program = (env or {}).get(PROGRAM_KEY)
     if program is not None and not _PROGRAM.fullmatch(program.strip()):

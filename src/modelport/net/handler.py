@@ -4,7 +4,9 @@ An application is an object with:
 
 - ``handle(request)``: returns a :class:`~modelport.net.messages.Response`, either directly (a plain
   function, called inline on the event loop: the runtime's hot path, no task per request) or as a
-  coroutine (``async def``: hosting; one task per burst of requests on a connection);
+  coroutine (``async def``: hosting; one task per burst of requests on a connection); a plain function
+  may also return a :class:`~modelport.net.messages.Deferred` and resolve it later (the runtime's
+  batching: requests wait for their batch without a task each);
 - ``error(status, code, message)``: the application's error response, used for what the server
   refuses itself (400, 408, 413, 414, 431, 500), so every error has the application's JSON shape;
   with a ``request`` parameter it also gets the request refused when its head was read (a body too
@@ -40,7 +42,7 @@ from modelport.net.connection import (
     StopParsing,
 )
 from modelport.net.body_stream import BodyStream
-from modelport.net.messages import BodyError, BodyTooLarge, Request, Response
+from modelport.net.messages import BodyError, BodyTooLarge, Deferred, Request, Response
 
 if TYPE_CHECKING:
     import asyncio
@@ -223,6 +225,10 @@ class HandlerConnection(HttpConnection):
             log.exception("handler failed on %s %s", request.method, request.path)
             response = self.server.error(500, "InternalError", "The server failed on this request; see its log.",
                                          request)
+        if response.__class__ is Deferred:
+            self.busy = True
+            response.then(lambda answer: self._answer_deferred(answer, request, keep_alive))
+            return
         keep_alive = keep_alive and not response.close
         head_only = request.method == "HEAD"
         if response.stream is not None:
@@ -233,6 +239,26 @@ class HandlerConnection(HttpConnection):
         if keep_alive and not self.peer_closed and not self.parser_dead:
             return  # the common case, without finish_response's call (this path runs per request)
         self.finish_response(keep_alive)
+
+    def _answer_deferred(self, response: Response, request: Request, keep_alive: bool) -> None:
+        """A Deferred resolved: write its response, then go on with requests pipelined behind it."""
+        self.busy = False
+        if self.closed:
+            return  # the client went away meanwhile
+        keep_alive = keep_alive and not response.close
+        head_only = request.method == "HEAD"
+        if response.stream is not None:
+            self.busy = True
+            self.loop.create_task(self._stream_sync(response, keep_alive, head_only))
+            return
+        if not self.finish_response(self._write_whole(response, keep_alive, head_only)):
+            return
+        while self.pending and not self.busy and not self.closed:
+            request, keep = self.pending.popleft()
+            self.resume_reading(PAUSE_PIPELINE)
+            self._respond_sync(request, keep)
+        if not self.busy and not self.pending and not self.closed:
+            self.became_idle()
 
     async def _stream_sync(self, response: Response, keep_alive: bool, head_only: bool) -> None:
         finished = await self._write_stream(response, keep_alive, head_only)

@@ -2,7 +2,8 @@
 
 Hosting builds ``Response(status, headers, body, stream=..., on_done=...)``; the runtime builds
 :class:`BodyResponse` (``status, body, content_type``), the same thing with its arguments in the order
-a model server uses most.
+a model server uses most. A sync handler may also return a :class:`Deferred` and answer later (the runtime's
+batching: no task per request).
 """
 
 from __future__ import annotations
@@ -124,3 +125,23 @@ class BodyResponse(Response):
         else:
             self.body = b""
             self.stream = body
+
+
+class Deferred:
+    """A response a sync handler gives later: ``handle`` returns one and calls ``resolve(response)`` once the
+    answer is ready (on the event loop's thread); the connection holds the request until then."""
+
+    __slots__ = ("_then",)
+
+    def __init__(self) -> None:
+        self._then: Callable[[Response], None] | None = None
+
+    def then(self, callback: Callable[[Response], None]) -> None:
+        """Who gets the response (the connection that holds the request)."""
+        self._then = callback
+
+    def resolve(self, response: Response) -> None:
+        """Hand over the response (only the first call counts)."""
+        callback, self._then = self._then, None
+        if callback is not None:
+            callback(response)

@@ -1,8 +1,10 @@
 """The routes of a model server: ``/ping``, ``/invocations``, ``/execution-parameters``, and ``/metrics``
 (every worker's counts, when metrics are on: see :mod:`modelport.runtime.metrics`).
 
-``RuntimeApp`` answers requests inside a worker process that has loaded the model; ``LoadingApp``
-is what the supervisor answers while no worker is ready yet (503 to everything).
+``RuntimeApp`` answers requests inside a worker process that has loaded the model, each request inline
+(the fast path); ``BatchingApp`` is the same with adaptive batching of ``/invocations`` (``batching.py``),
+chosen by :func:`make_app` only when batching is on and the model can batch; ``LoadingApp`` is what the
+supervisor answers while no worker is ready yet (503 to everything).
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ import orjson
 
 from modelport.metrics.series import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from modelport.net.messages import BodyResponse as Response
-from modelport.net.messages import Request
+from modelport.net.messages import Deferred, Request
+from modelport.runtime.batching import Batcher, Waiting
 from modelport.runtime.environment import RuntimeEnvironment
 from modelport.runtime.errors import InferenceError, InferenceTimeout, as_inference_error
 from modelport.runtime.metrics import RuntimeMetrics
 from modelport.runtime.readiness import Readiness
-from modelport.runtime.transformer import Transformer
+from modelport.runtime.transformer import Result, Transformer
 
 logger = logging.getLogger("modelport.runtime")
 
@@ -172,6 +175,77 @@ class RuntimeApp:
         if error.status >= 500 and cause is not None:
             logger.error("Invocation failed:\n%s", "".join(traceback.format_exception(cause)))
         return error_response(error.status, error.code, error.message)
+
+
+class BatchingApp(RuntimeApp):
+    """A RuntimeApp whose ``/invocations`` requests wait in the batcher and are predicted in batches.
+
+    The whole batch — decoding, the one predict call, encoding — runs under one deadline
+    (SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS) with the worker marked busy on the readiness board, as one
+    request is on the inline path; a batch that overruns it answers 504 to every request in it.
+    """
+
+    def __init__(self, transformer: Transformer, env: RuntimeEnvironment, readiness: Readiness, index: int = 0,
+                 metrics: RuntimeMetrics | None = None):
+        super().__init__(transformer, env, readiness, index, metrics)
+        self.batcher = Batcher(self._run_batch, env.max_batch_size, env.max_batch_delay_ms / 1000,
+                               lambda: readiness.connections(index))
+        if metrics is not None:
+            self.batcher.on_batch = metrics.record_batch
+
+    def handle(self, request: Request) -> Response | Deferred:
+        """Route one request; an invocation waits for its batch (answered through a Deferred)."""
+        if request.path == "/invocations" and request.method == "POST":
+            return self.batcher.submit(request)
+        return RuntimeApp.handle(self, request)
+
+    def _run_batch(self, batch: list[Waiting]) -> None:
+        if len(batch) == 1:  # alone (low load): the inline path, which is what a batch of one does
+            batch[0].answer.resolve(self.invocations(batch[0].payload))
+            return
+        requests = []
+        for waiting in batch:
+            headers = waiting.payload.headers
+            content_type = headers.get("content-type") or headers.get("contenttype")  # SageMaker reads both
+            requests.append((waiting.payload.body, content_type, headers.get("accept"), headers))
+        deadline = self.deadline
+        board = self.readiness
+        started = time.perf_counter()
+        try:
+            deadline.arm()
+            board.set_busy(self.index, time.monotonic())
+            try:
+                outcomes = self.transformer.invoke_batch(requests)
+            finally:
+                deadline.disarm()
+                board.set_busy(self.index, 0.0)
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - the deadline, or a failure outside user code
+            outcomes = [exc] * len(batch)
+        for waiting, outcome in zip(batch, outcomes):
+            if isinstance(outcome, Result):
+                response = Response(outcome.status, outcome.body, outcome.content_type)
+            elif isinstance(outcome, InferenceError):
+                response = self._failure(outcome)
+            else:
+                response = self._failure(as_inference_error(outcome), outcome)
+            waiting.answer.resolve(response)
+            if self.metrics is not None:  # each request's ModelLatency is its batch's
+                self.metrics.record_invocation(response.status, time.perf_counter() - started)
+        if self.busy_poll is not None:
+            self.busy_poll.kick()
+
+
+def make_app(transformer: Transformer, env: RuntimeEnvironment, readiness: Readiness, index: int = 0,
+             metrics: RuntimeMetrics | None = None) -> RuntimeApp:
+    """A BatchingApp when batching is on and the model can batch, else the inline RuntimeApp (either counting
+    into ``metrics`` when given)."""
+    if env.batching and transformer.batch_mode is not None:
+        return BatchingApp(transformer, env, readiness, index, metrics)
+    if env.batching:
+        logger.info("MODELPORT_MAX_BATCH_SIZE=%d, but this model has no predict_batch_fn / transform_batch_fn and "
+                    "does not use the default scikit-learn or PyTorch predict_fn: requests are predicted one by one.",
+                    env.max_batch_size)
+    return RuntimeApp(transformer, env, readiness, index, metrics)
 
 
 class LoadingApp:

@@ -29,6 +29,8 @@ HANDLER_ARITY = {
     "predict_fn": 2,
     "output_fn": 2,
     "transform_fn": 4,
+    "predict_batch_fn": 2,  # modelport's batching: (list_of_inputs, model) → list of predictions
+    "transform_batch_fn": 4,  # (model, list_of_data, list_of_content_types, list_of_accepts) → list of outputs
     "model_warmup_fn": 2,
     "pre_model_fn": 1,
 }
@@ -178,11 +180,12 @@ def load_user_module(model_dir: Path, env: RuntimeEnvironment) -> UserModule:
         if callable(function):
             handlers[name] = resolve_handler(name, function)
     user_module = UserModule(module=module, path=path, handlers=handlers)
-    if user_module.defines("transform_fn"):
-        clashing = [name for name in PIPELINE if user_module.defines(name)]
-        if clashing:
-            raise StartupError(
-                f"{path} defines transform_fn together with {', '.join(clashing)}; define either "
-                "transform_fn alone or input_fn/predict_fn/output_fn (SageMaker refuses both)."
-            )
+    for whole in ("transform_fn", "transform_batch_fn"):
+        if user_module.defines(whole):
+            clashing = [name for name in (*PIPELINE, "predict_batch_fn") if user_module.defines(name)]
+            if clashing:
+                raise StartupError(
+                    f"{path} defines {whole} together with {', '.join(clashing)}; define either "
+                    f"{whole} alone or input_fn/predict_fn/output_fn (SageMaker refuses both)."
+                )
     return user_module

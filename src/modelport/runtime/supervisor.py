@@ -130,6 +130,8 @@ class Supervisor:
             SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS=str(self.env.timeout_seconds),
             MODELPORT_FRAMEWORK=self.env.framework,
             MODELPORT_HOME=str(self.env.home),
+            MODELPORT_MAX_BATCH_SIZE=str(self.env.max_batch_size),
+            MODELPORT_MAX_BATCH_DELAY_MS=str(self.env.max_batch_delay_ms),
         )
         if self.env.submit_directory:
             environ["SAGEMAKER_SUBMIT_DIRECTORY"] = self.env.submit_directory

@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, path)
     add_compat_shims()
 
-    from modelport.runtime.app import RuntimeApp
+    from modelport.runtime.app import make_app
     from modelport.runtime.environment import RuntimeEnvironment
     from modelport.runtime.errors import StartupError
     from modelport.runtime.readiness import Readiness
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
 
         metrics = RuntimeMetrics(args.metrics_file, env.workers, args.index)
         metrics.record_setup(time.perf_counter() - loading)
-    app = RuntimeApp(pipeline, env, readiness, args.index, metrics)
+    app = make_app(pipeline, env, readiness, args.index, metrics)
     # Tell the supervisor, then wait until it has stopped answering "loading" on the shared port.
     readiness.set(args.index, LOADED)
     os.kill(os.getppid(), signal.SIGUSR1)

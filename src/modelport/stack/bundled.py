@@ -23,6 +23,11 @@ BUNDLED = {
 }
 
 
+# the batching each bundled model is deployed with (its Environment): each defines predict_batch_fn
+BATCHING = {"MODELPORT_MAX_BATCH_SIZE": "32", "MODELPORT_MAX_BATCH_DELAY_MS": "2"}
+ENVIRONMENT = {name: BATCHING for name in BUNDLED}
+
+
 def chat_available() -> bool:
     """Whether this checkout carries the bundled chat model (``modelport.chatmodel``)."""
     return importlib.util.find_spec("modelport.chatmodel") is not None and (SOURCES / "chat").is_dir()

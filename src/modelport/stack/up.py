@@ -123,7 +123,8 @@ class Stack:
         for model in models:
             started = time.monotonic()
             with self.console.status(f"deploying endpoint {model.name}"):
-                action = deploy(sm, model.name, model.archive, wait=lambda name: wait_for_endpoint(sm, name, timeout=300))
+                action = deploy(sm, model.name, model.archive, environment=bundled.ENVIRONMENT.get(model.name),
+                                wait=lambda name: wait_for_endpoint(sm, name, timeout=300))
             self.endpoints.append({"name": model.name, "action": action, "seconds": time.monotonic() - started})
 
     def _say(self, message: str) -> None:

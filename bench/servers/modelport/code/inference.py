@@ -43,6 +43,12 @@ def predict_fn(data, model):
     return model.predict_proba(data)
 
 
+def predict_batch_fn(inputs, model):
+    """Adaptive batching (the `modelport-batch` row): every request's rows in one predict_proba call."""
+    probabilities = model.predict_proba(np.concatenate(inputs))
+    return np.split(probabilities, np.cumsum([len(rows) for rows in inputs])[:-1])
+
+
 def output_fn(prediction, accept):
     """Probabilities → JSON [[10 floats], ...]."""
     return _dumps(prediction.tolist())

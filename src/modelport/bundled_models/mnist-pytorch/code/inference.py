@@ -46,6 +46,13 @@ def predict_fn(data, model):
     return torch.cat(out).numpy()
 
 
+def predict_batch_fn(inputs, model):
+    """modelport's adaptive batching (SageMaker ignores it): every request's rows in one predict_fn call,
+    split back into one (N_i, 10) array per request."""
+    probabilities = predict_fn(np.concatenate(inputs), model)
+    return np.split(probabilities, np.cumsum([len(rows) for rows in inputs])[:-1])
+
+
 def output_fn(prediction, accept):
     """Encode the probabilities as JSON (default), CSV or NPY; returns (body, content type)."""
     return encode_predictions(prediction, accept)

@@ -60,6 +60,17 @@ def predict_fn(data, model):
     return [str(label) for label in model["model"].classes_], probabilities
 
 
+def predict_batch_fn(inputs, model):
+    """modelport's adaptive batching (SageMaker ignores it): every request's texts in one predict_fn call,
+    split back into one (labels, probabilities) per request."""
+    labels, probabilities = predict_fn([text for texts in inputs for text in texts], model)
+    answers, start = [], 0
+    for texts in inputs:
+        answers.append((labels, probabilities[start:start + len(texts)]))
+        start += len(texts)
+    return answers
+
+
 def output_fn(prediction, accept):
     """JSON {"predictions": [{"label", "probabilities"}]} (default) or CSV `label,p_<class>...`."""
     labels, probabilities = prediction
