@@ -28,6 +28,7 @@ from modelport.runtime.app import BatchingApp, RuntimeApp, make_app
 from modelport.runtime.batching import DELAY, FULL, IDLE, Batcher
 from modelport.runtime.environment import RuntimeEnvironment
 from modelport.runtime.readiness import Readiness
+from tests.helpers.metrics import Scrape
 from tests.helpers.runtime import ModelServer, write_model
 
 GATE_SECONDS = 0.4  # how long the first request holds the worker in predict
@@ -179,6 +180,19 @@ def test_requests_that_arrive_together_share_one_predict_call(batch_fn_server):
     assert [a.status_code for a in answers] == [200] * 6, [a.text for a in answers]
     # each caller got its own answer, all from one call of six
     assert [a.json() for a in answers] == [{"id": i, "batch": 6} for i in range(6)]
+
+
+def test_a_batch_is_counted_in_the_metrics(batch_fn_server):
+    """The batcher reports each batch (size, reason, waits) and every request of it is an invocation."""
+    before = Scrape(batch_fn_server.client.get("/metrics").text)
+    answers = together(batch_fn_server, _body({"id": 100, "sleep": GATE_SECONDS}), [_body({"id": i}) for i in range(5)])
+    assert [a.json()["batch"] for a in answers] == [5] * 5
+    after = Scrape(batch_fn_server.client.get("/metrics").text)
+    grew = {name: after.value(name) - before.value(name)
+            for name in ("Invocations_total", "BatchSize_count", "BatchSize_sum", "BatchQueueWait_count")}
+    # two batches: the gate (it came to an idle worker: released at once, alone) and the five that came during it
+    assert grew == {"Invocations_total": 6, "BatchSize_count": 2, "BatchSize_sum": 6, "BatchQueueWait_count": 6}
+    assert after.value("BatchReleases_total", reason="idle") - before.value("BatchReleases_total", reason="idle") == 1
 
 
 def test_a_bad_input_fails_alone(batch_fn_server):
