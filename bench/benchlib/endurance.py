@@ -13,7 +13,7 @@ from pathlib import Path
 from . import load, processes
 
 GROWTH_BAR = 0.10
-CHUNK_MAX_S = 60.0
+CHUNK_MAX_S = 60
 
 
 def rss_after_requests(url: str, body_file: Path, content_type: str, session_id: int, target: int,
@@ -23,14 +23,14 @@ def rss_after_requests(url: str, body_file: Path, content_type: str, session_id:
     before = processes.memory(session_id)
     sent = errors = 0
     started = time.monotonic()
-    chunk = 5.0  # the first chunk measures the rate
+    chunk = 5  # seconds (wrk takes whole seconds); the first chunk measures the rate
     while sent < target and time.monotonic() - started < max_seconds:
         point = load.run_wrk(url, body_file, content_type, concurrency, chunk, headers=headers)
         sent += point.requests
         errors += point.errors
         rate = max(point.requests_per_s, 1.0)
         left = max(target - sent, 0)
-        chunk = min(CHUNK_MAX_S, max(1.0, left / rate * 1.05 + 0.5))
+        chunk = int(min(CHUNK_MAX_S, max(1.0, left / rate * 1.05 + 1)))
     time.sleep(1.0)
     after = processes.memory(session_id)
     growth = (after.rss_mib - before.rss_mib) / before.rss_mib if before.rss_mib else 0.0

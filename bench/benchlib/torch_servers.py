@@ -12,7 +12,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +101,27 @@ def _launch_script(venv: str, script: str, name: str, extra_env: dict[str, str] 
     return launch
 
 
+def _launch_triton(name: str):
+    """PyTriton, with the Python stub Triton starts per model instance loading the venv's own libpython.
+
+    The stub links `libpython3.11.so.1.0` by name; without LD_LIBRARY_PATH the loader finds the system's
+    (Debian's 3.11.2), which does not match the venv's standard library (3.11.7) and fails in
+    multiprocessing. LIBDIR of the venv's interpreter holds the matching one.
+    """
+    def launch(ctx: Context, port: int) -> Launch:
+        python = peer_python("pytriton")
+        libdir = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_config_var('LIBDIR'))"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+        path = ":".join(p for p in (libdir, os.environ.get("LD_LIBRARY_PATH", "")) if p)
+        # PyTriton's ZeroMQ sockets live under PYTRITON_HOME, and a socket path is limited to 107 bytes.
+        home = Path(tempfile.gettempdir()) / "bench-pytriton"
+        shutil.rmtree(home, ignore_errors=True)
+        return Launch(argv=[str(python), str(TORCH_SRC / "pytriton" / "server.py"), str(port)],
+                      env={**_model_env(ctx), "LD_LIBRARY_PATH": path, "PYTRITON_HOME": str(home)},
+                      cwd=ctx.scratch(name))
+    return launch
+
+
 def _launch_torchserve(ctx: Context, port: int) -> Launch:
     scratch = ctx.scratch("torchserve")
     store = scratch / "model-store"
@@ -181,12 +204,12 @@ TORCH_SERVERS: dict[str, Server] = {s.name: s for s in [
     Server(name="triton", title="Triton (PyTriton)", config=_TRITON_CONFIG + "; body KServe-v2 JSON, FP32 [1,784]",
            venv="pytriton", packages=["nvidia-pytriton", "tritonclient", *_TORCH_PACKAGES],
            path="/v2/models/mnist/infer", content_type=JSON, body=_triton_json, parse=_triton_parse,
-           launch=_launch_script("pytriton", "pytriton/server.py", "triton")),
+           launch=_launch_triton("triton")),
     Server(name="triton-binary", title="Triton (PyTriton, binary)",
            config=_TRITON_CONFIG + "; body the binary tensor extension: JSON header + 3,136 raw float32 bytes",
            venv="pytriton", packages=["nvidia-pytriton", "tritonclient", *_TORCH_PACKAGES],
            path="/v2/models/mnist/infer", content_type="application/octet-stream", body=_triton_binary,
-           parse=_triton_parse, launch=_launch_script("pytriton", "pytriton/server.py", "triton-binary"),
+           parse=_triton_parse, launch=_launch_triton("triton-binary"),
            headers={"Inference-Header-Content-Length": str(len(_triton_header()))}),
     *_variants("litserve", "LitServe", _LITSERVE_CONFIG, "torch-litserve", ["litserve", *_TORCH_PACKAGES],
                "/predict", _launch_script("torch-litserve", "litserve/server.py", "torch-litserve",
