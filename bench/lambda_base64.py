@@ -14,8 +14,9 @@ carry one MNIST digit (the PyTorch race's sample, bench/.work/torch-model) in ea
 - `invoke-npy-base64`: POST /invoke/ENDPOINT, a 1×784 float32 .npy, base64-encoded;
 - `invoke-png-base64`: POST /invoke/ENDPOINT, the 28×28 PNG, base64-encoded.
 
-Behind the handler is the real thing: modelport hosting in this process serving the mnist-pytorch archive
-on one instance, reached the way Lambda reaches SageMaker (boto3, `MODELPORT_RUNTIME_CLIENT=boto3`). Every
+Behind the handler is the real thing: `modelport hosting` (a process of its own, as SageMaker is to Lambda)
+serving the mnist-pytorch archive on one instance, reached the way Lambda reaches SageMaker (boto3,
+`MODELPORT_RUNTIME_CLIENT=boto3`); the gateway's access log is off, as in the other benches. Every
 form's answer is checked (the reference probabilities within 1e-5 for pixels and .npy, the label for the
 PNG, which goes through the page-style image preprocessing) before it is timed. The forms take turns,
 round after round, and each form's median call is reported.
@@ -28,11 +29,13 @@ import importlib.util
 import io
 import json
 import os
+import secrets
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -108,7 +111,39 @@ def answer_probabilities(response: dict) -> np.ndarray:
     return np.asarray(json.loads(body)["predictions"][0]["probabilities"], dtype=np.float64)
 
 
-def deploy(server, archive: Path) -> None:  # noqa: ANN001 - a HostingServer
+class Hosting:
+    """`modelport hosting` as a process of its own on a free port, with a token and model roots."""
+
+    def __init__(self, work: Path, roots: str) -> None:
+        sys.path.insert(0, str(HERE))
+        from benchlib import processes
+
+        self.processes = processes
+        self.token = secrets.token_hex(16)
+        self.port = processes.free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        launch = processes.Launch(
+            argv=[sys.executable, "-m", "modelport", "hosting", "--port", str(self.port)],
+            env={"MODELPORT_HOME": str(work / "home"), "MODELPORT_HOSTING_TOKEN": self.token,
+                 "MODELPORT_MODEL_ROOTS": roots}, cwd=work)
+        self.process = processes.start(launch, work / "hosting.log")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/ping", timeout=1):
+                    return
+            except OSError:
+                if self.process.poll() is not None:
+                    break
+                time.sleep(0.1)
+        raise RuntimeError(f"hosting did not come up; see {work / 'hosting.log'}")
+
+    def stop(self) -> None:
+        """Hosting and its instances, all of them."""
+        self.processes.stop(self.process)
+
+
+def deploy(server: Hosting, archive: Path) -> None:
     """One instance of the archive behind ENDPOINT, InService."""
     import boto3
 
@@ -127,13 +162,13 @@ def deploy(server, archive: Path) -> None:  # noqa: ANN001 - a HostingServer
         time.sleep(0.05)
 
 
-def load_handler(server):  # noqa: ANN001 - a HostingServer
+def load_handler(server: Hosting):
     """`lambda_function.lambda_handler` with a Lambda-like environment pointing at hosting."""
     os.environ.update({
         "AWS_LAMBDA_FUNCTION_NAME": "modelport-gateway", "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": server.token, "AWS_SECRET_ACCESS_KEY": "x",
         "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": server.url, "MODELPORT_RUNTIME_CLIENT": "boto3",
-        "MNIST_PYTORCH_ENDPOINT": ENDPOINT, "MODELPORT_INVOKE_ENDPOINTS": ENDPOINT,
+        "MNIST_PYTORCH_ENDPOINT": ENDPOINT, "MODELPORT_INVOKE_ENDPOINTS": ENDPOINT, "MODELPORT_ACCESS_LOG": "0",
     })
     spec = importlib.util.spec_from_file_location("lambda_function_bench", REPO / "lambda_function.py")
     module = importlib.util.module_from_spec(spec)
@@ -157,12 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     sample = np.asarray(json.loads((args.model_dir / "sample.json").read_text()), dtype=np.float32)
     reference = np.asarray(json.loads((args.model_dir / "reference.json").read_text()), dtype=np.float64)
 
-    from modelport.hosting.server import HostingServer
-    from modelport.hosting.settings import HostingSettings
-
     work = Path(tempfile.mkdtemp(prefix="modelport-lambda-bench-"))
-    roots = os.pathsep.join([str(work), str(archive.resolve().parent)])
-    server = HostingServer(home=work / "home", settings=HostingSettings(port=0, model_roots=roots)).start()
+    server = Hosting(work, os.pathsep.join([str(work), str(archive.resolve().parent)]))
     results: dict = {"calls_per_round": args.calls // args.rounds * args.rounds, "rounds": args.rounds,
                      "python": sys.version.split()[0], "cpus": os.cpu_count(), "client": "boto3", "forms": {}}
     try:

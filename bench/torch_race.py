@@ -61,6 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown server(s) {', '.join(unknown)}; known: {', '.join(TORCH_SERVERS)}")
     args.names = names
+    args.model_dir = args.model_dir.resolve()  # the servers run in scratch folders of their own
     args.levels = [int(c) for c in args.concurrency.replace(",", " ").split()]
     return args
 
