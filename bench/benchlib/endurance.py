@@ -18,12 +18,12 @@ CHUNK_MAX_S = 60
 
 def rss_after_requests(url: str, body_file: Path, content_type: str, session_id: int, target: int,
                        concurrency: int = 16, headers: dict[str, str] | None = None,
-                       max_seconds: float = 1200.0) -> dict:
+                       max_seconds: float = 1200.0, first_chunk_s: int = 5) -> dict:
     """Send at least `target` requests at `concurrency`; return RSS/PSS before and after, and the growth."""
     before = processes.memory(session_id)
     sent = errors = 0
     started = time.monotonic()
-    chunk = 5  # seconds (wrk takes whole seconds); the first chunk measures the rate
+    chunk = first_chunk_s  # seconds (wrk takes whole seconds); the first chunk measures the rate
     while sent < target and time.monotonic() - started < max_seconds:
         point = load.run_wrk(url, body_file, content_type, concurrency, chunk, headers=headers)
         sent += point.requests
