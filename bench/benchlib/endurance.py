@@ -41,3 +41,18 @@ def rss_after_requests(url: str, body_file: Path, content_type: str, session_id:
         "pss_before_mib": round(before.pss_mib, 1), "pss_after_mib": round(after.pss_mib, 1),
         "rss_growth": round(growth, 4), "ok": sent >= target and growth < GROWTH_BAR and errors == 0,
     }
+
+
+def summary(results: dict, order: list[str]) -> str:
+    """One line on every measured server's RSS growth over its extra requests ("" when none was measured)."""
+    parts = []
+    for name in order:
+        entry = results["servers"].get(name) or {}
+        check = entry.get("endurance")
+        if check:
+            parts.append(f"{entry['title']} {check['rss_before_mib']:.0f} → {check['rss_after_mib']:.0f} MiB "
+                         f"({check['rss_growth'] * 100:+.1f}%{'' if check['ok'] else ', over the bar'})")
+    if not parts:
+        return ""
+    requests = results["settings"].get("endurance_requests", 0)
+    return (f"RSS after {requests:,} more requests at c=16 (bar: growth < {GROWTH_BAR:.0%}): " + "; ".join(parts) + ".")
