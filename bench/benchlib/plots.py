@@ -5,7 +5,10 @@ from pathlib import Path
 
 
 def plot_race(results: dict, order: list[str], title: str, out: Path) -> Path | None:
-    """Write `out` (PNG): requests/s (left) and p99 ms (right, log scale) against concurrency; None if nothing ran."""
+    """Write `out` (PNG): requests/s (left) and p99 ms (right, log scale) against concurrency; None if nothing ran.
+
+    Points with errors (non-2xx or socket errors) are circled in red: their requests/s counts fast refusals.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -20,9 +23,14 @@ def plot_race(results: dict, order: list[str], title: str, out: Path) -> Path | 
     for index, (name, entry) in enumerate(measured):
         levels = [p["concurrency"] for p in entry["points"]]
         style = {"marker": markers[index % len(markers)], "linewidth": 2.2 if name.startswith("modelport") else 1.2,
-                 "linestyle": "--" if name.endswith(("-npy", "-binary")) else "-", "label": entry["title"]}
+                 "linestyle": "--" if name.endswith(("-npy", "-binary")) else "-", "label": entry["title"],
+                 "color": plt.cm.tab20(index % 20)}
         rps_axis.plot(levels, [p["requests_per_s"] for p in entry["points"]], **style)
         p99_axis.plot(levels, [p["p99_ms"] for p in entry["points"]], **style)
+        failed = [p for p in entry["points"] if p.get("errors")]
+        for axis, key in ((rps_axis, "requests_per_s"), (p99_axis, "p99_ms")):
+            axis.scatter([p["concurrency"] for p in failed], [p[key] for p in failed], s=160, facecolors="none",
+                         edgecolors="red", linewidths=1.5, zorder=5)
     for axis, label in ((rps_axis, "requests/s"), (p99_axis, "p99 latency, ms (log)")):
         axis.set_xscale("log", base=2)
         axis.set_xlabel("concurrent connections")
@@ -34,7 +42,7 @@ def plot_race(results: dict, order: list[str], title: str, out: Path) -> Path | 
     rps_axis.legend(fontsize=8, loc="best")
     settings = results["settings"]
     figure.suptitle(f"{title} — run {results['run_id']}, {settings['duration_s']:g} s per point, "
-                    f"{results['machine']['cores']} cores")
+                    f"{results['machine']['cores']} cores (red circle: a point with errors)")
     figure.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out, dpi=110)

@@ -142,6 +142,7 @@ def _launch_torchserve(ctx: Context, port: int) -> Launch:
         "load_models=mnist.mar",
         f"models={json.dumps(models)}",
         "default_workers_per_model=2",
+        "job_queue_size=1000",  # the default 100 answers 503 to part of 256 connections instead of queueing them
         "disable_token_authorization=true",
         "enable_envvars_config=false",
         "install_py_dep_per_model=false",
@@ -164,8 +165,8 @@ _LITSERVE_CONFIG = (f"`LitAPI(max_batch_size={MAX_BATCH}, batch_timeout={MAX_DEL
                     "accelerator=\"cpu\", workers_per_device=2, fast_queue=True)` (2 API-server processes by default), "
                     "one torch thread per worker, log level warning")
 _TORCHSERVE_CONFIG = (f"TorchServe 0.12 (Java 17 front end), custom handler, `minWorkers=maxWorkers=2`, "
-                      f"`batchSize={MAX_BATCH}`, `maxBatchDelay={MAX_DELAY_MS}` ms, token auth off, access and metrics "
-                      "logs at warn, OMP_NUM_THREADS=1 (its CPU performance checklist: workers × threads = cores)")
+                      f"`batchSize={MAX_BATCH}`, `maxBatchDelay={MAX_DELAY_MS}` ms, `job_queue_size=1000`, token auth off, "
+                      "access and metrics logs at warn, OMP_NUM_THREADS=1 (its CPU performance checklist: workers × threads = cores)")
 _TRITON_CONFIG = (f"PyTriton's bundled tritonserver, `max_batch_size={MAX_BATCH}`, dynamic batcher with "
                   "`max_queue_delay_microseconds=0`, 2 model instances, one torch thread")
 _RAY_CONFIG = (f"Ray Serve, local Ray of 2 CPUs without dashboard, 2 replicas × `num_cpus=1`, "
