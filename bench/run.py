@@ -27,7 +27,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import baseline, cpu, load, machine, probe, processes, report  # noqa: E402
+from benchlib import baseline, cpu, endurance, load, machine, plots, probe, processes, report  # noqa: E402
 from benchlib.servers import BENCH, PEERS, SERVERS, Context, Server  # noqa: E402
 
 console = Console() if sys.stdout.isatty() else Console(width=140)
@@ -40,8 +40,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"servers to run, comma or space separated (default all): {', '.join(SERVERS)}")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per load point (default 10)")
     parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds before measuring (default 3)")
-    parser.add_argument("--concurrency", default="1,16,64", help="connection counts (default 1,16,64)")
-    parser.add_argument("--quick", action="store_true", help="2 s per point, 1 s warm-up: for checking the setup")
+    parser.add_argument("--concurrency", default="1,4,16,64,256", help="connection counts (default 1,4,16,64,256)")
+    parser.add_argument("--quick", action="store_true",
+                        help="2 s per point, 1 s warm-up, 5,000 requests for the memory check: for checking the setup")
+    parser.add_argument("--endurance-requests", type=int, default=100_000,
+                        help="requests sent after the points before reading RSS again (default 100000; 0 = skip)")
     parser.add_argument("--model-dir", type=Path, default=BENCH / ".work" / "model",
                         help="folder with model.joblib and sample.json (bench/make_model.py writes it)")
     parser.add_argument("--publish", action=argparse.BooleanOptionalAction, default=None,
@@ -52,6 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.warmup = 2.0, 1.0
+        args.endurance_requests = min(args.endurance_requests, 5000)
     names = [n for n in args.servers.replace(",", " ").split() if n]
     if names == ["all"]:
         names = list(SERVERS)
@@ -105,7 +109,7 @@ def measure(server: Server, ctx: Context, sample: list[float], reference: np.nda
         progress.advance(task, budget)
         return entry
     body = server.body(sample)
-    body_file = ctx.work / "bodies" / f"{server.name}.json"
+    body_file = ctx.work / "bodies" / f"{server.name}.body"
     body_file.parent.mkdir(parents=True, exist_ok=True)
     body_file.write_bytes(body)
     entry["body_bytes"] = len(body)
@@ -120,7 +124,7 @@ def measure(server: Server, ctx: Context, sample: list[float], reference: np.nda
     try:
         cold, gate = probe.wait_first_prediction(
             port, server.path, body, server.content_type, server.parse, reference, started,
-            is_alive=lambda: proc.poll() is None, timeout=server.startup_timeout)
+            is_alive=lambda: proc.poll() is None, timeout=server.startup_timeout, headers=server.headers)
         entry["cold_start_s"] = round(cold, 3)
         entry["gate"] = {"ok": gate.ok, "max_abs_diff": gate.max_abs_diff, "message": gate.message}
         progress.advance(task)
@@ -128,7 +132,7 @@ def measure(server: Server, ctx: Context, sample: list[float], reference: np.nda
         time.sleep(0.5)  # let the other workers finish loading too before the idle reading
         entry["memory_idle"] = vars(processes.memory(proc.pid))
         progress.update(task, description=f"{server.name}: warm-up")
-        load.run_wrk(url, body_file, server.content_type, max(args.levels), args.warmup)
+        load.run_wrk(url, body_file, server.content_type, max(args.levels), args.warmup, headers=server.headers)
         sampler = MemorySampler(proc.pid)
         sampler.start()
         points = []
@@ -136,7 +140,8 @@ def measure(server: Server, ctx: Context, sample: list[float], reference: np.nda
             for level in args.levels:
                 progress.update(task, description=f"{server.name}: c={level}")
                 before = cpu.snapshot(proc.pid)
-                point = load.run_wrk(url, body_file, server.content_type, level, args.duration).as_dict()
+                point = load.run_wrk(url, body_file, server.content_type, level, args.duration,
+                                     headers=server.headers).as_dict()
                 point.update(cpu.usage(before, cpu.snapshot(proc.pid)))
                 points.append(point)
                 progress.advance(task)
@@ -144,10 +149,16 @@ def measure(server: Server, ctx: Context, sample: list[float], reference: np.nda
         finally:
             entry["memory_peak"] = vars(sampler.stop())
         entry["points"] = points
-        after = probe.check(probe.post(port, server.path, body, server.content_type), server.parse, reference)
+        if getattr(args, "endurance_requests", 0) > 0:
+            progress.update(task, description=f"{server.name}: {args.endurance_requests:,} requests for the memory check")
+            entry["endurance"] = endurance.rss_after_requests(url, body_file, server.content_type, proc.pid,
+                                                              args.endurance_requests, headers=server.headers)
+        after = probe.check(probe.post(port, server.path, body, server.content_type, headers=server.headers),
+                            server.parse, reference)
         if not after.ok:
             raise RuntimeError(f"wrong answer after the load: {after.message}")
-        entry["wrk_example"] = " ".join(load.wrk_command(url, body_file, server.content_type, 64, args.duration))
+        entry["wrk_example"] = " ".join(load.wrk_command(url, body_file, server.content_type, 64, args.duration,
+                                                         headers=server.headers))
         entry["ok"] = True
     except Exception as exc:  # one failing server must not stop the others
         entry["error"] = f"{exc}"
@@ -193,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     results = {
         "run_id": run_id, "started_utc": started_utc.strftime("%Y-%m-%d %H:%M"),
         "settings": {"duration_s": args.duration, "warmup_s": args.warmup, "concurrency": args.levels,
-                     "quick": args.quick, "servers": args.names, "wrk_threads": 1},
+                     "endurance_requests": args.endurance_requests, "quick": args.quick, "servers": args.names,
+                     "wrk_threads": 1},
         "machine": machine.machine(), "tools": {"wrk": load.wrk_version()},
         "model": model_meta, "load_start": machine.load_average(), "servers": {},
         "bare_work": baseline.bare_work_ms(model, json.dumps([sample]).encode()),
@@ -227,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"results: {out_file} (and results/latest.json); README table updated")
     else:
         console.print(f"results: {out_file} (not published: partial or quick run; --publish to override)")
+    png = plots.plot_race(results, args.names, "scikit-learn MNIST, one row per request", out_dir / "sklearn.png")
+    console.print(f"plot: {png}")
     failed = [n for n, e in results["servers"].items() if not e["ok"]]
     return 1 if failed else 0
 

@@ -35,16 +35,19 @@ class Point:
 
 
 def wrk_command(url: str, body_file: Path, content_type: str, concurrency: int, seconds: float,
-                authorization: str = "") -> list[str]:
-    """The exact wrk command line for one point (``authorization``: an Authorization header, e.g. for hosting)."""
+                authorization: str = "", headers: dict[str, str] | None = None) -> list[str]:
+    """The exact wrk command line for one point (``authorization``: an Authorization header, e.g. for hosting;
+    ``headers``: more request headers, e.g. Triton's Inference-Header-Content-Length)."""
+    extra = [f"{name}: {value}" for name, value in (headers or {}).items()]
     return ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "--latency", "--timeout", "5s",
-            "-s", str(LUA), url, "--", str(body_file), content_type, *([authorization] if authorization else [])]
+            "-s", str(LUA), url, "--", str(body_file), content_type,
+            *([authorization] if authorization or extra else []), *extra]
 
 
 def run_wrk(url: str, body_file: Path, content_type: str, concurrency: int, seconds: float,
-            authorization: str = "") -> Point:
+            authorization: str = "", headers: dict[str, str] | None = None) -> Point:
     """Run wrk once and return the measured point; RuntimeError when wrk fails."""
-    command = wrk_command(url, body_file, content_type, concurrency, seconds, authorization)
+    command = wrk_command(url, body_file, content_type, concurrency, seconds, authorization, headers)
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
     line = next((l for l in done.stdout.splitlines() if l.startswith("WRK_JSON ")), None)
     if done.returncode != 0 or line is None:

@@ -17,11 +17,13 @@ class Reply:
     body: bytes
 
 
-def post(port: int, path: str, body: bytes, content_type: str, timeout: float = 5.0) -> Reply:
-    """POST body to 127.0.0.1:port/path on a fresh connection."""
+def post(port: int, path: str, body: bytes, content_type: str, timeout: float = 5.0,
+         headers: dict[str, str] | None = None) -> Reply:
+    """POST body to 127.0.0.1:port/path on a fresh connection (``headers``: more request headers)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request("POST", path, body=body, headers={"Content-Type": content_type, "Accept": "application/json"})
+        conn.request("POST", path, body=body,
+                     headers={"Content-Type": content_type, "Accept": "application/json", **(headers or {})})
         response = conn.getresponse()
         return Reply(response.status, response.read())
     finally:
@@ -58,7 +60,8 @@ def check(reply: Reply, parse: Callable[[bytes], list[float]] | None, reference:
 
 def wait_first_prediction(port: int, path: str, body: bytes, content_type: str,
                           parse: Callable[[bytes], list[float]] | None, reference: np.ndarray,
-                          started: float, is_alive: Callable[[], bool], timeout: float) -> tuple[float, GateResult]:
+                          started: float, is_alive: Callable[[], bool], timeout: float,
+                          headers: dict[str, str] | None = None) -> tuple[float, GateResult]:
     """Send the real request until it answers correctly; return (seconds since `started`, gate result).
 
     Raises RuntimeError when the process dies or the timeout passes first.
@@ -69,7 +72,7 @@ def wait_first_prediction(port: int, path: str, body: bytes, content_type: str,
         if not is_alive():
             raise RuntimeError(f"server exited before its first prediction (last: {last})")
         try:
-            reply = post(port, path, body, content_type, timeout=10.0)
+            reply = post(port, path, body, content_type, timeout=10.0, headers=headers)
         except OSError as exc:
             last = f"{type(exc).__name__}: {exc}"
             time.sleep(0.01)

@@ -7,6 +7,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from . import endurance
+
 BAR_RATIO = 1.2
 BAR_P50_C1_MS = 0.25
 README_START = "<!-- results:start -->"
@@ -107,6 +109,8 @@ def print_table(results: dict, order: list[str], peers: list[str], console: Cons
             f"{mem.get('rss_mib', 0):.0f}" if first else "", f"{mem.get('pss_mib', 0):.0f}" if first else "",
             f"{entry['cold_start_s']:.2f}" if first else "", _others(point))
     console.print(table)
+    if endurance.summary(results, order):
+        console.print(endurance.summary(results, order))
     console.print("others' CPU: cores busy with work other than this server, wrk and the runner during the point "
                   "(0 = quiet machine)")
     for name in order:
@@ -166,6 +170,8 @@ def markdown_table(results: dict, order: list[str], peers: list[str]) -> str:
         entry = results["servers"].get(name)
         if entry:
             versions.append(f"{entry['title']}: " + ", ".join(f"{k} {v}" for k, v in entry["versions"].items()))
+    memory = endurance.summary(results, order)
+    lines += ["", memory] if memory else []
     lines += ["", "Versions: " + "; ".join(versions) + f"; {results['tools']['wrk']}; {machine['java']}."]
     return "\n".join(lines)
 

@@ -78,6 +78,7 @@ class Server:
     launch: Callable[[Context, int], Launch]
     startup_timeout: float = 180.0
     notes: list[str] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)  # request headers beyond Content-Type and Accept
 
     @property
     def python(self) -> Path:

@@ -1,6 +1,7 @@
 -- POST one fixed body on every request; count non-2xx responses; print a JSON summary line.
--- Usage: wrk -t1 -cN -dDs --latency -s post.lua URL -- BODY_FILE CONTENT_TYPE [AUTHORIZATION]
--- (AUTHORIZATION: e.g. "Bearer TOKEN" for modelport hosting, which answers only requests with its token)
+-- Usage: wrk -t1 -cN -dDs --latency -s post.lua URL -- BODY_FILE CONTENT_TYPE [AUTHORIZATION] ["Name: value" ...]
+-- (AUTHORIZATION: e.g. "Bearer TOKEN" for modelport hosting, which answers only requests with its token, or "";
+-- more headers after it, e.g. Triton's "Inference-Header-Content-Length: 120" for its binary tensor bodies)
 local threads = {}
 
 function setup(thread)
@@ -16,6 +17,12 @@ function init(args)
    wrk.headers["Accept"] = "application/json"
    if args[3] ~= nil and args[3] ~= "" then
       wrk.headers["Authorization"] = args[3]
+   end
+   for i = 4, #args do
+      local name, value = args[i]:match("^([^:]+):%s*(.*)$")
+      if name then
+         wrk.headers[name] = value
+      end
    end
    non2xx = 0
 end
