@@ -170,6 +170,43 @@ def measure(server: Server, ctx: Context, sample: list[float], reference: np.nda
     return entry
 
 
+def race_results(args, run_id: str, started_utc: datetime, model_meta: dict, bare_work: dict, **head) -> dict:
+    """The start of a race's report: ``head`` fields, the run, its settings, the machine, the tools, the model,
+    the load now and the bare work (no server); ``servers`` is filled by :func:`measure_all`."""
+    return {
+        **head, "run_id": run_id, "started_utc": started_utc.strftime("%Y-%m-%d %H:%M"),
+        "settings": {"duration_s": args.duration, "warmup_s": args.warmup, "concurrency": args.levels,
+                     "endurance_requests": args.endurance_requests, "quick": args.quick, "servers": args.names,
+                     "wrk_threads": 1},
+        "machine": machine.machine(), "tools": {"wrk": load.wrk_version()},
+        "model": model_meta, "load_start": machine.load_average(), "servers": {}, "bare_work": bare_work,
+    }
+
+
+def announce(results: dict, args, work: str) -> None:
+    """Say what is about to run, and warn when the machine is busy (noisy numbers)."""
+    if results["load_start"][0] >= 1.0:
+        console.print(f"[yellow]the machine is busy (1-minute load {results['load_start'][0]} with "
+                      f"{results['machine']['cores']} cores): expect noisy numbers[/yellow]")
+    console.print(f"load average now {results['load_start']} on {results['machine']['cores']} cores; "
+                  f"{args.duration:g} s per point; servers: {', '.join(args.names)}; the bare work "
+                  f"({work}, no server) takes {results['bare_work']['p50_ms']:.3f} ms")
+
+
+def measure_all(servers: dict[str, Server], results: dict, ctx: Context, sample, reference: np.ndarray, args) -> None:
+    """Measure every selected server in turn, alone, with a progress bar; entries go to ``results["servers"]``."""
+    steps = len(args.names) * (len(args.levels) + 1)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task("starting", total=steps)
+        for name in args.names:
+            entry = measure(servers[name], ctx, sample, reference, args, progress, task)
+            results["servers"][name] = entry
+            status = "[green]ok[/green]" if entry["ok"] else f"[red]failed[/red]: {entry.get('error')}"
+            progress.console.print(f"{servers[name].title}: {status}")
+    results["load_end"] = machine.load_average()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; exit 1 when a server failed, else 0 (the bar verdict is printed)."""
     args = parse_args(argv)
@@ -201,31 +238,10 @@ def main(argv: list[str] | None = None) -> int:
     run_id = started_utc.strftime("%Y%m%d-%H%M%S")
     full = set(args.names) == set(SERVERS) and not args.quick and args.duration >= 10
     publish = full if args.publish is None else args.publish
-    results = {
-        "run_id": run_id, "started_utc": started_utc.strftime("%Y-%m-%d %H:%M"),
-        "settings": {"duration_s": args.duration, "warmup_s": args.warmup, "concurrency": args.levels,
-                     "endurance_requests": args.endurance_requests, "quick": args.quick, "servers": args.names,
-                     "wrk_threads": 1},
-        "machine": machine.machine(), "tools": {"wrk": load.wrk_version()},
-        "model": model_meta, "load_start": machine.load_average(), "servers": {},
-        "bare_work": baseline.bare_work_ms(model, json.dumps([sample]).encode()),
-    }
-    if results["load_start"][0] >= 1.0:
-        console.print(f"[yellow]the machine is busy (1-minute load {results['load_start'][0]} with "
-                      f"{results['machine']['cores']} cores): expect noisy numbers[/yellow]")
-    console.print(f"load average now {results['load_start']} on {results['machine']['cores']} cores; "
-                  f"{args.duration:g} s per point; servers: {', '.join(args.names)}; the bare work "
-                  f"(json.loads + predict_proba + json.dumps, no server) takes {results['bare_work']['p50_ms']:.3f} ms")
-    steps = len(args.names) * (len(args.levels) + 1)
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=console) as progress:
-        task = progress.add_task("starting", total=steps)
-        for name in args.names:
-            entry = measure(SERVERS[name], ctx, sample, reference, args, progress, task)
-            results["servers"][name] = entry
-            status = "[green]ok[/green]" if entry["ok"] else f"[red]failed[/red]: {entry.get('error')}"
-            progress.console.print(f"{SERVERS[name].title}: {status}")
-    results["load_end"] = machine.load_average()
+    results = race_results(args, run_id, started_utc, model_meta,
+                           baseline.bare_work_ms(model, json.dumps([sample]).encode()))
+    announce(results, args, "json.loads + predict_proba + json.dumps")
+    measure_all(SERVERS, results, ctx, sample, reference, args)
     results["bar"] = report.bar_verdict(results, PEERS)
 
     report.print_table(results, args.names, PEERS, console)

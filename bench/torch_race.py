@@ -19,14 +19,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import load, machine, plots, torch_report  # noqa: E402
+from benchlib import plots, torch_report  # noqa: E402
 from benchlib.servers import BENCH, Context  # noqa: E402
 from benchlib.torch_servers import TORCH_PEERS, TORCH_SERVERS  # noqa: E402
-from run import console, measure  # noqa: E402
+from run import announce, console, measure_all, race_results  # noqa: E402
 
 LEVELS = "1,4,16,64,256"
 
@@ -129,28 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     run_id = started_utc.strftime("%Y%m%d-%H%M%S")
     full = set(args.names) == set(TORCH_SERVERS) and not args.quick and args.duration >= 10
     publish = full if args.publish is None else args.publish
-    results = {
-        "race": "pytorch-cnn", "run_id": run_id, "started_utc": started_utc.strftime("%Y-%m-%d %H:%M"),
-        "settings": {"duration_s": args.duration, "warmup_s": args.warmup, "concurrency": args.levels,
-                     "endurance_requests": args.endurance_requests, "quick": args.quick, "servers": args.names,
-                     "wrk_threads": 1},
-        "machine": machine.machine(), "tools": {"wrk": load.wrk_version()},
-        "model": json.loads((args.model_dir / "meta.json").read_text()), "load_start": machine.load_average(),
-        "servers": {}, "bare_work": bare_work_ms(args.model_dir, json.dumps({"pixels": sample}).encode()),
-    }
-    console.print(f"load average now {results['load_start']} on {results['machine']['cores']} cores; "
-                  f"{args.duration:g} s per point; servers: {', '.join(args.names)}; the bare work "
-                  f"(json.loads + forward pass + json.dumps, no server) takes {results['bare_work']['p50_ms']:.3f} ms")
-    steps = len(args.names) * (len(args.levels) + 1)
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=console) as progress:
-        task = progress.add_task("starting", total=steps)
-        for name in args.names:
-            entry = measure(TORCH_SERVERS[name], ctx, sample, reference, args, progress, task)
-            results["servers"][name] = entry
-            status = "[green]ok[/green]" if entry["ok"] else f"[red]failed[/red]: {entry.get('error')}"
-            progress.console.print(f"{TORCH_SERVERS[name].title}: {status}")
-    results["load_end"] = machine.load_average()
+    results = race_results(args, run_id, started_utc, json.loads((args.model_dir / "meta.json").read_text()),
+                           bare_work_ms(args.model_dir, json.dumps({"pixels": sample}).encode()), race="pytorch-cnn")
+    announce(results, args, "json.loads + forward pass + json.dumps")
+    measure_all(TORCH_SERVERS, results, ctx, sample, reference, args)
     results["bar"] = torch_report.bar_verdict(results, TORCH_PEERS)
 
     torch_report.print_table(results, args.names, TORCH_PEERS, console)

@@ -82,10 +82,18 @@ def test_stop_ends_the_whole_family_including_escaped_processes(tmp_path):
         time.sleep(60)
     """))
     proc = processes.start(processes.Launch([sys.executable, str(script)], {}, tmp_path), tmp_path / "log")
+    # settled when both sleepers run and the orphan's parent has exited (for a moment there are 4, or 3 others)
     deadline = time.monotonic() + 10
-    while len(processes.session_processes(proc.pid)) < 3 and time.monotonic() < deadline:
+    family = []
+    while time.monotonic() < deadline:
+        family = processes.session_processes(proc.pid)
+        try:
+            sleepers = [m for m in family if m.pid != proc.pid and m.cmdline()[-1:] == ["import time; time.sleep(60)"]]
+        except psutil.Error:  # one exited while we looked
+            sleepers = []
+        if len(family) == 3 and len(sleepers) == 2:
+            break
         time.sleep(0.05)
-    family = processes.session_processes(proc.pid)
     assert len(family) == 3
     assert processes.memory(proc.pid).rss_mib > 0
     processes.stop(proc, grace_seconds=5)
