@@ -33,11 +33,11 @@ from benchlib.servers import BENCH, PEERS, SERVERS, Context, Server  # noqa: E40
 console = Console() if sys.stdout.isatty() else Console(width=140)
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Command-line options (see --help)."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def race_parser(description: str, servers: dict, model_dir: Path, model_help: str) -> argparse.ArgumentParser:
+    """The options every race takes (servers, durations, levels, memory check, model folder, publishing)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--servers", default="all",
-                        help=f"servers to run, comma or space separated (default all): {', '.join(SERVERS)}")
+                        help=f"servers to run, comma or space separated (default all): {', '.join(servers)}")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per load point (default 10)")
     parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds before measuring (default 3)")
     parser.add_argument("--concurrency", default="1,4,16,64,256", help="connection counts (default 1,4,16,64,256)")
@@ -45,26 +45,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="2 s per point, 1 s warm-up, 5,000 requests for the memory check: for checking the setup")
     parser.add_argument("--endurance-requests", type=int, default=100_000,
                         help="requests sent after the points before reading RSS again (default 100000; 0 = skip)")
-    parser.add_argument("--model-dir", type=Path, default=BENCH / ".work" / "model",
-                        help="folder with model.joblib and sample.json (bench/make_model.py writes it)")
+    parser.add_argument("--model-dir", type=Path, default=model_dir, help=model_help)
     parser.add_argument("--publish", action=argparse.BooleanOptionalAction, default=None,
                         help="write bench/results/ and the README table (default: only for full runs)")
     parser.add_argument("--report", type=Path, metavar="RESULTS_JSON",
                         help="measure nothing: print the table of an earlier results file and rewrite the "
                              "README table from it (with --publish)")
+    return parser
+
+
+def race_args(parser: argparse.ArgumentParser, servers: dict, argv: list[str] | None) -> argparse.Namespace:
+    """Parse, apply --quick, and resolve ``names`` (the servers, in order) and ``levels`` (the concurrencies)."""
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.warmup = 2.0, 1.0
         args.endurance_requests = min(args.endurance_requests, 5000)
     names = [n for n in args.servers.replace(",", " ").split() if n]
     if names == ["all"]:
-        names = list(SERVERS)
-    unknown = [n for n in names if n not in SERVERS]
+        names = list(servers)
+    unknown = [n for n in names if n not in servers]
     if unknown:
-        parser.error(f"unknown server(s) {', '.join(unknown)}; known: {', '.join(SERVERS)}")
+        parser.error(f"unknown server(s) {', '.join(unknown)}; known: {', '.join(servers)}")
     args.names = names
     args.levels = [int(c) for c in args.concurrency.replace(",", " ").split()]
     return args
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options (see --help)."""
+    parser = race_parser(__doc__, SERVERS, BENCH / ".work" / "model",
+                         "folder with model.joblib and sample.json (bench/make_model.py writes it)")
+    return race_args(parser, SERVERS, argv)
 
 
 class MemorySampler(threading.Thread):

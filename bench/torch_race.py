@@ -25,43 +25,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import plots, torch_report  # noqa: E402
 from benchlib.servers import BENCH, Context  # noqa: E402
 from benchlib.torch_servers import TORCH_PEERS, TORCH_SERVERS  # noqa: E402
-from run import announce, console, measure_all, race_results  # noqa: E402
-
-LEVELS = "1,4,16,64,256"
-
+from run import announce, console, measure_all, race_args, race_parser, race_results  # noqa: E402
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Command-line options (see --help)."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--servers", default="all",
-                        help=f"servers to run, comma or space separated (default all): {', '.join(TORCH_SERVERS)}")
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per load point (default 10)")
-    parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds before measuring (default 3)")
-    parser.add_argument("--concurrency", default=LEVELS, help=f"connection counts (default {LEVELS})")
-    parser.add_argument("--endurance-requests", type=int, default=100_000,
-                        help="requests sent after the points before reading RSS again (default 100000; 0 = skip)")
-    parser.add_argument("--quick", action="store_true",
-                        help="2 s per point, 1 s warm-up, 5,000 requests for the memory check: for checking the setup")
-    parser.add_argument("--model-dir", type=Path, default=BENCH / ".work" / "torch-model",
-                        help="folder bench/make_torch_model.py writes (model.tar.gz, sample, reference)")
-    parser.add_argument("--publish", action=argparse.BooleanOptionalAction, default=None,
-                        help="write bench/results/ and the README section (default: only for full runs)")
-    parser.add_argument("--report", type=Path, metavar="RESULTS_JSON",
-                        help="measure nothing: print an earlier results file (and with --publish rewrite the README "
-                             "section and the plot from it)")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.duration, args.warmup = 2.0, 1.0
-        args.endurance_requests = min(args.endurance_requests, 5000)
-    names = [n for n in args.servers.replace(",", " ").split() if n]
-    if names == ["all"]:
-        names = list(TORCH_SERVERS)
-    unknown = [n for n in names if n not in TORCH_SERVERS]
-    if unknown:
-        parser.error(f"unknown server(s) {', '.join(unknown)}; known: {', '.join(TORCH_SERVERS)}")
-    args.names = names
+    """Command-line options (see --help): the races' common ones (run.race_parser)."""
+    parser = race_parser(__doc__, TORCH_SERVERS, BENCH / ".work" / "torch-model",
+                         "folder bench/make_torch_model.py writes (model.tar.gz, sample, reference)")
+    args = race_args(parser, TORCH_SERVERS, argv)
     args.model_dir = args.model_dir.resolve()  # the servers run in scratch folders of their own
-    args.levels = [int(c) for c in args.concurrency.replace(",", " ").split()]
     return args
 
 
