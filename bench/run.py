@@ -27,7 +27,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import baseline, cpu, endurance, load, machine, plots, probe, processes, report  # noqa: E402
+from benchlib import baseline, cpu, endurance, load, machine, plots, probe, processes, report, rounds  # noqa: E402
 from benchlib.servers import BENCH, PEERS, SERVERS, Context, Server  # noqa: E402
 
 console = Console() if sys.stdout.isatty() else Console(width=140)
@@ -41,8 +41,12 @@ def race_parser(description: str, servers: dict, model_dir: Path, model_help: st
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per load point (default 10)")
     parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds before measuring (default 3)")
     parser.add_argument("--concurrency", default="1,4,16,64,256", help="connection counts (default 1,4,16,64,256)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds; every server runs once per round, taking turns, and each figure is the "
+                             "median of the rounds (default 3)")
     parser.add_argument("--quick", action="store_true",
-                        help="2 s per point, 1 s warm-up, 5,000 requests for the memory check: for checking the setup")
+                        help="1 round, 2 s per point, 1 s warm-up, 5,000 requests for the memory check: "
+                             "for checking the setup")
     parser.add_argument("--endurance-requests", type=int, default=100_000,
                         help="requests sent after the points before reading RSS again (default 100000; 0 = skip)")
     parser.add_argument("--model-dir", type=Path, default=model_dir, help=model_help)
@@ -57,8 +61,10 @@ def race_parser(description: str, servers: dict, model_dir: Path, model_help: st
 def race_args(parser: argparse.ArgumentParser, servers: dict, argv: list[str] | None) -> argparse.Namespace:
     """Parse, apply --quick, and resolve ``names`` (the servers, in order) and ``levels`` (the concurrencies)."""
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     if args.quick:
-        args.duration, args.warmup = 2.0, 1.0
+        args.duration, args.warmup, args.rounds = 2.0, 1.0, 1
         args.endurance_requests = min(args.endurance_requests, 5000)
     names = [n for n in args.servers.replace(",", " ").split() if n]
     if names == ["all"]:
@@ -109,8 +115,9 @@ def log_tail(path: Path, lines: int = 15) -> str:
 
 
 def measure(server: Server, ctx: Context, sample: list[float], reference: np.ndarray, args,
-            progress: Progress, task) -> dict:
-    """Start one server, gate it, load it at every concurrency, stop it; return its results entry."""
+            progress: Progress, task, memory_check: bool = True) -> dict:
+    """Start one server, gate it, load it at every concurrency, (``memory_check``) send the memory check's
+    requests, stop it; return its results entry for this round."""
     entry: dict = {"title": server.title, "config": server.config, "notes": server.notes,
                    "path": server.path, "ok": False}
     budget, used = len(args.levels) + 1, 0  # progress steps of this server: gate + one per load point
@@ -160,7 +167,7 @@ def measure(server: Server, ctx: Context, sample: list[float], reference: np.nda
         finally:
             entry["memory_peak"] = vars(sampler.stop())
         entry["points"] = points
-        if getattr(args, "endurance_requests", 0) > 0:
+        if memory_check and getattr(args, "endurance_requests", 0) > 0:
             progress.update(task, description=f"{server.name}: {args.endurance_requests:,} requests for the memory check")
             entry["endurance"] = endurance.rss_after_requests(url, body_file, server.content_type, proc.pid,
                                                               args.endurance_requests, headers=server.headers)
@@ -188,6 +195,7 @@ def race_results(args, run_id: str, started_utc: datetime, model_meta: dict, bar
         **head, "run_id": run_id, "started_utc": started_utc.strftime("%Y-%m-%d %H:%M"),
         "settings": {"duration_s": args.duration, "warmup_s": args.warmup, "concurrency": args.levels,
                      "endurance_requests": args.endurance_requests, "quick": args.quick, "servers": args.names,
+                     "rounds": args.rounds,
                      "wrk_threads": 1},
         "machine": machine.machine(), "tools": {"wrk": load.wrk_version()},
         "model": model_meta, "load_start": machine.load_average(), "servers": {}, "bare_work": bare_work,
@@ -200,21 +208,28 @@ def announce(results: dict, args, work: str) -> None:
         console.print(f"[yellow]the machine is busy (1-minute load {results['load_start'][0]} with "
                       f"{results['machine']['cores']} cores): expect noisy numbers[/yellow]")
     console.print(f"load average now {results['load_start']} on {results['machine']['cores']} cores; "
-                  f"{args.duration:g} s per point; servers: {', '.join(args.names)}; the bare work "
-                  f"({work}, no server) takes {results['bare_work']['p50_ms']:.3f} ms")
+                  f"{args.rounds} round(s) of {args.duration:g} s per point; servers: {', '.join(args.names)}; "
+                  f"the bare work ({work}, no server) takes {results['bare_work']['p50_ms']:.3f} ms")
 
 
 def measure_all(servers: dict[str, Server], results: dict, ctx: Context, sample, reference: np.ndarray, args) -> None:
-    """Measure every selected server in turn, alone, with a progress bar; entries go to ``results["servers"]``."""
-    steps = len(args.names) * (len(args.levels) + 1)
+    """Measure every selected server ``args.rounds`` times, the servers taking turns in each round (rotated),
+    with a progress bar; each server's rounds are folded into one entry of medians (:mod:`benchlib.rounds`)
+    in ``results["servers"]``. The memory check runs in the last round only."""
+    steps = args.rounds * len(args.names) * (len(args.levels) + 1)
+    by_server: dict[str, list[dict]] = {name: [] for name in args.names}
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console) as progress:
         task = progress.add_task("starting", total=steps)
-        for name in args.names:
-            entry = measure(servers[name], ctx, sample, reference, args, progress, task)
-            results["servers"][name] = entry
-            status = "[green]ok[/green]" if entry["ok"] else f"[red]failed[/red]: {entry.get('error')}"
-            progress.console.print(f"{servers[name].title}: {status}")
+        for round_index in range(args.rounds):
+            last_round = round_index == args.rounds - 1
+            for name in rounds.turn_order(args.names, round_index):
+                entry = measure(servers[name], ctx, sample, reference, args, progress, task, memory_check=last_round)
+                by_server[name].append(entry)
+                status = "[green]ok[/green]" if entry["ok"] else f"[red]failed[/red]: {entry.get('error')}"
+                progress.console.print(f"round {round_index + 1}/{args.rounds} {servers[name].title}: {status}")
+    for name in args.names:
+        results["servers"][name] = rounds.fold(by_server[name])
     results["load_end"] = machine.load_average()
 
 
@@ -247,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx = Context(work=work, model_dir=args.model_dir)
     started_utc = datetime.now(timezone.utc)
     run_id = started_utc.strftime("%Y%m%d-%H%M%S")
-    full = set(args.names) == set(SERVERS) and not args.quick and args.duration >= 10
+    full = set(args.names) == set(SERVERS) and not args.quick and args.duration >= 10 and args.rounds >= 3
     publish = full if args.publish is None else args.publish
     results = race_results(args, run_id, started_utc, model_meta,
                            baseline.bare_work_ms(model, json.dumps([sample]).encode()))

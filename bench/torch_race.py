@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx = Context(work=work, model_dir=args.model_dir)
     started_utc = datetime.now(timezone.utc)
     run_id = started_utc.strftime("%Y%m%d-%H%M%S")
-    full = set(args.names) == set(TORCH_SERVERS) and not args.quick and args.duration >= 10
+    full = set(args.names) == set(TORCH_SERVERS) and not args.quick and args.duration >= 10 and args.rounds >= 3
     publish = full if args.publish is None else args.publish
     results = race_results(args, run_id, started_utc, json.loads((args.model_dir / "meta.json").read_text()),
                            bare_work_ms(args.model_dir, json.dumps({"pixels": sample}).encode()), race="pytorch-cnn")

@@ -92,7 +92,8 @@ def _others(point: dict) -> str:
 
 def print_table(results: dict, order: list[str], peers: list[str], console: Console) -> None:
     """The results as a rich table, then the bar verdict."""
-    table = Table(title=f"one-row JSON predict_proba, wrk -t1, {results['settings']['duration_s']:g} s per point")
+    table = Table(title=f"one-row JSON predict_proba, wrk -t1, {rounds_phrase(results['settings'])}"
+                        f"{results['settings']['duration_s']:g} s per point")
     for column in ("server", "c", "req/s", "vs best peer", "p50 ms", "p99 ms", "errors", "RSS MiB",
                    "PSS MiB", "cold start s", "others' CPU"):
         table.add_column(column, justify="left" if column == "server" else "right")
@@ -128,12 +129,18 @@ def print_table(results: dict, order: list[str], peers: list[str], console: Cons
         console.print("[yellow]bar not evaluated[/yellow]: " + "; ".join(verdict.get("reasons", [])))
 
 
+def rounds_phrase(settings: dict) -> str:
+    """"median of 3 rounds of " for a run of several rounds (older results files have no rounds: one)."""
+    count = settings.get("rounds", 1)
+    return f"median of {count} rounds of " if count > 1 else ""
+
+
 def markdown_table(results: dict, order: list[str], peers: list[str]) -> str:
     """The results as a Markdown table with a short header (load, settings, verdict)."""
     settings, machine = results["settings"], results["machine"]
     lines = [
         f"Run `{results['run_id']}` ({results['started_utc']} UTC) on {machine['cpu']}, {machine['cores']} cores, "
-        f"{machine['memory_gib']} GiB, Linux {machine['kernel']}; {settings['duration_s']:g} s per point after "
+        f"{machine['memory_gib']} GiB, Linux {machine['kernel']}; {rounds_phrase(settings)}{settings['duration_s']:g} s per point after "
         f"{settings['warmup_s']:g} s warm-up; load average at start {results['load_start']}, at end "
         f"{results['load_end']}. The bare work in one process (json.loads + predict_proba + json.dumps, "
         f"no server) takes {results['bare_work']['p50_ms']:.3f} ms (median)."

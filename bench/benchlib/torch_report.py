@@ -12,6 +12,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from .report import rounds_phrase
+
 BAR_C64_RATIO = 2.0
 BAR_C1_RATIO = 1.5
 BAR_BATCH_P50_MS = 0.03
@@ -129,7 +131,8 @@ def verdict_line(results: dict) -> str:
 
 def print_table(results: dict, order: list[str], peers: list[str], console: Console) -> None:
     """The results as a rich table, then the verdict."""
-    table = Table(title=f"PyTorch CNN, one digit per request, wrk -t1, {results['settings']['duration_s']:g} s per point")
+    table = Table(title=f"PyTorch CNN, one digit per request, wrk -t1, "
+                       f"{rounds_phrase(results['settings'])}{results['settings']['duration_s']:g} s per point")
     for column in COLUMNS:
         table.add_column(column, justify="left" if column == "server" else "right")
     for row in rows(results, order, peers):
@@ -147,7 +150,7 @@ def markdown_table(results: dict, order: list[str], peers: list[str]) -> str:
     settings, machine = results["settings"], results["machine"]
     lines = [
         f"Run `{results['run_id']}` ({results['started_utc']} UTC) on {machine['cpu']}, {machine['cores']} cores; "
-        f"{settings['duration_s']:g} s per point after {settings['warmup_s']:g} s warm-up; "
+        f"{rounds_phrase(settings)}{settings['duration_s']:g} s per point after {settings['warmup_s']:g} s warm-up; "
         f"{settings.get('endurance_requests', 0):,} more requests before the second RSS reading; load average at start "
         f"{results['load_start']}, at end {results['load_end']}. The bare work in one process (json.loads, the "
         f"forward pass on one digit, softmax, json.dumps; one torch thread) takes {results['bare_work']['p50_ms']:.3f} ms "
