@@ -36,7 +36,7 @@ def hosting_environment(url: Optional[str] = None) -> dict[str, str]:
 
 def env(
     shell: str = typer.Option("sh", "--shell", help="Syntax of the lines: sh (bash, zsh), fish or powershell."),
-    url: Optional[str] = typer.Option(None, help="Hosting URL [env MODELPORT_HOSTING_URL; default http://127.0.0.1:8001]."),
+    url: Optional[str] = typer.Option(None, help="Hosting URL \\[env MODELPORT_HOSTING_URL; default http://127.0.0.1:8001]."),
 ) -> None:
     """Print the variables that point the SageMaker SDK, boto3 and the AWS CLI at modelport hosting.
 

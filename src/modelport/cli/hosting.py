@@ -19,7 +19,7 @@ import typer
 
 from modelport.hosting.deploy import INSTANCE_TYPE
 
-URL_HELP = "Hosting URL [env MODELPORT_HOSTING_URL; default http://127.0.0.1:8001]."
+URL_HELP = "Hosting URL \\[env MODELPORT_HOSTING_URL; default http://127.0.0.1:8001]."
 
 
 def _console():
@@ -84,11 +84,11 @@ hosting_app = typer.Typer(
 @hosting_app.callback()
 def hosting(
     ctx: typer.Context,
-    host: Optional[str] = typer.Option(None, help="Address to bind [env MODELPORT_HOSTING_HOST; default 127.0.0.1]. "
+    host: Optional[str] = typer.Option(None, help="Address to bind \\[env MODELPORT_HOSTING_HOST; default 127.0.0.1]. "
                                        "Anything but loopback needs --allow-remote and MODELPORT_HOSTING_TOKEN."),
-    port: Optional[int] = typer.Option(None, help="Port of the control and runtime APIs [env MODELPORT_HOSTING_PORT; default 8001]."),
+    port: Optional[int] = typer.Option(None, help="Port of the control and runtime APIs \\[env MODELPORT_HOSTING_PORT; default 8001]."),
     allow_remote: bool = typer.Option(False, "--allow-remote", help="Listen beyond loopback and accept any Host "
-                                      "header [env MODELPORT_HOSTING_ALLOW_REMOTE]; needs MODELPORT_HOSTING_TOKEN."),
+                                      "header \\[env MODELPORT_HOSTING_ALLOW_REMOTE]; needs MODELPORT_HOSTING_TOKEN."),
 ) -> None:
     """Run the local SageMaker: SageMaker's control API and Runtime API on one port.
 

@@ -47,7 +47,7 @@ def fetch_command(
 def train_command(
     name: str = typer.Argument(..., help="Model to train: mnist-sklearn, mnist-pytorch, sentiment or chat."),
     out: Path | None = typer.Option(
-        None, "--out", "-o", help="Folder for artifacts/, metrics.json and model.tar.gz [default: MODELPORT_HOME/trained/NAME]."
+        None, "--out", "-o", help="Folder for artifacts/, metrics.json and model.tar.gz \\[default: MODELPORT_HOME/trained/NAME]."
     ),
     fast: bool = typer.Option(False, "--fast", help="Train on a small subset in seconds (for tests; misses the bars)."),
     seed: int = typer.Option(0, "--seed", help="Training seed; the same seed gives the same model."),

@@ -30,13 +30,13 @@ def transform(
     accept: Optional[str] = typer.Option(None, "--accept", "-a", help="Accept: the output type asked of the model."),
     split: str = typer.Option("line", help="SplitType: 'line' (one record per line) or 'none' (one request per object)."),
     strategy: Optional[str] = typer.Option(None, help="BatchStrategy: 'multi' (as many records per request as fit "
-                                           "in --max-payload) or 'single' [default: the container's, else multi]."),
+                                           "in --max-payload) or 'single' \\[default: the container's, else multi]."),
     max_payload: Optional[int] = typer.Option(None, "--max-payload", min=0, max=100, help="MaxPayloadInMB per request "
-                                              "[default: the container's, else 6]."),
+                                              "\\[default: the container's, else 6]."),
     concurrency: Optional[int] = typer.Option(None, "--concurrency", "-c", min=0, max=100, help="MaxConcurrentTransforms: "
-                                              "requests in flight per instance [default: the container's workers]."),
+                                              "requests in flight per instance \\[default: the container's workers]."),
     assemble: Optional[str] = typer.Option(None, help="AssembleWith: 'line' (a newline after each answer) or 'none' "
-                                           "[default: line when --split line]."),
+                                           "\\[default: line when --split line]."),
     gzip: bool = typer.Option(False, "--gzip", help="CompressionType Gzip: every input object is gzip-compressed."),
     manifest: bool = typer.Option(False, "--manifest", help="--input is a manifest file ([{\"prefix\": ...}, \"name\", ...])."),
     input_filter: Optional[str] = typer.Option(None, help="DataProcessing.InputFilter, a JSONPath such as '$[1:]'."),
@@ -45,7 +45,7 @@ def transform(
     instances: int = typer.Option(1, "--instances", "-n", min=1, help="InstanceCount: runtime processes to run."),
     instance_type: str = typer.Option(INSTANCE_TYPE, help="InstanceType recorded with the job."),
     env: List[str] = typer.Option([], "--env", help="KEY=VALUE for the job's Environment (repeatable)."),
-    job_name: Optional[str] = typer.Option(None, "--job-name", help="TransformJobName [default: transform-<time>]."),
+    job_name: Optional[str] = typer.Option(None, "--job-name", help="TransformJobName \\[default: transform-<time>]."),
     wait: bool = typer.Option(True, help="Watch the job until it ends (Ctrl-C stops it)."),
     url: Optional[str] = typer.Option(None, help=URL_HELP),
 ) -> None:
