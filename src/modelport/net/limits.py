@@ -75,8 +75,3 @@ class HttpLimits(ModelportSettings):
         default=64 * 1024 * 1024, ge=0,
         description="MODELPORT_HTTP_LINGER_BYTES: most bytes discarded that way before closing.",
     )
-
-
-def get_http_limits() -> HttpLimits:
-    """The limits from the environment, read now (a server reads them once, when it is built)."""
-    return HttpLimits()
