@@ -3,7 +3,8 @@ and capture files read back as parsed records.
 
 The model answers ``application/json`` ``{"x": [..]}`` with ``{"probabilities": softmax(SCALE * x)}`` (a
 classifier: the argmax is the largest x for SCALE > 0, the smallest for SCALE < 0), and echoes any other body
-with its content type. ``DELAY`` (seconds) makes it slow and ``FAIL`` makes it answer 500.
+with its content type. SCALE is the archive's ``scale.json`` unless the environment sets it; ``DELAY`` (seconds)
+makes it slow and ``FAIL`` makes it answer 500.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ MODEL = '''
 import json, math, os, time
 
 def model_fn(model_dir):
-    return {"scale": float(os.environ.get("SCALE", "1")), "delay": float(os.environ.get("DELAY", "0")),
+    with open(os.path.join(model_dir, "scale.json")) as f:
+        scale = json.load(f)
+    return {"scale": float(os.environ.get("SCALE", scale)), "delay": float(os.environ.get("DELAY", "0")),
             "fail": os.environ.get("FAIL", "")}
 
 def transform_fn(model, data, content_type, accept):
@@ -36,11 +39,12 @@ def transform_fn(model, data, content_type, accept):
 '''
 
 
-def make_capture_archive(root: Path) -> Path:
-    """Pack the model into ``root/model.tar.gz``."""
+def make_capture_archive(root: Path, scale: float = 1.0) -> Path:
+    """Pack the model into ``root/model.tar.gz`` (``scale``: its SCALE unless the environment sets one)."""
     src = root / "src"
     (src / "code").mkdir(parents=True, exist_ok=True)
     (src / "code" / "inference.py").write_text(textwrap.dedent(MODEL))
+    (src / "scale.json").write_text(json.dumps(scale))
     return pack_archive(src, root / "model.tar.gz")
 
 
