@@ -58,7 +58,7 @@ def replay(
         _fail(str(exc))
     candidate = archive or f"endpoint {endpoint}"
     try:
-        with progress(f"replay against {candidate}", total=len(items), unit="requests") as tracker:
+        with progress(f"replay against {candidate}", total=len(items), unit="requests", every=2.0) as tracker:
             def done() -> None:
                 tracker.update(advance=1)
 
