@@ -16,7 +16,7 @@ import random
 import time
 from typing import Any
 
-from modelport.hosting.capture.records import Event
+from modelport.hosting.capture.records import DEFAULT_CONTENT_TYPE, Event
 from modelport.hosting.router import NoTarget, Router
 from modelport.net.upstream import UpstreamError
 
@@ -86,11 +86,9 @@ class ShadowTraffic:
         self._measure(instance, upstream.status, sent)
         if capture is not None and 200 <= upstream.status < 300:
             self.writer.offer(Event(
-                endpoint=capture.endpoint, variant=self.shadow.name, event_id=capture.event_id,
-                inference_id=capture.inference_id, when=capture.when, input_type=capture.input_type,
-                input_body=capture.input_body,
-                output_type=upstream.headers.get("content-type", "application/octet-stream"),
-                output_body=upstream.body, settings=capture.settings))
+                capture.endpoint, self.shadow.name, capture.event_key, capture.inference_id, capture.when,
+                capture.input_type, capture.input_body, upstream.headers.get("content-type", DEFAULT_CONTENT_TYPE),
+                upstream.body, capture.settings))
 
     def _measure(self, instance: Any, status: int, sent: float) -> None:
         self.shadow.count(status >= 500)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import time
-from dataclasses import dataclass
+import uuid
 from typing import Any
 
 import orjson
@@ -28,25 +28,33 @@ EVENT_VERSION = "0"
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 
-@dataclass(frozen=True)
 class Event:
-    """What the invoke path hands over for one captured invocation (formatted later, off the hot path)."""
+    """What the invoke path hands over for one captured invocation (formatted later, off the hot path).
 
-    endpoint: str
-    variant: str
-    event_id: str
-    inference_id: str | None
-    when: float  # epoch seconds
-    input_type: str
-    input_body: bytes
-    output_type: str
-    output_body: bytes
-    settings: CaptureSettings
+    ``event_key`` is 128 random bits, turned into the ``eventId`` UUID only when the record is written: a
+    production event and its shadow copy share it, so their records pair up."""
+
+    __slots__ = ("endpoint", "variant", "event_key", "inference_id", "when", "input_type", "input_body",
+                 "output_type", "output_body", "settings")
+
+    def __init__(self, endpoint: str, variant: str, event_key: int, inference_id: str | None, when: float,
+                 input_type: str, input_body: bytes, output_type: str, output_body: bytes,
+                 settings: CaptureSettings) -> None:
+        self.endpoint, self.variant, self.event_key, self.inference_id, self.when = (
+            endpoint, variant, event_key, inference_id, when)
+        self.input_type, self.input_body, self.output_type, self.output_body = (
+            input_type, input_body, output_type, output_body)
+        self.settings = settings
 
     @property
     def size(self) -> int:
         """Bytes it holds (what the queue's byte bound counts)."""
         return len(self.input_body) + len(self.output_body)
+
+    @property
+    def event_id(self) -> str:
+        """SageMaker's ``eventId``: a UUID (version 4) made of ``event_key``."""
+        return str(uuid.UUID(int=self.event_key, version=4))
 
 
 def inference_time(when: float) -> str:
