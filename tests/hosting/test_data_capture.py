@@ -135,7 +135,7 @@ def test_bad_capture_configs_are_refused_with_what_is_accepted(sm, model, tmp_pa
     assert "captureMode" in refused(CaptureOptions=[{"CaptureMode": "Everything"}])
 
 
-def test_a_full_queue_drops_and_counts_and_a_clean_stop_writes_the_rest(archive_for_stop, tmp_path):
+def test_a_full_queue_drops_and_counts_a_clean_stop_writes_the_rest_and_a_restart_restores(archive_for_stop, tmp_path):
     server = start_hosting(tmp_path / "home", capture_flush_seconds=3600, capture_queue_records=3)
     try:
         sm, rt = clients(server.url)
@@ -151,6 +151,14 @@ def test_a_full_queue_drops_and_counts_and_a_clean_stop_writes_the_rest(archive_
         server.stop()
     found = records(tmp_path / "c")
     assert sorted(r["captureData"]["endpointInput"]["data"] for r in found) == ["0", "1", "2"]
+    server = start_hosting(tmp_path / "home", capture_flush_seconds=3600)  # the endpoint is restored, capturing
+    try:
+        sm, rt = clients(server.url)
+        wait_in_service(sm, "cap-stop")
+        rt.invoke_endpoint(EndpointName="cap-stop", Body=b"after restart", ContentType="text/csv")
+    finally:
+        server.stop()
+    assert "after restart" in [r["captureData"]["endpointInput"]["data"] for r in records(tmp_path / "c")]
 
 
 @pytest.fixture(scope="module")

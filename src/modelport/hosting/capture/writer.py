@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 FILE_CONTENT_TYPE = "application/jsonl"
 MAX_FILE_BYTES = 64 * 1024 * 1024
+WRITE_LINES = 64  # records joined per write
 
 
 def file_uri(destination: str, endpoint: str, variant: str, when: float) -> str:
@@ -73,8 +74,9 @@ class CaptureWriter:
 
     def _drop(self, endpoint: str, variant: str, count: int) -> None:
         self.dropped += count
-        if self.metrics is not None:
-            self.metrics.variant(endpoint, variant).capture_dropped += count
+        series = self.metrics.variants.get((endpoint, variant)) if self.metrics is not None else None
+        if series is not None:  # (not for an endpoint deleted meanwhile: its series are gone)
+            series.capture_dropped += count
 
     # the writer
     async def _run(self) -> None:
@@ -118,7 +120,8 @@ class CaptureWriter:
                     output = OutputFile(places, uri, places.check(uri, "DataCaptureConfig.DestinationS3Uri"),
                                         FILE_CONTENT_TYPE)
                     try:
-                        output.write(b"".join(lines[start:end]))
+                        for first in range(start, end, WRITE_LINES):  # ~1 MB writes, never one copy of the file
+                            output.write(b"".join(lines[first:min(end, first + WRITE_LINES)]))
                         output.commit()
                     except BaseException:
                         output.discard()
