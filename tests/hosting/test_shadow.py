@@ -99,6 +99,7 @@ def test_shadow_report_compares_answers_latency_and_errors(hosting, sm, rt, arch
     assert report["unpaired"] == {"AllTraffic": 0, "Shadow-01": 0}
     shadow, production = report["variants"]["Shadow-01"], report["variants"]["AllTraffic"]
     assert (shadow["invocations"], shadow["error_rate_5xx"], production["error_rate_5xx"]) == (10, 0.0, 0.0)
+    assert (shadow["dropped"], production["dropped"]) == (0, 0)
     assert shadow["p50_ms"] is not None and shadow["p99_ms"] >= shadow["p50_ms"]
     assert len(report["disagreements"]) == 5 and '"probabilities"' in report["disagreements"][0]["shadow"]
     table = subprocess.run([sys.executable, "-m", "modelport", "shadow", "report", "sh-flip"], env=env,

@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 
 from modelport.cli.hosting import URL_HELP, _clients, _fail
+from modelport.cli.shadow import short
 from modelport.hosting.capture.agreement import REL_TOLERANCE
 
 
@@ -84,10 +85,10 @@ def replay(
     console = Console()
     console.print(table)
     for example in result["disagreements"]:
-        console.print(f"  differs {example['eventId']}: input {example['input']!r} → captured "
-                      f"{example['captured']!r}, candidate {example['candidate']!r}", markup=False, highlight=False)
+        console.print(f"  differs {example['eventId']}: captured {short(example['captured'])}, candidate "
+                      f"{short(example['candidate'])}", markup=False, highlight=False)
     for example in result["error_examples"]:
-        console.print(f"  error {example['eventId']}: status {example['status']}: {example['error']}",
+        console.print(f"  error {example['eventId']}: status {example['status']}: {short(example['error'], 120)}",
                       markup=False, highlight=False)
     if out is not None:
         console.print(f"report written to {out}")

@@ -19,6 +19,12 @@ def _percent(value: Optional[float]) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
+def short(text: Optional[str], limit: int = 48) -> str:
+    """``text`` cut to ``limit`` characters for a table line (--json and --out keep more)."""
+    text = text or ""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def _ms(value: Optional[float]) -> str:
     return "-" if value is None else f"{value:.2f}"
 
@@ -29,19 +35,20 @@ def print_report(result: dict[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(title=f"shadow report: {result['endpoint']}")
-    for column in ("variant", "role", "captured", "invocations", "4xx", "5xx", "p50 ms", "p99 ms"):
+    for column in ("variant", "role", "captured", "invocations", "dropped", "4xx", "5xx", "p50 ms", "p99 ms"):
         table.add_column(column, justify="left" if column in ("variant", "role") else "right")
     for name, role in ((result["production"], "production"), (result["shadow"], "shadow")):
         v = result["variants"][name]
-        table.add_row(name, role, str(v["captured"]), str(v.get("invocations", "-")), _percent(v.get("error_rate_4xx")),
+        table.add_row(name, role, str(v["captured"]), str(v.get("invocations", "-")), str(v.get("dropped", "-")),
+                      _percent(v.get("error_rate_4xx")),
                       _percent(v.get("error_rate_5xx")), _ms(v.get("p50_ms")), _ms(v.get("p99_ms")))
     console = Console()
     console.print(table)
     console.print(f"agreement: {_percent(result['agreement'])} ({result['agreed']} of {result['compared']} paired "
                   f"answers)" + ("" if result["compared"] else " — no pairs: is DataCaptureConfig capturing output?"))
     for example in result["disagreements"]:
-        console.print(f"  differs {example['eventId']}: input {example['input']!r} → production "
-                      f"{example['production']!r}, shadow {example['shadow']!r}", markup=False, highlight=False)
+        console.print(f"  differs {example['eventId']}: production {short(example['production'])}, shadow "
+                      f"{short(example['shadow'])}", markup=False, highlight=False)
 
 
 @shadow_app.command("report")

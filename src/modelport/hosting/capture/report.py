@@ -1,6 +1,7 @@
 """The shadow report: production and shadow answers paired from capture files (by ``eventId``, else
 ``inferenceId``) and compared with :mod:`.agreement`; latency and error rates per variant from hosting's metrics
-(SageMaker's capture records carry no latency, so neither do these).
+(SageMaker's capture records carry no latency, so neither do these), with the capture records and shadow copies
+each variant dropped.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 from modelport.hosting.capture.agreement import ABS_TOLERANCE, REL_TOLERANCE, answers_agree
 from modelport.hosting.capture.reader import Captured
 from modelport.hosting.capture.records import body
-from modelport.metrics import scrape
+from modelport.metrics import names, scrape
 
 EXAMPLES = 5  # disagreements shown in a report
 
@@ -42,16 +43,26 @@ def _preview(data: bytes, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+def _dropped(metrics_text: str, endpoint: str, variant: str) -> int:
+    """Capture records and shadow copies of ``variant`` dropped (hosting's ``*Dropped_total`` counters)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    wanted = {f"{names.CAPTURE_DROPPED}_total", f"{names.SHADOW_DROPPED}_total"}
+    return int(sum(sample.value for family in text_string_to_metric_families(metrics_text)
+                   for sample in family.samples if sample.name in wanted
+                   and sample.labels.get("endpoint") == endpoint and sample.labels.get("variant") == variant))
+
+
 def _variant_metrics(metrics_text: str | None, endpoint: str, variant: str) -> dict[str, Any]:
     if metrics_text is None:
         return {}
     sample = scrape.parse_variants(metrics_text, endpoint).get(variant)
     if sample is None:
-        return {"invocations": 0}
+        return {"invocations": 0, "dropped": 0}
     calls = sample.invocations
     buckets = sorted(sample.latency_buckets.items())
     p50, p99 = scrape.quantile(0.5, buckets), scrape.quantile(0.99, buckets)
-    return {"invocations": int(calls),
+    return {"invocations": int(calls), "dropped": _dropped(metrics_text, endpoint, variant),
             "error_rate_4xx": sample.errors_4xx / calls if calls else None,
             "error_rate_5xx": sample.errors_5xx / calls if calls else None,
             "p50_ms": p50 / 1000 if p50 is not None else None,
