@@ -2,8 +2,8 @@
 
 The invoke path only appends an :class:`~.records.Event` to a bounded in-memory queue (:meth:`CaptureWriter.offer`);
 when the queue is full (``max_records`` events or ``max_bytes`` of bodies) the event is dropped and counted
-(``CaptureRecordsDropped``) instead of making the caller wait. A task wakes every ``flush_seconds``, takes what
-is queued, and writes one new file per endpoint, variant and UTC hour (a new file per flush: S3 objects cannot be
+(``CaptureRecordsDropped``) instead of making the caller wait. A task wakes every ``flush_seconds`` (or as soon as the queue is half
+full), takes what is queued, and writes one new file per endpoint, variant and UTC hour (a new file per flush: S3 objects cannot be
 appended to; a file over ``max_file_bytes`` is split), in SageMaker's layout::
 
     {DestinationS3Uri}/{EndpointName}/{VariantName}/yyyy/mm/dd/hh/{MM-SS-mmm}-{uuid}.jsonl
@@ -57,7 +57,7 @@ class CaptureWriter:
         self._queue: deque[Event] = deque()
         self._bytes = 0
         self._task: asyncio.Task | None = None
-        self._wake = asyncio.Event()  # set by close(): the task ends after its current flush
+        self._wake = asyncio.Event()  # set when the queue is half full, and by close() (the task then ends)
         self._closed = False
 
     # the hot path
@@ -70,6 +70,8 @@ class CaptureWriter:
         self._bytes += event.size
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
+        elif (self._bytes > self.max_bytes // 2 or len(self._queue) > self.max_records // 2) and not self._wake.is_set():
+            self._wake.set()  # half full: write now rather than drop at the next burst
         return True
 
     def _drop(self, endpoint: str, variant: str, count: int) -> None:
@@ -85,6 +87,8 @@ class CaptureWriter:
                 await asyncio.wait_for(self._wake.wait(), self.flush_seconds)
             except asyncio.TimeoutError:
                 pass
+            if not self._closed:
+                self._wake.clear()
             await self.flush()
 
     async def flush(self) -> None:
