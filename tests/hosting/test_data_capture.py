@@ -12,6 +12,7 @@ import re
 import pytest
 from botocore.exceptions import ClientError
 
+from modelport.hosting.capture.reader import read
 from tests.helpers.capture import create_model, endpoint_config, make_capture_archive, records
 from tests.helpers.hosting import clients, start_hosting, wait_in_service
 from tests.helpers.transform import s3_client
@@ -109,11 +110,20 @@ def test_hosting_s3_destination_and_sampling_percentage(hosting, sm, rt, model):
         assert keys and all(_LAYOUT.fullmatch(key[len("data/"):]) for key in keys), keys
         return lines
 
-    lines = eventually(lambda: (lines := captured()) and lines, 10, message="capture objects")
+    seen: list[int] = []
+
+    def settled() -> list[bytes] | None:  # the same count twice, 3 flush intervals apart: all written
+        lines = captured()
+        seen.append(len(lines))
+        return lines if len(seen) > 1 and seen[-2] == seen[-1] > 0 else None
+
+    lines = eventually(settled, 10, 0.3, message=lambda: f"capture objects ({seen})")
     count = len(lines)
     assert 70 <= count <= 170, f"{count} of {sent} captured at 30 % (expected ~120)"  # > 5 standard deviations
     datas = {json.loads(line)["captureData"]["endpointInput"]["data"] for line in lines}
     assert len(datas) == count and datas <= {f"{i}\n" for i in range(sent)}
+    read_back = list(read("s3://capture/data/", s3))  # what `modelport replay s3://…` and the shadow report read
+    assert len(read_back) == count and {(r.endpoint, r.variant) for r in read_back} == {("cap-sampled", "AllTraffic")}
 
 
 def test_bad_capture_configs_are_refused_with_what_is_accepted(sm, model, tmp_path):
