@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from modelport import __version__
-from modelport.cli import archive, aws, env, gateway, hosting, serve, train, transform, up
+from modelport.cli import archive, aws, env, gateway, hosting, replay, serve, shadow, train, transform, up
 from modelport.config import HOME_HELP
 
 app = typer.Typer(
@@ -46,6 +46,7 @@ COMMANDS = {
     "delete": hosting.delete,
     "logs": hosting.logs,
     "transform": transform.transform,  # batch transform on hosting
+    "replay": replay.replay,  # captured traffic against a candidate
     "gateway": gateway.gateway,  # the public API
     "up": up.up,  # everything on this machine
     "status": up.status,
@@ -55,6 +56,7 @@ COMMANDS = {
 GROUPS = {
     "data": train.data_app,  # data fetch
     "hosting": hosting.hosting_app,  # hosting (the service), hosting token
+    "shadow": shadow.shadow_app,  # shadow report
     "aws": aws.aws_app,  # aws deploy | status | destroy
 }
 

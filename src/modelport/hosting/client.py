@@ -74,3 +74,26 @@ def wait_deleted(sm: Any, name: str, timeout: float = 300.0) -> None:
             raise
         time.sleep(0.2)
     raise TimeoutError(f"endpoint {name} was not deleted within {timeout:g} s")
+
+
+def local_s3_client(url: str | None = None, token: str | None = None) -> Any:
+    """A boto3 ``s3`` client for hosting's S3 (same ``url`` and ``token`` defaults as :func:`local_clients`)."""
+    import boto3
+    from botocore.config import Config
+
+    settings = get_hosting_settings()
+    return boto3.client("s3", endpoint_url=url or settings.url, region_name=settings.region,
+                        aws_access_key_id=token or hosting_token(), aws_secret_access_key="modelport",
+                        config=Config(retries={"max_attempts": 3, "mode": "standard"}))
+
+
+def hosting_metrics(url: str | None = None, token: str | None = None) -> str | None:
+    """Hosting's ``GET /metrics`` text, or None when its metrics are off (MODELPORT_METRICS=0)."""
+    import httpx
+
+    url = (url or get_hosting_settings().url).rstrip("/")
+    response = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {token or hosting_token()}"}, timeout=10)
+    if response.status_code == 404:
+        return None
+    response.raise_for_status()
+    return response.text

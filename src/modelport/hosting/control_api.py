@@ -17,8 +17,10 @@ import orjson
 
 from modelport import store
 from modelport.hosting import model_data
+from modelport.hosting.capture import config as capture_config
 from modelport.hosting import validation as check
 from modelport.hosting.errors import ControlError, validation
+from modelport.hosting.fleet import SHADOW_KEY
 from modelport.hosting.input_shapes import Shapes, sagemaker_shapes
 from modelport.hosting.model_data import model_data_url
 from modelport.hosting.paging import page as _page
@@ -185,17 +187,24 @@ class ControlApi(TransformJobApi):
         return {}
 
     # endpoint configs
-    def op_CreateEndpointConfig(self, params: dict[str, Any]) -> dict[str, Any]:
+    async def op_CreateEndpointConfig(self, params: dict[str, Any]) -> dict[str, Any]:
         name = check.name(params, "EndpointConfigName")
         check.tags(params.get("Tags"))
         variants = check.production_variants(check.require(params, "ProductionVariants"))
-        check.instance_caps(check.variant_counts(variants), self.settings.max_instances_per_variant,
+        shadows = check.shadow_variants(params.get("ShadowProductionVariants"), variants)
+        check.instance_caps(check.variant_counts(variants + shadows), self.settings.max_instances_per_variant,
                             self.settings.max_instances)
-        for variant in variants:
+        for variant in variants + shadows:
             self._model(variant["ModelName"])
+        capture = await asyncio.to_thread(capture_config.check, params.get("DataCaptureConfig"),
+                                          self.hosting.transforms.places())
         arn = self._arn(_CONFIG, name)
         spec = {**{k: v for k, v in params.items() if k not in ("EndpointConfigName", "Tags")},
                 "ProductionVariants": variants}
+        if shadows:
+            spec["ShadowProductionVariants"] = shadows
+        if capture:
+            spec["DataCaptureConfig"] = capture
         if self.registry.add_document("endpoint_configs", name, arn, spec) is None:
             raise validation(f'Cannot create already existing endpoint configuration "{arn}".')
         self._tag(arn, params.get("Tags"))
@@ -247,7 +256,7 @@ class ControlApi(TransformJobApi):
             "EndpointName": row["name"],
             "EndpointArn": row["arn"],
             "EndpointConfigName": row["config_name"],
-            "ProductionVariants": self._variant_summaries(row),
+            "ProductionVariants": self._variant_summaries(row, shadow=False),
             "EndpointStatus": row["status"],
             "CreationTime": row["created"],
             "LastModifiedTime": row["modified"],
@@ -259,13 +268,21 @@ class ControlApi(TransformJobApi):
         if row["pending_config"]:
             out["PendingDeploymentSummary"] = {"EndpointConfigName": row["pending_config"],
                                                "StartTime": row["modified"]}
+        capture = capture_config.summary(row["deployed"][0].get("DataCaptureConfig") if row["deployed"] else None)
+        if capture:
+            out["DataCaptureConfig"] = capture
+        shadows = self._variant_summaries(row, shadow=True)
+        if shadows:
+            out["ShadowProductionVariants"] = shadows
         return out
 
-    def _variant_summaries(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+    def _variant_summaries(self, row: dict[str, Any], shadow: bool) -> list[dict[str, Any]]:
         live = self.hosting.live.get(row["name"])
         fleets = {f.name: f for f in live.fleets} if live else {}
         out = []
         for variant in row["deployed"]:
+            if bool(variant.get(SHADOW_KEY)) != shadow:
+                continue
             vname = variant["VariantName"]
             fleet = fleets.get(vname)
             weight = float(variant.get("InitialVariantWeight", 1.0))

@@ -56,6 +56,9 @@ _TIMEOUT_KEYS = ("SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS", "SAGEMAKER_MODEL_SERV
 RUNTIME_TIMEOUT_MARGIN = 1.0
 
 
+SHADOW_KEY = "ShadowVariant"  # marks a ShadowProductionVariants entry in an endpoint's deployed variants
+
+
 def serve_command(artifact: str, port: int, workers: int) -> list[str]:
     """The runtime command for one instance."""
     return [sys.executable, "-m", "modelport.runtime", artifact,
@@ -402,6 +405,8 @@ class VariantFleet:
         self.weight: float = float(variant.get("InitialVariantWeight", 1.0))
         self.desired_weight = self.weight
         self.desired_count: int = int(variant.get("InitialInstanceCount") or 1)
+        self.shadow: bool = bool(variant.get(SHADOW_KEY))  # a shadow variant: copies of traffic, answers discarded
+        self.capture: dict[str, Any] | None = variant.get("DataCaptureConfig")  # the endpoint's, stored per variant
         self.container: dict[str, Any] = variant.get("Container", {})
         self.environment: dict[str, str] = dict(self.container.get("Environment") or {})
         self.base_env = dict(base_env or {})

@@ -7,8 +7,8 @@ are ``SerializationException`` and constraint errors ``ValidationException`` (bo
 wording. Only what is reachable from the operations hosting implements is kept in memory.
 
 modelport widens one shape on purpose: ``Url`` (``ModelDataUrl``) also takes a path or a ``file://``
-URI, and so does ``S3Uri`` (batch transform's input and output); where they may point is decided by
-:mod:`.model_data`'s allowed roots instead.
+URI, and so do ``S3Uri`` (batch transform's input and output) and ``DestinationS3Uri`` (data capture's
+destination); where they may point is decided by :mod:`.model_data`'s allowed roots instead.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import orjson
 
 from modelport.hosting.errors import ControlError, validation
 
-_WIDENED_PATTERNS = frozenset({"Url", "S3Uri"})
+_WIDENED_PATTERNS = frozenset({"Url", "S3Uri", "DestinationS3Uri"})
 _MAX_DEPTH = 32  # the shapes nest far less; a guard should a model ever become recursive
 _UNICODE_CLASS = re.compile(r"\(?\[((?:\\p\{[A-Z]\}|\\.|[^\]\\])*)\]\*\)?")
 

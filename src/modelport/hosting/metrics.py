@@ -24,7 +24,8 @@ _INSTANCE_LABELS = ("endpoint", "variant", "instance")
 class VariantSeries:
     """One variant's counts and latencies (written on the hot path)."""
 
-    __slots__ = ("invocations", "errors_4xx", "errors_5xx", "model_latency", "overhead_latency")
+    __slots__ = ("invocations", "errors_4xx", "errors_5xx", "model_latency", "overhead_latency", "capture_dropped",
+                 "shadow_dropped")
 
     def __init__(self) -> None:
         self.invocations = 0
@@ -32,6 +33,8 @@ class VariantSeries:
         self.errors_5xx = 0
         self.model_latency = Histogram(names.LATENCY_BUCKETS_US)
         self.overhead_latency = Histogram(names.LATENCY_BUCKETS_US)
+        self.capture_dropped = 0  # data capture records dropped (queue full, destination not writable)
+        self.shadow_dropped = 0  # copies not sent to this shadow variant (too many in flight)
 
     def record(self, status: int, model_seconds: float, total_seconds: float) -> None:
         """One invocation answered with ``status`` (the model's, or 500 for a dead worker, 504 for a timeout)."""
@@ -103,6 +106,8 @@ class HostingMetrics:
                              [(k, latency, s.model_latency.counts, s.model_latency.total) for k, s in variants]),
             histogram_family(names.OVERHEAD_LATENCY, _VARIANT_LABELS,
                              [(k, latency, s.overhead_latency.counts, s.overhead_latency.total) for k, s in variants]),
+            counter_family(names.CAPTURE_DROPPED, _VARIANT_LABELS, [(k, s.capture_dropped) for k, s in variants]),
+            counter_family(names.SHADOW_DROPPED, _VARIANT_LABELS, [(k, s.shadow_dropped) for k, s in variants]),
             counter_family(names.INVOCATIONS_PER_INSTANCE, _INSTANCE_LABELS,
                            [(k, s.invocations) for k, s in instances]),
             histogram_family(names.MODEL_SETUP_TIME, _INSTANCE_LABELS,

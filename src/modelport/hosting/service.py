@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 from modelport.hosting import instance_env, model_data, rollback, traffic
-from modelport.hosting.fleet import CommandFactory, FleetError, VariantFleet, serve_command
+from modelport.hosting.capture.tap import Tap, make_tap
+from modelport.hosting.capture.writer import CaptureWriter
+from modelport.hosting.fleet import SHADOW_KEY, CommandFactory, FleetError, VariantFleet, serve_command
 from modelport.hosting.metrics import HostingMetrics
 from modelport.hosting.registry import Registry
 from modelport.hosting.router import Router, Share
@@ -39,23 +41,28 @@ BAKE_POLL_SECONDS = 0.1  # how often the auto-rollback alarm is checked while tr
 
 
 class LiveEndpoint:
-    """An endpoint's running fleets and the router over them (``router`` is None until it serves)."""
+    """An endpoint's running fleets and the router over them (``router`` is None until it serves); ``tap``
+    captures and copies to the shadow variant (None when the endpoint does neither)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, tapper: Callable[[str, list[VariantFleet]], Tap | None] | None = None) -> None:
         self.name = name
         self.fleets: list[VariantFleet] = []
         self.router: Router | None = None
+        self.tap: Tap | None = None
+        self._tapper = tapper
 
     def serve(self, fleets: list[VariantFleet]) -> list[VariantFleet]:
-        """Route to ``fleets`` from now on; return the fleets that were serving before."""
+        """Route to ``fleets`` from now on (shadow variants only get copies); return the fleets serving before."""
         old = self.fleets
         self.fleets = fleets
-        self.router = Router(fleets)
+        self.router = Router([f for f in fleets if not f.shadow])
+        self.tap = self._tapper(self.name, fleets) if self._tapper else None
         return old
 
     def shift(self, old: list[VariantFleet], new: list[VariantFleet], fraction: float) -> None:
         """Send ``fraction`` of the traffic to the ``new`` fleets and the rest to the ``old`` ones."""
-        self.router = Router([Share(f, 1.0 - fraction) for f in old] + [Share(f, fraction) for f in new])
+        self.router = Router([Share(f, 1.0 - fraction) for f in old if not f.shadow]
+                             + [Share(f, fraction) for f in new if not f.shadow])
 
 
 class Hosting:
@@ -82,6 +89,10 @@ class Hosting:
         # set by the server: its object store as the source of s3:// model data
         self.local_s3: LocalS3 | None = None
         self.transforms = TransformJobs(self)  # batch transform jobs
+        self.capture = CaptureWriter(self.transforms.places, self.metrics,
+                                     flush_seconds=settings.capture_flush_seconds,
+                                     max_records=settings.capture_queue_records,
+                                     max_bytes=settings.capture_queue_mb * 1024 * 1024)
 
     # names
     def arn(self, kind: str, name: str) -> str:
@@ -133,16 +144,23 @@ class Hosting:
                 return
 
     def deployment(self, config: dict[str, Any]) -> list[dict[str, Any]]:
-        """The variants of an endpoint config, each with its model's container (the registry snapshot)."""
+        """The variants of an endpoint config (shadow ones marked), each with its model's container and the
+        config's ``DataCaptureConfig`` (the registry snapshot a restart restores)."""
         deployed = []
-        for variant in config["spec"]["ProductionVariants"]:
+        spec = config["spec"]
+        shadows = [{**v, SHADOW_KEY: True} for v in spec.get("ShadowProductionVariants") or []]
+        for variant in spec["ProductionVariants"] + shadows:
             model = self.registry.get_document("models", variant["ModelName"])
             if model is None:
                 raise LookupError(variant["ModelName"])
-            spec = model["spec"]
-            container = spec.get("PrimaryContainer") or (spec.get("Containers") or [{}])[0]
-            deployed.append({**variant, "Container": container})
+            model_spec = model["spec"]
+            container = model_spec.get("PrimaryContainer") or (model_spec.get("Containers") or [{}])[0]
+            extra = {"DataCaptureConfig": spec["DataCaptureConfig"]} if spec.get("DataCaptureConfig") else {}
+            deployed.append({**variant, "Container": container, **extra})
         return deployed
+
+    def _tap(self, endpoint: str, fleets: list[VariantFleet]) -> Tap | None:
+        return make_tap(endpoint, fleets, self.capture, self.settings.invocation_timeout)
 
     async def _start_fleets(self, endpoint: str, deployed: list[dict[str, Any]]) -> list[VariantFleet]:
         """Start every variant's instances in parallel; stop them all and raise FleetError if one fails."""
@@ -207,7 +225,7 @@ class Hosting:
                                          deployment_config)
         if row is None:
             return None
-        live = self.live[name] = LiveEndpoint(name)
+        live = self.live[name] = LiveEndpoint(name, self._tap)
         self._spawn(name, "creating the endpoint", self._bring_up(live, deployed))
         return row
 
@@ -363,7 +381,7 @@ class Hosting:
             elif status == FAILED:
                 continue
             elif status == CREATING:
-                live = self.live[name] = LiveEndpoint(name)
+                live = self.live[name] = LiveEndpoint(name, self._tap)
                 self._spawn(name, "creating the endpoint", self._bring_up(live, row["deployed"]))
             else:
                 note = None
@@ -371,7 +389,7 @@ class Hosting:
                     note = f"An operation ({status}) was interrupted by a restart of modelport hosting; " \
                            f"the endpoint was restored with its previous configuration {row['config_name']}."
                 self._settle(name, status=SYSTEM_UPDATING, pending_config=None, failure_reason=note)
-                live = self.live[name] = LiveEndpoint(name)
+                live = self.live[name] = LiveEndpoint(name, self._tap)
                 self._spawn(name, "restoring the endpoint", self._restore_one(live, row["deployed"], note))
 
     async def _restore_one(self, live: LiveEndpoint, deployed: list[dict[str, Any]], note: str | None) -> None:
@@ -388,7 +406,10 @@ class Hosting:
             if task is not None:
                 task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await asyncio.gather(*(live.tap.shadow.close() for live in self.live.values()
+                               if live.tap is not None and live.tap.shadow is not None))
         await asyncio.gather(*(f.stop(0) for f in self._fleets), return_exceptions=True)
+        await self.capture.close()  # after the last answer: everything captured is written
         self._fleets.clear()
         self.live.clear()
 

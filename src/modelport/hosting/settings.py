@@ -74,6 +74,20 @@ class HostingSettings(BusyPollSetting, MetricsSetting):
     drain_timeout: float = Field(
         default=30.0, description="MODELPORT_HOSTING_DRAIN_TIMEOUT: seconds an old fleet may take to drain."
     )
+    capture_flush_seconds: float = Field(
+        default=2.0, gt=0, le=3600,
+        description="MODELPORT_HOSTING_CAPTURE_FLUSH_SECONDS: how often queued data capture records are written "
+        "(one new .jsonl file per endpoint, variant and hour each time; SageMaker takes a couple of minutes).",
+    )
+    capture_queue_records: int = Field(
+        default=10_000, ge=1,
+        description="MODELPORT_HOSTING_CAPTURE_QUEUE_RECORDS: data capture records waiting to be written, at most; "
+        "beyond it (or MODELPORT_HOSTING_CAPTURE_QUEUE_MB) records are dropped and counted, callers never wait.",
+    )
+    capture_queue_mb: int = Field(
+        default=64, ge=1,
+        description="MODELPORT_HOSTING_CAPTURE_QUEUE_MB: megabytes of captured bodies waiting to be written, at most.",
+    )
     url: str = Field(
         default="http://127.0.0.1:8001",
         description="MODELPORT_HOSTING_URL: where clients (CLI, Python SDK) find the service.",

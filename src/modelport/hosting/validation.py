@@ -96,6 +96,22 @@ def production_variants(variants: Any) -> list[dict[str, Any]]:
     return out
 
 
+def shadow_variants(shadows: Any, production: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``ShadowProductionVariants``: as SageMaker, exactly one, next to exactly one production variant, with a name
+    of its own. Returns them with defaults filled in (an empty list when absent)."""
+    if shadows is None:
+        return []
+    if not isinstance(shadows, list) or len(shadows) != 1 or len(production) != 1:
+        raise validation(f"With ShadowProductionVariants, specify exactly one variant in ProductionVariants and "
+                         f"exactly one in ShadowProductionVariants (got {len(production)} and "
+                         f"{len(shadows) if isinstance(shadows, list) else shadows!r}).")
+    out = production_variants(shadows)
+    if out[0]["VariantName"].lower() == production[0]["VariantName"].lower():
+        raise validation(f"The VariantName {out[0]['VariantName']} appears more than once; variant names must be "
+                         f"unique within an endpoint configuration, shadow variants included.")
+    return out
+
+
 def tags(value: Any) -> None:
     """Tags: at most 50 ``{"Key", "Value"}`` objects with non-empty keys (None is fine)."""
     if value is None:

@@ -18,10 +18,14 @@ MODEL_SETUP_TIME = "ModelSetupTime"
 BATCH_QUEUE_WAIT = "BatchQueueWait"
 BATCH_SIZE = "BatchSize"
 BATCH_RELEASES = "BatchReleases"
+# data capture's and shadow variants' own (no CloudWatch counterpart)
+CAPTURE_DROPPED = "CaptureRecordsDropped"
+SHADOW_DROPPED = "ShadowRequestsDropped"
 
 RELEASE_REASONS = ("full", "delay", "idle")  # why the batcher released a batch: BatchReleases{reason}
 
-COUNTERS = (INVOCATIONS, ERRORS_4XX, ERRORS_5XX, INVOCATIONS_PER_INSTANCE, BATCH_RELEASES)
+COUNTERS = (INVOCATIONS, ERRORS_4XX, ERRORS_5XX, INVOCATIONS_PER_INSTANCE, BATCH_RELEASES, CAPTURE_DROPPED,
+            SHADOW_DROPPED)
 HISTOGRAMS = (MODEL_LATENCY, OVERHEAD_LATENCY, MODEL_SETUP_TIME, BATCH_QUEUE_WAIT, BATCH_SIZE)
 
 HELP = {
@@ -38,6 +42,9 @@ HELP = {
     BATCH_SIZE: "Requests per predicted batch.",
     BATCH_RELEASES: "Batches released, by reason: full (max batch size), delay (the oldest waited the "
                     "max delay), idle (the model was idle and nothing else waited).",
+    CAPTURE_DROPPED: "Data capture records dropped because the capture queue was full or the destination could "
+                     "not be written.",
+    SHADOW_DROPPED: "Copies of requests not sent to a shadow variant because too many copies were in flight.",
 }
 
 # 50 µs .. 60 s: a fast scikit-learn row (~0.1 ms) to SageMaker's 60 s invocation timeout

@@ -41,6 +41,15 @@ class EndpointRates:
 
 def parse(text: str) -> dict[str, EndpointSample]:
     """Per endpoint, its counters in one scrape of hosting's ``/metrics``."""
+    return _parse(text, lambda labels: labels.get("endpoint"))
+
+
+def parse_variants(text: str, endpoint: str) -> dict[str, EndpointSample]:
+    """Per variant of ``endpoint``, its counters in one scrape (the shadow report compares variants)."""
+    return _parse(text, lambda labels: labels.get("variant") if labels.get("endpoint") == endpoint else None)
+
+
+def _parse(text: str, key_of) -> dict[str, EndpointSample]:  # noqa: ANN001 - key_of: labels -> str | None
     from prometheus_client.parser import text_string_to_metric_families
 
     samples: dict[str, EndpointSample] = defaultdict(EndpointSample)
@@ -49,7 +58,7 @@ def parse(text: str) -> dict[str, EndpointSample]:
     buckets = {f"{names.MODEL_LATENCY}_bucket": "latency_buckets", f"{names.OVERHEAD_LATENCY}_bucket": "overhead_buckets"}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            endpoint = sample.labels.get("endpoint")
+            endpoint = key_of(sample.labels)
             if endpoint is None:
                 continue
             if sample.name in fields:
