@@ -16,7 +16,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from modelport.hosting import instance_env, model_data, rollback, traffic
+from modelport.hosting import instance_env, model_data, rollback, serverless, traffic
 from modelport.hosting.capture.tap import Tap, make_tap
 from modelport.hosting.capture.writer import CaptureWriter
 from modelport.hosting.fleet import SHADOW_KEY, CommandFactory, FleetError, VariantFleet, serve_command
@@ -184,6 +184,8 @@ class Hosting:
             raise FleetError(str(exc)) from exc
         except (OSError, ValueError) as exc:  # e.g. a cache folder that cannot be written
             raise FleetError(f"could not prepare the model data: {exc}") from exc
+        for fleet, variant in zip(fleets, deployed):
+            serverless.attach(fleet, variant, self.settings.serverless_idle_s)
         self._fleets.update(fleets)
         results = await asyncio.gather(*(f.start() for f in fleets), return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
@@ -346,7 +348,7 @@ class Hosting:
         deployed = row["deployed"] if row else []
         for variant in deployed:
             fleet = by_name.get(variant["VariantName"])
-            if fleet is not None:
+            if fleet is not None and fleet.serverless is None:
                 variant["InitialVariantWeight"] = fleet.weight
                 variant["InitialInstanceCount"] = len(fleet.instances)
         if failure:
