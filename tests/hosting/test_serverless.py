@@ -148,6 +148,10 @@ def test_serverless_takes_one_variant_and_no_instance_count(hosting, sm, rt, arc
     with pytest.raises(ClientError, match="exactly one production variant"):
         sm.create_endpoint_config(EndpointConfigName="sl-two", ProductionVariants=[
             {"VariantName": "a", **serverless}, {"VariantName": "b", **serverless}])
+    with pytest.raises(ClientError, match="do not support ShadowProductionVariants"):
+        sm.create_endpoint_config(EndpointConfigName="sl-two", ProductionVariants=[{"VariantName": "a", **serverless}],
+                                  ShadowProductionVariants=[{"VariantName": "b", "ModelName": "sl-two",
+                                                             "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
     create_serverless(sm, "sl-weights", str(archive))
     with pytest.raises(ClientError, match="is serverless: it has no instance count"):
         sm.update_endpoint_weights_and_capacities(EndpointName="sl-weights", DesiredWeightsAndCapacities=[

@@ -192,6 +192,7 @@ class ControlApi(TransformJobApi):
         check.tags(params.get("Tags"))
         variants = check.production_variants(check.require(params, "ProductionVariants"))
         shadows = check.shadow_variants(params.get("ShadowProductionVariants"), variants)
+        check.serverless_exclusions(variants + shadows, params)
         check.instance_caps(check.variant_counts(variants + shadows), self.settings.max_instances_per_variant,
                             self.settings.max_instances)
         for variant in variants + shadows:

@@ -175,7 +175,7 @@ class RuntimeApi:
             instance.fleet.count(upstream.status >= 500)
             _measure(instance, upstream.status, sent, started)
             if live.tap is not None and not stream:  # data capture and shadow copies (hosting/capture/tap.py)
-                live.tap(headers, forward, request.body, variant.name, upstream)
+                live.tap(request.headers, forward, request.body, variant.name, upstream)
             return self._response(endpoint, variant.name, upstream)
         self._refused(endpoint, 503)
         raise errors.service_unavailable(f"Endpoint {endpoint}: no instance could be reached after "

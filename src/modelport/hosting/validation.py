@@ -139,6 +139,17 @@ def serverless_config(variant: dict[str, Any], vname: str, variant_count: int) -
                          f"exactly one production variant (SageMaker does not support multiple variants there).")
 
 
+def serverless_exclusions(variants: list[dict[str, Any]], params: dict[str, Any]) -> None:
+    """What a serverless endpoint config cannot have, as on SageMaker: shadow variants and data capture."""
+    serverless = next((v["VariantName"] for v in variants if v.get("ServerlessConfig")), None)
+    if serverless is None:
+        return
+    for key in ("ShadowProductionVariants", "DataCaptureConfig"):
+        if params.get(key):
+            raise validation(f"Production variant {serverless} is serverless, and serverless endpoints do not support "
+                             f"{key} (SageMaker's feature exclusions); remove it or use instances.")
+
+
 def tags(value: Any) -> None:
     """Tags: at most 50 ``{"Key", "Value"}`` objects with non-empty keys (None is fine)."""
     if value is None:
