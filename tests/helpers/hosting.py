@@ -126,6 +126,13 @@ def clients(url: str, retries: int = 0, token: str | None = None):
     return sm, rt
 
 
+def autoscaling_client(url: str):
+    """A boto3 ``application-autoscaling`` client for the hosting at ``url`` (no retries)."""
+    return boto3.client("application-autoscaling", endpoint_url=url, region_name="us-east-1",
+                        config=Config(retries={"max_attempts": 1}), aws_access_key_id=token_for(url),
+                        aws_secret_access_key="testing")
+
+
 def wait_in_service(sm, name: str, timeout: float = 90) -> dict:
     """The boto3 waiter, polling fast; returns the final DescribeEndpoint."""
     sm.get_waiter("endpoint_in_service").wait(
@@ -232,11 +239,11 @@ class HostingProcess:
 
 
 class Load:
-    """Threads invoking an endpoint in a loop (``{"x": 1}``), recording each answer's ``tag`` and each
-    failure (a SageMaker error as its repr plus the model's own message, anything else as its repr)."""
+    """Threads invoking an endpoint in a loop (``body``, by default ``{"x": 1}``), recording each answer's ``tag``
+    and each failure (a SageMaker error as its repr plus the model's own message, anything else as its repr)."""
 
-    def __init__(self, rt, endpoint: str, threads: int = 3) -> None:
-        self.rt, self.endpoint = rt, endpoint
+    def __init__(self, rt, endpoint: str, threads: int = 3, body: bytes = b'{"x": 1}') -> None:
+        self.rt, self.endpoint, self.body = rt, endpoint, body
         self.tags: list[str] = []
         self.failures: list[str] = []
         self._stop = threading.Event()
@@ -245,7 +252,7 @@ class Load:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                response = self.rt.invoke_endpoint(EndpointName=self.endpoint, Body=b'{"x": 1}',
+                response = self.rt.invoke_endpoint(EndpointName=self.endpoint, Body=self.body,
                                                    ContentType="application/json")
                 self.tags.append(json.loads(response["Body"].read())["tag"])
             except ClientError as exc:

@@ -1,4 +1,5 @@
-"""Fixtures of the hosting tests: the tiny archive and boto3 clients for the module's ``hosting``."""
+"""Fixtures of the hosting tests: the tiny archive and boto3 clients (``sm``, ``rt``, ``aas``: application-autoscaling)
+for the module's ``hosting``."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.hosting import clients, make_archive
+from tests.helpers.hosting import autoscaling_client, clients, make_archive
 
 
 @pytest.fixture(scope="module")
@@ -19,6 +20,12 @@ def archive(tmp_path_factory) -> Path:
 def sm(hosting):
     """A boto3 ``sagemaker`` client for the module's ``hosting``."""
     return clients(hosting.url)[0]
+
+
+@pytest.fixture(scope="module")
+def aas(hosting):
+    """A boto3 ``application-autoscaling`` client for the module's ``hosting``."""
+    return autoscaling_client(hosting.url)
 
 
 @pytest.fixture(scope="module")

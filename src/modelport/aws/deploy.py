@@ -1,7 +1,7 @@
 """`modelport aws deploy`: bring a stack to what its settings say, creating nothing twice.
 
 Order: check every archive and pick its image (refuse before touching AWS), archives bucket and
-uploads, SageMaker role, endpoints (all started, then awaited), gateway role, Lambda function, HTTP
+uploads, SageMaker role, endpoints (all started, then awaited), their autoscaling, gateway role, Lambda function, HTTP
 API, invoke permission, then the page with a config.json pointing at the API.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from modelport.aws import apigw, iam, lambda_, s3, sagemaker, site
+from modelport.aws import apigw, autoscaling, iam, lambda_, s3, sagemaker, site
 from modelport.aws.archives import inspect_archive
 from modelport.aws.calls import Calls
 from modelport.aws.images import ImageChoice, choose_image
@@ -82,6 +82,12 @@ def deploy(settings: AwsSettings, calls: Calls, progress: Progress, cache: Path,
         progress.step(f"endpoint {names.endpoint(spec.name)}: {action}")
     for model, previous in started.items():
         sagemaker.finish_endpoint(calls, names, model, previous, progress, settings.wait_seconds, settings.poll_seconds)
+    for spec, _ in checked:  # on InService endpoints only (AWS refuses to register a variant still Creating)
+        scale = settings.model_autoscale(spec)
+        action = autoscaling.ensure_autoscaling(calls, names, names.endpoint(spec.name), scale)
+        if scale is not None or action != "unchanged":
+            result.actions[f"autoscaling:{spec.name}"] = action
+            progress.step(f"autoscaling of {names.endpoint(spec.name)}: {action}")
 
     gateway_role, result.actions["iam:gateway-role"] = iam.ensure_role(
         calls, names, names.gateway_role, "lambda.amazonaws.com",

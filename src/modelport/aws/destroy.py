@@ -1,7 +1,7 @@
 """`modelport aws destroy`: remove every resource of a stack in dependency order; safe to re-run.
 
 Order: HTTP API (routes, integrations, stages go with it) → Lambda function → gateway role →
-endpoints (awaited until gone) → endpoint configs → models → SageMaker role (only one we created)
+endpoints (their autoscaling deregistered first; awaited until gone) → endpoint configs → models → SageMaker role (only one we created)
 → website bucket → archives (the bucket too when it carries the stack tag).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from modelport.aws import apigw, iam, lambda_, s3, sagemaker
+from modelport.aws import apigw, autoscaling, iam, lambda_, s3, sagemaker
 from modelport.aws.calls import Calls
 from modelport.aws.errors import is_missing
 from modelport.aws.names import TAG_KEY, Names
@@ -54,6 +54,7 @@ def destroy(settings: AwsSettings, calls: Calls, progress: Progress) -> dict[str
     endpoints = {names.endpoint(m.name) for m in settings.models}
     endpoints |= {e["EndpointName"] for e in sagemaker.list_stack_endpoints(calls, names)}
     for endpoint in sorted(endpoints):
+        mark(f"autoscaling:{endpoint}", autoscaling.remove_autoscaling(calls, names, endpoint))
         mark(f"endpoint:{endpoint}", sagemaker.delete_endpoint(calls, names, endpoint, progress,
                                                                settings.wait_seconds, settings.poll_seconds))
     configs, models = sagemaker.stack_versions(calls, names)

@@ -10,6 +10,8 @@ TOML layout (every key optional; see docs/aws.md)::
     instance_count = 1             # MODELPORT_AWS_INSTANCE_COUNT
     serverless_memory_mb = 0       # MODELPORT_AWS_SERVERLESS_MEMORY_MB: > 0 → serverless endpoints
     serverless_max_concurrency = 5 # MODELPORT_AWS_SERVERLESS_MAX_CONCURRENCY
+    autoscale = ""                 # MODELPORT_AWS_AUTOSCALE (--autoscale): "MIN:MAX:TARGET" → target tracking
+                                   # on invocations per instance per minute (see aws/autoscaling.py)
     bedrock_model_id = ""          # MODELPORT_AWS_BEDROCK_MODEL_ID (BEDROCK_MODEL_ID also read)
     throttle_rate = 20.0           # MODELPORT_AWS_THROTTLE_RATE: API requests/s (steady)
     throttle_burst = 40            # MODELPORT_AWS_THROTTLE_BURST
@@ -25,6 +27,7 @@ TOML layout (every key optional; see docs/aws.md)::
     framework = ""                 # sklearn | pytorch; "" → detected from the archive
     instance_type = ""             # per-model overrides of the stack defaults
     serverless_memory_mb = 0
+    autoscale = ""
 
 Without models the bundled ones are deployed from ``$MODELPORT_HOME/bundled/<name>/model.tar.gz``.
 """
@@ -39,6 +42,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from modelport.aws.autoscaling import Autoscale
 from modelport.config import home_in
 from modelport.resources import page_dir as installed_page_dir
 
@@ -61,6 +65,14 @@ class ModelSpec(BaseModel):
     instance_type: str = ""
     instance_count: int = 0
     serverless_memory_mb: int = 0
+    autoscale: str = ""
+
+    @field_validator("autoscale")
+    @classmethod
+    def _check_autoscale(cls, value: str) -> str:
+        if value:
+            Autoscale.parse(value)
+        return value
 
     @field_validator("name")
     @classmethod
@@ -90,6 +102,7 @@ class AwsSettings(BaseModel):
     instance_count: int = Field(default=1, ge=1)
     serverless_memory_mb: int = 0
     serverless_max_concurrency: int = Field(default=5, ge=1, le=200)
+    autoscale: str = ""
     bedrock_model_id: str = ""
     throttle_rate: float = Field(default=20.0, gt=0)
     throttle_burst: int = Field(default=40, ge=1)
@@ -116,12 +129,26 @@ class AwsSettings(BaseModel):
             raise ValueError(f"serverless_memory_mb={value}: use 0 (instances) or 1024, 2048, ... 6144")
         return value
 
+    @field_validator("autoscale")
+    @classmethod
+    def _check_autoscale(cls, value: str) -> str:
+        if value:
+            Autoscale.parse(value)
+        return value
+
     @field_validator("lambda_architecture")
     @classmethod
     def _check_arch(cls, value: str) -> str:
         if value not in ("x86_64", "arm64"):
             raise ValueError(f"lambda_architecture {value!r}: use x86_64 or arm64")
         return value
+
+    def model_autoscale(self, model: ModelSpec) -> Autoscale | None:
+        """The autoscaling of ``model`` (its own, else the stack's), or None; never for a serverless endpoint."""
+        text = model.autoscale or self.autoscale
+        if not text or "ServerlessConfig" in self.model_hosting(model):
+            return None
+        return Autoscale.parse(text)
 
     def model_hosting(self, model: ModelSpec) -> dict[str, Any]:
         """The production variant settings of ``model`` (its own overrides, else the stack's)."""
@@ -136,7 +163,7 @@ _ENV = {
     "stack": "MODELPORT_AWS_STACK", "bucket": "MODELPORT_AWS_BUCKET", "role_arn": "MODELPORT_AWS_ROLE_ARN",
     "instance_type": "MODELPORT_AWS_INSTANCE_TYPE", "instance_count": "MODELPORT_AWS_INSTANCE_COUNT",
     "serverless_memory_mb": "MODELPORT_AWS_SERVERLESS_MEMORY_MB",
-    "serverless_max_concurrency": "MODELPORT_AWS_SERVERLESS_MAX_CONCURRENCY",
+    "serverless_max_concurrency": "MODELPORT_AWS_SERVERLESS_MAX_CONCURRENCY", "autoscale": "MODELPORT_AWS_AUTOSCALE",
     "throttle_rate": "MODELPORT_AWS_THROTTLE_RATE", "throttle_burst": "MODELPORT_AWS_THROTTLE_BURST",
     "lambda_architecture": "MODELPORT_AWS_LAMBDA_ARCHITECTURE", "page_dir": "MODELPORT_AWS_PAGE_DIR",
     "wait_seconds": "MODELPORT_AWS_WAIT_SECONDS", "poll_seconds": "MODELPORT_AWS_POLL_SECONDS",

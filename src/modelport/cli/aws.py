@@ -63,6 +63,8 @@ def deploy_command(
     instance_type: str = typer.Option(None, "--instance-type", help="SageMaker instance type, e.g. ml.m5.large."),
     serverless_memory_mb: int = typer.Option(None, "--serverless-memory-mb",
                                              help="Use serverless endpoints with this memory (1024..6144)."),
+    autoscale: str = typer.Option(None, "--autoscale", help="MIN:MAX:TARGET: autoscale each endpoint between MIN and "
+                                  "MAX instances, tracking TARGET invocations per instance per minute."),
 ) -> None:
     """Deploy or update the stack: archives → SageMaker endpoints, gateway → Lambda + HTTP API, page → S3.
 
@@ -80,7 +82,7 @@ def deploy_command(
 
     settings = _settings(config, stack=stack, region=region, models=model, page_dir=page_dir,
                          bedrock_model_id=bedrock_model_id, instance_type=instance_type,
-                         serverless_memory_mb=serverless_memory_mb)
+                         serverless_memory_mb=serverless_memory_mb, autoscale=autoscale)
     calls = _calls(settings, plan)
     typer.echo(f"{'planning' if plan else 'deploying'} stack {settings.stack} in {settings.region}", err=True)
     try:

@@ -121,7 +121,7 @@ def json_error(status: int, code: str, message: str) -> Response:
                     json.dumps({"__type": code, "message": message}).encode())
 
 
-_SERVED = "it serves SageMaker, SageMaker Runtime, S3, STS, IAM and CloudWatch Logs"
+_SERVED = "it serves SageMaker, SageMaker Runtime, S3, STS, IAM, CloudWatch Logs and Application Auto Scaling"
 
 
 def unknown_service(service: str, request: Request) -> Response:

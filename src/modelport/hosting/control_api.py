@@ -192,6 +192,7 @@ class ControlApi(TransformJobApi):
         check.tags(params.get("Tags"))
         variants = check.production_variants(check.require(params, "ProductionVariants"))
         shadows = check.shadow_variants(params.get("ShadowProductionVariants"), variants)
+        check.serverless_exclusions(variants + shadows, params)
         check.instance_caps(check.variant_counts(variants + shadows), self.settings.max_instances_per_variant,
                             self.settings.max_instances)
         for variant in variants + shadows:
@@ -294,6 +295,9 @@ class ControlApi(TransformJobApi):
                 "CurrentInstanceCount": fleet.ready_count if fleet else 0,
                 "DesiredInstanceCount": fleet.desired_count if fleet else count,
             }
+            if variant.get("ServerlessConfig"):  # SageMaker shows the config instead of instance counts
+                del summary["CurrentInstanceCount"], summary["DesiredInstanceCount"]
+                summary["CurrentServerlessConfig"] = summary["DesiredServerlessConfig"] = variant["ServerlessConfig"]
             image = variant.get("Container", {}).get("Image")
             if image:
                 summary["DeployedImages"] = [{"SpecifiedImage": image, "ResolvedImage": image,
@@ -351,8 +355,12 @@ class ControlApi(TransformJobApi):
         if missing:
             raise validation(f"The variant(s) {missing} are not present in endpoint \"{row['arn']}\"; it has: "
                              f"{sorted(known)}.")
+        serverless = {v["VariantName"] for v in row["deployed"] if v.get("ServerlessConfig")}
         for i, change in enumerate(changes, 1):
             where = f"desiredWeightsAndCapacities.{i}.member"
+            if "DesiredInstanceCount" in change and change["VariantName"] in serverless:
+                raise validation(f"Variant {change['VariantName']} is serverless: it has no instance count to set "
+                                 f"(its ServerlessConfig decides); pass DesiredWeight only, or UpdateEndpoint.")
             if "DesiredWeight" in change:
                 check.number(change["DesiredWeight"], f"{where}.desiredWeight", 0)
             if "DesiredInstanceCount" in change:

@@ -58,6 +58,12 @@ def model_not_ready(message: str) -> RuntimeApiError:
     return RuntimeApiError("ModelNotReadyException", message, 429)
 
 
+def throttling(message: str) -> RuntimeApiError:
+    """400 ``ThrottlingException``: a serverless variant is at its MaxConcurrency. SageMaker's HTTP status for it
+    is not documented; botocore retries the code with 400 (and any 429), so 400 as the service's own throttles."""
+    return RuntimeApiError("ThrottlingException", message, 400)
+
+
 def service_unavailable(message: str) -> RuntimeApiError:
     """503 ``ServiceUnavailable``: every instance is down or the backend failed."""
     return RuntimeApiError("ServiceUnavailable", message, 503)

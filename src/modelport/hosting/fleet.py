@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from modelport.hosting.metrics import HostingMetrics
+from modelport.hosting.serverless import ServerlessVariant
 from modelport.logfiles import RotatingLog, pump
 from modelport.net.upstream import UpstreamError, UpstreamPool
 from modelport.process import LAUNCHER
@@ -110,6 +111,7 @@ class Instance:
         self.problem: str | None = None  # why it is not serving right now (reported on the variant)
         self.progress_at = 0.0  # when it last answered, or went from idle to busy
         self.abandoned_until = 0.0  # a request hosting gave up on may keep its worker busy until then
+        self.killed_because: str | None = None  # why hosting killed it on purpose (told to requests it cut off)
         self._crashes: deque[float] = deque()
         self._tasks: list[asyncio.Task] = []
         self._pump: threading.Thread | None = None
@@ -159,6 +161,14 @@ class Instance:
         died. Take the instance out of routing until ``/ping`` says its workers are back."""
         self.outstanding -= 1
         self._suspect(f"a worker of instance {self.index} died while answering a request")
+
+    def replace(self, why: str) -> None:
+        """Kill the instance's processes on purpose (e.g. past its memory size): requests in flight fail
+        with ``why``, and its supervision starts a new process as after a crash."""
+        self.killed_because = why
+        self.ready = False
+        self._note(f"{why}; killing instance {self.index}")
+        self._kill_group(signal.SIGKILL)
 
     def excused(self, now: float) -> bool:
         """Whether unanswered pings are expected: the instance is busy (its workers are inside
@@ -289,6 +299,7 @@ class Instance:
                 return
             self._set_up(started)
             self.ready = True
+            self.killed_because = None
             self._note(f"instance {self.index} restarted on port {self.port}")
             self._set_problem(None)
 
@@ -435,6 +446,7 @@ class VariantFleet:
         self.unhealthy: str | None = None  # why an instance is not serving (VariantStatus, FailureReason)
         self.invocations = 0  # answered or failed after being sent: the auto-rollback alarm's sample
         self.server_errors = 0  # of which 5xx answers, dead workers and timeouts
+        self.serverless: ServerlessVariant | None = None  # set by hosting for a variant with ServerlessConfig
 
     @property
     def ready_count(self) -> int:
@@ -450,6 +462,8 @@ class VariantFleet:
     async def start(self) -> None:
         """Start ``desired_count`` instances and wait for all to pass ``/ping``; stop them all on failure."""
         await self.scale(self.desired_count)
+        if self.serverless is not None:
+            self.serverless.start()
 
     async def scale(self, count: int) -> None:
         """Grow or shrink to ``count`` instances (new ones must pass ``/ping``; removed ones drain first)."""
@@ -481,6 +495,8 @@ class VariantFleet:
 
     async def stop(self, drain_timeout: float = 30.0) -> None:
         """Drain (wait for in-flight requests, up to ``drain_timeout``) and stop every instance."""
+        if self.serverless is not None:
+            self.serverless.stop()
         await drain_and_stop(self.instances, drain_timeout)
 
     def describe(self) -> list[dict[str, Any]]:

@@ -63,6 +63,8 @@ def _unicode_class_matcher(pattern: str) -> Callable[[str], bool] | None:
 
 def _pattern_matcher(pattern: str) -> Callable[[str], bool] | None:
     """A whole-string matcher for an AWS pattern, or None when it cannot be expressed here."""
+    # Java writes the supplementary planes as a surrogate-pair range; Python's str holds code points
+    pattern = pattern.replace("\\uD800\\uDC00-\\uDBFF\\uDFFF", "\\U00010000-\\U0010FFFF")
     try:
         compiled = re.compile(pattern)
     except re.error:
@@ -248,17 +250,18 @@ def _range(shape: dict[str, Any], value: float, where: str) -> None:
         raise constraint_error(value, where, f"Member must have value less than or equal to {high}")
 
 
-_loaded: dict[tuple[str, ...], Shapes] = {}
+_loaded: dict[tuple[str, ...], Shapes] = {}  # (service, *operations) → shapes
 _lock = threading.Lock()
 
 
-def sagemaker_shapes(operations: Iterable[str]) -> Shapes:
-    """The input shapes of SageMaker ``operations`` (read from botocore's model once per process)."""
-    key = tuple(sorted(operations))
+def sagemaker_shapes(operations: Iterable[str], service: str = "sagemaker") -> Shapes:
+    """The input shapes of ``operations`` of SageMaker (or another botocore ``service``, e.g.
+    ``application-autoscaling``), read from botocore's model once per process."""
+    key = (service, *sorted(operations))
     with _lock:
         if key not in _loaded:
-            path = _model_file()
+            path = _model_file(service)
             data = path.read_bytes()
             model = orjson.loads(gzip.decompress(data) if path.suffix == ".gz" else data)
-            _loaded[key] = Shapes(model, key)
+            _loaded[key] = Shapes(model, key[1:])
         return _loaded[key]

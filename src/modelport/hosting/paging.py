@@ -1,5 +1,6 @@
 """Filtering, sorting and pagination of the control API's List* answers, shared by every List operation
-(``NameContains``, ``CreationTime*``, ``SortBy``, ``SortOrder``, ``MaxResults``, ``NextToken``)."""
+(``NameContains``, ``CreationTime*``, ``SortBy``, ``SortOrder``, ``MaxResults``, ``NextToken``), and the plain
+``MaxResults``/``NextToken`` window under them (also Application Auto Scaling's Describe* pages)."""
 
 from __future__ import annotations
 
@@ -28,9 +29,16 @@ def page(params: dict[str, Any], rows: list[dict[str, Any]], key: str, name_key:
         raise check.constraint(order, "sortOrder", "Member must satisfy enum value set: [Ascending, Descending]")
     field = {"Name": name_key, "CreationTime": "CreationTime", "Status": status_key}[sort_by]
     rows.sort(key=lambda r: r.get(field, ""), reverse=order == "Descending")
-    limit = params.get("MaxResults", 10)
-    if not isinstance(limit, int) or not 1 <= limit <= 100:
-        raise check.constraint(limit, "maxResults", "Member must have value between 1 and 100")
+    return window(params, rows, key, 100, 10)
+
+
+def window(params: dict[str, Any], rows: list[dict[str, Any]], key: str, maximum: int,
+           default: int | None = None) -> dict[str, Any]:
+    """One page of ``rows`` (already filtered and sorted) under ``key``: ``MaxResults`` (1..``maximum``, default
+    ``default`` or ``maximum``) from ``NextToken`` on, with the next page's ``NextToken`` when there is more."""
+    limit = params.get("MaxResults", default or maximum)
+    if not isinstance(limit, int) or not 1 <= limit <= maximum:
+        raise check.constraint(limit, "maxResults", f"Member must have value between 1 and {maximum}")
     start = start_of(params.get("NextToken"))
     out: dict[str, Any] = {key: rows[start:start + limit]}
     if start + limit < len(rows):

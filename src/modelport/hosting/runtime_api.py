@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 
-from modelport.hosting import errors, eventstream
+from modelport.hosting import errors, eventstream, serverless
 from modelport.hosting.errors import RuntimeApiError
 from modelport.hosting.router import NoTarget
 from modelport.hosting.service import CREATING, SYSTEM_UPDATING, Hosting
@@ -80,6 +80,44 @@ class RuntimeApi:
         forward = [(name, headers[key]) for key, name in _FORWARDED if key in headers]
         if stream and "x-amzn-sagemaker-accept" in headers:
             forward.append(("Accept", headers["x-amzn-sagemaker-accept"]))
+        gate = next((f.serverless for f in live.fleets if f.serverless is not None), None)
+        if gate is not None:
+            return await self._serverless(gate, live, request, endpoint, stream, target, forward, started)
+        return await self._forward(live, request, endpoint, stream, target, forward, started)
+
+    async def _serverless(self, gate, live, request: Request, endpoint: str, stream: bool, target, forward,
+                          started: float) -> Response:
+        """Admit the request (or throttle it), wait for a cold start if no instance runs, then forward it;
+        the admission lasts until the answer (or its stream) is done."""
+        try:
+            gate.admit()
+        except RuntimeApiError:
+            self._refused(endpoint, 400)
+            raise
+        handed_over = False
+        try:
+            cold = await gate.ready()
+            response = await self._forward(live, request, endpoint, stream, target, forward, started)
+            if cold is not None:
+                response.headers.append((serverless.COLD_START_HEADER, f"{cold * 1000:.0f}"))
+            if response.on_done is not None:
+                done = response.on_done
+
+                def release() -> None:
+                    try:
+                        done()
+                    finally:
+                        gate.release()
+
+                response.on_done, handed_over = release, True
+            return response
+        finally:
+            if not handed_over:
+                gate.release()
+
+    async def _forward(self, live, request: Request, endpoint: str, stream: bool, target, forward,
+                       started: float) -> Response:
+        """Route the request to an instance and relay its answer (another instance when one is unreachable)."""
         tried: list = []
         for attempt in range(_RETRIES + 1):
             router = live.router
@@ -137,7 +175,7 @@ class RuntimeApi:
             instance.fleet.count(upstream.status >= 500)
             _measure(instance, upstream.status, sent, started)
             if live.tap is not None and not stream:  # data capture and shadow copies (hosting/capture/tap.py)
-                live.tap(headers, forward, request.body, variant.name, upstream)
+                live.tap(request.headers, forward, request.body, variant.name, upstream)
             return self._response(endpoint, variant.name, upstream)
         self._refused(endpoint, 503)
         raise errors.service_unavailable(f"Endpoint {endpoint}: no instance could be reached after "
@@ -192,6 +230,8 @@ def _measure(instance, status: int, sent: float, started: float) -> None:
 def _died_message(exc: UpstreamError, instance) -> str:
     """What a client whose request took a worker down is told (the traceback, if any, is in the log)."""
     when = "in the middle of the response" if exc.answered else "before any response"
+    if instance.killed_because:
+        return f"The request failed because {instance.killed_because}. Its log: {instance.log_path}"
     return (f"The model server's worker died while answering this request (the connection closed {when}); "
             f"the instance restarts the worker. Its log: {instance.log_path}")
 

@@ -1,9 +1,10 @@
 """``modelport hosting``: the control API and the Runtime API on one port, plus a small status API,
-and the other AWS APIs a SageMaker SDK notebook calls (S3, STS, IAM, CloudWatch Logs).
+and the other AWS APIs a SageMaker SDK notebook calls (S3, STS, IAM, CloudWatch Logs), and Application Auto Scaling.
 
 Requests are first told apart by the AWS service they are signed for (:mod:`.services`):
 - ``s3`` — the S3 API over the local object store (:mod:`.s3`), path- or virtual-hosted-style;
-- ``sts``, ``iam``, ``logs`` — :mod:`.aws_apis`; any other signed service → an error naming it;
+- ``sts``, ``iam``, ``logs`` — :mod:`.aws_apis`; ``application-autoscaling`` — :mod:`.autoscaling.api`; any other
+  signed service → an error naming it;
 - ``sagemaker`` (and unsigned requests), by path:
   - ``POST /`` with ``X-Amz-Target: SageMaker.<Op>`` — the control plane (:mod:`.control_api`);
   - ``POST /endpoints/{name}/invocations`` and ``…/invocations-response-stream`` — the Runtime API;
@@ -29,6 +30,7 @@ from pathlib import Path
 from modelport import token as hosting_token
 from modelport.settings import get_settings
 from modelport.hosting import access, services
+from modelport.hosting.autoscaling.api import AutoscalingApi
 from modelport.hosting.aws_apis import IamApi, LogsApi, StsApi, unknown_service
 from modelport.hosting.auth import Gate, Refusal, check_bind
 from modelport.hosting.control_api import ControlApi
@@ -80,7 +82,8 @@ class HostingApp:
         self.control = ControlApi(hosting)
         self.runtime = RuntimeApi(hosting)
         self.s3 = S3Api(objects, hosting.settings.region)
-        self.aws = {"sts": StsApi(hosting.settings), "iam": IamApi(hosting.settings), "logs": LogsApi(hosting.settings)}
+        self.aws = {"sts": StsApi(hosting.settings), "iam": IamApi(hosting.settings), "logs": LogsApi(hosting.settings),
+                    services.APPLICATION_AUTOSCALING: AutoscalingApi(hosting)}
 
     async def __call__(self, request: Request) -> Response:
         # the service was chosen from the head, with the body limit (http_hooks); the gate limits wrong

@@ -16,7 +16,9 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from modelport.hosting import instance_env, model_data, rollback, traffic
+from modelport.hosting import instance_env, model_data, rollback, serverless, traffic
+from modelport.hosting.autoscaling.scaler import Scaler
+from modelport.hosting.autoscaling.store import ScalingStore
 from modelport.hosting.capture.tap import Tap, make_tap
 from modelport.hosting.capture.writer import CaptureWriter
 from modelport.hosting.fleet import SHADOW_KEY, CommandFactory, FleetError, VariantFleet, serve_command
@@ -93,6 +95,7 @@ class Hosting:
                                      flush_seconds=settings.capture_flush_seconds,
                                      max_records=settings.capture_queue_records,
                                      max_bytes=settings.capture_queue_mb * 1024 * 1024)
+        self.autoscaler = Scaler(self, ScalingStore(registry.path))  # application-autoscaling policies
 
     # names
     def arn(self, kind: str, name: str) -> str:
@@ -184,6 +187,8 @@ class Hosting:
             raise FleetError(str(exc)) from exc
         except (OSError, ValueError) as exc:  # e.g. a cache folder that cannot be written
             raise FleetError(f"could not prepare the model data: {exc}") from exc
+        for fleet, variant in zip(fleets, deployed):
+            serverless.attach(fleet, variant, self.settings.serverless_idle_s)
         self._fleets.update(fleets)
         results = await asyncio.gather(*(f.start() for f in fleets), return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
@@ -323,10 +328,11 @@ class Hosting:
         self._settle(live.name, status=IN_SERVICE, pending_config=None,
                      failure_reason=f"UpdateEndpoint to {config_name} failed and was rolled back: {why}")
 
-    def update_weights(self, name: str, changes: list[dict[str, Any]]) -> None:
-        """UpdateEndpointWeightsAndCapacities: new weights at once, instance counts by scaling."""
+    def update_weights(self, name: str, changes: list[dict[str, Any]]) -> asyncio.Task:
+        """UpdateEndpointWeightsAndCapacities (and autoscaling): new weights at once, instance counts by scaling;
+        the task ends once the endpoint is InService again."""
         self.registry.update_endpoint(name, status=UPDATING)
-        self._spawn(name, "changing weights and capacities", self._reweigh(self.live[name], changes),
+        return self._spawn(name, "changing weights and capacities", self._reweigh(self.live[name], changes),
                     on_error=IN_SERVICE)
 
     async def _reweigh(self, live: LiveEndpoint, changes: list[dict[str, Any]]) -> None:
@@ -346,7 +352,7 @@ class Hosting:
         deployed = row["deployed"] if row else []
         for variant in deployed:
             fleet = by_name.get(variant["VariantName"])
-            if fleet is not None:
+            if fleet is not None and fleet.serverless is None:
                 variant["InitialVariantWeight"] = fleet.weight
                 variant["InitialInstanceCount"] = len(fleet.instances)
         if failure:
@@ -374,6 +380,7 @@ class Hosting:
         """Bring back what the registry says should run: InService endpoints (and interrupted work); transform
         jobs a previous run left InProgress end Failed (:mod:`.transform.jobs`)."""
         self.transforms.restore()
+        self.autoscaler.start()
         for row in self.registry.list_endpoints():
             name, status = row["name"], row["status"]
             if status == DELETING:
@@ -402,6 +409,7 @@ class Hosting:
         """Stop every instance (endpoints stay registered and come back on the next start; running transform
         jobs end Failed)."""
         await self.transforms.shutdown()
+        await self.autoscaler.stop()
         for task in [*self._tasks, self._flusher]:
             if task is not None:
                 task.cancel()

@@ -2,7 +2,8 @@
 
 Every AWS SDK signs a request for its service: SigV4's credential scope
 (``Credential=KEY/DATE/REGION/SERVICE/aws4_request``, in ``Authorization`` or a presigned URL's
-``X-Amz-Credential``) names ``sagemaker`` (control and runtime APIs), ``s3``, ``sts``, ``iam`` or ``logs``.
+``X-Amz-Credential``) names ``sagemaker`` (control and runtime APIs), ``s3``, ``sts``, ``iam``, ``logs`` or
+``application-autoscaling``.
 A ``Host`` naming a virtual-hosted bucket, or an S3 SigV2 signature, means S3. Anything else (a bearer
 token, no credentials) is hosting's own routes: the SageMaker APIs, ``/ping`` and ``/_modelport/``.
 Only headers are read, so the choice can be made before the body arrives (e.g. to pick a body limit).
@@ -17,6 +18,7 @@ from modelport.hosting.s3.addressing import virtual_host_bucket
 
 SAGEMAKER = "sagemaker"
 S3 = "s3"
+APPLICATION_AUTOSCALING = "application-autoscaling"  # Application Auto Scaling's SigV4 signing name
 _SCOPE = re.compile(r"Credential=[^/,\s]*/\d{8}/[^/]*/([^/,\s]+)/aws4_request")
 _QUERY_SCOPE = re.compile(r"(?:^|&)X-Amz-Credential=([^&]*)")
 

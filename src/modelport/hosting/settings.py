@@ -88,6 +88,16 @@ class HostingSettings(BusyPollSetting, MetricsSetting):
         default=64, ge=1,
         description="MODELPORT_HOSTING_CAPTURE_QUEUE_MB: megabytes of captured bodies waiting to be written, at most.",
     )
+    serverless_idle_s: float = Field(
+        default=300.0, gt=0, validation_alias=AliasChoices("MODELPORT_SERVERLESS_IDLE_S", "serverless_idle_s"),
+        description="MODELPORT_SERVERLESS_IDLE_S: seconds a serverless variant's instance may stay idle before it "
+        "stops (the next request starts it again: a cold start); ProvisionedConcurrency keeps it running.",
+    )
+    autoscaling_interval: float = Field(
+        default=10.0, gt=0,
+        description="MODELPORT_HOSTING_AUTOSCALING_INTERVAL: seconds between two evaluations of the "
+        "application-autoscaling policies (SageMaker: 1-minute CloudWatch periods; target values stay per minute).",
+    )
     url: str = Field(
         default="http://127.0.0.1:8001",
         description="MODELPORT_HOSTING_URL: where clients (CLI, Python SDK) find the service.",

@@ -90,6 +90,8 @@ def production_variants(variants: Any) -> list[dict[str, Any]]:
                                  f"production variant {vname}.")
         else:
             number(variant["InitialInstanceCount"], f"{where}.initialInstanceCount", 1, integer=True)
+        if serverless:
+            serverless_config(variant, vname, len(variants))
         fixed["InitialVariantWeight"] = float(number(variant.get("InitialVariantWeight", 1.0),
                                                      f"{where}.initialVariantWeight", 0))
         out.append(fixed)
@@ -110,6 +112,42 @@ def shadow_variants(shadows: Any, production: list[dict[str, Any]]) -> list[dict
         raise validation(f"The VariantName {out[0]['VariantName']} appears more than once; variant names must be "
                          f"unique within an endpoint configuration, shadow variants included.")
     return out
+
+
+SERVERLESS_MEMORY_SIZES = (1024, 2048, 3072, 4096, 5120, 6144)
+
+
+def serverless_config(variant: dict[str, Any], vname: str, variant_count: int) -> None:
+    """A serverless variant, as SageMaker checks it: ``ServerlessConfig`` alone (no InstanceType or
+    InitialInstanceCount), MemorySizeInMB in 1 GB steps from 1024 to 6144, ProvisionedConcurrency ≤
+    MaxConcurrency (the ranges are checked by the input shapes), and the endpoint's only variant."""
+    config = variant["ServerlessConfig"]
+    for key in ("InstanceType", "InitialInstanceCount"):
+        if variant.get(key) is not None:
+            raise validation(f"Production variant {vname} has ServerlessConfig and {key}; a serverless variant "
+                             f"takes ServerlessConfig only (remove InstanceType and InitialInstanceCount).")
+    memory = config.get("MemorySizeInMB")
+    if memory not in SERVERLESS_MEMORY_SIZES:
+        raise constraint(memory, "productionVariants.member.serverlessConfig.memorySizeInMB",
+                         f"Member must be one of {', '.join(map(str, SERVERLESS_MEMORY_SIZES))} (1 GB increments)")
+    provisioned = config.get("ProvisionedConcurrency")
+    if provisioned is not None and provisioned > config.get("MaxConcurrency", 0):
+        raise validation(f"ProvisionedConcurrency ({provisioned}) of production variant {vname} must be less than "
+                         f"or equal to MaxConcurrency ({config.get('MaxConcurrency')}).")
+    if variant_count > 1:
+        raise validation(f"Production variant {vname} is serverless; a serverless endpoint configuration has "
+                         f"exactly one production variant (SageMaker does not support multiple variants there).")
+
+
+def serverless_exclusions(variants: list[dict[str, Any]], params: dict[str, Any]) -> None:
+    """What a serverless endpoint config cannot have, as on SageMaker: shadow variants and data capture."""
+    serverless = next((v["VariantName"] for v in variants if v.get("ServerlessConfig")), None)
+    if serverless is None:
+        return
+    for key in ("ShadowProductionVariants", "DataCaptureConfig"):
+        if params.get(key):
+            raise validation(f"Production variant {serverless} is serverless, and serverless endpoints do not support "
+                             f"{key} (SageMaker's feature exclusions); remove it or use instances.")
 
 
 def tags(value: Any) -> None:
