@@ -99,7 +99,7 @@ def test_more_than_max_concurrency_is_throttled(hosting, sm, rt, archive):
         assert [f.result()[0]["y"] for f in slow] == [2.0, 2.0]
     error = refused.value.response
     assert error["Error"]["Code"] == "ThrottlingException"
-    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 429
     assert "MaxConcurrency 2" in error["Error"]["Message"]
     assert invoke(rt, "sl-narrow")[0]["y"] == 2.0  # below the limit again
 

@@ -59,9 +59,10 @@ def model_not_ready(message: str) -> RuntimeApiError:
 
 
 def throttling(message: str) -> RuntimeApiError:
-    """400 ``ThrottlingException``: a serverless variant is at its MaxConcurrency. SageMaker's HTTP status for it
-    is not documented; botocore retries the code with 400 (and any 429), so 400 as the service's own throttles."""
-    return RuntimeApiError("ThrottlingException", message, 400)
+    """429 ``ThrottlingException``: a serverless variant is at its MaxConcurrency. SageMaker does not document the
+    status; 429 is what the endpoint-kinds issue asks for, and botocore retries any 429 in every retry mode
+    (a 400 only where the code is in its throttling list), so a client backs off either way."""
+    return RuntimeApiError("ThrottlingException", message, 429)
 
 
 def service_unavailable(message: str) -> RuntimeApiError:
