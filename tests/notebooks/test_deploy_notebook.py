@@ -14,22 +14,10 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from modelport.training import train
+from tests.helpers.notebooks import NOTEBOOK_HOME, NOTEBOOKS, run_notebook
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "deploy_boto3.ipynb"
+NOTEBOOK = NOTEBOOKS / "deploy_boto3.ipynb"
 MODELS = ("mnist-sklearn", "mnist-pytorch", "sentiment")
-# The notebook keeps MODELPORT_HOME for the MNIST cache; hosting has its own home, so the two share
-# the token explicitly, and the notebook's store (where it copies the archives) is a model root of hosting.
-NOTEBOOK_HOME = Path(os.environ.get("MODELPORT_HOME", ".modelport")).resolve()
-
-
-@pytest.fixture(scope="module")
-def trained_models(tmp_path_factory):
-    """The three bundled models, trained in fast mode (seconds each) into <root>/<name>/model.tar.gz."""
-    root = tmp_path_factory.mktemp("bundled")
-    for name in MODELS:
-        train(name, root / name, fast=True, quiet=True)
-    return root
 
 
 @pytest.fixture
@@ -38,26 +26,9 @@ def hosting_process_env():
     return {"MODELPORT_HOSTING_TOKEN": secrets.token_urlsafe(24), "MODELPORT_MODEL_ROOTS": str(NOTEBOOK_HOME / "artifacts")}
 
 
-def run_notebook(tmp_path: Path, env: dict[str, str], timeout: int = 300) -> list[dict]:
-    """Execute the notebook with ``env`` added to the kernel's environment; returns the code outputs."""
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # the kernel inherits this process's environment
-    try:
-        document = nbformat.read(NOTEBOOK, as_version=4)
-        NotebookClient(document, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(tmp_path)}}).execute()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    return [o for cell in document.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
-
-
 def test_deploy_notebook_against_modelport_hosting(tmp_path, trained_models, hosting_process):
     hosting, token = hosting_process.url, hosting_process.token
-    outputs = run_notebook(tmp_path, {
+    outputs = run_notebook(NOTEBOOK, tmp_path, {
         "MODELPORT_HOSTING_URL": hosting, "MODELPORT_NOTEBOOK_ARCHIVES": str(trained_models),
         "MODELPORT_NOTEBOOK_TARGET": "local", "MODELPORT_NOTEBOOK_PREFIX": "nbtest", "MODELPORT_HOSTING_TOKEN": token,
         # the MNIST cache the training above used (the kernel runs in tmp_path)
@@ -92,7 +63,7 @@ def test_deploy_notebook_against_modelport_hosting(tmp_path, trained_models, hos
 def test_deploy_notebook_says_which_archives_are_missing(tmp_path, hosting_process):
     hosting, token = hosting_process.url, hosting_process.token
     with pytest.raises(CellExecutionError) as failed:
-        run_notebook(tmp_path, {"MODELPORT_HOSTING_URL": hosting, "MODELPORT_NOTEBOOK_TARGET": "local",
+        run_notebook(NOTEBOOK, tmp_path, {"MODELPORT_HOSTING_URL": hosting, "MODELPORT_NOTEBOOK_TARGET": "local",
                                 "MODELPORT_HOSTING_TOKEN": token,
                                 "MODELPORT_NOTEBOOK_ARCHIVES": str(tmp_path / "nothing-here")}, timeout=120)
     assert "archives missing" in str(failed.value) and "modelport up --fast" in str(failed.value)
