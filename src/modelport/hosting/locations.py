@@ -1,4 +1,5 @@
-"""Where a job's data lives: its input objects (an ``S3Prefix`` or a manifest) and its ``.out`` files.
+"""Where data of hosting's jobs lives (batch transform, data capture, async inference): input objects (an
+``S3Prefix``, a manifest, one object) and ``.out`` files.
 
 ``s3://`` is hosting's own object store; ``file://`` (or a plain path) must lie under the allowed model
 roots, as a ``ModelDataUrl`` (:func:`modelport.hosting.model_data.check_allowed`). Input objects are
