@@ -10,15 +10,24 @@ count under ``variant=""``.
 
 Series are keyed by name, not by fleet: a blue/green update's new fleet keeps adding to its variant's
 counts, so they never go back while the endpoint lives; deleting the endpoint drops its series.
+
+Per asynchronous endpoint (``endpoint``), gauges read from the queue at scrape time (:attr:`HostingMetrics.backlog`):
+``ApproximateBacklogSize``, ``ApproximateBacklogSizePerInstance``, ``ApproximateAgeOfOldestRequest`` (s) and
+``HasBacklogWithoutCapacity``.
 """
 
 from __future__ import annotations
 
 from modelport.metrics import names
-from modelport.metrics.series import Histogram, counter_family, histogram_family, render
+from collections.abc import Callable
+
+from modelport.metrics.series import Histogram, counter_family, gauge_family, histogram_family, render
 
 _VARIANT_LABELS = ("endpoint", "variant")
 _INSTANCE_LABELS = ("endpoint", "variant", "instance")
+_ENDPOINT_LABELS = ("endpoint",)
+# endpoint → (backlog, backlog per instance, age of the oldest request in s, 1 if a backlog has no instance)
+BacklogGauges = Callable[[], dict[str, tuple[float, float, float, int]]]
 
 
 class VariantSeries:
@@ -71,6 +80,7 @@ class HostingMetrics:
     def __init__(self) -> None:
         self.variants: dict[tuple[str, str], VariantSeries] = {}
         self.instances: dict[tuple[str, str, str], InstanceSeries] = {}
+        self.backlog: BacklogGauges | None = None  # set by asynchronous inference
 
     def variant(self, endpoint: str, variant: str) -> VariantSeries:
         """The series of ``variant`` of ``endpoint`` (created at its first fleet; ``""``: refused before routing)."""
@@ -98,7 +108,10 @@ class HostingMetrics:
         variants = sorted(self.variants.items())
         instances = sorted(self.instances.items())
         latency = names.LATENCY_BUCKETS_US
-        return render([
+        backlog = sorted((self.backlog() if self.backlog is not None else {}).items())
+        gauges = [gauge_family(name, _ENDPOINT_LABELS, [((endpoint,), values[i]) for endpoint, values in backlog])
+                  for i, name in enumerate(names.GAUGES)]
+        return render([*gauges,
             counter_family(names.INVOCATIONS, _VARIANT_LABELS, [(k, s.invocations) for k, s in variants]),
             counter_family(names.ERRORS_4XX, _VARIANT_LABELS, [(k, s.errors_4xx) for k, s in variants]),
             counter_family(names.ERRORS_5XX, _VARIANT_LABELS, [(k, s.errors_5xx) for k, s in variants]),
