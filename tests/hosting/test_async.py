@@ -78,3 +78,88 @@ def test_a_failing_request_lands_in_the_failure_path_with_the_models_error(rt, s
 def test_an_inline_body_is_answered_too(rt, s3, endpoint):
     answer = rt.invoke_endpoint_async(EndpointName=endpoint, Body=b'{"x": 4}', ContentType="application/json")
     assert json.loads(wait_object(s3, answer["OutputLocation"]))["y"] == 8.0
+
+
+def test_a_payload_larger_than_invoke_endpoints_limit_is_streamed_through(rt, s3, endpoint):
+    padding = "a" * (20 * 1024 * 1024)  # 20 MB: over InvokeEndpoint's 6 MB, read from the store as it is sent
+    location = put_input(s3, "in/large.json", json.dumps({"x": 3, "pad": padding}).encode())
+    answer = rt.invoke_endpoint_async(EndpointName=endpoint, InputLocation=location, ContentType="application/json")
+    assert json.loads(wait_object(s3, answer["OutputLocation"]))["y"] == 6.0
+
+
+def _error(call) -> tuple[str, str]:
+    with pytest.raises(ClientError) as caught:
+        call()
+    return caught.value.response["Error"]["Code"], caught.value.response["Error"]["Message"]
+
+
+def test_endpoint_configs_are_checked_as_sagemaker_checks_them(sm, archive):
+    sm.create_model(ModelName="checked", ExecutionRoleArn="arn:aws:iam::123456789012:role/local",
+                    PrimaryContainer={"Image": "modelport", "ModelDataUrl": f"file://{archive}"})
+    instances = [{"VariantName": "v", "ModelName": "checked", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}]
+    serverless = [{"VariantName": "v", "ModelName": "checked",
+                   "ServerlessConfig": {"MemorySizeInMB": 1024, "MaxConcurrency": 1}}]
+    good = {"OutputConfig": {"S3OutputPath": f"s3://{BUCKET}/checked"}}
+    code, message = _error(lambda: sm.create_endpoint_config(
+        EndpointConfigName="c1", ProductionVariants=serverless, AsyncInferenceConfig=good))
+    assert code == "ValidationException" and "serverless endpoints do not support AsyncInferenceConfig" in message
+    code, message = _error(lambda: sm.create_endpoint_config(
+        EndpointConfigName="c2", ProductionVariants=instances,
+        AsyncInferenceConfig={"OutputConfig": {"S3OutputPath": "s3://no-such-bucket/out"}}))
+    assert code == "ValidationException" and "the bucket no-such-bucket does not exist" in message
+    code, message = _error(lambda: sm.create_endpoint_config(
+        EndpointConfigName="c3", ProductionVariants=instances,
+        AsyncInferenceConfig={"OutputConfig": {"S3FailurePath": f"s3://{BUCKET}/f"}}))
+    assert code == "ValidationException" and "S3OutputPath is required" in message
+    code, message = _error(lambda: sm.create_endpoint_config(
+        EndpointConfigName="c4", ProductionVariants=instances,
+        AsyncInferenceConfig={**good, "ClientConfig": {"MaxConcurrentInvocationsPerInstance": 1001}}))
+    assert code == "ValidationException" and "clientConfig.maxConcurrentInvocationsPerInstance" in message
+    assert "less than or equal to 1000" in message
+    config = {**good, "ClientConfig": {"MaxConcurrentInvocationsPerInstance": 3}}
+    sm.create_endpoint_config(EndpointConfigName="c5", ProductionVariants=instances, AsyncInferenceConfig=config)
+    assert sm.describe_endpoint_config(EndpointConfigName="c5")["AsyncInferenceConfig"] == config
+
+
+def _raw_invoke(url: str, endpoint: str, **headers) -> httpx.Response:
+    names = {"location": "X-Amzn-SageMaker-InputLocation", "ttl": "X-Amzn-SageMaker-RequestTTLSeconds",
+             "timeout": "X-Amzn-SageMaker-InvocationTimeoutSeconds", "id": "X-Amzn-SageMaker-Inference-Id"}
+    return httpx.post(f"{url}/endpoints/{endpoint}/async-invocations",
+                      headers={**auth_headers(url), **{names[k]: v for k, v in headers.items()}})
+
+
+def test_invocations_are_checked_as_sagemaker_checks_them(hosting, rt, s3, endpoint, archive, sm):
+    location = put_input(s3, "in/checked.json", {"x": 1})
+    for headers, expected in [({"location": location, "ttl": "59"}, "between 60 and 21600"),
+                              ({"location": location, "timeout": "3601"}, "between 1 and 3600"),
+                              ({"location": location, "id": "a/b"}, "other than '/'"),
+                              ({"location": f"s3://{BUCKET}/in/missing.json"}, "does not exist"),
+                              ({"location": "https://example.com/x"}, "not over https"),
+                              ({}, "exactly one of InputLocation")]:
+        answer = _raw_invoke(hosting.url, endpoint, **headers)
+        assert answer.status_code == 400, (headers, answer.text)
+        assert answer.headers["x-amzn-ErrorType"] == "ValidationError" and expected in answer.json()["Message"]
+    accepted = _raw_invoke(hosting.url, endpoint, location=location, ttl="60", timeout="3600")
+    assert accepted.status_code == 202 and accepted.json()["InferenceId"]
+    code, message = _error(lambda: rt.invoke_endpoint(EndpointName=endpoint, Body=b'{"x": 1}',
+                                                      ContentType="application/json"))
+    assert code == "ValidationError" and "takes InvokeEndpointAsync only" in message
+    code, message = _error(lambda: rt.invoke_endpoint_async(EndpointName="no-such-endpoint", InputLocation=location))
+    assert code == "ValidationError" and "not found" in message
+
+
+def test_the_concurrency_limit_per_instance_is_observed(hosting, rt, s3, endpoint):
+    location = put_input(s3, "in/slow.json", {"x": 1, "sleep": 0.4})
+    answers = [rt.invoke_endpoint_async(EndpointName=endpoint, InputLocation=location,
+                                        ContentType="application/json") for _ in range(6)]
+    seen, gauges = set(), set()
+    url, headers = f"{hosting.url}/_modelport/endpoints/{endpoint}/instances", auth_headers(hosting.url)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not all(read_object(s3, a["OutputLocation"]) for a in answers):
+        seen.add(httpx.get(url, headers=headers).json()["Variants"][0]["Instances"][0]["outstanding"])
+        metrics = httpx.get(f"{hosting.url}/metrics", headers=headers).text
+        gauges.update(line for line in metrics.splitlines() if line.startswith(f'ApproximateBacklogSize{{endpoint="{endpoint}"}}'))
+        time.sleep(0.05)
+    assert all(json.loads(read_object(s3, a["OutputLocation"]))["y"] == 2.0 for a in answers)
+    assert max(seen) == 2  # MaxConcurrentInvocationsPerInstance 2 × 1 instance: reached, never passed
+    assert any(not line.endswith(" 0.0") for line in gauges), gauges  # the backlog was seen in /metrics

@@ -174,6 +174,9 @@ class Hosting:
             for variant in deployed:
                 container = variant.get("Container", {})
                 artifact = await asyncio.to_thread(model_data.resolve, container, self.cache_dir, self.local_s3)
+                base_env = instance_env.for_container(container, self.home, self.local_s3)
+                if variant.get("AsyncInferenceConfig"):  # its instances take payloads up to the async limit (1 GB)
+                    base_env["SAGEMAKER_MAX_PAYLOAD_IN_MB"] = str(self.settings.async_max_input_mb)
                 fleets.append(VariantFleet(
                     endpoint, variant, artifact,
                     log_dir=self.logs_dir / endpoint, command=self.command, workers=self.settings.workers,
@@ -181,7 +184,7 @@ class Hosting:
                     # an asynchronous request may run up to its InvocationTimeoutSeconds (≤ 3600 s)
                     invocation_timeout=(ASYNC_TIMEOUT_MAX if variant.get("AsyncInferenceConfig")
                                         else self.settings.invocation_timeout),
-                    base_env=instance_env.for_container(container, self.home, self.local_s3),
+                    base_env=base_env,
                     drain_timeout=self.settings.drain_timeout,
                     health_interval=self.settings.health_interval,
                     on_status=self._variant_status,
