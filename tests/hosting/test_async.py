@@ -163,3 +163,38 @@ def test_the_concurrency_limit_per_instance_is_observed(hosting, rt, s3, endpoin
     assert all(json.loads(read_object(s3, a["OutputLocation"]))["y"] == 2.0 for a in answers)
     assert max(seen) == 2  # MaxConcurrentInvocationsPerInstance 2 × 1 instance: reached, never passed
     assert any(not line.endswith(" 0.0") for line in gauges), gauges  # the backlog was seen in /metrics
+
+
+def _gauge(url: str, name: str, endpoint: str) -> float | None:
+    prefix = f'{name}{{endpoint="{endpoint}"}} '
+    text = httpx.get(f"{url}/metrics", headers=auth_headers(url)).text
+    return next((float(line[len(prefix):]) for line in text.splitlines() if line.startswith(prefix)), None)
+
+
+def _count(sm, name: str) -> int:
+    return sm.describe_endpoint(EndpointName=name)["ProductionVariants"][0]["CurrentInstanceCount"]
+
+
+def test_the_backlog_scales_an_async_variant_to_zero_and_back(hosting, sm, aas, rt, s3, archive):
+    async_endpoint(sm, "scaled", f"file://{archive}")
+    target = {"ServiceNamespace": "sagemaker", "ResourceId": "endpoint/scaled/variant/AllTraffic",
+              "ScalableDimension": "sagemaker:variant:DesiredInstanceCount"}
+    aas.register_scalable_target(**target, MinCapacity=0, MaxCapacity=1)  # 0: allowed for async variants only
+    aas.put_scaling_policy(PolicyName="backlog", PolicyType="TargetTrackingScaling", **target,
+                           TargetTrackingScalingPolicyConfiguration={
+                               "TargetValue": 1.0, "ScaleInCooldown": 0, "ScaleOutCooldown": 0,
+                               "CustomizedMetricSpecification": {
+                                   "MetricName": "ApproximateBacklogSizePerInstance", "Namespace": "AWS/SageMaker",
+                                   "Dimensions": [{"Name": "EndpointName", "Value": "scaled"}],
+                                   "Statistic": "Average"}})
+    eventually(lambda: _count(sm, "scaled") == 0, 20, message="the idle async variant was not scaled to zero")
+    assert _gauge(hosting.url, "HasBacklogWithoutCapacity", "scaled") == 0.0
+    answer = rt.invoke_endpoint_async(EndpointName="scaled", InputLocation=put_input(s3, "in/wake.json", {"x": 5}),
+                                      ContentType="application/json")
+    # queued with no instance: seen while the instance starts (it counts once it passed /ping)
+    eventually(lambda: _gauge(hosting.url, "HasBacklogWithoutCapacity", "scaled") == 1.0, 10)
+    assert json.loads(wait_object(s3, answer["OutputLocation"], timeout=60))["y"] == 10.0  # scaled from zero
+    assert _count(sm, "scaled") == 1
+    causes = [a["Description"] for a in aas.describe_scaling_activities(ServiceNamespace="sagemaker")["ScalingActivities"]
+              if a["ResourceId"] == target["ResourceId"]]
+    assert "Setting desired instance count to 0." in causes and "Setting desired instance count to 1." in causes

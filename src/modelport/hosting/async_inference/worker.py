@@ -69,7 +69,7 @@ class AsyncInference:
         """Take up what a previous run left (running requests run again, notifications are sent again), then serve."""
         recovered = self.queue.recover()
         if recovered:
-            log.info("async inference: %d requests interrupted by the last stop are queued again", recovered)
+            log.warning("async inference: %d requests interrupted by the last stop are queued again", recovered)
         self._wake = asyncio.Event()
         self._loop_task = asyncio.create_task(self._run())
         for request_id, notice in self.queue.notices():
