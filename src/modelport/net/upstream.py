@@ -116,6 +116,7 @@ class _UpstreamConnection(asyncio.Protocol):
         self.chunks: asyncio.Queue = asyncio.Queue()
         self.idle_since = 0.0
         self.reading_paused = False
+        self.body_unsent = False  # a streamed body was cut short (the answer came first): never reuse
         self.writable = asyncio.Event()  # cleared while the socket's write buffer is full (StreamedBody)
         self.writable.set()
         self._poll: select.poll | None = None
@@ -127,6 +128,7 @@ class _UpstreamConnection(asyncio.Protocol):
         self.headers = {}
         self.body = bytearray()
         self.got_bytes = False
+        self.body_unsent = False
         self.headers_done = loop.create_future() if streaming else None
         self.done = loop.create_future()
         if streaming:
@@ -205,6 +207,7 @@ async def _write_body(conn: _UpstreamConnection, body: StreamedBody, waiting: as
     written = 0
     async for chunk in body.chunks:
         if waiting.done():
+            conn.body_unsent = True
             return
         if conn.closed:
             raise UpstreamError("the instance closed the connection while the request body was being sent")
@@ -244,7 +247,7 @@ class UpstreamPool:
 
     def _release(self, conn: _UpstreamConnection, keep_alive: bool) -> None:
         idle = self._idle
-        if keep_alive and not conn.closed:
+        if keep_alive and not conn.closed and not conn.body_unsent:
             if len(idle) >= self.max_idle:  # make room: drop the ones the server closed
                 self._idle = idle = deque(c for c in idle if not c.closed)
             if len(idle) < self.max_idle:

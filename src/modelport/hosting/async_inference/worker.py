@@ -130,7 +130,9 @@ class AsyncInference:
 
     def _dispatch(self) -> None:
         for request in self.queue.claim_expired(now()):
-            self._start(request, None)
+            live = self.hosting.live.get(request.endpoint)
+            config = next((f.async_config for f in live.fleets if f.async_config), None) if live else None
+            self._start(request, AsyncSettings.of(config) if config else None)
         for endpoint in self.queue.queued_endpoints():
             live = self.hosting.live.get(endpoint)
             if live is None:
