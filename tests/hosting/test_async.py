@@ -11,6 +11,7 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
+from modelport.hosting.async_inference.queue import AsyncQueue, AsyncRequest, now
 from tests.helpers.async_inference import BUCKET, Webhook, async_endpoint, put_input, read_object, wait_object
 from tests.helpers.hosting import auth_headers, clients
 from tests.helpers.transform import s3_client
@@ -198,3 +199,20 @@ def test_the_backlog_scales_an_async_variant_to_zero_and_back(hosting, sm, aas, 
     causes = [a["Description"] for a in aas.describe_scaling_activities(ServiceNamespace="sagemaker")["ScalingActivities"]
               if a["ResourceId"] == target["ResourceId"]]
     assert "Setting desired instance count to 0." in causes and "Setting desired instance count to 1." in causes
+
+
+def test_a_request_past_its_ttl_fails_to_the_failure_path(hosting, s3, endpoint, webhook):
+    # RequestTTLSeconds is at least 60 s: a stored request whose TTL ran out stands in for a minute in the queue
+    queue = AsyncQueue(hosting.home / "hosting" / "registry.db", owner="test")
+    received = now() - 120
+    failure = f"s3://{BUCKET}/queued/failed/stale-error.out"
+    try:
+        queue.add(AsyncRequest("stale-row", endpoint, "stale", put_input(s3, "in/stale.json", {"x": 1}), None,
+                               f"s3://{BUCKET}/queued/out/stale.out", failure,
+                               [("Content-Type", "application/json")], received, received + 60, 900.0))
+    finally:
+        queue.close()
+    assert "Request expired" in wait_object(s3, failure).decode()
+    assert read_object(s3, f"s3://{BUCKET}/queued/out/stale.out") is None
+    notice = eventually(lambda: next((n for n in webhook.received if n["inferenceId"] == "stale"), None), 10)
+    assert notice["invocationStatus"] == "Failed" and notice["topicArn"].endswith(":err")

@@ -312,7 +312,10 @@ class UpstreamPool:
             if isinstance(body, StreamedBody):
                 await _write_body(conn, body, waiting)
             result = await waiting
-        except BaseException:  # timeout, cancellation, lost connection: this socket is done
+        except BaseException:  # timeout, cancellation, lost connection, a broken body: this socket is done
+            for future in (conn.headers_done, conn.done):  # nobody waits for them any more
+                if future is not None and not future.done():
+                    future.cancel()
             conn.transport.close()
             raise
         finally:
