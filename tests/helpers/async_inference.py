@@ -7,9 +7,10 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 from botocore.exceptions import ClientError
 
-from tests.helpers.hosting import wait_in_service
+from tests.helpers.hosting import auth_headers, wait_in_service
 from tests.helpers.waiting import eventually
 
 BUCKET = "async-bucket"
@@ -63,6 +64,13 @@ def read_object(s3, uri: str) -> bytes | None:
 def wait_object(s3, uri: str, timeout: float = 30) -> bytes:
     """Wait until the object at ``uri`` exists; its bytes."""
     return eventually(lambda: read_object(s3, uri), timeout, interval=0.05, message=f"no object at {uri}")
+
+
+def gauge(url: str, name: str, endpoint: str) -> float | None:
+    """An endpoint's gauge in hosting's ``/metrics`` (e.g. ``ApproximateBacklogSize``), or None when absent."""
+    prefix = f'{name}{{endpoint="{endpoint}"}} '
+    text = httpx.get(f"{url}/metrics", headers=auth_headers(url)).text
+    return next((float(line[len(prefix):]) for line in text.splitlines() if line.startswith(prefix)), None)
 
 
 class Webhook:

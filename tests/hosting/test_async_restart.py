@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 import tempfile
 
-import httpx
 import pytest
 
-from tests.helpers.async_inference import BUCKET, async_endpoint, put_input, read_object, wait_object
-from tests.helpers.hosting import auth_headers, clients, make_archive
+from tests.helpers.async_inference import BUCKET, async_endpoint, gauge, put_input, read_object, wait_object
+from tests.helpers.hosting import clients, make_archive
 from tests.helpers.transform import s3_client
 from tests.helpers.waiting import eventually
 
@@ -41,10 +40,4 @@ def test_queued_requests_are_answered_once_after_kill_9(hosting_process, tmp_pat
     listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="durable/")["Contents"]
     assert sorted(o["Key"] for o in listed) == [f"durable/out/req-{i}.out" for i in range(6)]  # no failure, no extra
     assert "requests interrupted by the last stop are queued again" in hosting_process.log()  # the one in flight
-    eventually(lambda: "durable" not in _backlog(hosting_process.url), 10)
-
-
-def _backlog(url: str) -> str:
-    text = httpx.get(f"{url}/metrics", headers=auth_headers(url)).text
-    return "\n".join(line for line in text.splitlines()
-                     if line.startswith("ApproximateBacklogSize{") and not line.endswith(" 0.0"))
+    eventually(lambda: gauge(hosting_process.url, "ApproximateBacklogSize", "durable") == 0.0, 10)
