@@ -210,3 +210,12 @@ def test_a_request_past_its_ttl_fails_to_the_failure_path(hosting, s3, endpoint,
     assert read_object(s3, f"s3://{BUCKET}/queued/out/stale.out") is None
     notice = eventually(lambda: next((n for n in webhook.received if n["inferenceId"] == "stale"), None), 10)
     assert notice["invocationStatus"] == "Failed" and notice["topicArn"].endswith(":err")
+
+
+def test_a_request_over_its_invocation_timeout_fails_to_the_failure_path(rt, s3, endpoint):
+    location = put_input(s3, "in/too-slow.json", {"x": 1, "sleep": 2})
+    answer = rt.invoke_endpoint_async(EndpointName=endpoint, InputLocation=location, ContentType="application/json",
+                                      InvocationTimeoutSeconds=1)
+    error = wait_object(s3, answer["FailureLocation"], timeout=10).decode()
+    assert "did not answer within 1 s (InvocationTimeoutSeconds)" in error
+    assert read_object(s3, answer["OutputLocation"]) is None

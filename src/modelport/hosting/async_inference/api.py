@@ -18,6 +18,7 @@ from modelport import store
 from modelport.hosting import errors
 from modelport.hosting.async_inference.config import AsyncSettings
 from modelport.hosting.async_inference.queue import AsyncRequest, now
+from modelport.hosting.database import RegistryError
 from modelport.hosting.locations import LocationError
 from modelport.hosting.runtime_api import error_response
 from modelport.net.messages import Request, Response
@@ -121,9 +122,12 @@ class AsyncApi:
         forward = [(name, headers[key]) for key, name in _FORWARDED if key in headers]
         forward.append(("X-Amzn-SageMaker-Inference-Id", inference_id))
         received = now()
-        self.inference.queue.add(AsyncRequest(
-            str(uuid.uuid4()), endpoint, inference_id, location, request.body or None, output, failure, forward,
-            received, received + ttl, float(timeout)))
+        try:
+            self.inference.queue.add(AsyncRequest(
+                str(uuid.uuid4()), endpoint, inference_id, location, request.body or None, output, failure, forward,
+                received, received + ttl, float(timeout)))
+        except RegistryError as exc:  # disk full, I/O error: nothing was accepted
+            raise errors.RuntimeApiError("InternalFailure", exc.message, 500) from None
         self.inference.wake()
         answer = [("Content-Type", "application/json"), ("X-Amzn-SageMaker-OutputLocation", output),
                   ("x-amzn-RequestId", str(uuid.uuid4()))]

@@ -206,13 +206,14 @@ class AsyncInference:
             body = StreamedBody(len(request.body or b""), _once(request.body or b""))
         out = None
         try:
+            out = await asyncio.to_thread(places.writer, request.output_location, "OutputLocation", None)
             _, instance, upstream = await self.runtime.send(request.endpoint, request.headers, body, request.timeout)
-            content_type = upstream.headers.get("content-type")
+            out.content_type = upstream.headers.get("content-type")
+            answer = upstream.chunks()
             finished = False
             try:
-                out = await asyncio.to_thread(places.writer, request.output_location, "OutputLocation", content_type)
                 pending = bytearray()
-                async for chunk in upstream.chunks():
+                async for chunk in answer:
                     pending += chunk
                     if len(pending) >= IO_CHUNK:
                         await asyncio.to_thread(out.write, bytes(pending))
@@ -221,10 +222,14 @@ class AsyncInference:
                     await asyncio.to_thread(out.write, bytes(pending))
                 finished = True
             finally:
-                instance.end() if finished else instance.abandoned()
+                await answer.aclose()  # unfinished: hangs up on the instance
+                if finished:
+                    instance.end()
+                else:
+                    instance.abandoned()
             await asyncio.to_thread(out.commit)
             out = None
-            return Result(True, request.output_location, content_type)
+            return Result(True, request.output_location, upstream.headers.get("content-type"))
         finally:
             if out is not None:
                 out.discard()
