@@ -66,8 +66,9 @@ def wait_object(s3, uri: str, timeout: float = 30) -> bytes:
     return eventually(lambda: read_object(s3, uri), timeout, interval=0.05, message=f"no object at {uri}")
 
 
-def gauge(url: str, name: str, endpoint: str) -> float | None:
-    """An endpoint's gauge in hosting's ``/metrics`` (e.g. ``ApproximateBacklogSize``), or None when absent."""
+def endpoint_metric(url: str, name: str, endpoint: str) -> float | None:
+    """A sample of an asynchronous endpoint in hosting's ``/metrics`` (``ApproximateBacklogSize``,
+    ``ExpiredRequests_total``, …), or None when absent."""
     prefix = f'{name}{{endpoint="{endpoint}"}} '
     text = httpx.get(f"{url}/metrics", headers=auth_headers(url)).text
     return next((float(line[len(prefix):]) for line in text.splitlines() if line.startswith(prefix)), None)

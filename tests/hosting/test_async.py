@@ -12,8 +12,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from modelport.hosting.async_inference.queue import AsyncQueue, AsyncRequest, now
-from tests.helpers.async_inference import (BUCKET, Webhook, async_endpoint, gauge, put_input, read_object,
-                                           wait_object)
+from tests.helpers.async_inference import (BUCKET, Webhook, async_endpoint, endpoint_metric, put_input,
+                                           read_object, wait_object)
 from tests.helpers.hosting import auth_headers, clients
 from tests.helpers.transform import s3_client
 from tests.helpers.waiting import eventually
@@ -159,7 +159,7 @@ def test_the_concurrency_limit_per_instance_is_observed(hosting, rt, s3, endpoin
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not all(read_object(s3, a["OutputLocation"]) for a in answers):
         seen.add(httpx.get(url, headers=headers).json()["Variants"][0]["Instances"][0]["outstanding"])
-        backlogs.add(gauge(hosting.url, "ApproximateBacklogSize", endpoint))
+        backlogs.add(endpoint_metric(hosting.url, "ApproximateBacklogSize", endpoint))
         time.sleep(0.05)
     assert all(json.loads(read_object(s3, a["OutputLocation"]))["y"] == 2.0 for a in answers)
     assert max(seen) == 2  # MaxConcurrentInvocationsPerInstance 2 × 1 instance: reached, never passed
@@ -183,11 +183,11 @@ def test_the_backlog_scales_an_async_variant_to_zero_and_back(hosting, sm, aas, 
                                    "Dimensions": [{"Name": "EndpointName", "Value": "scaled"}],
                                    "Statistic": "Average"}})
     eventually(lambda: _count(sm, "scaled") == 0, 20, message="the idle async variant was not scaled to zero")
-    assert gauge(hosting.url, "HasBacklogWithoutCapacity", "scaled") == 0.0
+    assert endpoint_metric(hosting.url, "HasBacklogWithoutCapacity", "scaled") == 0.0
     answer = rt.invoke_endpoint_async(EndpointName="scaled", InputLocation=put_input(s3, "in/wake.json", {"x": 5}),
                                       ContentType="application/json")
     # queued with no instance: seen while the instance starts (it counts once it passed /ping)
-    eventually(lambda: gauge(hosting.url, "HasBacklogWithoutCapacity", "scaled") == 1.0, 10)
+    eventually(lambda: endpoint_metric(hosting.url, "HasBacklogWithoutCapacity", "scaled") == 1.0, 10)
     assert json.loads(wait_object(s3, answer["OutputLocation"], timeout=60))["y"] == 10.0  # scaled from zero
     assert _count(sm, "scaled") == 1
     causes = [a["Description"] for a in aas.describe_scaling_activities(ServiceNamespace="sagemaker")["ScalingActivities"]
@@ -210,6 +210,9 @@ def test_a_request_past_its_ttl_fails_to_the_failure_path(hosting, s3, endpoint,
     assert read_object(s3, f"s3://{BUCKET}/queued/out/stale.out") is None
     notice = eventually(lambda: next((n for n in webhook.received if n["inferenceId"] == "stale"), None), 10)
     assert notice["invocationStatus"] == "Failed" and notice["topicArn"].endswith(":err")
+    assert endpoint_metric(hosting.url, "ExpiredRequests_total", endpoint) == 1.0
+    assert endpoint_metric(hosting.url, "InvocationFailures_total", endpoint) >= 2.0  # with the model's refusal
+    assert endpoint_metric(hosting.url, "NotificationFailures_total", endpoint) == 0.0
 
 
 def test_a_request_over_its_invocation_timeout_fails_to_the_failure_path(rt, s3, endpoint):

@@ -8,7 +8,8 @@ import tempfile
 
 import pytest
 
-from tests.helpers.async_inference import BUCKET, async_endpoint, gauge, put_input, read_object, wait_object
+from tests.helpers.async_inference import (BUCKET, async_endpoint, endpoint_metric, put_input, read_object,
+                                           wait_object)
 from tests.helpers.hosting import clients, make_archive
 from tests.helpers.transform import s3_client
 from tests.helpers.waiting import eventually
@@ -40,4 +41,4 @@ def test_queued_requests_are_answered_once_after_kill_9(hosting_process, tmp_pat
     listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="durable/")["Contents"]
     assert sorted(o["Key"] for o in listed) == [f"durable/out/req-{i}.out" for i in range(6)]  # no failure, no extra
     assert "requests interrupted by the last stop are queued again" in hosting_process.log()  # the one in flight
-    eventually(lambda: gauge(hosting_process.url, "ApproximateBacklogSize", "durable") == 0.0, 10)
+    eventually(lambda: endpoint_metric(hosting_process.url, "ApproximateBacklogSize", "durable") == 0.0, 10)

@@ -27,11 +27,15 @@ BACKLOG = "ApproximateBacklogSize"
 BACKLOG_PER_INSTANCE = "ApproximateBacklogSizePerInstance"
 OLDEST_AGE = "ApproximateAgeOfOldestRequest"
 BACKLOG_WITHOUT_CAPACITY = "HasBacklogWithoutCapacity"
+ASYNC_PROCESSED = "InvocationsProcesssed"  # sic: CloudWatch's own spelling
+ASYNC_FAILURES = "InvocationFailures"
+ASYNC_EXPIRED = "ExpiredRequests"
+ASYNC_NOTIFICATION_FAILURES = "NotificationFailures"
 
 RELEASE_REASONS = ("full", "delay", "idle")  # why the batcher released a batch: BatchReleases{reason}
 
 COUNTERS = (INVOCATIONS, ERRORS_4XX, ERRORS_5XX, INVOCATIONS_PER_INSTANCE, BATCH_RELEASES, CAPTURE_DROPPED,
-            SHADOW_DROPPED)
+            SHADOW_DROPPED, ASYNC_PROCESSED, ASYNC_FAILURES, ASYNC_EXPIRED, ASYNC_NOTIFICATION_FAILURES)
 GAUGES = (BACKLOG, BACKLOG_PER_INSTANCE, OLDEST_AGE, BACKLOG_WITHOUT_CAPACITY)
 HISTOGRAMS = (MODEL_LATENCY, OVERHEAD_LATENCY, MODEL_SETUP_TIME, BATCH_QUEUE_WAIT, BATCH_SIZE)
 
@@ -57,6 +61,12 @@ HELP = {
                           "(CloudWatch: ApproximateBacklogSizePerInstance).",
     OLDEST_AGE: "Seconds since the oldest queued or running asynchronous request arrived "
                 "(CloudWatch: ApproximateAgeOfOldestRequest).",
+    ASYNC_PROCESSED: "Asynchronous requests answered, successfully or not (CloudWatch: InvocationsProcesssed, sic).",
+    ASYNC_FAILURES: "Asynchronous requests whose result is a failure object (CloudWatch: InvocationFailures).",
+    ASYNC_EXPIRED: "Asynchronous requests failed because they outlived their RequestTTLSeconds in the queue "
+                   "(CloudWatch: ExpiredRequests).",
+    ASYNC_NOTIFICATION_FAILURES: "Asynchronous result notifications the webhook did not take "
+                                 "(CloudWatch: NotificationFailures).",
     BACKLOG_WITHOUT_CAPACITY: "1 when asynchronous requests wait and the endpoint has no instance, else 0 "
                               "(CloudWatch: HasBacklogWithoutCapacity).",
 }

@@ -19,7 +19,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
 from modelport.hosting.async_inference import notify
@@ -43,6 +43,7 @@ class Result:
     location: str
     content_type: str | None = None
     reason: str | None = None
+    expired: bool = False
 
 
 class AsyncInference:
@@ -53,7 +54,7 @@ class AsyncInference:
         self.settings = hosting.settings
         self.queue = AsyncQueue(hosting.registry.path, owner=uuid.uuid4().hex)
         self.running: dict[str, int] = {}  # endpoint → requests being processed now
-        self.notification_failures = 0
+        self.metrics = hosting.metrics  # None: MODELPORT_METRICS=0
         self._wake: asyncio.Event | None = None
         self._loop_task: asyncio.Task | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -160,6 +161,7 @@ class AsyncInference:
                 result = await self._answer(request)
             if result is None:  # back in the queue
                 return
+            self._count(request.endpoint, result)
             notice = self._notice(request, result, settings)
             self.queue.answered(request.id, notice)
             if notice is not None:
@@ -177,8 +179,9 @@ class AsyncInference:
         """Run the request and write its result; None when it went back in the queue (no instance could take it)."""
         if now() > request.expires:
             waited = now() - request.received
-            return await self._fail(request, f"Request expired: it waited {waited:.0f} s in the queue, longer than "
-                                             f"its RequestTTLSeconds ({request.expires - request.received:.0f} s).")
+            failed = await self._fail(request, f"Request expired: it waited {waited:.0f} s in the queue, longer than "
+                                               f"its RequestTTLSeconds ({request.expires - request.received:.0f} s).")
+            return replace(failed, expired=True)
         try:
             return await asyncio.wait_for(self._invoke(request), request.timeout)
         except asyncio.TimeoutError:
@@ -258,6 +261,13 @@ class AsyncInference:
                 return Result(ok, location, reason=None if ok else "see the failure object")
         return None
 
+    def _count(self, endpoint: str, result: Result) -> None:
+        if self.metrics is not None:
+            series = self.metrics.async_endpoint(endpoint)
+            series.processed += 1
+            series.failures += not result.ok
+            series.expired += result.expired
+
     # notifications
     def _notice(self, request: AsyncRequest, result: Result, settings: AsyncSettings | None) -> dict[str, Any] | None:
         url = self.settings.async_notify_url
@@ -272,8 +282,8 @@ class AsyncInference:
 
     async def _notify(self, request_id: str, notice: dict[str, Any]) -> None:
         url = self.settings.async_notify_url
-        if url and not await asyncio.to_thread(notify.post, url, notice):
-            self.notification_failures += 1
+        if url and not await asyncio.to_thread(notify.post, url, notice) and self.metrics is not None:
+            self.metrics.async_endpoint(notice["requestParameters"]["endpointName"]).notification_failures += 1
         self.queue.finish(request_id)
 
 
