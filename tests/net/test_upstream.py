@@ -1,6 +1,7 @@
 """The pooled keep-alive client (``net/upstream.py``) against real servers on 127.0.0.1: a request is
-never sent twice, "could not be sent" is told apart from "sent, then the connection died", and an
-idle connection the server closed (keep-alive idle timeout) costs no request."""
+never sent twice, "could not be sent" is told apart from "sent, then the connection died", an
+idle connection the server closed (keep-alive idle timeout) costs no request, and streamed bodies and answers
+arrive whole."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import time
 import pytest
 import uvloop
 
-from modelport.net.upstream import UpstreamError, UpstreamPool
+from modelport.net.upstream import StreamedBody, UpstreamError, UpstreamPool
 
 
 class Server:
@@ -42,8 +43,12 @@ class Server:
                 line = head.split(b"\r\n", 1)[0].decode()
                 length = next((int(h.split(b":")[1]) for h in head.split(b"\r\n")
                                if h.lower().startswith(b"content-length:")), 0)
-                await reader.readexactly(length)
+                body = await reader.readexactly(length)
                 self.requests.append(line)
+                if line.startswith("POST /echo"):
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+                    await writer.drain()
+                    continue
                 if line.startswith("POST /die"):
                     return  # like a worker that died while answering
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
@@ -151,3 +156,42 @@ def test_connections_idle_too_long_are_retired_before_the_server_closes_them():
 
     server = run(scenario())
     assert len(server.requests) == 3 and server.connections == 2
+
+
+async def _chunks(count: int, size: int, produced: list[int]):
+    for i in range(count):
+        produced.append(i)
+        yield bytes([i % 256]) * size
+
+
+def test_a_streamed_body_and_a_streamed_answer_arrive_whole():
+    async def main() -> None:
+        server = await Server().start()
+        pool = UpstreamPool("127.0.0.1", server.port)
+        produced: list[int] = []
+        try:
+            answer = await pool.request("POST", "/echo", [], StreamedBody(24 << 20, _chunks(24, 1 << 20, produced)),
+                                        stream=True, timeout=30)
+            received = b"".join([chunk async for chunk in answer.chunks()])
+            assert answer.status == 200 and len(received) == 24 << 20
+            assert received == b"".join(bytes([i]) * (1 << 20) for i in range(24))
+            assert produced == list(range(24)) and server.requests == ["POST /echo HTTP/1.1"]
+        finally:
+            pool.close()
+            await server.stop()
+
+    run(main())
+
+
+def test_a_streamed_body_shorter_than_announced_is_an_error():
+    async def main() -> None:
+        server = await Server().start()
+        pool = UpstreamPool("127.0.0.1", server.port)
+        try:
+            with pytest.raises(UpstreamError, match="had 2048 bytes where 4096 were announced"):
+                await pool.request("POST", "/echo", [], StreamedBody(4096, _chunks(2, 1024, [])), timeout=5)
+        finally:
+            pool.close()
+            await server.stop()
+
+    run(main())

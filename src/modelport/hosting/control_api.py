@@ -17,6 +17,7 @@ import orjson
 
 from modelport import store
 from modelport.hosting import model_data
+from modelport.hosting.async_inference import config as async_config
 from modelport.hosting.capture import config as capture_config
 from modelport.hosting import validation as check
 from modelport.hosting.errors import ControlError, validation
@@ -199,6 +200,8 @@ class ControlApi(TransformJobApi):
             self._model(variant["ModelName"])
         capture = await asyncio.to_thread(capture_config.check, params.get("DataCaptureConfig"),
                                           self.hosting.transforms.places())
+        await asyncio.to_thread(async_config.check, params.get("AsyncInferenceConfig"), variants, shadows,
+                                self.hosting.transforms.places())
         arn = self._arn(_CONFIG, name)
         spec = {**{k: v for k, v in params.items() if k not in ("EndpointConfigName", "Tags")},
                 "ProductionVariants": variants}
@@ -272,6 +275,8 @@ class ControlApi(TransformJobApi):
         capture = capture_config.summary(row["deployed"][0].get("DataCaptureConfig") if row["deployed"] else None)
         if capture:
             out["DataCaptureConfig"] = capture
+        if row["deployed"] and row["deployed"][0].get("AsyncInferenceConfig"):
+            out["AsyncInferenceConfig"] = row["deployed"][0]["AsyncInferenceConfig"]
         shadows = self._variant_summaries(row, shadow=True)
         if shadows:
             out["ShadowProductionVariants"] = shadows

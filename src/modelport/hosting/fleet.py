@@ -415,9 +415,11 @@ class VariantFleet:
         self.model_name: str = variant.get("ModelName", "")
         self.weight: float = float(variant.get("InitialVariantWeight", 1.0))
         self.desired_weight = self.weight
-        self.desired_count: int = int(variant.get("InitialInstanceCount") or 1)
+        count = variant.get("InitialInstanceCount")  # 0: an asynchronous variant autoscaling scaled to zero
+        self.desired_count: int = int(count) if count is not None else 1
         self.shadow: bool = bool(variant.get(SHADOW_KEY))  # a shadow variant: copies of traffic, answers discarded
         self.capture: dict[str, Any] | None = variant.get("DataCaptureConfig")  # the endpoint's, stored per variant
+        self.async_config: dict[str, Any] | None = variant.get("AsyncInferenceConfig")  # likewise
         self.container: dict[str, Any] = variant.get("Container", {})
         self.environment: dict[str, str] = dict(self.container.get("Environment") or {})
         self.base_env = dict(base_env or {})

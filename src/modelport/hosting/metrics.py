@@ -10,15 +10,25 @@ count under ``variant=""``.
 
 Series are keyed by name, not by fleet: a blue/green update's new fleet keeps adding to its variant's
 counts, so they never go back while the endpoint lives; deleting the endpoint drops its series.
+
+Per asynchronous endpoint (``endpoint``), gauges read from the queue at scrape time (:attr:`HostingMetrics.backlog`):
+``ApproximateBacklogSize``, ``ApproximateBacklogSizePerInstance``, ``ApproximateAgeOfOldestRequest`` (s) and
+``HasBacklogWithoutCapacity``; and counters (:class:`AsyncSeries`): ``InvocationsProcesssed`` (CloudWatch's
+spelling), ``InvocationFailures``, ``ExpiredRequests``, ``NotificationFailures``.
 """
 
 from __future__ import annotations
 
 from modelport.metrics import names
-from modelport.metrics.series import Histogram, counter_family, histogram_family, render
+from collections.abc import Callable
+
+from modelport.metrics.series import Histogram, counter_family, gauge_family, histogram_family, render
 
 _VARIANT_LABELS = ("endpoint", "variant")
 _INSTANCE_LABELS = ("endpoint", "variant", "instance")
+_ENDPOINT_LABELS = ("endpoint",)
+# endpoint → (backlog, backlog per instance, age of the oldest request in s, 1 if a backlog has no instance)
+BacklogGauges = Callable[[], dict[str, tuple[float, float, float, int]]]
 
 
 class VariantSeries:
@@ -65,12 +75,26 @@ class InstanceSeries:
         self.setup = Histogram(names.SETUP_BUCKETS_US)
 
 
+class AsyncSeries:
+    """One asynchronous endpoint's counts (written by its workers)."""
+
+    __slots__ = ("processed", "failures", "expired", "notification_failures")
+
+    def __init__(self) -> None:
+        self.processed = 0
+        self.failures = 0
+        self.expired = 0
+        self.notification_failures = 0
+
+
 class HostingMetrics:
     """Every live endpoint's series, and their rendering for ``GET /metrics``."""
 
     def __init__(self) -> None:
         self.variants: dict[tuple[str, str], VariantSeries] = {}
         self.instances: dict[tuple[str, str, str], InstanceSeries] = {}
+        self.backlog: BacklogGauges | None = None  # set by asynchronous inference
+        self.async_endpoints: dict[tuple[str], AsyncSeries] = {}
 
     def variant(self, endpoint: str, variant: str) -> VariantSeries:
         """The series of ``variant`` of ``endpoint`` (created at its first fleet; ``""``: refused before routing)."""
@@ -88,8 +112,17 @@ class HostingMetrics:
             series = self.instances[key] = InstanceSeries()
         return series
 
+    def async_endpoint(self, endpoint: str) -> AsyncSeries:
+        """The asynchronous counts of ``endpoint`` (created at its first result)."""
+        key = (endpoint,)
+        series = self.async_endpoints.get(key)
+        if series is None:
+            series = self.async_endpoints[key] = AsyncSeries()
+        return series
+
     def forget(self, endpoint: str) -> None:
         """Drop a deleted endpoint's series."""
+        self.async_endpoints.pop((endpoint,), None)
         self.variants = {k: v for k, v in self.variants.items() if k[0] != endpoint}
         self.instances = {k: v for k, v in self.instances.items() if k[0] != endpoint}
 
@@ -98,7 +131,15 @@ class HostingMetrics:
         variants = sorted(self.variants.items())
         instances = sorted(self.instances.items())
         latency = names.LATENCY_BUCKETS_US
-        return render([
+        backlog = sorted((self.backlog() if self.backlog is not None else {}).items())
+        gauges = [gauge_family(name, _ENDPOINT_LABELS, [((endpoint,), values[i]) for endpoint, values in backlog])
+                  for i, name in enumerate(names.GAUGES)]
+        queues = sorted(self.async_endpoints.items())
+        counters = [counter_family(name, _ENDPOINT_LABELS, [(k, getattr(s, attr)) for k, s in queues])
+                    for name, attr in ((names.ASYNC_PROCESSED, "processed"), (names.ASYNC_FAILURES, "failures"),
+                                       (names.ASYNC_EXPIRED, "expired"),
+                                       (names.ASYNC_NOTIFICATION_FAILURES, "notification_failures"))]
+        return render([*gauges, *counters,
             counter_family(names.INVOCATIONS, _VARIANT_LABELS, [(k, s.invocations) for k, s in variants]),
             counter_family(names.ERRORS_4XX, _VARIANT_LABELS, [(k, s.errors_4xx) for k, s in variants]),
             counter_family(names.ERRORS_5XX, _VARIANT_LABELS, [(k, s.errors_5xx) for k, s in variants]),

@@ -26,7 +26,7 @@ from modelport.hosting.errors import RuntimeApiError
 from modelport.hosting.router import NoTarget
 from modelport.hosting.service import CREATING, SYSTEM_UPDATING, Hosting
 from modelport.net.messages import Request, Response
-from modelport.net.upstream import UpstreamError
+from modelport.net.upstream import StreamedBody, UpstreamError
 
 MAX_BODY = 6 * 1024 * 1024  # SageMaker's 6 MB payload limit (botocore's BodyBlob max, 6291456 bytes)
 _FORWARDED = (
@@ -54,7 +54,8 @@ class RuntimeApi:
         except RuntimeApiError as exc:
             return error_response(exc)
 
-    def _live(self, endpoint: str):
+    def live(self, endpoint: str):
+        """The live endpoint that takes invocations now, or the error saying why it does not."""
         live = self.hosting.live.get(endpoint)
         if live is not None and live.router is not None:
             return live
@@ -70,12 +71,16 @@ class RuntimeApi:
 
     async def _invoke(self, request: Request, endpoint: str, stream: bool) -> Response:
         started = time.perf_counter()
-        live = self._live(endpoint)
+        live = self.live(endpoint)
         headers = request.headers
         if "x-amzn-sagemaker-target-model" in headers:
             self._refused(endpoint, 400)
             raise errors.validation_error(f"Endpoint {endpoint} is not a multi-model endpoint, so TargetModel "
                                           f"cannot be used; modelport hosting serves one model per variant.")
+        if live.fleets and live.fleets[0].async_config:
+            self._refused(endpoint, 400)
+            raise errors.validation_error(f"Endpoint {endpoint} is an asynchronous inference endpoint (its endpoint "
+                                          f"config has AsyncInferenceConfig); it takes InvokeEndpointAsync only.")
         target = headers.get("x-amzn-sagemaker-target-variant")
         forward = [(name, headers[key]) for key, name in _FORWARDED if key in headers]
         if stream and "x-amzn-sagemaker-accept" in headers:
@@ -118,6 +123,30 @@ class RuntimeApi:
     async def _forward(self, live, request: Request, endpoint: str, stream: bool, target, forward,
                        started: float) -> Response:
         """Route the request to an instance and relay its answer (another instance when one is unreachable)."""
+        variant, instance, upstream = await self._exchange(live, endpoint, target, forward, request.body, stream,
+                                                           self.timeout, started)
+        if stream and 200 <= upstream.status < 300:
+            return self._stream_response(endpoint, variant.name, instance, upstream)
+        if live.tap is not None and not stream:  # data capture and shadow copies (hosting/capture/tap.py)
+            live.tap(request.headers, forward, request.body, variant.name, upstream)
+        return self._response(endpoint, variant.name, upstream)
+
+    async def send(self, endpoint: str, forward: list[tuple[str, str]], body: StreamedBody, timeout: float):
+        """One request of asynchronous inference (:mod:`.async_inference`), routed, retried, counted and refused
+        exactly as InvokeEndpoint's: ``(variant name, instance, upstream)`` with the answer's body still streaming
+        and the instance still busy (the caller reads ``upstream.chunks()``, then calls ``instance.end()``).
+        A non-2xx answer raises ModelError, as InvokeEndpoint does."""
+        live = self.live(endpoint)
+        variant, instance, upstream = await self._exchange(live, endpoint, None, forward, body, True, timeout,
+                                                           time.perf_counter())
+        if not 200 <= upstream.status < 300:
+            self._response(endpoint, variant.name, upstream)  # raises ModelError
+        return variant.name, instance, upstream
+
+    async def _exchange(self, live, endpoint: str, target, forward, body, stream: bool, timeout: float,
+                        started: float):
+        """Send one request to an instance (another one when one is unreachable): ``(variant, instance, upstream)``.
+        A streamed 2xx answer leaves the instance busy until its stream ends; any other answer is read whole."""
         tried: list = []
         for attempt in range(_RETRIES + 1):
             router = live.router
@@ -136,13 +165,13 @@ class RuntimeApi:
             release = True
             sent = time.perf_counter()
             try:
-                upstream = await instance.pool.request("POST", "/invocations", forward, request.body,
-                                                       stream=stream, timeout=self.timeout)
+                upstream = await instance.pool.request("POST", "/invocations", forward, body,
+                                                       stream=stream, timeout=timeout)
                 if stream and 200 <= upstream.status < 300:
                     release = False  # the stream releases the instance when it ends
                     instance.fleet.count(False)
                     _measure(instance, upstream.status, sent, started)
-                    return self._stream_response(endpoint, variant.name, instance, upstream)
+                    return variant, instance, upstream
                 if stream:
                     upstream.body = b"".join([c async for c in upstream.chunks()])
             except UpstreamError as exc:
@@ -164,7 +193,7 @@ class RuntimeApi:
                 raise errors.model_error(
                     endpoint, variant.name, 0,
                     f"Your invocation timed out while waiting for a response from container primary "
-                    f"(after {self.timeout:g} s).", self.hosting.log_stream(endpoint)) from None
+                    f"(after {timeout:g} s).", self.hosting.log_stream(endpoint)) from None
             except BaseException:
                 release = False
                 instance.abandoned()
@@ -174,9 +203,7 @@ class RuntimeApi:
                     instance.end()
             instance.fleet.count(upstream.status >= 500)
             _measure(instance, upstream.status, sent, started)
-            if live.tap is not None and not stream:  # data capture and shadow copies (hosting/capture/tap.py)
-                live.tap(request.headers, forward, request.body, variant.name, upstream)
-            return self._response(endpoint, variant.name, upstream)
+            return variant, instance, upstream
         self._refused(endpoint, 503)
         raise errors.service_unavailable(f"Endpoint {endpoint}: no instance could be reached after "
                                          f"{len(tried)} attempts; they are being restarted, retry shortly.")

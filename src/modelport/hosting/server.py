@@ -8,6 +8,7 @@ Requests are first told apart by the AWS service they are signed for (:mod:`.ser
 - ``sagemaker`` (and unsigned requests), by path:
   - ``POST /`` with ``X-Amz-Target: SageMaker.<Op>`` — the control plane (:mod:`.control_api`);
   - ``POST /endpoints/{name}/invocations`` and ``…/invocations-response-stream`` — the Runtime API;
+    ``POST /endpoints/{name}/async-invocations`` — InvokeEndpointAsync (:mod:`.async_inference`);
   - ``GET /ping`` — hosting itself is up; ``GET /_modelport/endpoints/{name}/instances`` — instance states;
     ``GET /_modelport/transform-jobs/{name}`` — a transform job's progress (records, bytes).
   - ``GET /metrics`` — Prometheus text format (:mod:`.metrics`; 404 with MODELPORT_METRICS=0). It needs the
@@ -30,6 +31,8 @@ from pathlib import Path
 from modelport import token as hosting_token
 from modelport.settings import get_settings
 from modelport.hosting import access, services
+from modelport.hosting.async_inference.api import AsyncApi
+from modelport.hosting.async_inference.worker import AsyncInference
 from modelport.hosting.autoscaling.api import AutoscalingApi
 from modelport.hosting.aws_apis import IamApi, LogsApi, StsApi, unknown_service
 from modelport.hosting.auth import Gate, Refusal, check_bind
@@ -81,6 +84,8 @@ class HostingApp:
         self.gate = gate
         self.control = ControlApi(hosting)
         self.runtime = RuntimeApi(hosting)
+        hosting.async_inference = AsyncInference(hosting, self.runtime)
+        self.async_api = AsyncApi(hosting.async_inference)
         self.s3 = S3Api(objects, hosting.settings.region)
         self.aws = {"sts": StsApi(hosting.settings), "iam": IamApi(hosting.settings), "logs": LogsApi(hosting.settings),
                     services.APPLICATION_AUTOSCALING: AutoscalingApi(hosting)}
@@ -105,6 +110,8 @@ class HostingApp:
                 return await self.runtime.invoke(request, name)
             if action == "invocations-response-stream":
                 return await self.runtime.invoke(request, name, stream=True)
+            if action == "async-invocations":
+                return await self.async_api.invoke(request, name)
         elif path == "/" and request.method == "POST":
             return await self.control.handle(request)
         elif path in ("/ping", "/health") and request.method == "GET":

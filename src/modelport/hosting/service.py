@@ -39,6 +39,7 @@ ROLLING_BACK = "RollingBack"
 DELETING = "Deleting"
 FAILED = "Failed"
 FLUSH_SECONDS = 1.0  # how often outcomes that could not be written are retried
+ASYNC_TIMEOUT_MAX = 3600.0  # InvocationTimeoutSeconds' upper bound: what an async variant's runtime lets run
 BAKE_POLL_SECONDS = 0.1  # how often the auto-rollback alarm is checked while traffic shifts and bakes
 
 
@@ -96,6 +97,7 @@ class Hosting:
                                      max_records=settings.capture_queue_records,
                                      max_bytes=settings.capture_queue_mb * 1024 * 1024)
         self.autoscaler = Scaler(self, ScalingStore(registry.path))  # application-autoscaling policies
+        self.async_inference = None  # set by the server: asynchronous inference's queue and workers
 
     # names
     def arn(self, kind: str, name: str) -> str:
@@ -148,7 +150,7 @@ class Hosting:
 
     def deployment(self, config: dict[str, Any]) -> list[dict[str, Any]]:
         """The variants of an endpoint config (shadow ones marked), each with its model's container and the
-        config's ``DataCaptureConfig`` (the registry snapshot a restart restores)."""
+        config's ``DataCaptureConfig`` and ``AsyncInferenceConfig`` (the registry snapshot a restart restores)."""
         deployed = []
         spec = config["spec"]
         shadows = [{**v, SHADOW_KEY: True} for v in spec.get("ShadowProductionVariants") or []]
@@ -158,7 +160,7 @@ class Hosting:
                 raise LookupError(variant["ModelName"])
             model_spec = model["spec"]
             container = model_spec.get("PrimaryContainer") or (model_spec.get("Containers") or [{}])[0]
-            extra = {"DataCaptureConfig": spec["DataCaptureConfig"]} if spec.get("DataCaptureConfig") else {}
+            extra = {key: spec[key] for key in ("DataCaptureConfig", "AsyncInferenceConfig") if spec.get(key)}
             deployed.append({**variant, "Container": container, **extra})
         return deployed
 
@@ -172,12 +174,17 @@ class Hosting:
             for variant in deployed:
                 container = variant.get("Container", {})
                 artifact = await asyncio.to_thread(model_data.resolve, container, self.cache_dir, self.local_s3)
+                base_env = instance_env.for_container(container, self.home, self.local_s3)
+                if variant.get("AsyncInferenceConfig"):  # its instances take payloads up to the async limit (1 GB)
+                    base_env["SAGEMAKER_MAX_PAYLOAD_IN_MB"] = str(self.settings.async_max_input_mb)
                 fleets.append(VariantFleet(
                     endpoint, variant, artifact,
                     log_dir=self.logs_dir / endpoint, command=self.command, workers=self.settings.workers,
                     startup_timeout=self.settings.startup_timeout,
-                    invocation_timeout=self.settings.invocation_timeout,
-                    base_env=instance_env.for_container(container, self.home, self.local_s3),
+                    # an asynchronous request may run up to its InvocationTimeoutSeconds (≤ 3600 s)
+                    invocation_timeout=(ASYNC_TIMEOUT_MAX if variant.get("AsyncInferenceConfig")
+                                        else self.settings.invocation_timeout),
+                    base_env=base_env,
                     drain_timeout=self.settings.drain_timeout,
                     health_interval=self.settings.health_interval,
                     on_status=self._variant_status,
@@ -381,6 +388,8 @@ class Hosting:
         jobs a previous run left InProgress end Failed (:mod:`.transform.jobs`)."""
         self.transforms.restore()
         self.autoscaler.start()
+        if self.async_inference is not None:
+            self.async_inference.start()
         for row in self.registry.list_endpoints():
             name, status = row["name"], row["status"]
             if status == DELETING:
@@ -410,6 +419,8 @@ class Hosting:
         jobs end Failed)."""
         await self.transforms.shutdown()
         await self.autoscaler.stop()
+        if self.async_inference is not None:
+            await self.async_inference.stop()
         for task in [*self._tasks, self._flusher]:
             if task is not None:
                 task.cancel()

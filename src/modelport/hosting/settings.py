@@ -98,6 +98,21 @@ class HostingSettings(BusyPollSetting, MetricsSetting):
         description="MODELPORT_HOSTING_AUTOSCALING_INTERVAL: seconds between two evaluations of the "
         "application-autoscaling policies (SageMaker: 1-minute CloudWatch periods; target values stay per minute).",
     )
+    async_notify_url: str = Field(
+        default="", validation_alias=AliasChoices("MODELPORT_ASYNC_NOTIFY_URL", "async_notify_url"),
+        description="MODELPORT_ASYNC_NOTIFY_URL: a webhook that gets a JSON notification (SageMaker's SNS message) "
+        "after each asynchronous inference result, success or failure; empty: none.",
+    )
+    async_max_input_mb: int = Field(
+        default=1024, ge=1,
+        description="MODELPORT_HOSTING_ASYNC_MAX_INPUT_MB: largest InvokeEndpointAsync input object (SageMaker: 1 GB); "
+        "inputs and outputs are streamed, never held in memory whole.",
+    )
+    async_max_backlog: int = Field(
+        default=10_000, ge=1,
+        description="MODELPORT_HOSTING_ASYNC_MAX_BACKLOG: requests one asynchronous endpoint may have queued or "
+        "running; beyond it InvokeEndpointAsync answers ServiceUnavailable.",
+    )
     url: str = Field(
         default="http://127.0.0.1:8001",
         description="MODELPORT_HOSTING_URL: where clients (CLI, Python SDK) find the service.",

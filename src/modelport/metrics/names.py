@@ -22,10 +22,21 @@ BATCH_RELEASES = "BatchReleases"
 CAPTURE_DROPPED = "CaptureRecordsDropped"
 SHADOW_DROPPED = "ShadowRequestsDropped"
 
+# asynchronous inference's backlog, per endpoint (CloudWatch's names; gauges)
+BACKLOG = "ApproximateBacklogSize"
+BACKLOG_PER_INSTANCE = "ApproximateBacklogSizePerInstance"
+OLDEST_AGE = "ApproximateAgeOfOldestRequest"
+BACKLOG_WITHOUT_CAPACITY = "HasBacklogWithoutCapacity"
+ASYNC_PROCESSED = "InvocationsProcesssed"  # sic: CloudWatch's own spelling
+ASYNC_FAILURES = "InvocationFailures"
+ASYNC_EXPIRED = "ExpiredRequests"
+ASYNC_NOTIFICATION_FAILURES = "NotificationFailures"
+
 RELEASE_REASONS = ("full", "delay", "idle")  # why the batcher released a batch: BatchReleases{reason}
 
 COUNTERS = (INVOCATIONS, ERRORS_4XX, ERRORS_5XX, INVOCATIONS_PER_INSTANCE, BATCH_RELEASES, CAPTURE_DROPPED,
-            SHADOW_DROPPED)
+            SHADOW_DROPPED, ASYNC_PROCESSED, ASYNC_FAILURES, ASYNC_EXPIRED, ASYNC_NOTIFICATION_FAILURES)
+GAUGES = (BACKLOG, BACKLOG_PER_INSTANCE, OLDEST_AGE, BACKLOG_WITHOUT_CAPACITY)
 HISTOGRAMS = (MODEL_LATENCY, OVERHEAD_LATENCY, MODEL_SETUP_TIME, BATCH_QUEUE_WAIT, BATCH_SIZE)
 
 HELP = {
@@ -45,6 +56,19 @@ HELP = {
     CAPTURE_DROPPED: "Data capture records dropped because the capture queue was full or the destination could "
                      "not be written.",
     SHADOW_DROPPED: "Copies of requests not sent to a shadow variant because too many copies were in flight.",
+    BACKLOG: "Asynchronous requests queued or being processed (CloudWatch: ApproximateBacklogSize).",
+    BACKLOG_PER_INSTANCE: "ApproximateBacklogSize divided by the endpoint's instances (by 1 when it has none) "
+                          "(CloudWatch: ApproximateBacklogSizePerInstance).",
+    OLDEST_AGE: "Seconds since the oldest queued or running asynchronous request arrived "
+                "(CloudWatch: ApproximateAgeOfOldestRequest).",
+    ASYNC_PROCESSED: "Asynchronous requests answered, successfully or not (CloudWatch: InvocationsProcesssed, sic).",
+    ASYNC_FAILURES: "Asynchronous requests whose result is a failure object (CloudWatch: InvocationFailures).",
+    ASYNC_EXPIRED: "Asynchronous requests failed because they outlived their RequestTTLSeconds in the queue "
+                   "(CloudWatch: ExpiredRequests).",
+    ASYNC_NOTIFICATION_FAILURES: "Asynchronous result notifications the webhook did not take "
+                                 "(CloudWatch: NotificationFailures).",
+    BACKLOG_WITHOUT_CAPACITY: "1 when asynchronous requests wait and the endpoint has no instance, else 0 "
+                              "(CloudWatch: HasBacklogWithoutCapacity).",
 }
 
 # 50 µs .. 60 s: a fast scikit-learn row (~0.1 ms) to SageMaker's 60 s invocation timeout
@@ -58,6 +82,7 @@ def exported_samples() -> frozenset[str]:
     """Every sample name modelport can export (what a dashboard may query)."""
     names = {f"{name}_total" for name in COUNTERS}
     names.update(f"{name}{suffix}" for name in HISTOGRAMS for suffix in ("_bucket", "_sum", "_count"))
+    names.update(GAUGES)
     return frozenset(names)
 
 

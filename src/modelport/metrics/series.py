@@ -64,6 +64,16 @@ def counter_family(name: str, labels: Sequence[str], samples: Iterable[tuple[Seq
     return family
 
 
+def gauge_family(name: str, labels: Sequence[str], samples: Iterable[tuple[Sequence[str], float]]) -> Any:
+    """A gauge family with one sample per label values."""
+    from prometheus_client.core import GaugeMetricFamily
+
+    family = GaugeMetricFamily(name, HELP[name], labels=list(labels))
+    for values, value in samples:
+        family.add_metric(list(values), value)
+    return family
+
+
 def histogram_family(name: str, labels: Sequence[str],
                      samples: Iterable[tuple[Sequence[str], Sequence[float], Sequence[float], float]]) -> Any:
     """A histogram family: per label values, (bounds, per-bucket counts, sum)."""

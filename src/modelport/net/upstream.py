@@ -11,6 +11,10 @@ never carried the request, so it can be retried anywhere; a request written on a
 then died may have run (and may have killed the server), so it must not be sent again. Pooled
 connections are therefore checked before reuse, and retired before the server's keep-alive idle
 timeout can close them under a request.
+
+A body may also be streamed (:class:`StreamedBody`: a length and chunks, written as they come with the
+socket's flow control), and a streamed response is read with flow control too (reading pauses while
+:data:`PAUSE_CHUNKS` chunks wait), so neither a large request nor a large answer is held in memory whole.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ import httptools
 # a connection can reach that age just as the server closes it: reuse first checks it for a hang-up
 # (stale()) and a request on a connection found closed before anything was written is retried.
 MAX_IDLE_SECONDS = 15.0
+PAUSE_CHUNKS = 64  # a streamed response's chunks read ahead of its consumer before reading pauses
+RESUME_CHUNKS = 16  # and below which reading resumes
 _CLOSED_EVENTS = select.POLLIN | select.POLLHUP | select.POLLERR | getattr(select, "POLLRDHUP", 0)
 
 
@@ -42,6 +48,16 @@ class UpstreamError(ConnectionError):
         super().__init__(message)
         self.answered = answered
         self.sent = sent or answered
+
+
+class StreamedBody:
+    """A request body sent as it is read: ``length`` bytes from the async iterator ``chunks``."""
+
+    __slots__ = ("length", "chunks")
+
+    def __init__(self, length: int, chunks: AsyncIterator[bytes]) -> None:
+        self.length = length
+        self.chunks = chunks
 
 
 class UpstreamResponse:
@@ -71,6 +87,9 @@ class UpstreamResponse:
                     break
                 if isinstance(chunk, Exception):
                     raise chunk
+                if conn.reading_paused and conn.chunks.qsize() <= RESUME_CHUNKS and conn.transport is not None:
+                    conn.reading_paused = False
+                    conn.transport.resume_reading()
                 yield chunk
         finally:
             if not finished and conn.transport is not None:
@@ -96,6 +115,10 @@ class _UpstreamConnection(asyncio.Protocol):
         self.done: asyncio.Future | None = None
         self.chunks: asyncio.Queue = asyncio.Queue()
         self.idle_since = 0.0
+        self.reading_paused = False
+        self.body_unsent = False  # a streamed body was cut short (the answer came first): never reuse
+        self.writable = asyncio.Event()  # cleared while the socket's write buffer is full (StreamedBody)
+        self.writable.set()
         self._poll: select.poll | None = None
 
     def begin(self, streaming: bool) -> None:
@@ -105,6 +128,7 @@ class _UpstreamConnection(asyncio.Protocol):
         self.headers = {}
         self.body = bytearray()
         self.got_bytes = False
+        self.body_unsent = False
         self.headers_done = loop.create_future() if streaming else None
         self.done = loop.create_future()
         if streaming:
@@ -124,6 +148,12 @@ class _UpstreamConnection(asyncio.Protocol):
             return True
         return bool(self._poll is not None and self._poll.poll(0))
 
+    def pause_writing(self) -> None:
+        self.writable.clear()
+
+    def resume_writing(self) -> None:
+        self.writable.set()
+
     def eof_received(self) -> None:
         self.closed = True  # the server hung up: never reuse this connection (connection_lost follows)
 
@@ -137,6 +167,7 @@ class _UpstreamConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.writable.set()  # a body being written stops (it sees ``closed``)
         self._fail(UpstreamError("the instance closed the connection", answered=self.got_bytes))
 
     def _fail(self, exc: Exception) -> None:
@@ -157,6 +188,9 @@ class _UpstreamConnection(asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         if self.streaming:
             self.chunks.put_nowait(body)
+            if not self.reading_paused and self.chunks.qsize() >= PAUSE_CHUNKS:
+                self.reading_paused = True
+                self.transport.pause_reading()
         else:
             self.body += body
 
@@ -165,6 +199,25 @@ class _UpstreamConnection(asyncio.Protocol):
             self.chunks.put_nowait(None)
         if self.done is not None and not self.done.done():
             self.done.set_result(self.parser.should_keep_alive())
+
+
+async def _write_body(conn: _UpstreamConnection, body: StreamedBody, waiting: asyncio.Future) -> None:
+    """Write a streamed body as it is read, waiting while the socket's buffer is full; stop early when the
+    answer (an early refusal), a timeout or a lost connection settled the exchange already."""
+    written = 0
+    async for chunk in body.chunks:
+        if waiting.done():
+            conn.body_unsent = True
+            return
+        if conn.closed:
+            raise UpstreamError("the instance closed the connection while the request body was being sent")
+        conn.transport.write(chunk)
+        written += len(chunk)
+        if not conn.writable.is_set():
+            await conn.writable.wait()
+    if written != body.length:
+        conn.transport.close()
+        raise UpstreamError(f"the request body had {written} bytes where {body.length} were announced")
 
 
 def _expire(future: asyncio.Future) -> None:
@@ -194,7 +247,7 @@ class UpstreamPool:
 
     def _release(self, conn: _UpstreamConnection, keep_alive: bool) -> None:
         idle = self._idle
-        if keep_alive and not conn.closed:
+        if keep_alive and not conn.closed and not conn.body_unsent:
             if len(idle) >= self.max_idle:  # make room: drop the ones the server closed
                 self._idle = idle = deque(c for c in idle if not c.closed)
             if len(idle) < self.max_idle:
@@ -204,11 +257,14 @@ class UpstreamPool:
         if conn.transport is not None:
             conn.transport.close()
 
-    def _encode(self, method: str, path: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
+    def _encode(self, method: str, path: str, headers: list[tuple[str, str]], body: "bytes | StreamedBody") -> bytes:
         head = bytearray(f"{method} {path} HTTP/1.1\r\n".encode("latin-1"))
         head += self._host_header
         for name, value in headers:
             head += f"{name}: {value}\r\n".encode("latin-1")
+        if isinstance(body, StreamedBody):  # the head alone; the body follows as it is read
+            head += b"Content-Length: %d\r\n\r\n" % body.length
+            return bytes(head)
         head += b"Content-Length: %d\r\n\r\n" % len(body)
         head += body
         return bytes(head)
@@ -218,7 +274,7 @@ class UpstreamPool:
         method: str,
         path: str,
         headers: list[tuple[str, str]] | None = None,
-        body: bytes = b"",
+        body: "bytes | StreamedBody" = b"",
         *,
         stream: bool = False,
         timeout: float | None = None,
@@ -239,11 +295,12 @@ class UpstreamPool:
                 if conn.transport is not None:
                     conn.transport.close()
                 continue
-            return await self._exchange(conn, data, stream, timeout)
+            return await self._exchange(conn, data, stream, timeout, body)
         conn = await self._connect()
-        return await self._exchange(conn, data, stream, timeout)
+        return await self._exchange(conn, data, stream, timeout, body)
 
-    async def _exchange(self, conn: _UpstreamConnection, data: bytes, stream: bool, timeout: float | None) -> UpstreamResponse:
+    async def _exchange(self, conn: _UpstreamConnection, data: bytes, stream: bool, timeout: float | None,
+                        body: "bytes | StreamedBody" = b"") -> UpstreamResponse:
         conn.begin(stream)
         conn.transport.write(data)
         waiting = conn.headers_done if stream else conn.done
@@ -252,8 +309,13 @@ class UpstreamPool:
         if timeout is not None:
             timer = conn.loop.call_later(timeout, _expire, waiting)
         try:
+            if isinstance(body, StreamedBody):
+                await _write_body(conn, body, waiting)
             result = await waiting
-        except BaseException:  # timeout, cancellation, lost connection: this socket is done
+        except BaseException:  # timeout, cancellation, lost connection, a broken body: this socket is done
+            for future in (conn.headers_done, conn.done):  # nobody waits for them any more
+                if future is not None and not future.done():
+                    future.cancel()
             conn.transport.close()
             raise
         finally:

@@ -11,7 +11,7 @@ from modelport.hosting.capture.config import CaptureSettings
 from modelport.hosting.capture.records import Event
 from modelport.hosting.capture.writer import CaptureWriter
 from modelport.hosting.metrics import HostingMetrics
-from modelport.hosting.transform.locations import Places
+from modelport.hosting.locations import Places
 from tests.helpers.waiting import eventually
 
 SETTINGS = CaptureSettings.of({"InitialSamplingPercentage": 100, "DestinationS3Uri": "file:///unused",

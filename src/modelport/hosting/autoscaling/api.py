@@ -107,13 +107,13 @@ class AutoscalingApi:
 
     def op_RegisterScalableTarget(self, params: dict[str, Any]) -> dict[str, Any]:
         key = self._key(params)
-        self._variant(key[1])
+        asynchronous = bool(self._variant(key[1]).get("AsyncInferenceConfig"))
         old = self.store.target(key)
         low = params.get("MinCapacity", old["min_capacity"] if old else None)
         high = params.get("MaxCapacity", old["max_capacity"] if old else None)
         if low is None or high is None:
             raise validation("MinCapacity and MaxCapacity are required to register a new scalable target.")
-        if low < 1:
+        if low < (0 if asynchronous else 1):
             raise validation(f"MinCapacity {low} is not allowed for {rules.DIMENSION} of a real-time endpoint "
                              f"variant: it must be at least 1 (SageMaker scales variants to zero only for "
                              f"asynchronous endpoints and inference components).")

@@ -5,7 +5,10 @@ Tracked metrics are per-minute rates and averages, as the CloudWatch metrics Sag
 from hosting's own counts between two evaluations (:class:`Snapshot`):
 - ``SageMakerVariantInvocationsPerInstance`` (predefined): invocations sent to the variant per instance per minute;
 - a ``CustomizedMetricSpecification`` in namespace ``AWS/SageMaker`` with dimensions ``EndpointName`` and
-  ``VariantName`` of the target, naming one of hosting's exported variant metrics (:data:`CUSTOM_METRICS`).
+  ``VariantName`` of the target, naming one of hosting's exported variant metrics (:data:`CUSTOM_METRICS`);
+- for asynchronous endpoints, ``ApproximateBacklogSizePerInstance`` or ``ApproximateBacklogSize`` (dimension
+  ``EndpointName`` alone, as SageMaker's async scaling examples, or with ``VariantName``): the backlog at the
+  evaluation, a gauge; with it a variant scales from zero once requests wait (0 instances want 1).
 """
 
 from __future__ import annotations
@@ -35,7 +38,10 @@ CUSTOM_METRICS = {
     names.ERRORS_5XX: ("Sum", "Average"),
     names.MODEL_LATENCY: ("Average",),
     names.OVERHEAD_LATENCY: ("Average",),
+    names.BACKLOG_PER_INSTANCE: ("Average",),
+    names.BACKLOG: ("Average",),
 }
+BACKLOG_METRICS = (names.BACKLOG_PER_INSTANCE, names.BACKLOG)  # per endpoint: EndpointName may stand alone
 
 
 def not_found(message: str) -> ControlError:
@@ -102,10 +108,12 @@ def _custom(spec: dict[str, Any], endpoint: str, variant: str, metrics_on: bool)
         raise validation(f"Statistic {statistic!r} is not supported for {name}; accepted: "
                          f"{', '.join(CUSTOM_METRICS[name])}.")
     dimensions = {d.get("Name"): d.get("Value") for d in spec.get("Dimensions") or []}
+    if name in BACKLOG_METRICS and dimensions == {"EndpointName": endpoint}:
+        return
     if dimensions != {"EndpointName": endpoint, "VariantName": variant}:
         raise validation(f"The custom metric's Dimensions must be EndpointName={endpoint} and VariantName={variant} "
                          f"(the scalable target's); got {dimensions}.")
-    if name != names.INVOCATIONS_PER_INSTANCE and not metrics_on:
+    if name not in (names.INVOCATIONS_PER_INSTANCE, *BACKLOG_METRICS) and not metrics_on:
         raise validation(f"{name} is measured only with hosting's metrics on; this hosting runs with "
                          f"MODELPORT_METRICS=0.")
 
@@ -123,16 +131,18 @@ class Snapshot:
     model_total: float = 0.0
     overhead_count: int = 0
     overhead_total: float = 0.0
+    backlog: int = 0  # asynchronous requests queued or running (a gauge, not a total)
 
     @classmethod
-    def of(cls, fleet: Any) -> "Snapshot":
-        """The totals of ``fleet`` (and its variant's metric series, when metrics are on) now."""
+    def of(cls, fleet: Any, backlog: int = 0) -> "Snapshot":
+        """The totals of ``fleet`` (and its variant's metric series, when metrics are on) now, with its endpoint's
+        asynchronous ``backlog``."""
         series = fleet.series
         if series is None:
-            return cls(time.monotonic(), fleet.invocations)
+            return cls(time.monotonic(), fleet.invocations, backlog=backlog)
         model, overhead = series.model_latency, series.overhead_latency
         return cls(time.monotonic(), fleet.invocations, series.invocations, series.errors_4xx, series.errors_5xx,
-                   sum(model.counts), model.total, sum(overhead.counts), overhead.total)
+                   sum(model.counts), model.total, sum(overhead.counts), overhead.total, backlog)
 
 
 def metric_value(config: dict[str, Any], before: Snapshot, after: Snapshot, instances: int) -> float | None:
@@ -142,6 +152,8 @@ def metric_value(config: dict[str, Any], before: Snapshot, after: Snapshot, inst
     name = custom["MetricName"] if custom else names.INVOCATIONS_PER_INSTANCE
     if name == names.INVOCATIONS_PER_INSTANCE:
         return (after.sent - before.sent) / max(1, instances) / minutes
+    if name in BACKLOG_METRICS:
+        return after.backlog / max(1, instances) if name == names.BACKLOG_PER_INSTANCE else float(after.backlog)
     invocations = after.invocations - before.invocations
     if name == names.INVOCATIONS:
         return invocations / minutes

@@ -72,6 +72,11 @@ class Scaler:
             return None
         return next((f for f in live.fleets if f.name == variant and f.serverless is None), None)
 
+    def _backlog(self, endpoint: str) -> int:
+        """The endpoint's asynchronous requests queued or running (0 for real-time endpoints)."""
+        inference = self.hosting.async_inference
+        return inference.queue.count(endpoint) if inference is not None else 0
+
     def evaluate(self) -> None:
         """One round: decide every registered variant's count and start the scalings it needs."""
         by_target: dict[str, list[dict[str, Any]]] = {}
@@ -85,7 +90,7 @@ class Scaler:
                 self._samples.pop(rid, None)
                 continue
             previous = self._samples.get(rid)
-            now = Snapshot.of(fleet)
+            now = Snapshot.of(fleet, self._backlog(endpoint))
             self._samples[rid] = (fleet, now)
             row = self.hosting.registry.get_endpoint(endpoint)
             if row is None or row["status"] != "InService" or rid in self._busy:
@@ -167,5 +172,5 @@ class Scaler:
             if desired > current:
                 self._scaled_out[rid] = ended
             if fleet is not None:  # the next window starts now, with the new instance count
-                self._samples[rid] = (fleet, Snapshot.of(fleet))
+                self._samples[rid] = (fleet, Snapshot.of(fleet, self._backlog(endpoint)))
             self._busy.pop(rid, None)

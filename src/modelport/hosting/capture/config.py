@@ -2,7 +2,7 @@
 into the :class:`CaptureSettings` the invoke path reads, and summarized for DescribeEndpoint.
 
 Where capture files may go is decided like a transform job's output (``s3://`` is hosting's own store, a
-``file://`` URI or path must lie under the allowed model roots), by :class:`~modelport.hosting.transform.locations.Places`.
+``file://`` URI or path must lie under the allowed model roots), by :class:`~modelport.hosting.locations.Places`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelport.hosting.errors import validation
-from modelport.hosting.transform.locations import LocationError, Places
+from modelport.hosting.locations import LocationError, Places
 
 INPUT, OUTPUT, BOTH = "Input", "Output", "InputAndOutput"
 DESTINATION = "DataCaptureConfig.DestinationS3Uri"

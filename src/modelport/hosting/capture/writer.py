@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from modelport.hosting.capture.records import Event, to_line
-from modelport.hosting.transform.locations import LocationError, OutputFile, Places
+from modelport.hosting.locations import LocationError, OutputFile, Places
 from modelport.objectstore import ObjectStoreError
 
 log = logging.getLogger(__name__)

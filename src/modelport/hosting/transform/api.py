@@ -12,7 +12,7 @@ from modelport.hosting import validation as check
 from modelport.hosting.errors import resource_limit, validation
 from modelport.hosting.paging import page
 from modelport.hosting.transform import jobs as job_states
-from modelport.hosting.transform.locations import LocationError
+from modelport.hosting.locations import LocationError
 from modelport.hosting.transform.spec import checked
 
 _KIND = "transform-job"

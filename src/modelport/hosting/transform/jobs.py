@@ -16,7 +16,7 @@ from typing import Any
 
 from modelport.hosting import model_data
 from modelport.hosting.transform.jobstore import TransformJobStore
-from modelport.hosting.transform.locations import Places
+from modelport.hosting.locations import Places
 from modelport.hosting.transform.runner import JobFailed, TransformRun
 from modelport.hosting.transform.spec import JobSpec
 

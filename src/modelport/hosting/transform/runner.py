@@ -22,7 +22,7 @@ import orjson
 
 from modelport.hosting import instance_env, model_data
 from modelport.hosting.fleet import FleetError, Instance, VariantFleet
-from modelport.hosting.transform.locations import InputObject, LocationError, OutputFile, Places
+from modelport.hosting.locations import InputObject, LocationError, OutputFile, Places
 from modelport.hosting.transform.processing import RecordError
 from modelport.hosting.transform.records import Batch, BatchReader, InputDamaged, RecordTooLarge
 from modelport.hosting.transform.spec import DEFAULT_PAYLOAD_MB, JobSpec

@@ -1,4 +1,5 @@
-"""Where a job's data lives: its input objects (an ``S3Prefix`` or a manifest) and its ``.out`` files.
+"""Where data of hosting's jobs lives (batch transform, data capture, async inference): input objects (an
+``S3Prefix``, a manifest, one object) and ``.out`` files.
 
 ``s3://`` is hosting's own object store; ``file://`` (or a plain path) must lie under the allowed model
 roots, as a ``ModelDataUrl`` (:func:`modelport.hosting.model_data.check_allowed`). Input objects are
@@ -63,7 +64,7 @@ class Places:
                 f"env)\"`), or add its folder to MODELPORT_MODEL_ROOTS (colon-separated, like PATH) and restart "
                 f"hosting.") from None
         if parsed.scheme == "s3" and self.objects is None:
-            raise LocationError(f"{what} {uri}: batch transform reads and writes s3:// through hosting's own S3 store, "
+            raise LocationError(f"{what} {uri}: hosting's jobs read and write s3:// through hosting's own S3 store, "
                                 f"but hosting was started with AWS_ENDPOINT_URL_S3 naming another S3 server.")
         return parsed
 
@@ -153,6 +154,10 @@ class Places:
             raise LocationError(f"the manifest {uri} lists no objects.")
         return out
 
+    def size(self, uri: str, what: str) -> int:
+        """The size of one input object that a job may read (:class:`LocationError` when it may not, or is missing)."""
+        return self._size(self.check(uri, what), uri)
+
     def _size(self, parsed: store.ParsedUri, uri: str) -> int:
         try:
             if parsed.scheme == "s3":
@@ -160,6 +165,20 @@ class Places:
             return parsed.path.stat().st_size
         except (ObjectStoreError, OSError):
             raise LocationError(f"the input object {uri} does not exist.") from None
+
+    def modified(self, uri: str) -> float | None:
+        """When the object at ``uri`` was last written (epoch seconds), or None when there is none."""
+        parsed = store.parse_uri(uri)
+        try:
+            if parsed.scheme == "s3":
+                return self.objects.head_object(parsed.bucket, parsed.key).modified
+            return parsed.path.stat().st_mtime
+        except (ObjectStoreError, OSError):
+            return None
+
+    def writer(self, uri: str, what: str, content_type: str | None) -> "OutputFile":
+        """An output object at exactly ``uri``, put in place by its :meth:`OutputFile.commit`."""
+        return OutputFile(self, uri, self.check(uri, what), content_type)
 
     def open(self, uri: str) -> BinaryIO:
         """An input object opened for reading (raw bytes, as stored)."""
