@@ -7,6 +7,8 @@
   ``/ping``, with the module's ``hosting_process_env`` added to its environment; one per test.
 - ``tripwire``: a proxy that refuses every connection that would leave this machine; the test fails if any
   was tried.
+- ``bundled_home``: a ``MODELPORT_HOME`` whose ``bundled/<name>/model.tar.gz`` holds every bundled model trained
+  in fast mode, once per run (copy its ``bundled/`` into a home and ``modelport up --fast`` trains nothing).
 
 The gateway's fixtures (``standin``, ``gateway``, ``stack``) are in tests/gateway/conftest.py. Waiting is
 ``tests.helpers.waiting.eventually``; starting and stopping processes is in ``tests.helpers.processes``.
@@ -14,11 +16,13 @@ The gateway's fixtures (``standin``, ``gateway``, ``stack``) are in tests/gatewa
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from modelport.hosting.server import HostingServer
+from modelport.stack import bundled
 from tests.helpers.hosting import HostingProcess, start_hosting
 from tests.helpers.sdk import Tripwire
 
@@ -66,3 +70,15 @@ def tripwire() -> Iterator[Tripwire]:
     yield wire
     wire.close()
     assert wire.attempts == [], f"a client tried to leave the machine: {wire.attempts}"
+
+
+@pytest.fixture(scope="session")
+def bundled_home(tmp_path_factory) -> Path:
+    """Every bundled model trained in fast mode (seconds each) as ``modelport up --fast`` does, once per run.
+
+    Tests that check training itself train on their own (tests/training, the wheel install); the others take
+    these archives read-only, or copy ``bundled/`` into their own home."""
+    home = tmp_path_factory.mktemp("bundled-home")
+    for name in bundled.bundled_names():
+        bundled.train(home, name, fast=True)
+    return home

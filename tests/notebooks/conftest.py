@@ -5,12 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from modelport.training import train
 
 @pytest.fixture(scope="session")
-def trained_models(tmp_path_factory) -> Path:
-    """The bundled models, trained in fast mode (seconds each) into <root>/<name>/model.tar.gz, once per run."""
-    root = tmp_path_factory.mktemp("bundled")
-    for name in ("mnist-sklearn", "mnist-pytorch", "sentiment"):
-        train(name, root / name, fast=True, quiet=True)
-    return root
+def trained_models(bundled_home) -> Path:
+    """The bundled models trained in fast mode, as <root>/<name>/model.tar.gz (read-only)."""
+    return bundled_home / "bundled"

@@ -1,17 +1,15 @@
 """The web page in a real browser (Debian's Chromium via Playwright) against the real local stack:
-`modelport hosting` with the bundled models trained by `modelport train NAME --fast` (and the bundled
-chat model, fast) and deployed with `modelport deploy`, and `modelport gateway` serving page/dist with
+`modelport hosting` with the bundled models and chat model trained in fast mode (as `modelport up --fast`
+trains them) and deployed with `modelport deploy`, and `modelport gateway` serving page/dist with
 chat through the sagemaker provider. Screenshots of every tab are saved under page/test-results/."""
 
 from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import httpx
 import pytest
@@ -32,37 +30,14 @@ NEGATIVE = "I hate this. Worst day ever, I am so sad and angry, everything is aw
 EXAMPLE = "I absolutely love this, it made my whole day!"  # one of the example buttons
 
 
-def train(name: str, out: Path) -> Path:
-    """`modelport train NAME --fast --out OUT`: the archive the command writes."""
-    result = subprocess.run(
-        [*ph.MODELPORT, "train", name, "--fast", "--out", str(out)],
-        cwd=ph.ROOT, capture_output=True, text=True, timeout=900,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"modelport train {name} --fast failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
-    archives = sorted(out.rglob("model.tar.gz"))
-    if not archives:
-        raise RuntimeError(f"modelport train {name} --fast wrote no model.tar.gz under {out}")
-    return archives[0]
-
-
-def train_chat(out: Path) -> Path:
-    """The bundled chat model, fast (`modelport.chatmodel.train`): the archive it writes."""
-    code = "import sys; from pathlib import Path; from modelport.chatmodel import train; train(Path(sys.argv[1]), fast=True, quiet=True)"
-    result = subprocess.run([ph.sys.executable, "-c", code, str(out)], cwd=ph.ROOT, capture_output=True, text=True, timeout=600)
-    if result.returncode != 0 or not (out / "model.tar.gz").is_file():
-        raise RuntimeError(f"training the chat model failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
-    return out / "model.tar.gz"
-
-
 @pytest.fixture(scope="module")
-def page_stack(tmp_path_factory):
+def page_stack(tmp_path_factory, bundled_home):
     """Hosting with the three bundled models and the chat model deployed, and a gateway serving the page."""
     ph.require_browser_and_page()
     ph.clean_results()
     home = tmp_path_factory.mktemp("page-stack")
-    archives = {name: train(name, home / "trained" / name) for name in ENDPOINTS}
-    chat_archive = train_chat(home / "trained" / "chat")
+    archives = {name: bundled_home / "bundled" / name / "model.tar.gz" for name in ENDPOINTS}
+    chat_archive = bundled_home / "bundled" / "chat" / "model.tar.gz"
     hosting = ph.Hosting(home)
     try:
         for name, archive in archives.items():
