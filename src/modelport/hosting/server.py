@@ -217,6 +217,7 @@ class HostingServer:
             self.port = await http.start(self.settings.host, self.settings.port)
             hosting.local_s3 = LocalS3(objects, self.port,
                                        access.s3_environment(self.local_url, self.token, self.settings.region))
+            await hosting.templates.start()
             await hosting.restore()
             self._ready.set()
             if on_ready is not None:

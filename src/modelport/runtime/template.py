@@ -1,0 +1,214 @@
+"""An instance template: a process that has imported the runtime and a framework family once, and forks
+hosting's endpoint instances from itself (a fork server, as gunicorn's preload or Python's ``forkserver``).
+
+Hosting starts one per family (``python -m modelport.runtime.template --family sklearn --control-fd N
+--hosting-pid P --home HOME``, through the parent-death launcher) and speaks to it over a
+``SOCK_SEQPACKET`` socket pair, one JSON message per packet:
+
+- template → hosting, once: ``{"ready": true, "pid", "seconds", "modules"}`` or ``{"error": "..."}``;
+- hosting → template: ``{"argv": [runtime arguments], "env": {the instance's whole environment}}`` with the
+  write end of the instance's log pipe attached (``SCM_RIGHTS``);
+- template → hosting: ``{"pid": N}`` (the instance) or ``{"error": "..."}``.
+
+The template stays single-threaded: it starts no thread, and before it says ready it forks once and
+checks that it has one thread left (OpenBLAS stops its thread pool in its own fork handler; torch starts
+its intra-op threads only when first used). Each instance is forked through an intermediate child that
+exits at once, so the instance is adopted by hosting (a child subreaper, ``modelport.hosting.children``):
+it is hosting's child, not the template's, so killing the template leaves instances running, and hosting
+reaps them and reads their exit codes. Once adopted, the instance asks for the same parent-death signal
+the launcher asks for (:func:`modelport.process.die_with_parent`), takes its own session and process
+group, its own log pipe on stdout/stderr and its own environment (settings objects are built after the
+fork), closes every other inherited file descriptor, reseeds, and runs ``python -m modelport.runtime``'s
+``main`` with its workers forked too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import os
+import socket
+import sys
+import threading
+import time
+
+MAX_MESSAGE = 1 << 20
+ADOPTION_TIMEOUT = 5.0  # seconds an instance waits to be adopted by hosting before it gives up
+
+# What each family imports before it forks: the runtime, then the framework's modules a worker loading
+# such a model imports (modules that are not installed are skipped).
+RUNTIME_MODULES = (
+    "modelport.runtime.serve", "modelport.runtime.supervisor", "modelport.runtime.worker",
+    "modelport.runtime.app", "modelport.runtime.handlers", "modelport.runtime.transformer",
+    "modelport.runtime.codecs", "modelport.runtime.frameworks", "modelport.archive.unpack",
+    "modelport.net.server", "modelport.net.busypoll", "uvloop", "numpy", "threadpoolctl",
+)
+SKLEARN_MODULES = (
+    "scipy", "sklearn", "sklearn.base", "sklearn.linear_model", "sklearn.ensemble", "sklearn.tree",
+    "sklearn.pipeline", "sklearn.preprocessing", "sklearn.neighbors", "sklearn.svm", "joblib",
+)
+FAMILIES = {
+    "sklearn": RUNTIME_MODULES + SKLEARN_MODULES,
+    "pytorch": RUNTIME_MODULES + SKLEARN_MODULES + ("torch",),
+}
+
+
+def preload(family: str) -> int:
+    """Import the family's modules; the number of modules loaded."""
+    for name in FAMILIES[family]:
+        top = name.partition(".")[0]
+        if importlib.util.find_spec(top) is None:
+            continue
+        importlib.import_module(name)
+    return len(sys.modules)
+
+
+def threads() -> int:
+    """This process's threads, native ones included."""
+    return len(os.listdir("/proc/self/task"))
+
+
+def settle() -> None:
+    """Fork once and reap the child: native libraries that stop their thread pools in a fork handler
+    (OpenBLAS) do it now, so the template is single-threaded from here on."""
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def send(control: socket.socket, message: dict) -> None:
+    """One JSON message to hosting."""
+    control.send(json.dumps(message).encode())
+
+
+def fork_instance(request: dict, log_fd: int, control: socket.socket, hosting_pid: int) -> int:
+    """Fork an instance (through an intermediate child, so hosting adopts it); its pid."""
+    read_end, write_end = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    middle = os.fork()
+    if middle == 0:
+        try:
+            os.close(read_end)
+            instance = os.fork()
+            if instance == 0:
+                os.close(write_end)
+                become_instance(request, log_fd, control, hosting_pid)
+            os.write(write_end, str(instance).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    chunks = []
+    while chunk := os.read(read_end, 64):
+        chunks.append(chunk)
+    os.close(read_end)
+    os.waitpid(middle, 0)
+    if not chunks:
+        raise OSError("the intermediate child could not fork the instance")
+    return int(b"".join(chunks))
+
+
+def wait_for_adoption(hosting_pid: int) -> None:
+    """Wait until hosting is this process's parent, then ask to be signalled when it dies; exit when
+    hosting died first."""
+    from modelport.process import die_with_parent
+
+    deadline = time.monotonic() + ADOPTION_TIMEOUT
+    while os.getppid() != hosting_pid:
+        if time.monotonic() > deadline:
+            print(f"modelport: this instance was not adopted by hosting (pid {hosting_pid}; parent is "
+                  f"{os.getppid()}); is hosting a child subreaper?", file=sys.stderr, flush=True)
+            os._exit(1)
+        time.sleep(0.0002)
+    die_with_parent(parent=hosting_pid)
+
+
+def become_instance(request: dict, log_fd: int, control: socket.socket, hosting_pid: int) -> None:
+    """In the forked instance: its own session, log, fds, parent-death signal and environment; then
+    serve. Never returns."""
+    from modelport.runtime.forking import apply_thread_limits, close_fds_except, reseed, reset_after_fork
+
+    code = 1
+    try:
+        os.setsid()
+        os.close(control.detach())
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        close_fds_except(set())
+        reset_after_fork()
+        wait_for_adoption(hosting_pid)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        reseed()
+        apply_thread_limits(os.environ)
+        from modelport.runtime.__main__ import main
+
+        code = main(request["argv"], fork_workers=True)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # noqa: BLE001 - into the instance's log, as a spawned instance would print it
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def serve_requests(control: socket.socket, hosting_pid: int) -> int:
+    """Fork an instance for every request until hosting closes the socket."""
+    while True:
+        try:
+            data, fds, _, _ = socket.recv_fds(control, MAX_MESSAGE, 1)
+        except (ConnectionError, OSError):
+            return 0
+        if not data:
+            return 0
+        try:
+            if len(fds) != 1:
+                raise ValueError(f"a request carries one file descriptor (the instance's log), not {len(fds)}")
+            request = json.loads(data)
+            send(control, {"pid": fork_instance(request, fds[0], control, hosting_pid)})
+        except (OSError, ValueError, KeyError) as exc:
+            send(control, {"error": f"{type(exc).__name__}: {exc}"})
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Preload, check that the template is single-threaded, say ready, then fork instances on request."""
+    parser = argparse.ArgumentParser(prog="python -m modelport.runtime.template", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--family", choices=sorted(FAMILIES), required=True)
+    parser.add_argument("--control-fd", type=int, required=True)
+    parser.add_argument("--hosting-pid", type=int, required=True)
+    parser.add_argument("--home", default="", help="hosting's MODELPORT_HOME (shown in the process list)")
+    args = parser.parse_args(argv)
+    control = socket.socket(fileno=args.control_fd)
+    started = time.monotonic()
+    try:
+        modules = preload(args.family)
+        settle()
+    except Exception as exc:  # noqa: BLE001 - hosting falls back to starting instances one by one
+        send(control, {"error": f"preloading {args.family} failed: {exc!r}"})
+        return 1
+    count = threads()
+    if count != 1 or threading.active_count() != 1:
+        send(control, {"error": f"the {args.family} template has {count} threads after preloading; it forks "
+                                "only when single-threaded"})
+        return 1
+    send(control, {"ready": True, "pid": os.getpid(), "seconds": round(time.monotonic() - started, 3),
+                   "modules": modules})
+    return serve_requests(control, args.hosting_pid)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
