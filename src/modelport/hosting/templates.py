@@ -90,7 +90,9 @@ class Template:
         self.environment: dict[str, str] = {}
         self.error: str | None = None  # why it is not usable (None: starting or ready)
         self.ready = asyncio.Event()  # set once it said ready, or failed (then ``error`` says why)
-        self._lock = asyncio.Lock()
+        self._pending: dict[int, asyncio.Future] = {}  # request id → its answer
+        self._next_id = 0
+        self._reader: asyncio.Task | None = None
 
     @property
     def pid(self) -> int | None:
@@ -128,6 +130,7 @@ class Template:
             return
         log.info("the %s template (pid %s) is ready after %.2f s, %d modules loaded", self.family,
                  message.get("pid"), message.get("seconds", 0), message.get("modules", 0))
+        self._reader = asyncio.create_task(self._read_answers())
         self.ready.set()
 
     def _fail(self, why: str) -> None:
@@ -135,6 +138,20 @@ class Template:
         log.warning("%s; instances start as new processes meanwhile", self.error)
         self.ready.set()
         self.kill()
+
+    async def _read_answers(self) -> None:
+        """Hand each answer to the request with its id, until the template's socket closes."""
+        try:
+            while True:
+                answer = await self._receive()
+                waiting = self._pending.pop(answer.get("id"), None)
+                if waiting is not None and not waiting.done():
+                    waiting.set_result(answer)
+        except (OSError, ValueError) as exc:
+            for waiting in self._pending.values():
+                if not waiting.done():
+                    waiting.set_exception(TemplateUnavailable(f"the {self.family} template stopped answering: {exc!r}"))
+            self._pending.clear()
 
     async def _receive(self) -> dict:
         data = await asyncio.get_running_loop().sock_recv(self.control, MAX_MESSAGE)
@@ -147,14 +164,18 @@ class Template:
         (its stdout and stderr on ``log_fd``)."""
         if self.error is not None or self.control is None:
             raise TemplateUnavailable(self.error or f"the {self.family} template is not running")
-        request = json.dumps({"argv": arguments, "env": environment}).encode()
-        async with self._lock:
-            try:
-                await self._send(request, log_fd)
-                reply = await asyncio.wait_for(self._receive(), REPLY_TIMEOUT)
-            except (OSError, ValueError, asyncio.TimeoutError) as exc:
-                self._fail(f"stopped answering ({exc!r})")
-                raise TemplateUnavailable(self.error) from None
+        self._next_id += 1
+        request_id = self._next_id
+        request = json.dumps({"id": request_id, "argv": arguments, "env": environment}).encode()
+        answer = self._pending[request_id] = asyncio.get_running_loop().create_future()
+        try:
+            await self._send(request, log_fd)
+            reply = await asyncio.wait_for(answer, REPLY_TIMEOUT)
+        except (OSError, asyncio.TimeoutError) as exc:
+            self._fail(f"stopped answering ({exc!r})")
+            raise TemplateUnavailable(self.error) from None
+        finally:
+            self._pending.pop(request_id, None)
         if "pid" not in reply:
             raise TemplateUnavailable(f"the {self.family} template could not fork: {reply.get('error')}")
         return children.AdoptedProcess(int(reply["pid"]))
@@ -172,6 +193,9 @@ class Template:
 
     def kill(self) -> None:
         """Kill the template (its instances keep running) and close the socket."""
+        if self._reader is not None:
+            self._reader.cancel()
+            self._reader = None
         if self.control is not None:
             self.control.close()
             self.control = None

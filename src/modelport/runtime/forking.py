@@ -25,7 +25,11 @@ THREAD_LIMIT_KEYS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS
 
 
 def reset_after_fork() -> None:
-    """In a freshly forked child: drop the parent's signal handling and running event loop."""
+    """In a freshly forked child: drop the parent's signal handling and running event loop; collect garbage
+    (a template forks with the collector off)."""
+    import gc
+
+    gc.enable()
     try:
         signal.set_wakeup_fd(-1)
     except ValueError:  # not the main thread: nothing was set

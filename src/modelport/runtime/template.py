@@ -6,9 +6,10 @@ Hosting starts one per family (``python -m modelport.runtime.template --family s
 ``SOCK_SEQPACKET`` socket pair, one JSON message per packet:
 
 - template → hosting, once: ``{"ready": true, "pid", "seconds", "modules"}`` or ``{"error": "..."}``;
-- hosting → template: ``{"argv": [runtime arguments], "env": {the instance's whole environment}}`` with the
-  write end of the instance's log pipe attached (``SCM_RIGHTS``);
-- template → hosting: ``{"pid": N}`` (the instance) or ``{"error": "..."}``.
+- hosting → template: ``{"id", "argv": [runtime arguments], "env": {the instance's whole environment}}`` with
+  the write end of the instance's log pipe attached (``SCM_RIGHTS``);
+- template (its intermediate child) → hosting: ``{"id", "pid": N}`` (the instance) or ``{"id", "error": "..."}``;
+  answers may come in another order than the requests.
 
 The template stays single-threaded: it starts no thread, and before it says ready it forks once and
 checks that it has one thread left (OpenBLAS stops its thread pool in its own fork handler; torch starts
@@ -25,10 +26,12 @@ fork), closes every other inherited file descriptor, reseeds, and runs ``python 
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import importlib.util
 import json
 import os
+import signal
 import socket
 import sys
 import threading
@@ -84,31 +87,37 @@ def send(control: socket.socket, message: dict) -> None:
     control.send(json.dumps(message).encode())
 
 
-def fork_instance(request: dict, log_fd: int, control: socket.socket, hosting_pid: int) -> int:
-    """Fork an instance (through an intermediate child, so hosting adopts it); its pid."""
-    read_end, write_end = os.pipe()
+def fork_instance(request: dict, log_fd: int, control: socket.socket, hosting_pid: int) -> None:
+    """Fork an intermediate child that forks the instance, tells hosting its pid (``{"id", "pid"}``) and
+    exits, so hosting adopts the instance. The template itself forks once and returns to the next request:
+    the second fork and the answer run in the intermediate child, beside the template."""
     sys.stdout.flush()
     sys.stderr.flush()
-    middle = os.fork()
-    if middle == 0:
+    if os.fork():
+        return
+    try:
+        instance = os.fork()
+        if instance == 0:
+            become_instance(request, log_fd, control, hosting_pid)
+        send(control, {"id": request["id"], "pid": instance})
+    except BaseException as exc:  # noqa: BLE001 - hosting starts this instance as a new process instead
         try:
-            os.close(read_end)
-            instance = os.fork()
-            if instance == 0:
-                os.close(write_end)
-                become_instance(request, log_fd, control, hosting_pid)
-            os.write(write_end, str(instance).encode())
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    chunks = []
-    while chunk := os.read(read_end, 64):
-        chunks.append(chunk)
-    os.close(read_end)
-    os.waitpid(middle, 0)
-    if not chunks:
-        raise OSError("the intermediate child could not fork the instance")
-    return int(b"".join(chunks))
+            send(control, {"id": request.get("id"), "error": f"could not fork the instance: {exc!r}"})
+        except OSError:
+            pass
+    finally:
+        os._exit(0)
+
+
+def reap_children(*_: object) -> None:
+    """Reap the intermediate children that have exited (SIGCHLD)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if not pid:
+            return
 
 
 def wait_for_adoption(hosting_pid: int) -> None:
@@ -165,6 +174,7 @@ def become_instance(request: dict, log_fd: int, control: socket.socket, hosting_
 
 def serve_requests(control: socket.socket, hosting_pid: int) -> int:
     """Fork an instance for every request until hosting closes the socket."""
+    signal.signal(signal.SIGCHLD, reap_children)
     while True:
         try:
             data, fds, _, _ = socket.recv_fds(control, MAX_MESSAGE, 1)
@@ -172,13 +182,14 @@ def serve_requests(control: socket.socket, hosting_pid: int) -> int:
             return 0
         if not data:
             return 0
+        request: dict = {}
         try:
+            request = json.loads(data)
             if len(fds) != 1:
                 raise ValueError(f"a request carries one file descriptor (the instance's log), not {len(fds)}")
-            request = json.loads(data)
-            send(control, {"pid": fork_instance(request, fds[0], control, hosting_pid)})
+            fork_instance(request, fds[0], control, hosting_pid)
         except (OSError, ValueError, KeyError) as exc:
-            send(control, {"error": f"{type(exc).__name__}: {exc}"})
+            send(control, {"id": request.get("id"), "error": f"{type(exc).__name__}: {exc}"})
         finally:
             for fd in fds:
                 os.close(fd)
@@ -194,9 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     control = socket.socket(fileno=args.control_fd)
     started = time.monotonic()
+    gc.disable()  # no collection while importing: fewer pages touched
     try:
         modules = preload(args.family)
         settle()
+        gc.freeze()  # what the imports made is never collected: children's collections do not copy its pages
     except Exception as exc:  # noqa: BLE001 - hosting falls back to starting instances one by one
         send(control, {"error": f"preloading {args.family} failed: {exc!r}"})
         return 1
