@@ -51,7 +51,16 @@ def reseed() -> None:
         torch.seed()
 
 
-def apply_thread_limits(environ: os._Environ | dict[str, str]) -> None:
+def take_environment(environ: dict[str, str]) -> None:
+    """In a forked child: make ``environ`` this process's whole environment (settings objects built from
+    now on read it), draw new random seeds and apply the thread limits it asks for."""
+    os.environ.clear()
+    os.environ.update(environ)
+    reseed()
+    apply_thread_limits(environ)
+
+
+def apply_thread_limits(environ: dict[str, str]) -> None:
     """Give the native thread pools already loaded the sizes this process's environment asks for."""
     limits = {}
     for key in THREAD_LIMIT_KEYS:

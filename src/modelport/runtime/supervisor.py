@@ -31,7 +31,7 @@ from modelport.runtime import metrics as runtime_metrics
 from modelport.runtime.app import LoadingApp
 from modelport.runtime.environment import RuntimeEnvironment
 from modelport.runtime.errors import StartupError
-from modelport.runtime.forking import ForkedChild, apply_thread_limits, reseed, reset_after_fork
+from modelport.runtime.forking import ForkedChild, reset_after_fork, take_environment
 from modelport.runtime.readiness import DOWN, SERVING, Readiness
 from modelport.runtime.stuck import stuck_after
 from modelport.runtime.worker import LOAD_FAILED
@@ -77,10 +77,7 @@ def fork_worker(arguments: list[str], environ: dict[str, str]) -> ForkedChild:
     code = 1
     try:
         reset_after_fork()
-        os.environ.clear()
-        os.environ.update(environ)
-        reseed()
-        apply_thread_limits(os.environ)
+        take_environment(environ)
         from modelport.runtime import worker
 
         code = worker.main(arguments, supervisor=supervisor)

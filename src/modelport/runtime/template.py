@@ -138,7 +138,7 @@ def wait_for_adoption(hosting_pid: int) -> None:
 def become_instance(request: dict, log_fd: int, control: socket.socket, hosting_pid: int) -> None:
     """In the forked instance: its own session, log, fds, parent-death signal and environment; then
     serve. Never returns."""
-    from modelport.runtime.forking import apply_thread_limits, close_fds_except, reseed, reset_after_fork
+    from modelport.runtime.forking import close_fds_except, reset_after_fork, take_environment
 
     code = 1
     try:
@@ -151,10 +151,7 @@ def become_instance(request: dict, log_fd: int, control: socket.socket, hosting_
         close_fds_except(set())
         reset_after_fork()
         wait_for_adoption(hosting_pid)
-        os.environ.clear()
-        os.environ.update(request["env"])
-        reseed()
-        apply_thread_limits(os.environ)
+        take_environment(request["env"])
         from modelport.runtime.__main__ import main
 
         code = main(request["argv"], fork_workers=True)
