@@ -28,6 +28,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from benchlib.machine import load_average  # noqa: E402
+from benchlib.output import emit  # noqa: E402
 from hosting_overhead import _sklearn_archive  # noqa: E402 - the same model as the overhead bench
 
 VARIANTS = ("A", "B")
@@ -91,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     from modelport.hosting.server import HostingServer
     from modelport.hosting.settings import HostingSettings
 
-    load_before = os.getloadavg()
+    load_before = load_average()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         archive, body = _sklearn_archive(folder)
@@ -146,17 +148,14 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
     result = {
         "forkserver": not args.no_forkserver,
-        "load_average_before": [round(x, 2) for x in load_before],
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "load_average_before": load_before,
+        "load_average_after": load_average(),
         "first_endpoint_s": round(first, 3),
         f"in_service_2x{args.instances}_s": in_service, "in_service_median_s": statistics.median(in_service),
         "scale_out_s": scale_out, "scale_out_median_s": statistics.median(scale_out),
         "memory_2x_instances": memory,
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    emit(result, args.out)
     return 0
 
 

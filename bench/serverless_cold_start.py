@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -25,6 +24,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from benchlib.machine import load_average  # noqa: E402
+from benchlib.output import emit  # noqa: E402
 from hosting_overhead import _sklearn_archive  # noqa: E402 - the same model as the overhead bench
 
 ENDPOINT = "cold"
@@ -95,12 +96,9 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
     colds = [r["cold_s"] for r in rounds]
     result = {"archive": str(args.archive or "built-in sklearn LogisticRegression, 784 features"),
-              "forkserver": not args.no_forkserver, "load_average_after": [round(x, 2) for x in os.getloadavg()],
+              "forkserver": not args.no_forkserver, "load_average_after": load_average(),
               "rounds": rounds, "cold_median_s": statistics.median(colds), "cold_max_s": max(colds)}
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    emit(result, args.out)
     return 0
 
 

@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 import time
+from typing import Callable, NoReturn
 
 RESET_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGCHLD, signal.SIGHUP, signal.SIGPIPE)
 THREAD_LIMIT_KEYS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -90,6 +91,26 @@ def close_fds_except(keep: set[int]) -> None:
             os.closerange(low, high)
         if fd is not None:
             low = fd + 1
+
+
+def run_forked(body: Callable[[], int]) -> NoReturn:
+    """In a forked child: run ``body`` and exit with its code, never returning into the parent's code (its
+    event loop, its request loop). An exception is printed to stderr (the instance's log) and exits 1."""
+    code = 1
+    try:
+        code = body()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # noqa: BLE001 - report it where a new process would have printed it
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
 
 
 class ForkedChild:

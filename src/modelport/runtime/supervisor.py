@@ -31,7 +31,7 @@ from modelport.runtime import metrics as runtime_metrics
 from modelport.runtime.app import LoadingApp
 from modelport.runtime.environment import RuntimeEnvironment
 from modelport.runtime.errors import StartupError
-from modelport.runtime.forking import ForkedChild, reset_after_fork, take_environment
+from modelport.runtime.forking import ForkedChild, reset_after_fork, run_forked, take_environment
 from modelport.runtime.readiness import DOWN, SERVING, Readiness
 from modelport.runtime.stuck import stuck_after
 from modelport.runtime.worker import LOAD_FAILED
@@ -74,25 +74,15 @@ def fork_worker(arguments: list[str], environ: dict[str, str]) -> ForkedChild:
     pid = os.fork()
     if pid:
         return ForkedChild(pid)
-    code = 1
-    try:
+
+    def work() -> int:
         reset_after_fork()
         take_environment(environ)
         from modelport.runtime import worker
 
-        code = worker.main(arguments, supervisor=supervisor)
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    except BaseException:  # noqa: BLE001 - report it in the instance log, as an exec'd worker would
-        import traceback
+        return worker.main(arguments, supervisor=supervisor)
 
-        traceback.print_exc()
-    finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
+    run_forked(work)
 
 
 @dataclass

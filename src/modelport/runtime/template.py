@@ -36,6 +36,7 @@ import socket
 import sys
 import threading
 import time
+from typing import NoReturn
 
 MAX_MESSAGE = 1 << 20
 ADOPTION_TIMEOUT = 5.0  # seconds an instance waits to be adopted by hosting before it gives up
@@ -135,13 +136,12 @@ def wait_for_adoption(hosting_pid: int) -> None:
     die_with_parent(parent=hosting_pid)
 
 
-def become_instance(request: dict, log_fd: int, control: socket.socket, hosting_pid: int) -> None:
+def become_instance(request: dict, log_fd: int, control: socket.socket, hosting_pid: int) -> NoReturn:
     """In the forked instance: its own session, log, fds, parent-death signal and environment; then
     serve. Never returns."""
-    from modelport.runtime.forking import close_fds_except, reset_after_fork, take_environment
+    from modelport.runtime.forking import close_fds_except, reset_after_fork, run_forked, take_environment
 
-    code = 1
-    try:
+    def serve() -> int:
         os.setsid()
         os.close(control.detach())
         devnull = os.open(os.devnull, os.O_RDONLY)
@@ -154,19 +154,9 @@ def become_instance(request: dict, log_fd: int, control: socket.socket, hosting_
         take_environment(request["env"])
         from modelport.runtime.__main__ import main
 
-        code = main(request["argv"], fork_workers=True)
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    except BaseException:  # noqa: BLE001 - into the instance's log, as a spawned instance would print it
-        import traceback
+        return main(request["argv"], fork_workers=True)
 
-        traceback.print_exc()
-    finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
+    run_forked(serve)
 
 
 def serve_requests(control: socket.socket, hosting_pid: int) -> int:
