@@ -25,8 +25,7 @@ def _prctl(option: int, value: int) -> int:
     return libc.prctl(option, ctypes.c_ulong(value), 0, 0, 0)
 
 
-def is_subreaper() -> bool:
-    """Whether this process adopts its descendants' orphans."""
+def _is_subreaper() -> bool:
     flag = ctypes.c_int(0)
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -35,13 +34,35 @@ def is_subreaper() -> bool:
         return False
 
 
-def set_subreaper(on: bool) -> bool:
-    """Ask Linux to make this process adopt (``on``) or stop adopting its descendants' orphans; False where
-    it cannot (not Linux)."""
+def _set_subreaper(on: bool) -> bool:
     try:
         return _prctl(PR_SET_CHILD_SUBREAPER, int(on)) == 0
     except (OSError, AttributeError):
         return False
+
+
+_holders = 0  # hostings in this process that need it (tests and notebooks may run several)
+_was_subreaper = False
+
+
+def acquire_subreaper() -> bool:
+    """Make this process adopt its descendants' orphans, for one more hosting; False where Linux cannot
+    (then nothing is held)."""
+    global _holders, _was_subreaper
+    if _holders == 0:
+        _was_subreaper = _is_subreaper()
+        if not (_was_subreaper or _set_subreaper(True)):
+            return False
+    _holders += 1
+    return True
+
+
+def release_subreaper() -> None:
+    """One hosting no longer needs it; the last one gives it up (unless the process was one before)."""
+    global _holders
+    _holders -= 1
+    if _holders == 0 and not _was_subreaper:
+        _set_subreaper(False)
 
 
 class AdoptedProcess:

@@ -217,19 +217,19 @@ class Templates:
         self.startup_timeout = startup_timeout
         self.templates: dict[str, Template] = {}
         self._watchers: set[asyncio.Task] = set()
-        self._was_subreaper = False
         self._closing = False
+        self._started = False  # holds the subreaper (children.acquire_subreaper)
 
     async def start(self) -> None:
         """Become a child subreaper and start the eager templates in the background."""
         if not self.enabled:
             return
-        self._was_subreaper = children.is_subreaper()
-        if not (self._was_subreaper or children.set_subreaper(True)):
+        if not children.acquire_subreaper():
             log.warning("hosting cannot adopt forked instances here (no PR_SET_CHILD_SUBREAPER): instances start "
                         "as new processes")
             self.enabled = False
             return
+        self._started = True
         for family in EAGER_FAMILIES:
             self._template(family)
 
@@ -265,8 +265,8 @@ class Templates:
 
     def usable_for(self, environment: dict[str, str]) -> str | None:
         """Why an instance with this environment cannot fork from a template (None: it can)."""
-        if not self.enabled:
-            return "the fork server is off"
+        if not self._started:
+            return "the fork server is off" if not self.enabled else "hosting's fork server is not running"
         base = {**os.environ, "PYTHONUNBUFFERED": "1"}
         for key, value in environment.items():
             if key.startswith(IMPORT_TIME_PREFIXES) and key not in THREAD_LIMIT_KEYS and base.get(key) != value:
@@ -299,5 +299,6 @@ class Templates:
             if template.process is not None and template.process.returncode is None:
                 await template.process.wait()
         self.templates.clear()
-        if self.enabled and not self._was_subreaper:
-            children.set_subreaper(False)
+        if self._started:
+            self._started = False
+            children.release_subreaper()

@@ -97,9 +97,10 @@ def fork_instance(request: dict, log_fd: int, control: socket.socket, hosting_pi
     if os.fork():
         return
     try:
+        middle = os.getpid()
         instance = os.fork()
         if instance == 0:
-            become_instance(request, log_fd, control, hosting_pid)
+            become_instance(request, log_fd, control, hosting_pid, middle)
         send(control, {"id": request["id"], "pid": instance})
     except BaseException as exc:  # noqa: BLE001 - hosting starts this instance as a new process instead
         try:
@@ -121,22 +122,23 @@ def reap_children(*_: object) -> None:
             return
 
 
-def wait_for_adoption(hosting_pid: int) -> None:
-    """Wait until hosting is this process's parent, then ask to be signalled when it dies; exit when
-    hosting died first."""
+def wait_for_adoption(hosting_pid: int, middle: int) -> None:
+    """Wait until hosting is this process's parent (``middle``, the intermediate child, exits at once), then
+    ask to be signalled when hosting dies; exit when another process adopted it (hosting died first)."""
     from modelport.process import die_with_parent
 
     deadline = time.monotonic() + ADOPTION_TIMEOUT
-    while os.getppid() != hosting_pid:
-        if time.monotonic() > deadline:
-            print(f"modelport: this instance was not adopted by hosting (pid {hosting_pid}; parent is "
-                  f"{os.getppid()}); is hosting a child subreaper?", file=sys.stderr, flush=True)
+    while (parent := os.getppid()) != hosting_pid:
+        if parent != middle or time.monotonic() > deadline:
+            print(f"modelport: this instance was not adopted by hosting (pid {hosting_pid}; its parent is "
+                  f"{parent}): hosting has exited, or is not a child subreaper.", file=sys.stderr, flush=True)
             os._exit(1)
         time.sleep(0.0002)
     die_with_parent(parent=hosting_pid)
 
 
-def become_instance(request: dict, log_fd: int, control: socket.socket, hosting_pid: int) -> NoReturn:
+def become_instance(request: dict, log_fd: int, control: socket.socket, hosting_pid: int,
+                    middle: int) -> NoReturn:
     """In the forked instance: its own session, log, fds, parent-death signal and environment; then
     serve. Never returns."""
     from modelport.runtime.forking import close_fds_except, reset_after_fork, run_forked, take_environment
@@ -150,7 +152,7 @@ def become_instance(request: dict, log_fd: int, control: socket.socket, hosting_
         os.dup2(log_fd, 2)
         close_fds_except(set())
         reset_after_fork()
-        wait_for_adoption(hosting_pid)
+        wait_for_adoption(hosting_pid, middle)
         take_environment(request["env"])
         from modelport.runtime.__main__ import main
 
