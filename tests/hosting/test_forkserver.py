@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from modelport.archive import pack_archive
-from tests.helpers.hosting import auth_headers, deploy, instances
+from tests.helpers.hosting import auth_headers, clients, deploy, instances, start_hosting
 from tests.helpers.waiting import eventually
 
 # Answers what the instance's worker sees: its environment, the random draws model_fn made, its process ids.
@@ -112,3 +112,16 @@ def test_killing_the_template_leaves_instances_serving_and_it_is_restarted(hosti
     assert added["origin"] == "forked from the sklearn template" and added["ready"]
     assert int(Path(f"/proc/{added['pid']}/stat").read_text().rsplit(")", 1)[1].split()[1]) == os.getpid()
     assert new["pid"] == templates(hosting.url, "survivor")["sklearn"]["pid"]
+
+
+def test_the_fork_server_can_be_turned_off(tmp_path, monkeypatch, probe):
+    monkeypatch.setenv("MODELPORT_HOSTING_FORKSERVER", "0")
+    server = start_hosting(tmp_path / "home")
+    try:
+        sm, rt = clients(server.url)
+        deploy(sm, "plain", str(probe), env={"WHO": "p"})
+        [instance] = instances(server.url, "plain")
+        assert instance["origin"] == "spawned" and templates(server.url, "plain") == {}
+        assert answer(rt, "plain")["who"] == "p"
+    finally:
+        server.stop()

@@ -1,5 +1,6 @@
-"""Endpoint instances: one ``modelport serve`` process each, started, health-checked via ``/ping``,
-restarted when they crash, drained and stopped when their fleet goes away.
+"""Endpoint instances: one ``modelport serve`` process each, forked from a warm template
+(:mod:`.templates`) or started as a new process, health-checked via ``/ping``, restarted when they crash,
+drained and stopped when their fleet goes away.
 
 A :class:`VariantFleet` is the instances of one production variant. Blue/green updates start a new
 fleet beside the old one; the router switches over, then the old fleet drains and stops.
