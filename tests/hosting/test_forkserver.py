@@ -77,6 +77,8 @@ def test_forked_instances_have_their_own_environment_seeds_session_and_group(hos
         assert os.getpgid(pid) == pid and os.getsid(pid) == pid  # its own session and process group
         assert worker["ppid"] == pid and worker["pgid"] == pid and worker["sid"] == pid  # its forked worker
         assert int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) == os.getpid()  # adopted
+        inherited = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+        assert not [target for target in inherited if "template-sklearn.log" in target]  # the template's fds closed
     assert seen["A"]["pgid"] != seen["B"]["pgid"]
 
 

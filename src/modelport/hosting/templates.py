@@ -43,6 +43,11 @@ SCAN_LIMIT = 64 << 20  # bytes of an archive read to guess its family
 MAX_MESSAGE = 1 << 20
 
 
+def template_environment() -> dict[str, str]:
+    """A template's environment: hosting's own (instances get theirs after the fork)."""
+    return {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+
 class TemplateUnavailable(Exception):
     """A template cannot fork right now; the instance is started as a new process instead."""
 
@@ -87,7 +92,6 @@ class Template:
         self.log_path = log_path
         self.process: asyncio.subprocess.Process | None = None
         self.control: socket.socket | None = None
-        self.environment: dict[str, str] = {}
         self.error: str | None = None  # why it is not usable (None: starting or ready)
         self.ready = asyncio.Event()  # set once it said ready, or failed (then ``error`` says why)
         self._pending: dict[int, asyncio.Future] = {}  # request id → its answer
@@ -102,7 +106,6 @@ class Template:
     async def start(self, timeout: float) -> None:
         """Start the process and wait for its ready message (``error`` is set when it fails)."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
         command = [sys.executable, "-m", "modelport.runtime.template", "--family", self.family,
                    "--control-fd", str(theirs.fileno()), "--hosting-pid", str(os.getpid()), "--home", str(self.home)]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,10 +114,10 @@ class Template:
                 self.process = await asyncio.create_subprocess_exec(
                     sys.executable, "-S", "-c", LAUNCHER, str(os.getpid()), *command,
                     stdin=asyncio.subprocess.DEVNULL, stdout=output, stderr=asyncio.subprocess.STDOUT,
-                    env=self.environment, pass_fds=(theirs.fileno(),), start_new_session=True)
+                    env=template_environment(), pass_fds=(theirs.fileno(),), start_new_session=True)
         except OSError as exc:
             ours.close()
-            self._fail(f"could not start: {exc}")
+            self.fail(f"could not start: {exc}")
             return
         finally:
             theirs.close()
@@ -123,17 +126,18 @@ class Template:
         try:
             message = await asyncio.wait_for(self._receive(), timeout)
         except (asyncio.TimeoutError, ConnectionError, ValueError) as exc:
-            self._fail(f"did not say ready ({exc!r}); see {self.log_path}")
+            self.fail(f"did not say ready ({exc!r}); see {self.log_path}")
             return
         if "error" in message:
-            self._fail(f"{message['error']}; see {self.log_path}")
+            self.fail(f"{message['error']}; see {self.log_path}")
             return
         log.info("the %s template (pid %s) is ready after %.2f s, %d modules loaded", self.family,
                  message.get("pid"), message.get("seconds", 0), message.get("modules", 0))
         self._reader = asyncio.create_task(self._read_answers())
         self.ready.set()
 
-    def _fail(self, why: str) -> None:
+    def fail(self, why: str) -> None:
+        """Mark the template unusable (``why`` is logged; instances start as new processes) and kill it."""
         self.error = f"the {self.family} instance template {why}"
         log.warning("%s; instances start as new processes meanwhile", self.error)
         self.ready.set()
@@ -172,7 +176,7 @@ class Template:
             await self._send(request, log_fd)
             reply = await asyncio.wait_for(answer, REPLY_TIMEOUT)
         except (OSError, asyncio.TimeoutError) as exc:
-            self._fail(f"stopped answering ({exc!r})")
+            self.fail(f"stopped answering ({exc!r})")
             raise TemplateUnavailable(self.error) from None
         finally:
             self._pending.pop(request_id, None)
@@ -243,7 +247,10 @@ class Templates:
     def _watch(self, template: Template, delay: float) -> None:
         async def run() -> None:
             started = time.monotonic()
-            await template.start(self.startup_timeout)
+            try:
+                await template.start(self.startup_timeout)
+            except Exception as exc:  # noqa: BLE001 - never leave fork() waiting for a template that cannot come
+                template.fail(f"could not start: {exc!r}")
             if template.process is None or not template.ready.is_set() or template.error is not None:
                 return  # it could not start (its error is logged): instances start as new processes
             code = await template.process.wait()
@@ -267,7 +274,7 @@ class Templates:
         """Why an instance with this environment cannot fork from a template (None: it can)."""
         if not self._started:
             return "the fork server is off" if not self.enabled else "hosting's fork server is not running"
-        base = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        base = template_environment()
         for key, value in environment.items():
             if key.startswith(IMPORT_TIME_PREFIXES) and key not in THREAD_LIMIT_KEYS and base.get(key) != value:
                 return f"its environment sets {key}, which libraries read when imported"
@@ -295,6 +302,8 @@ class Templates:
         for task in list(self._watchers):
             task.cancel()
         for template in self.templates.values():
+            template.error = template.error or "hosting is stopping"
+            template.ready.set()  # nothing waits for it any more
             template.kill()
             if template.process is not None and template.process.returncode is None:
                 await template.process.wait()
