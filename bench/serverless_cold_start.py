@@ -4,9 +4,10 @@ under 1 s for a scikit-learn model on this machine; SageMaker serverless: second
     .venv/bin/python bench/serverless_cold_start.py [--archive model.tar.gz --body sample.json] [--rounds 5]
 
 Without ``--archive`` it packs the scikit-learn LogisticRegression on 784 features of ``hosting_overhead.py`` and
-sends one 784-float JSON row. Hosting runs in this process with ``serverless_idle_s`` of 0.5 s; each round waits
-until the instance has stopped, then times InvokeEndpoint (boto3) from the call to the answer, and a warm call
-right after. Prints the rounds and the median / max as JSON (``--out`` writes it too).
+sends one 784-float JSON row. Hosting runs in this process with ``serverless_idle_s`` of 0.5 s; once its instance
+template is warm (``--no-forkserver``: none), each round waits until the instance has stopped, then times
+InvokeEndpoint (boto3) from the call to the answer, and a warm call right after. Prints the rounds, the median /
+max and the machine's load average as JSON (``--out`` writes it too).
 """
 
 from __future__ import annotations
@@ -23,17 +24,23 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from benchlib.machine import load_average  # noqa: E402
+from benchlib.output import emit  # noqa: E402
 from hosting_overhead import _sklearn_archive  # noqa: E402 - the same model as the overhead bench
 
 ENDPOINT = "cold"
 IDLE_S = 0.5
 
 
-def _instances(url: str, token: str) -> list[dict]:
+def _listing(url: str, token: str) -> dict:
     request = urllib.request.Request(f"{url}/_modelport/endpoints/{ENDPOINT}/instances",
                                      headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(request) as response:
-        return json.loads(response.read())["Variants"][0]["Instances"]
+        return json.loads(response.read())
+
+
+def _instances(url: str, token: str) -> list[dict]:
+    return _listing(url, token)["Variants"][0]["Instances"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--body", type=Path, help="JSON request body file (needed with --archive)")
     parser.add_argument("--rounds", type=int, default=5, help="cold starts to time")
     parser.add_argument("--memory-mb", type=int, default=2048, help="the variant's MemorySizeInMB")
+    parser.add_argument("--no-forkserver", action="store_true", help="start the instance as a new process")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args(argv)
 
@@ -56,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(tmp)
         archive, body = (args.archive, args.body) if args.archive else _sklearn_archive(folder)
         payload = body.read_bytes()
-        settings = HostingSettings(port=0, serverless_idle_s=IDLE_S, model_roots=str(archive.parent))
+        settings = HostingSettings(port=0, serverless_idle_s=IDLE_S, model_roots=str(archive.parent),
+                                   forkserver=not args.no_forkserver)
         server = HostingServer(home=folder / "home", settings=settings).start()
         try:
             creds = {"aws_access_key_id": server.token, "aws_secret_access_key": "x", "region_name": "us-east-1"}
@@ -67,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
                 ENDPOINT, ServerlessConfig={"MemorySizeInMB": args.memory_mb, "MaxConcurrency": 10})])
             sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=ENDPOINT)
             sm.get_waiter("endpoint_in_service").wait(EndpointName=ENDPOINT, WaiterConfig={"Delay": 0.1})
+            while not all(t["ready"] for t in _listing(server.url, server.token)["Templates"]):
+                time.sleep(0.05)  # hosting's instance template, started with hosting, is warm
             rounds = []
             for _ in range(args.rounds):
                 while _instances(server.url, server.token):  # stopped after the idle period
@@ -85,11 +96,9 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
     colds = [r["cold_s"] for r in rounds]
     result = {"archive": str(args.archive or "built-in sklearn LogisticRegression, 784 features"),
+              "forkserver": not args.no_forkserver, "load_average_after": load_average(),
               "rounds": rounds, "cold_median_s": statistics.median(colds), "cold_max_s": max(colds)}
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    emit(result, args.out)
     return 0
 
 

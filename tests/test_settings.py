@@ -38,6 +38,8 @@ ENVIRON_ALLOWED = {
     "aws/settings.py": "load_settings: TOML, then this environment, then the CLI",
     # AWS SDK variables read the way botocore reads them, to predict what boto3 will do
     "gateway/backend.py": "region fallback and credential discovery as botocore does them",
+    # a forked child (an instance from hosting's template, a worker from its supervisor) takes its own environment
+    "runtime/forking.py": "take_environment: replaces a forked child's environment with the one it was given",
 }
 # Building a child process's environment from this one is not reading configuration.
 CHILD_ENVIRONMENT = re.compile(r"dict\(os\.environ\)|\{\*\*os\.environ")

@@ -1,5 +1,6 @@
-"""Endpoint instances: one ``modelport serve`` process each, started, health-checked via ``/ping``,
-restarted when they crash, drained and stopped when their fleet goes away.
+"""Endpoint instances: one ``modelport serve`` process each, forked from a warm template
+(:mod:`.templates`) or started as a new process, health-checked via ``/ping``, restarted when they crash,
+drained and stopped when their fleet goes away.
 
 A :class:`VariantFleet` is the instances of one production variant. Blue/green updates start a new
 fleet beside the old one; the router switches over, then the old fleet drains and stops.
@@ -32,8 +33,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from modelport.hosting import children
 from modelport.hosting.metrics import HostingMetrics
 from modelport.hosting.serverless import ServerlessVariant
+from modelport.hosting.templates import TemplateUnavailable, Templates, model_family
 from modelport.logfiles import RotatingLog, pump
 from modelport.net.upstream import UpstreamError, UpstreamPool
 from modelport.process import LAUNCHER
@@ -60,10 +63,14 @@ RUNTIME_TIMEOUT_MARGIN = 1.0
 SHADOW_KEY = "ShadowVariant"  # marks a ShadowProductionVariants entry in an endpoint's deployed variants
 
 
+def runtime_arguments(artifact: str, port: int, workers: int) -> list[str]:
+    """The arguments of ``python -m modelport.runtime`` for one instance."""
+    return [artifact, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+
+
 def serve_command(artifact: str, port: int, workers: int) -> list[str]:
-    """The runtime command for one instance."""
-    return [sys.executable, "-m", "modelport.runtime", artifact,
-            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    """The runtime command for one instance (when it is not forked from a template)."""
+    return [sys.executable, "-m", "modelport.runtime", *runtime_arguments(artifact, port, workers)]
 
 
 def free_port() -> int:
@@ -104,7 +111,8 @@ class Instance:
         self.outstanding = 0
         self.port = 0
         self.pool: UpstreamPool | None = None
-        self.process: asyncio.subprocess.Process | None = None
+        self.process: asyncio.subprocess.Process | children.AdoptedProcess | None = None
+        self.origin = ""  # how its process started: "forked from the sklearn template", "spawned"
         self.restarts = 0
         self.stopping = False
         self.starting = False
@@ -129,7 +137,7 @@ class Instance:
         """State for the instances listing (CLI, tests)."""
         return {"index": self.index, "pid": self.pid, "port": self.port, "ready": self.ready,
                 "outstanding": self.outstanding, "restarts": self.restarts, "problem": self.problem,
-                "log": str(self.log_path)}
+                "origin": self.origin, "log": str(self.log_path)}
 
     # --- requests (called by the Runtime API on the hot path) --------------------------------
 
@@ -203,25 +211,49 @@ class Instance:
         fleet = self.fleet
         self.port = free_port()
         self.pool = UpstreamPool("127.0.0.1", self.port)
-        command = fleet.command(fleet.artifact, self.port, fleet.workers)
         env = {**os.environ, **fleet.base_env, **fleet.environment, "PYTHONUNBUFFERED": "1"}
-        self.log.note(f"modelport hosting: starting {fleet.endpoint}/{fleet.name} instance {self.index} on port "
-                      f"{self.port}: {' '.join(command)}")
         read_end, write_end = os.pipe()
         try:
-            # The launcher asks Linux to SIGTERM the instance when hosting dies (even by kill -9),
-            # then execs it: a killed hosting process leaves no orphan model servers.
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-S", "-c", LAUNCHER, str(os.getpid()), *command,
-                stdin=asyncio.subprocess.DEVNULL, stdout=write_end, stderr=asyncio.subprocess.STDOUT,
-                env=env, start_new_session=True,
-            )
+            self.process = await self._fork(env, write_end) or await self._launch(env, write_end)
         except BaseException:
             os.close(read_end)
             raise
         finally:
             os.close(write_end)
         self._pump = pump(read_end, self.log, name=f"log-{fleet.endpoint}-{fleet.name}-{self.index}")
+
+    async def _fork(self, env: dict[str, str], log_fd: int) -> children.AdoptedProcess | None:
+        """Fork the instance from its family's template; None when it must be started as a new process."""
+        fleet = self.fleet
+        if fleet.templates is None or fleet.command is not serve_command:
+            return None
+        arguments = runtime_arguments(fleet.artifact, self.port, fleet.workers)
+        family = await fleet.family()
+        try:
+            process = await fleet.templates.fork(family, arguments, env, log_fd)
+        except TemplateUnavailable as exc:
+            self.log.note(f"modelport hosting: not forking {fleet.endpoint}/{fleet.name} instance {self.index} "
+                          f"from a template: {exc}")
+            return None
+        self.origin = f"forked from the {family} template"
+        self.log.note(f"modelport hosting: {fleet.endpoint}/{fleet.name} instance {self.index} (pid {process.pid}) "
+                      f"{self.origin} on port {self.port}: python -m modelport.runtime {' '.join(arguments)}")
+        return process
+
+    async def _launch(self, env: dict[str, str], log_fd: int) -> asyncio.subprocess.Process:
+        """Start the instance as a new Python process."""
+        fleet = self.fleet
+        command = fleet.command(fleet.artifact, self.port, fleet.workers)
+        self.origin = "spawned"
+        self.log.note(f"modelport hosting: starting {fleet.endpoint}/{fleet.name} instance {self.index} on port "
+                      f"{self.port}: {' '.join(command)}")
+        # The launcher asks Linux to SIGTERM the instance when hosting dies (even by kill -9),
+        # then execs it: a killed hosting process leaves no orphan model servers.
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-S", "-c", LAUNCHER, str(os.getpid()), *command,
+            stdin=asyncio.subprocess.DEVNULL, stdout=log_fd, stderr=asyncio.subprocess.STDOUT,
+            env=env, start_new_session=True,
+        )
 
     async def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -266,6 +298,7 @@ class Instance:
             if self.stopping:
                 return
             self._kill_group(signal.SIGKILL)  # worker processes of a killed server may linger
+            self._reap_group()
             if self.pool is not None:
                 self.pool.close()
             now = time.monotonic()
@@ -362,8 +395,21 @@ class Instance:
             return
         try:
             os.killpg(self.process.pid, sig)
-        except (ProcessLookupError, PermissionError):
+        except ProcessLookupError:  # a forked instance a moment before its setsid(): not a group leader yet
+            if self.process.returncode is None:
+                try:
+                    os.kill(self.process.pid, sig)
+                except ProcessLookupError:
+                    pass
+        except PermissionError:
             pass
+
+    def _reap_group(self) -> None:
+        """Reap the workers hosting adopted from this instance's group (hosting is a child subreaper)."""
+        if self.process is not None:
+            task = asyncio.get_running_loop().create_task(children.reap_group(self.process.pid))
+            self.fleet.reapers.add(task)
+            task.add_done_callback(self.fleet.reapers.discard)
 
     async def _terminate(self) -> None:
         if self.process is None:
@@ -377,6 +423,7 @@ class Instance:
         self._kill_group(signal.SIGKILL)  # also any worker left behind
         if self.process.returncode is None:
             await self.process.wait()
+        self._reap_group()
         if self.pool is not None:
             self.pool.close()
 
@@ -409,6 +456,7 @@ class VariantFleet:
         health_interval: float = 2.0,
         on_status: StatusCallback | None = None,
         metrics: HostingMetrics | None = None,
+        templates: Templates | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.name: str = variant["VariantName"]
@@ -449,6 +497,16 @@ class VariantFleet:
         self.invocations = 0  # answered or failed after being sent: the auto-rollback alarm's sample
         self.server_errors = 0  # of which 5xx answers, dead workers and timeouts
         self.serverless: ServerlessVariant | None = None  # set by hosting for a variant with ServerlessConfig
+        self.templates = templates  # None: every instance is a new process
+        self._family: str | None = None
+        self.reapers: set[asyncio.Task] = set()
+
+    async def family(self) -> str:
+        """The template family of this variant's model (read from its archive once)."""
+        if self._family is None:
+            environment = {**self.base_env, **self.environment}
+            self._family = await asyncio.to_thread(model_family, self.artifact, environment)
+        return self._family
 
     @property
     def ready_count(self) -> int:

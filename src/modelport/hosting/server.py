@@ -9,7 +9,8 @@ Requests are first told apart by the AWS service they are signed for (:mod:`.ser
   - ``POST /`` with ``X-Amz-Target: SageMaker.<Op>`` — the control plane (:mod:`.control_api`);
   - ``POST /endpoints/{name}/invocations`` and ``…/invocations-response-stream`` — the Runtime API;
     ``POST /endpoints/{name}/async-invocations`` — InvokeEndpointAsync (:mod:`.async_inference`);
-  - ``GET /ping`` — hosting itself is up; ``GET /_modelport/endpoints/{name}/instances`` — instance states;
+  - ``GET /ping`` — hosting itself is up; ``GET /_modelport/endpoints/{name}/instances`` — instance states
+    (and the instance templates');
     ``GET /_modelport/transform-jobs/{name}`` — a transform job's progress (records, bytes).
   - ``GET /metrics`` — Prometheus text format (:mod:`.metrics`; 404 with MODELPORT_METRICS=0). It needs the
     token like every route but ``/ping``: it names every endpoint (Prometheus: ``authorization`` with
@@ -155,7 +156,7 @@ class HostingApp:
             return _json(404, {"__type": "ValidationException", "message": f"Endpoint {name} is not running."})
         return _json(200, {"EndpointName": name, "Variants": [
             {"VariantName": f.name, "Weight": f.weight, "Unhealthy": f.unhealthy, "Instances": f.describe()}
-            for f in live.fleets]})
+            for f in live.fleets], "Templates": self.hosting.templates.describe()})
 
 
 class HostingServer:
@@ -217,6 +218,7 @@ class HostingServer:
             self.port = await http.start(self.settings.host, self.settings.port)
             hosting.local_s3 = LocalS3(objects, self.port,
                                        access.s3_environment(self.local_url, self.token, self.settings.region))
+            await hosting.templates.start()
             await hosting.restore()
             self._ready.set()
             if on_ready is not None:

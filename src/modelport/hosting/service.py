@@ -26,6 +26,7 @@ from modelport.hosting.metrics import HostingMetrics
 from modelport.hosting.registry import Registry
 from modelport.hosting.router import Router, Share
 from modelport.hosting.settings import HostingSettings
+from modelport.hosting.templates import Templates
 from modelport.hosting.transform.jobs import TransformJobs
 from modelport.hosting.model_data import LocalS3
 
@@ -98,6 +99,9 @@ class Hosting:
                                      max_bytes=settings.capture_queue_mb * 1024 * 1024)
         self.autoscaler = Scaler(self, ScalingStore(registry.path))  # application-autoscaling policies
         self.async_inference = None  # set by the server: asynchronous inference's queue and workers
+        # warm processes instances are forked from (only for the runtime's own command)
+        self.templates = Templates(self.home, self.logs_dir, settings.forkserver and command is serve_command,
+                                   settings.startup_timeout)
 
     # names
     def arn(self, kind: str, name: str) -> str:
@@ -189,6 +193,7 @@ class Hosting:
                     health_interval=self.settings.health_interval,
                     on_status=self._variant_status,
                     metrics=self.metrics,
+                    templates=self.templates,
                 ))
         except model_data.ModelDataError as exc:
             raise FleetError(str(exc)) from exc
@@ -428,6 +433,7 @@ class Hosting:
         await asyncio.gather(*(live.tap.shadow.close() for live in self.live.values()
                                if live.tap is not None and live.tap.shadow is not None))
         await asyncio.gather(*(f.stop(0) for f in self._fleets), return_exceptions=True)
+        await self.templates.close()
         await self.capture.close()  # after the last answer: everything captured is written
         self._fleets.clear()
         self.live.clear()

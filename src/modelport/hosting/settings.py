@@ -113,6 +113,12 @@ class HostingSettings(BusyPollSetting, MetricsSetting):
         description="MODELPORT_HOSTING_ASYNC_MAX_BACKLOG: requests one asynchronous endpoint may have queued or "
         "running; beyond it InvokeEndpointAsync answers ServiceUnavailable.",
     )
+    forkserver: bool = Field(
+        default=True,
+        description="MODELPORT_HOSTING_FORKSERVER: fork endpoint instances from a warm template process that has "
+        "the runtime and the framework imported (milliseconds instead of seconds); 0: start each as a new "
+        "Python process.",
+    )
     url: str = Field(
         default="http://127.0.0.1:8001",
         description="MODELPORT_HOSTING_URL: where clients (CLI, Python SDK) find the service.",

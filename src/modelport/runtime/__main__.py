@@ -11,8 +11,9 @@ import sys
 from modelport.runtime.serve import run
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse the ``modelport serve`` options and serve."""
+def main(argv: list[str] | None = None, fork_workers: bool = False) -> int:
+    """Parse the ``modelport serve`` options and serve (``fork_workers``: in an instance forked from
+    hosting's template, fork the workers too)."""
     parser = argparse.ArgumentParser(prog="python -m modelport.runtime", description="Serve one SageMaker-layout model.")
     parser.add_argument("model", nargs="?", default="/opt/ml/model", help="model.tar.gz or model directory")
     parser.add_argument("--host", default=None)
@@ -23,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     return run(
         args.model, host=args.host, port=args.port, workers=args.workers,
-        framework=args.framework, install_requirements=args.install_requirements,
+        framework=args.framework, install_requirements=args.install_requirements, fork_workers=fork_workers,
     )
 
 

@@ -30,8 +30,9 @@ def resolve_model_dir(model: str | Path, env: RuntimeEnvironment) -> Path:
     raise StartupError(f"{model} does not exist; give a model directory or a model.tar.gz.")
 
 
-def serve(model: str | Path, env: RuntimeEnvironment, on_ready: Callable[[float], None] | None = None) -> int:
-    """Serve ``model`` until stopped; return the process exit code."""
+def serve(model: str | Path, env: RuntimeEnvironment, on_ready: Callable[[float], None] | None = None,
+          fork_workers: bool = False) -> int:
+    """Serve ``model`` until stopped; return the process exit code (``fork_workers``: see the supervisor)."""
     model_dir = resolve_model_dir(model, env)
     extra_paths = []
     if env.install_requirements:
@@ -40,10 +41,10 @@ def serve(model: str | Path, env: RuntimeEnvironment, on_ready: Callable[[float]
         site_packages = ensure_environment(model_dir, env.home)
         if site_packages:
             extra_paths.append(site_packages)
-    return Supervisor(model_dir, env, extra_paths, on_ready).run()
+    return Supervisor(model_dir, env, extra_paths, on_ready, fork_workers=fork_workers).run()
 
 
-def run(model: str, **overrides: Any) -> int:
+def run(model: str, fork_workers: bool = False, **overrides: Any) -> int:
     """Serve ``model`` with settings from the environment, overridden by non-None ``overrides``.
 
     Prints a ready line with how to call the server; returns the exit code (1 on a startup error).
@@ -62,7 +63,7 @@ def run(model: str, **overrides: Any) -> int:
         )
 
     try:
-        return serve(model, env, on_ready=announce)
+        return serve(model, env, on_ready=announce, fork_workers=fork_workers)
     except StartupError as exc:
         print(f"modelport: {exc}", file=sys.stderr, flush=True)
         return 1

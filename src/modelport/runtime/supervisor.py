@@ -31,6 +31,7 @@ from modelport.runtime import metrics as runtime_metrics
 from modelport.runtime.app import LoadingApp
 from modelport.runtime.environment import RuntimeEnvironment
 from modelport.runtime.errors import StartupError
+from modelport.runtime.forking import ForkedChild, reset_after_fork, run_forked, take_environment
 from modelport.runtime.readiness import DOWN, SERVING, Readiness
 from modelport.runtime.stuck import stuck_after
 from modelport.runtime.worker import LOAD_FAILED
@@ -64,12 +65,32 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def fork_worker(arguments: list[str], environ: dict[str, str]) -> ForkedChild:
+    """Fork a worker: the child resets what it inherited, takes ``environ`` and runs the worker's
+    ``main(arguments)``; it never returns into the supervisor's event loop (``os._exit``)."""
+    supervisor = os.getpid()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        return ForkedChild(pid)
+
+    def work() -> int:
+        reset_after_fork()
+        take_environment(environ)
+        from modelport.runtime import worker
+
+        return worker.main(arguments, supervisor=supervisor)
+
+    run_forked(work)
+
+
 @dataclass
 class WorkerProcess:
     """One worker slot: its current process (None while waiting to restart) and crash history."""
 
     index: int
-    process: subprocess.Popen | None = None
+    process: subprocess.Popen | ForkedChild | None = None
     started: float = 0.0
     streak: int = 0  # crashes in a row that no request explains (loading again, or idle)
     restart_at: float = 0.0
@@ -85,8 +106,12 @@ class Supervisor:
         env: RuntimeEnvironment,
         extra_paths: list[str] | None = None,
         on_ready: Callable[[float], None] | None = None,
+        fork_workers: bool = False,
     ):
         self.model_dir = model_dir
+        # fork (not exec) the workers, unless a requirements environment must come first on sys.path: the
+        # template's already imported packages would win over the model's pinned ones
+        self.fork_workers = fork_workers and not extra_paths
         self.env = env
         self.extra_paths = extra_paths or []
         self.on_ready = on_ready
@@ -138,21 +163,24 @@ class Supervisor:
         return environ
 
     def _start(self, worker: WorkerProcess) -> None:
-        command = [
-            sys.executable, "-m", "modelport.runtime.worker",
+        arguments = [
             "--index", str(worker.index),
             "--model-dir", str(self.model_dir),
             "--fd", str(self.sock.fileno()),
             "--ready-file", str(self.ready_file),
         ]
         for path in self.extra_paths:
-            command += ["--extra-path", path]
+            arguments += ["--extra-path", path]
         if self.metrics_file is not None:
-            command += ["--metrics-file", str(self.metrics_file)]
+            arguments += ["--metrics-file", str(self.metrics_file)]
         self.readiness.set(worker.index, DOWN)
         worker.started = time.monotonic()
         worker.killed_stuck = False
-        worker.process = subprocess.Popen(command, pass_fds=(self.sock.fileno(),), env=self._child_environment())
+        if self.fork_workers:
+            worker.process = fork_worker(arguments, self._child_environment())
+        else:
+            worker.process = subprocess.Popen([sys.executable, "-m", "modelport.runtime.worker", *arguments],
+                                              pass_fds=(self.sock.fileno(),), env=self._child_environment())
 
     def _stop_workers(self) -> None:
         running = [w.process for w in self.workers if w.process is not None and w.process.poll() is None]

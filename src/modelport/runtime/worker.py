@@ -1,6 +1,7 @@
 """One worker process: load the model once, then serve HTTP on the shared listening socket.
 
-Started by the supervisor as ``python -m modelport.runtime.worker``. Exit codes: 0 after a clean
+Started by the supervisor as ``python -m modelport.runtime.worker``, or forked from a supervisor that
+was itself forked from hosting's instance template (:func:`main` called in the child). Exit codes: 0 after a clean
 stop, 3 when the model could not be loaded (the traceback is on stderr).
 """
 
@@ -31,14 +32,14 @@ def add_compat_shims() -> None:
         sys.path.append(str(SHIMS_DIR))
 
 
-def die_with_parent() -> None:
+def die_with_parent(supervisor: int | None = None) -> None:
     """Ask Linux to SIGTERM this worker when the supervisor dies (even by SIGKILL): no orphans.
 
-    Exits at once when the supervisor died before the request took effect.
+    Exits at once when the supervisor (its pid, when known) died before the request took effect.
     """
     from modelport.process import die_with_parent as request
 
-    request(signal.SIGTERM)
+    request(signal.SIGTERM, parent=supervisor)
 
 
 def load_transformer(model_dir: Path, env):  # noqa: ANN001, ANN201 - imports stay lazy here
@@ -67,8 +68,8 @@ async def _serve(app, sock: socket.socket, board, index: int) -> None:  # noqa: 
     await server.shutdown(grace_seconds=5.0)  # streams in progress finish; the supervisor waits 10 s
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of a worker process."""
+def main(argv: list[str] | None = None, supervisor: int | None = None) -> int:
+    """Entry point of a worker process (``supervisor``: its parent's pid, when known)."""
     parser = argparse.ArgumentParser(description="modelport worker (started by `modelport serve`).")
     parser.add_argument("--index", type=int, required=True)
     parser.add_argument("--model-dir", type=Path, required=True)
@@ -78,8 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--metrics-file", type=Path, default=None, help="where to count (absent: metrics off)")
     args = parser.parse_args(argv)
 
-    die_with_parent()
-    logging.basicConfig(level=logging.INFO, format=f"[worker {args.index}] %(levelname)s %(name)s: %(message)s")
+    die_with_parent(supervisor)
+    logging.basicConfig(level=logging.INFO, format=f"[worker {args.index}] %(levelname)s %(name)s: %(message)s",
+                        force=True)  # a forked worker inherits its supervisor's logging
     for path in reversed(args.extra_path):
         sys.path.insert(0, path)
     add_compat_shims()

@@ -154,7 +154,7 @@ class TransformRun:
             command=hosting.command, workers=settings.workers, startup_timeout=settings.startup_timeout,
             invocation_timeout=spec.invocation_timeout,
             base_env=instance_env.for_container(container, hosting.home, hosting.local_s3),
-            drain_timeout=0, health_interval=settings.health_interval)
+            drain_timeout=0, health_interval=settings.health_interval, templates=hosting.templates)
         try:
             await fleet.start()
         except FleetError as exc:
