@@ -493,6 +493,7 @@ class VariantFleet:
         self.templates = templates  # None: every instance is a new process
         self._family: str | None = None
         self.reapers: set[asyncio.Task] = set()
+        self.multi_model: Any = None  # a MultiModelVariant, set by hosting for a MultiModel container
 
     async def family(self) -> str:
         """The template family of this variant's model (read from its archive once)."""
