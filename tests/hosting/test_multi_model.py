@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from modelport.archive import pack_archive
 from tests.helpers.hosting import auth_headers, make_archive, token_for, wait_in_service
+from tests.helpers.waiting import eventually
 
 ROLE = "arn:aws:iam::123456789012:role/local"
 
@@ -136,6 +137,30 @@ def test_a_target_goes_to_the_instance_that_has_it_loaded(hosting, sm, rt, archi
     assert all(len(a) == 1 for a in answers.values())  # every call of a target answered by one process
     placed = loaded_models(hosting.url, "mme-two")
     assert sorted(m["TargetModel"] for m in placed) == ["m2.tar.gz", "m3.tar.gz", "m4.tar.gz"]  # each loaded once
+
+
+def test_memory_budget_and_disabled_cache_unload_targets(hosting, sm, rt, archives, tmp_path):
+    prefix = tmp_path / "prefix"
+    prefix.mkdir()
+    for scale in (2, 3):
+        (prefix / f"m{scale}.tar.gz").write_bytes(archives[scale].read_bytes())
+    # 1 MB: any loaded target is over it, so each load unloads every other (never the one just loaded)
+    create_mme(sm, "mme-tight", f"file://{prefix}/", env={"MODELPORT_MME_MAX_MEMORY_MB": "1"})
+    assert invoke(rt, "mme-tight", "m2.tar.gz", x=1)["y"] == 2.0
+    assert invoke(rt, "mme-tight", "m3.tar.gz", x=1)["y"] == 3.0
+    assert [m["TargetModel"] for m in loaded_models(hosting.url, "mme-tight")] == ["m3.tar.gz"]
+
+    sm.create_model(ModelName="mme-nocache", ExecutionRoleArn=ROLE, PrimaryContainer={
+        "Image": "modelport", "Mode": "MultiModel", "ModelDataUrl": f"file://{prefix}",
+        "MultiModelConfig": {"ModelCacheSetting": "Disabled"}})
+    sm.create_endpoint_config(EndpointConfigName="mme-nocache", ProductionVariants=[
+        {"VariantName": "AllTraffic", "ModelName": "mme-nocache", "InstanceType": "ml.m5.large",
+         "InitialInstanceCount": 1}])
+    sm.create_endpoint(EndpointName="mme-nocache", EndpointConfigName="mme-nocache")
+    wait_in_service(sm, "mme-nocache")
+    assert invoke(rt, "mme-nocache", "m2.tar.gz", x=2)["y"] == 4.0
+    eventually(lambda: loaded_models(hosting.url, "mme-nocache") == [], 10,
+               message="a target of a cache-disabled endpoint stayed loaded after its invocation")
 
 
 def test_create_model_checks_multi_model_containers_and_single_model_endpoints_refuse_target_model(

@@ -14,13 +14,15 @@ from modelport.hosting.model_data import model_data_url
 from modelport.hosting.multi_model.config import budget, is_multi_model
 from modelport.hosting.multi_model.fetch import store_dir
 from modelport.hosting.multi_model.variant import MultiModelVariant
+from modelport.runtime.environment import RuntimeEnvironment
 
 if TYPE_CHECKING:
     from modelport.hosting.fleet import VariantFleet
     from modelport.hosting.service import Hosting
 
 MULTI_MODEL_ENV = {"SAGEMAKER_MULTI_MODEL": "true"}  # what SageMaker sets in an MME container
-LOAD_TIMEOUT_S = 360.0  # SageMaker keeps loading a target for up to 360 s
+# a load call may last as long as the instance's server lets a load run (SageMaker: 360 s), and a little more
+LOAD_TIMEOUT_S = RuntimeEnvironment.model_fields["mme_load_timeout_s"].default + 5.0
 
 __all__ = ["MULTI_MODEL_ENV", "attach", "instance_store", "is_multi_model"]
 
@@ -43,5 +45,5 @@ def attach(fleet: "VariantFleet", hosting: "Hosting") -> None:
         fleet, model_data_url(container) or "", Path(fleet.artifact),
         budget(container.get("Environment"), settings.mme_max_models, settings.mme_max_memory_mb),
         cache != "Disabled", hosting.local_s3,
-        settings.mme_max_archive_mb * 2**20, LOAD_TIMEOUT_S,
+        settings.mme_max_archive_mb * 2**20, LOAD_TIMEOUT_S, settings.invocation_timeout,
         hosting.log_stream(fleet.endpoint))

@@ -8,7 +8,8 @@ invoke; :mod:`modelport.runtime.multi_model`).
   nowhere goes to the instance rendezvous hashing picks for its name, so every request for it lands on the
   same instance while the instance set stays the same, and each instance sees only its share of targets.
 - Loading: the first request of a target on an instance fetches and loads it; requests for it arriving
-  meanwhile wait for the same load (``ModelLoadingWaitTime``). Before a load, the least recently used
+  meanwhile wait for the same load (``ModelLoadingWaitTime``). A request that waited the invocation timeout
+  gets ``ModelNotReadyException`` (429, which boto3 retries) while the load goes on, as on SageMaker. Before a load, the least recently used
   targets not in use are unloaded while the instance holds ``max_models``; after it, while the loaded
   targets' resident memory is over ``max_memory_mb``. A target is in use from :meth:`prepare` until
   :meth:`done`, and never unloaded meanwhile.
@@ -62,7 +63,8 @@ class MultiModelVariant:
     """Routing, loading and LRU unloading of the targets of one fleet."""
 
     def __init__(self, fleet: "VariantFleet", prefix: str, store: Path, budget: Budget, cache_enabled: bool,
-                 local_s3: LocalS3 | None, max_archive_bytes: int, load_timeout: float, log_stream: str) -> None:
+                 local_s3: LocalS3 | None, max_archive_bytes: int, load_timeout: float, wait_limit: float,
+                 log_stream: str) -> None:
         self.fleet = fleet
         self.prefix = prefix
         self.store = store
@@ -71,6 +73,7 @@ class MultiModelVariant:
         self.local_s3 = local_s3
         self.max_archive_bytes = max_archive_bytes
         self.load_timeout = load_timeout
+        self.wait_limit = wait_limit  # how long an invocation waits for a load before ModelNotReadyException
         self.log_stream = log_stream
         self.series = fleet.metrics.multi_model_variant(fleet.endpoint, fleet.name) if fleet.metrics else None
         self._instances: dict[int, InstanceModels] = {}  # by instance index
@@ -115,7 +118,12 @@ class MultiModelVariant:
             if task is None:
                 task = state.loading[target] = asyncio.create_task(self._load(instance, state, target))
                 task.add_done_callback(lambda _t: state.loading.pop(target, None))
-            await asyncio.shield(task)
+            try:
+                await asyncio.wait_for(asyncio.shield(task), self.wait_limit)
+            except asyncio.TimeoutError:  # as SageMaker: a 429 after a while, and the load goes on
+                raise errors.model_not_ready(
+                    f"Target model {target} is still loading after {self.wait_limit:g} s; it keeps loading (for up "
+                    f"to {self.load_timeout:g} s), retry shortly.") from None
             self._observe("loading_wait", (time.perf_counter() - started) * 1e6)
         return f"/models/{quote(model_name(target), safe='')}/invoke"
 
