@@ -9,9 +9,8 @@ import httpx
 import pytest
 
 from modelport.gateway.app import create_app
-from modelport.gateway.settings import GatewaySettings
 from tests.helpers.hosting import clients, make_archive, start_hosting, wait_in_service
-from tests.helpers.live_gateway import LiveGateway
+from tests.helpers.live_gateway import LiveGateway, hosting_gateway_settings
 
 
 @pytest.fixture(scope="module", params=["boto3", "http"])
@@ -33,12 +32,7 @@ def mme_gateway(request, tmp_path_factory):
         sm.create_endpoint(EndpointName="mme-gw", EndpointConfigName="mme-gw")
         wait_in_service(sm, "mme-gw")
         routes = json.dumps({"double": {"endpoint": "mme-gw", "target": "two.tar.gz", "kind": "custom"}})
-        settings = GatewaySettings(
-            runtime_endpoint_url=hosting.url, mode="local", region="us-east-1", mnist_sklearn_endpoint="",
-            mnist_pytorch_endpoint="", sentiment_endpoint="", routes=routes, allowed_origins="", api_keys="",
-            rate_limit="", page_dir=None, runtime_client=request.param, hosting_token=hosting.token,
-        )
-        with LiveGateway(create_app(settings)) as url:
+        with LiveGateway(create_app(hosting_gateway_settings(hosting, request.param, routes=routes))) as url:
             with httpx.Client(base_url=url, timeout=30) as client:
                 yield client
     finally:

@@ -114,19 +114,11 @@ class HostingMetrics:
 
     def variant(self, endpoint: str, variant: str) -> VariantSeries:
         """The series of ``variant`` of ``endpoint`` (created at its first fleet; ``""``: refused before routing)."""
-        key = (endpoint, variant)
-        series = self.variants.get(key)
-        if series is None:
-            series = self.variants[key] = VariantSeries()
-        return series
+        return _kept(self.variants, (endpoint, variant), VariantSeries)
 
     def instance(self, endpoint: str, variant: str, index: int) -> InstanceSeries:
         """The series of instance ``index`` of ``variant`` (created with the instance)."""
-        key = (endpoint, variant, str(index))
-        series = self.instances.get(key)
-        if series is None:
-            series = self.instances[key] = InstanceSeries()
-        return series
+        return _kept(self.instances, (endpoint, variant, str(index)), InstanceSeries)
 
     def async_endpoint(self, endpoint: str) -> AsyncSeries:
         """The asynchronous counts of ``endpoint`` (created at its first result)."""
@@ -138,11 +130,7 @@ class HostingMetrics:
 
     def multi_model_variant(self, endpoint: str, variant: str) -> MultiModelSeries:
         """The multi-model series of ``variant`` of ``endpoint``."""
-        key = (endpoint, variant)
-        series = self.multi_model.get(key)
-        if series is None:
-            series = self.multi_model[key] = MultiModelSeries()
-        return series
+        return _kept(self.multi_model, (endpoint, variant), MultiModelSeries)
 
     def forget(self, endpoint: str) -> None:
         """Drop a deleted endpoint's series."""
@@ -191,3 +179,11 @@ class HostingMetrics:
             gauge_family(names.LOADED_MODEL_COUNT, _INSTANCE_LABELS,
                          [(k, s.loaded_models) for k, s in instances if s.loaded_models is not None]),
         ])
+
+
+def _kept(series: dict, key: tuple, make):  # noqa: ANN001, ANN202 - one helper for three typed callers
+    """The series under ``key``, made with ``make()`` the first time."""
+    found = series.get(key)
+    if found is None:
+        found = series[key] = make()
+    return found
