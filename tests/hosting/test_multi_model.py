@@ -180,6 +180,14 @@ def test_create_model_checks_multi_model_containers_and_single_model_endpoints_r
     assert "modelCacheSetting" in refused(Mode="MultiModel", ModelDataUrl="s3://models/mme/",
                                           MultiModelConfig={"ModelCacheSetting": "Sometimes"})
 
+    sm.create_model(ModelName="mme-model", ExecutionRoleArn=ROLE, PrimaryContainer={
+        "Image": "modelport", "Mode": "MultiModel", "ModelDataUrl": f"file://{archives[2].parent}/"})
+    with pytest.raises(ClientError) as serverless:
+        sm.create_endpoint_config(EndpointConfigName="mme-serverless", ProductionVariants=[
+            {"VariantName": "AllTraffic", "ModelName": "mme-model",
+             "ServerlessConfig": {"MemorySizeInMB": 1024, "MaxConcurrency": 2}}])
+    assert "do not support multi-model models" in serverless.value.response["Error"]["Message"]
+
     sm.create_model(ModelName="single", ExecutionRoleArn=ROLE,
                     PrimaryContainer={"Image": "modelport", "ModelDataUrl": str(archives[2])})
     sm.create_endpoint_config(EndpointConfigName="single", ProductionVariants=[

@@ -203,7 +203,13 @@ class ControlApi(TransformJobApi):
         check.instance_caps(check.variant_counts(variants + shadows), self.settings.max_instances_per_variant,
                             self.settings.max_instances)
         for variant in variants + shadows:
-            self._model(variant["ModelName"])
+            model = self._model(variant["ModelName"])
+            if variant.get("ServerlessConfig") and any(
+                    mme_config.is_multi_model(c) for c in [model["spec"].get("PrimaryContainer") or {},
+                                                           *(model["spec"].get("Containers") or [])]):
+                raise validation(f"Production variant {variant['VariantName']} is serverless, and serverless endpoints "
+                                 f"do not support multi-model models ({variant['ModelName']} has Mode MultiModel; "
+                                 f"SageMaker's feature exclusions); use instances.")
         capture = await asyncio.to_thread(capture_config.check, params.get("DataCaptureConfig"),
                                           self.hosting.transforms.places())
         await asyncio.to_thread(async_config.check, params.get("AsyncInferenceConfig"), variants, shadows,

@@ -236,6 +236,8 @@ class RuntimeApi:
                     models.done(instance, target_model)
             instance.fleet.count(upstream.status >= 500)
             _measure(instance, upstream.status, sent, started)
+            if models is not None and upstream.status == 404:  # the instance lost the target: load it next time
+                models.forget(instance, target_model)
             return variant, instance, upstream
         self._refused(endpoint, 503)
         raise errors.service_unavailable(f"Endpoint {endpoint}: no instance could be reached after "

@@ -138,6 +138,11 @@ class MultiModelVariant:
         if not self.cache_enabled and target in state.loaded:
             asyncio.create_task(self._unload(instance, state, target))
 
+    def forget(self, instance: "Instance", target: str) -> None:
+        """The instance answered that it does not have ``target`` (its runtime died): the next request loads it."""
+        if self.models_of(instance).loaded.pop(target, None) is not None:
+            self._count(instance, self.models_of(instance))
+
     async def _load(self, instance: "Instance", state: InstanceModels, target: str) -> None:
         folder = await self._fetch(target)
         for old in self._evictable(state, target):

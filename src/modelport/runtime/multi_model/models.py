@@ -124,6 +124,10 @@ class ModelTable:
     def get(self, name: str) -> LoadedModel:
         """The loaded model ``name`` (LoadError 404 when it is not loaded)."""
         model = self.models.get(name)
+        if model is not None and model.process.returncode is not None:  # its runtime died: no longer loaded
+            del self.models[name]
+            model.pool.close()
+            model = None
         if model is None:
             raise LoadError(404, "ModelNotFoundException", f"Model not found: {name}")
         return model
