@@ -6,6 +6,8 @@ routed to the same instance, and CreateModel's checks."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import textwrap
 
 import boto3
@@ -137,6 +139,25 @@ def test_a_target_goes_to_the_instance_that_has_it_loaded(hosting, sm, rt, archi
     assert all(len(a) == 1 for a in answers.values())  # every call of a target answered by one process
     placed = loaded_models(hosting.url, "mme-two")
     assert sorted(m["TargetModel"] for m in placed) == ["m2.tar.gz", "m3.tar.gz", "m4.tar.gz"]  # each loaded once
+
+    # m2's runtime dies (its supervisor, the parent of the worker that answered): that request fails, the next reloads
+    (worker,) = {pid for _, pid in answers["m2.tar.gz"]}
+    os.kill(parent_of(worker), signal.SIGKILL)
+
+    def still_answers() -> bool:  # raises the ClientError once the instance's server has noticed
+        invoke(rt, "mme-two", "m2.tar.gz")
+        return False
+
+    with pytest.raises(ClientError) as lost:
+        eventually(still_answers, 10, message="m2 kept answering after its runtime was killed")
+    assert lost.value.response["Error"]["Code"] == "ModelError" and lost.value.response["OriginalStatusCode"] == 404
+    again = invoke(rt, "mme-two", "m2.tar.gz", x=1)
+    assert again["y"] == 2.0 and again["pid"] != worker
+
+
+def parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
 
 
 def test_memory_budget_and_disabled_cache_unload_targets(hosting, sm, rt, archives, tmp_path):

@@ -4,11 +4,14 @@ unmodified SageMaker ``inference.py`` with its own ``model_fn``, loaded in its o
 from __future__ import annotations
 
 import json
+import os
+import signal
 
 import pytest
 
 from modelport.archive import pack_archive
 from tests.helpers.runtime import ModelServer, write_model
+from tests.helpers.waiting import eventually
 
 SCRIPT = '''
 import json, os
@@ -82,6 +85,12 @@ def test_load_list_invoke_unload_each_model_in_its_own_process(server):
     assert gone.json() == {"code": 404, "type": "ModelNotFoundException", "message": "Model not found: d"}
     assert client.delete("/models/d").status_code == 404
     assert invoke(server, "t", 2).json()["y"] == 6  # the other model is unaffected
+
+    os.kill(client.get("/models/t").json()["pid"], signal.SIGKILL)  # t's runtime dies: t is no longer loaded
+    eventually(lambda: invoke(server, "t", 1).status_code == 404, 10, message="a dead model still answered")
+    assert client.get("/models").json() == {"models": []}
+    assert client.post("/models", json={"model_name": "t", "url": "triple.tar.gz"}).status_code == 200
+    assert invoke(server, "t", 1).json()["y"] == 3
 
 
 def test_a_model_that_cannot_load_fails_alone_and_bad_requests_say_why(server):

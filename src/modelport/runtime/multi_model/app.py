@@ -145,6 +145,9 @@ class MultiModelApp:
             upstream = await model.pool.request("POST", "/invocations", forward, request.body,
                                                 timeout=self.invoke_timeout + 1.0)
         except (UpstreamError, asyncio.TimeoutError) as exc:
+            if await self.table.exited(model):
+                return _mms_error(404, "ModelNotFoundException", f"Model not found: {name} (its server exited; load "
+                                  f"it again)")
             return _mms_error(500, "InternalServerException",
                               f"Model {name}'s server did not answer ({exc or 'timed out'}); see this server's log.")
         out = [(k, v) for k, v in upstream.headers.items() if k == "x-amzn-sagemaker-custom-attributes"]

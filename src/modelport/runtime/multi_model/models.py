@@ -132,6 +132,18 @@ class ModelTable:
             raise LoadError(404, "ModelNotFoundException", f"Model not found: {name}")
         return model
 
+    async def exited(self, model: LoadedModel, wait: float = 1.0) -> bool:
+        """Whether ``model``'s runtime has exited (waiting up to ``wait`` s for it to be reaped); if so, it is
+        no longer loaded."""
+        try:
+            await asyncio.wait_for(asyncio.shield(model.process.wait()), wait)
+        except asyncio.TimeoutError:
+            return False
+        if self.models.get(model.name) is model:
+            del self.models[model.name]
+            model.pool.close()
+        return True
+
     async def unload(self, name: str) -> None:
         """Stop the model's runtime (LoadError 404 when it is not loaded)."""
         model = self.get(name)
