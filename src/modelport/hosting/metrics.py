@@ -21,9 +21,9 @@ spelling), ``InvocationFailures``, ``ExpiredRequests``, ``NotificationFailures``
 
 from __future__ import annotations
 
-from modelport.metrics import names
 from collections.abc import Callable
 
+from modelport.metrics import names
 from modelport.metrics.series import Histogram, counter_family, gauge_family, histogram_family, render
 
 _VARIANT_LABELS = ("endpoint", "variant")
@@ -122,11 +122,7 @@ class HostingMetrics:
 
     def async_endpoint(self, endpoint: str) -> AsyncSeries:
         """The asynchronous counts of ``endpoint`` (created at its first result)."""
-        key = (endpoint,)
-        series = self.async_endpoints.get(key)
-        if series is None:
-            series = self.async_endpoints[key] = AsyncSeries()
-        return series
+        return _kept(self.async_endpoints, (endpoint,), AsyncSeries)
 
     def multi_model_variant(self, endpoint: str, variant: str) -> MultiModelSeries:
         """The multi-model series of ``variant`` of ``endpoint``."""
@@ -181,7 +177,7 @@ class HostingMetrics:
         ])
 
 
-def _kept(series: dict, key: tuple, make):  # noqa: ANN001, ANN202 - one helper for three typed callers
+def _kept(series: dict, key: tuple, make):  # noqa: ANN001, ANN202 - one helper for four typed callers
     """The series under ``key``, made with ``make()`` the first time."""
     found = series.get(key)
     if found is None:
