@@ -79,6 +79,7 @@ class MultiModelVariant:
         self._instances: dict[int, InstanceModels] = {}  # by instance index
         self._fetched: dict[str, Path] = {}
         self._fetching: dict[str, asyncio.Task] = {}
+        self._background: set[asyncio.Task] = set()
 
     # --- routing -------------------------------------------------------------------------------
 
@@ -136,7 +137,9 @@ class MultiModelVariant:
             return
         state.in_use.pop(target, None)
         if not self.cache_enabled and target in state.loaded:
-            asyncio.create_task(self._unload(instance, state, target))
+            task = asyncio.create_task(self._unload(instance, state, target))
+            self._background.add(task)  # held until done (the loop keeps only a weak reference)
+            task.add_done_callback(self._background.discard)
 
     def forget(self, instance: "Instance", target: str) -> None:
         """The instance answered that it does not have ``target`` (its runtime died): the next request loads it."""
