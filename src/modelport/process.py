@@ -9,6 +9,9 @@ worker, pip run or stack service outlives the process that started it:
 - :data:`LAUNCHER` for children started without ``preexec_fn`` (hosting's asyncio subprocesses):
   ``python -S -c LAUNCHER PARENT_PID COMMAND...`` asks, then execs COMMAND.
 
+It also holds what supervisors of such children share: :func:`free_port` and :func:`group_rss`
+(a process group's resident memory).
+
 This module imports only the standard library, and little of it: the launcher runs it under
 ``python -S`` (no site-packages, so it starts in a few milliseconds) from the folder that holds this
 package.
@@ -81,3 +84,30 @@ def stop_all(processes: list, grace: float) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 right now."""
+    import socket  # here, not at the top: the launcher imports this module under python -S
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def group_rss(pgid: int) -> int:
+    """Resident bytes of every process in process group ``pgid`` (from ``/proc``; 0 if none is left)."""
+    page_bytes = os.sysconf("SC_PAGE_SIZE")
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:  # it exited meanwhile
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()  # from field 3 (state) on; the name may hold spaces
+        if len(fields) > 21 and int(fields[2]) == pgid:
+            total += int(fields[21]) * page_bytes
+    return total

@@ -13,11 +13,10 @@ import textwrap
 import httpx
 import pytest
 
-from tests.helpers.live_gateway import LiveGateway
+from tests.helpers.live_gateway import LiveGateway, hosting_gateway_settings
 from tests.helpers.hosting import clients, deploy, start_hosting
 from modelport.archive import pack_archive
 from modelport.gateway.app import create_app
-from modelport.gateway.settings import GatewaySettings
 
 # The bundled MNIST models' contract with a toy predictor: the label is the rounded ink total mod 10.
 DIGITS_INFERENCE = '''
@@ -73,11 +72,8 @@ def digits_gateway(request, tmp_path_factory):
     try:
         sm, _ = clients(hosting.url)
         deploy(sm, "digits-e2e", str(archive), env={"SAGEMAKER_MODEL_SERVER_WORKERS": "1"})
-        settings = GatewaySettings(
-            runtime_endpoint_url=hosting.url, mode="local", region="us-east-1", mnist_sklearn_endpoint="digits-e2e",
-            mnist_pytorch_endpoint="", sentiment_endpoint="", routes="", allowed_origins=SITE,
-            api_keys="", rate_limit="", page_dir=None, runtime_client=request.param, hosting_token=hosting.token,
-        )
+        settings = hosting_gateway_settings(hosting, request.param, mnist_sklearn_endpoint="digits-e2e",
+                                            allowed_origins=SITE)
         with LiveGateway(create_app(settings)) as url:
             with httpx.Client(base_url=url, timeout=30) as client:
                 yield client

@@ -45,3 +45,14 @@ class LiveGateway:
         self.loop.call_soon_threadsafe(self.stop.set)
         self.thread.join(timeout=10)
         self.sock.close()
+
+
+def hosting_gateway_settings(hosting, runtime_client: str, **overrides):
+    """GatewaySettings for a local gateway in front of ``hosting`` (a started HostingServer) with the ``runtime_client``
+    ("boto3" or "http"): no bundled model endpoints, routes, origins, keys or rate limit unless ``overrides`` set them."""
+    from modelport.gateway.settings import GatewaySettings
+
+    options = dict(runtime_endpoint_url=hosting.url, mode="local", region="us-east-1", mnist_sklearn_endpoint="",
+                   mnist_pytorch_endpoint="", sentiment_endpoint="", routes="", allowed_origins="", api_keys="",
+                   rate_limit="", page_dir=None, runtime_client=runtime_client, hosting_token=hosting.token)
+    return GatewaySettings(**{**options, **overrides})

@@ -31,6 +31,11 @@ def serve(
         help="Adaptive batching: longest a request waits for batch mates once requests queue up; a lone request on "
         f"an idle worker never waits \\[env MODELPORT_MAX_BATCH_DELAY_MS; default {DEFAULT_BATCH_DELAY_MS:g}].",
     ),
+    multi_model: Optional[str] = typer.Option(
+        None, "--multi-model", metavar="DIR",
+        help="Serve the models of the folder DIR on request, as SageMaker's multi-model containers: POST /models "
+        "loads one, POST /models/NAME/invoke calls it (MODEL is then ignored) \\[env SAGEMAKER_MULTI_MODEL=true].",
+    ),
     install_requirements: Optional[bool] = typer.Option(
         None,
         "--install-requirements/--no-install-requirements",
@@ -44,7 +49,9 @@ def serve(
     """
     from modelport.runtime.serve import run
 
+    if multi_model is not None:
+        model = multi_model
     raise typer.Exit(
-        run(model, host=host, port=port, workers=workers, framework=framework, install_requirements=install_requirements,
+        run(model, multi_model=True if multi_model is not None else None, host=host, port=port, workers=workers, framework=framework, install_requirements=install_requirements,
             max_batch_size=max_batch_size, max_batch_delay_ms=max_batch_delay_ms)
     )

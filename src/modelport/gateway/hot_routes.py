@@ -20,6 +20,7 @@ _WANTED = {
     b"accept": "accept",
     b"x-amzn-sagemaker-custom-attributes": "x-amzn-sagemaker-custom-attributes",
     b"x-amzn-sagemaker-target-variant": "x-amzn-sagemaker-target-variant",
+    b"x-amzn-sagemaker-target-model": "x-amzn-sagemaker-target-model",
 }
 
 
@@ -34,6 +35,16 @@ def _split(path: str) -> tuple[str, str] | None:
     if not name or "/" in name:
         return None
     return kind, name
+
+
+def query_target(query_string: bytes) -> str | None:
+    """``?target=NAME`` of POST /invoke/{endpoint} (a multi-model endpoint's TargetModel), or None."""
+    if not query_string:
+        return None
+    from urllib.parse import parse_qs
+
+    values = parse_qs(query_string.decode("latin-1")).get("target")
+    return values[0] if values else None
 
 
 async def read_body(receive: Receive) -> bytes:
@@ -74,7 +85,8 @@ class HotRoutes:
             if kind == "predict":
                 answer, answer_headers = await self.calls.predict(name, headers.get("content-type"), body, state)
             else:
-                answer, answer_headers = await self.calls.invoke(name, headers, body, state)
+                answer, answer_headers = await self.calls.invoke(name, headers, body, state,
+                                                                 query_target(scope.get("query_string", b"")))
         except ApiError as exc:
             state["error_code"] = exc.code
             await send_error(send, exc, state.get("request_id"))

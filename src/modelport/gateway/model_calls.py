@@ -18,11 +18,26 @@ import orjson
 from modelport.gateway.backend import SageMakerBackend
 from modelport.gateway.errors import ApiError, to_public
 from modelport.gateway.json_io import JSON, read_json_body
-from modelport.gateway.model_table import CHAT, ENDPOINT_NAME_RE, IMAGE_CLASSIFIER, TEXT_CLASSIFIER, ModelTable, Route
+from modelport.gateway.model_table import (
+    CHAT,
+    ENDPOINT_NAME_RE,
+    IMAGE_CLASSIFIER,
+    TEXT_CLASSIFIER,
+    ModelTable,
+    Route,
+    target_problem,
+)
 from modelport.gateway.validation import DIGIT_FORMS, TEXT_FORMS, validate_predict_body
 
 _JSON_HEADERS = {"content-type": JSON}
 BODY_FORMS = {IMAGE_CLASSIFIER: DIGIT_FORMS, TEXT_CLASSIFIER: TEXT_FORMS}  # what an empty body is told to send
+
+
+def check_target(target: str) -> None:
+    """A 400 for a TargetModel no endpoint would take (SageMaker's length and pattern)."""
+    problem = target_problem(target)
+    if problem:
+        raise ApiError(400, "invalid_field", problem, field="target")
 
 
 class ModelCalls:
@@ -56,7 +71,7 @@ class ModelCalls:
         payload = read_json_body(content_type, body, BODY_FORMS.get(route.kind, "a JSON body"))
         forward = validate_predict_body(route.kind, payload, body) or body
         try:
-            result = await self.backend.invoke(route.endpoint, forward, JSON, JSON)
+            result = await self.backend.invoke(route.endpoint, forward, JSON, JSON, target_model=route.target)
         except ApiError as exc:
             raise to_public(exc, state.get("request_id")) from None
         state["model_latency_ms"] = result.latency_ms
@@ -71,11 +86,16 @@ class ModelCalls:
         answer.update(model=model, endpoint=route.endpoint, latencyMs={"model": result.latency_ms, "total": total})
         return orjson.dumps(answer), {**_JSON_HEADERS, "server-timing": f"model;dur={result.latency_ms}"}
 
-    async def invoke(self, endpoint: str, headers: dict[str, str], body: bytes, state: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
-        """Forward body, Content-Type, Accept and SageMaker's custom headers to `endpoint` as they are."""
+    async def invoke(self, endpoint: str, headers: dict[str, str], body: bytes, state: dict[str, Any],
+                     target: str | None = None) -> tuple[bytes, dict[str, str]]:
+        """Forward body, Content-Type, Accept and SageMaker's custom headers to `endpoint` as they are; ``target``
+        (``?target=NAME``, else the X-Amzn-SageMaker-Target-Model header) is a multi-model endpoint's TargetModel."""
         state["endpoint"] = endpoint
         if not ENDPOINT_NAME_RE.match(endpoint):
             raise ApiError(400, "invalid_field", f"{endpoint!r} is not a valid endpoint name (letters, digits, hyphens; at most 63)", field="endpoint")
+        target = target if target is not None else headers.get("x-amzn-sagemaker-target-model")
+        if target is not None:
+            check_target(target)
         if "*" not in self.invoke_allow and endpoint not in self.invoke_allow:
             reason = (
                 "POST /invoke is switched off (MODELPORT_INVOKE_ENDPOINTS is empty)" if not self.invoke_allow
@@ -86,7 +106,7 @@ class ModelCalls:
             result = await self.backend.invoke(
                 endpoint, body, headers.get("content-type"), headers.get("accept"),
                 custom_attributes=headers.get("x-amzn-sagemaker-custom-attributes"),
-                target_variant=headers.get("x-amzn-sagemaker-target-variant"),
+                target_variant=headers.get("x-amzn-sagemaker-target-variant"), target_model=target,
             )
         except ApiError as exc:
             if exc.code == "endpoint_not_found":

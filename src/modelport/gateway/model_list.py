@@ -52,6 +52,8 @@ async def list_models(table: ModelTable, backend: SageMakerBackend, chat: ChatPr
     for route in table.routes.values():
         item = {"name": route.name, "kind": route.kind, "endpoint": route.endpoint, "labels": list(route.labels),
                 "configured": route.configured}
+        if route.target:
+            item["target"] = route.target  # one model of a multi-model endpoint
         if not route.configured:
             item["status"] = "NotConfigured"
         items.append(item)

@@ -45,5 +45,6 @@ async def predict(model: str, request: Request) -> Response:
 )
 async def invoke(endpoint: str, request: Request) -> Response:
     calls = request.app.state.calls
-    body, headers = await calls.invoke(endpoint, dict(request.headers), await request.body(), request_state(request))
+    body, headers = await calls.invoke(endpoint, dict(request.headers), await request.body(), request_state(request),
+                                       request.query_params.get("target"))
     return Response(body, headers=headers)

@@ -8,8 +8,10 @@ Built from the seed-style variables (``MNIST_SKLEARN_ENDPOINT``, ``MNIST_PYTORCH
 ``MODELPORT_ROUTES``:
 
 - ``name=endpoint,name2=endpoint2``
-- JSON object ``{"name": "endpoint"}`` or ``{"name": {"endpoint": ..., "kind": ..., "labels": [...]}}``
-- JSON list ``[{"name": ..., "endpoint": ..., "kind": ..., "labels": [...]}]``
+- JSON object ``{"name": "endpoint"}`` or ``{"name": {"endpoint": ..., "kind": ..., "labels": [...], "target": ...}}``
+- JSON list ``[{"name": ..., "endpoint": ..., "kind": ..., "labels": [...], "target": ...}]``
+
+``target`` makes the route one model of a multi-model endpoint: its ``TargetModel`` (e.g. ``digits.tar.gz``).
 
 The bundled models are always listed; one without an endpoint answers 503 and says which variable to set.
 """
@@ -45,6 +47,7 @@ class Route:
     endpoint: str | None
     labels: tuple[str, ...] = ()
     env_var: str | None = None  # the variable that configures it, named in 503 messages
+    target: str | None = None  # TargetModel, when the endpoint is a multi-model endpoint
 
     @property
     def configured(self) -> bool:
@@ -84,7 +87,20 @@ def default_labels(kind: str) -> tuple[str, ...]:
     return ()
 
 
-def _route(name: str, endpoint: str | None, kind: str | None = None, labels=None, env_var=None) -> Route:
+MAX_TARGET_LENGTH = 1024  # SageMaker's TargetModel: 1-1024 printable characters, not starting with a space
+
+
+def target_problem(target: object) -> str | None:
+    """Why ``target`` cannot be a TargetModel (None: it can)."""
+    if not isinstance(target, str) or not 1 <= len(target) <= MAX_TARGET_LENGTH or target[0].isspace() \
+            or not target.isprintable():
+        return (f"target must be 1 to {MAX_TARGET_LENGTH} printable characters, not starting with a space: the "
+                f"TargetModel of a multi-model endpoint, e.g. model1.tar.gz")
+    return None
+
+
+def _route(name: str, endpoint: str | None, kind: str | None = None, labels=None, env_var=None,
+           target=None) -> Route:
     if not ROUTE_NAME_RE.match(name):
         raise ValueError(f"route name {name!r} is not valid: use letters, digits, '.', '_' or '-' (at most 63)")
     if endpoint and not ENDPOINT_NAME_RE.match(endpoint):
@@ -99,7 +115,10 @@ def _route(name: str, endpoint: str | None, kind: str | None = None, labels=None
         labels = default_labels(kind)
     if not isinstance(labels, (list, tuple)) or not all(isinstance(x, (str, int)) for x in labels):
         raise ValueError(f"labels of route {name!r} must be a list of strings")
-    return Route(name=name, kind=kind, endpoint=endpoint or None, labels=tuple(str(x) for x in labels), env_var=env_var)
+    if target is not None and (problem := target_problem(target)):
+        raise ValueError(f"route {name!r}: {problem}")
+    return Route(name=name, kind=kind, endpoint=endpoint or None, labels=tuple(str(x) for x in labels), env_var=env_var,
+                 target=target)
 
 
 def parse_routes(value: str) -> list[Route]:
@@ -107,7 +126,8 @@ def parse_routes(value: str) -> list[Route]:
     text = value.strip()
     if not text:
         return []
-    hint = "MODELPORT_ROUTES accepts `name=endpoint,...`, a JSON object {name: endpoint | {endpoint, kind, labels}}, or a JSON list of {name, endpoint, kind, labels}"
+    hint = ("MODELPORT_ROUTES accepts `name=endpoint,...`, a JSON object {name: endpoint | {endpoint, kind, labels, "
+            "target}}, or a JSON list of {name, endpoint, kind, labels, target}")
     if text[0] in "{[":
         try:
             data = json.loads(text)
@@ -128,7 +148,7 @@ def parse_routes(value: str) -> list[Route]:
                 endpoint = spec.get("endpoint")
                 if endpoint is not None and not isinstance(endpoint, str):
                     raise ValueError(f"endpoint of route {name!r} must be a string; {hint}")
-                routes.append(_route(name, endpoint, spec.get("kind"), spec.get("labels")))
+                routes.append(_route(name, endpoint, spec.get("kind"), spec.get("labels"), target=spec.get("target")))
             else:
                 raise ValueError(f"route {name!r} must map to an endpoint name or an object; {hint}")
         return routes

@@ -24,6 +24,7 @@ from modelport.hosting.errors import ControlError, validation
 from modelport.hosting.fleet import SHADOW_KEY
 from modelport.hosting.input_shapes import Shapes, sagemaker_shapes
 from modelport.hosting.model_data import model_data_url
+from modelport.hosting.multi_model import config as mme_config
 from modelport.hosting.paging import page as _page
 from modelport.hosting.paging import start_of as _start
 from modelport.hosting.service import IN_SERVICE, Hosting
@@ -130,7 +131,12 @@ class ControlApi(TransformJobApi):
             check.forbidden_environment(env, where)
             check.model_server_workers(env, where, self.settings.max_model_workers)
             self._check_submit_directory(env, where)
-            await self._check_model_data(container)
+            try:
+                mme_config.check_container(container, where, self._roots())
+            except mme_config.ConfigError as exc:
+                raise validation(str(exc)) from None
+            if not mme_config.is_multi_model(container):  # a prefix is read target by target, at invocation
+                await self._check_model_data(container)
         if self.registry.get_document("models", name) is not None:
             raise validation(f'Cannot create already existing model "{self._arn("model", name)}".')
         spec = {k: v for k, v in params.items() if k not in ("ModelName", "Tags")}
@@ -197,7 +203,13 @@ class ControlApi(TransformJobApi):
         check.instance_caps(check.variant_counts(variants + shadows), self.settings.max_instances_per_variant,
                             self.settings.max_instances)
         for variant in variants + shadows:
-            self._model(variant["ModelName"])
+            model = self._model(variant["ModelName"])
+            if variant.get("ServerlessConfig") and any(
+                    mme_config.is_multi_model(c) for c in [model["spec"].get("PrimaryContainer") or {},
+                                                           *(model["spec"].get("Containers") or [])]):
+                raise validation(f"Production variant {variant['VariantName']} is serverless, and serverless endpoints "
+                                 f"do not support multi-model models ({variant['ModelName']} has Mode MultiModel; "
+                                 f"SageMaker's feature exclusions); use instances.")
         capture = await asyncio.to_thread(capture_config.check, params.get("DataCaptureConfig"),
                                           self.hosting.transforms.places())
         await asyncio.to_thread(async_config.check, params.get("AsyncInferenceConfig"), variants, shadows,
@@ -307,6 +319,8 @@ class ControlApi(TransformJobApi):
             if image:
                 summary["DeployedImages"] = [{"SpecifiedImage": image, "ResolvedImage": image,
                                               "ResolutionTime": row["created"]}]
+            if fleet is not None and fleet.multi_model is not None:  # a modelport extension (not in boto3's model)
+                summary["LoadedModels"] = fleet.multi_model.describe()
             if fleet is not None and fleet.unhealthy:
                 summary["VariantStatus"] = [{"Status": "Updating", "StatusMessage": fleet.unhealthy,
                                              "StartTime": row["modified"]}]

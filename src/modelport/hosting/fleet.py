@@ -24,7 +24,6 @@ import asyncio
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -39,7 +38,7 @@ from modelport.hosting.serverless import ServerlessVariant
 from modelport.hosting.templates import TemplateUnavailable, Templates, model_family
 from modelport.logfiles import RotatingLog, pump
 from modelport.net.upstream import UpstreamError, UpstreamPool
-from modelport.process import LAUNCHER
+from modelport.process import LAUNCHER, free_port
 from modelport.runtime.stuck import stuck_after
 
 log = logging.getLogger(__name__)
@@ -71,13 +70,6 @@ def runtime_arguments(artifact: str, port: int, workers: int) -> list[str]:
 def serve_command(artifact: str, port: int, workers: int) -> list[str]:
     """The runtime command for one instance (when it is not forked from a template)."""
     return [sys.executable, "-m", "modelport.runtime", *runtime_arguments(artifact, port, workers)]
-
-
-def free_port() -> int:
-    """A TCP port that is free on 127.0.0.1 right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def restart_delay(crashes: int) -> float:
@@ -500,6 +492,7 @@ class VariantFleet:
         self.templates = templates  # None: every instance is a new process
         self._family: str | None = None
         self.reapers: set[asyncio.Task] = set()
+        self.multi_model: Any = None  # a MultiModelVariant, set by hosting for a MultiModel container
 
     async def family(self) -> str:
         """The template family of this variant's model (read from its archive once)."""

@@ -5,7 +5,9 @@ Per variant, as CloudWatch's dimensions (``endpoint``, ``variant``): ``Invocatio
 counts as 5XX), ``ModelLatency`` (from sending to the instance until its answer, µs) and
 ``OverheadLatency`` (hosting's own time around it, µs). Per instance (``endpoint``, ``variant``,
 ``instance``): ``InvocationsPerInstance`` and ``ModelSetupTime`` (start until ``/ping`` passes, also on
-restarts). Requests refused before a variant was chosen (no instance ready, an unknown TargetVariant)
+restarts). Multi-model variants add CloudWatch's ``ModelCacheHit`` (0/1 samples: ``_sum / _count`` is the
+hit ratio), ``ModelLoadingWaitTime``, ``ModelLoadingTime`` and ``ModelUnloadingTime`` (µs) per variant and
+``LoadedModelCount`` per instance. Requests refused before a variant was chosen (no instance ready, an unknown TargetVariant)
 count under ``variant=""``.
 
 Series are keyed by name, not by fleet: a blue/green update's new fleet keeps adding to its variant's
@@ -19,9 +21,9 @@ spelling), ``InvocationFailures``, ``ExpiredRequests``, ``NotificationFailures``
 
 from __future__ import annotations
 
-from modelport.metrics import names
 from collections.abc import Callable
 
+from modelport.metrics import names
 from modelport.metrics.series import Histogram, counter_family, gauge_family, histogram_family, render
 
 _VARIANT_LABELS = ("endpoint", "variant")
@@ -66,13 +68,26 @@ class VariantSeries:
 
 
 class InstanceSeries:
-    """One instance's invocations and model setup times."""
+    """One instance's invocations, model setup times and (multi-model) loaded targets."""
 
-    __slots__ = ("invocations", "setup")
+    __slots__ = ("invocations", "setup", "loaded_models")
 
     def __init__(self) -> None:
         self.invocations = 0
         self.setup = Histogram(names.SETUP_BUCKETS_US)
+        self.loaded_models: int | None = None  # set for instances of multi-model variants
+
+
+class MultiModelSeries:
+    """One multi-model variant's cache hits and load, wait and unload times (µs)."""
+
+    __slots__ = ("cache_hit", "loading_wait", "loading", "unloading")
+
+    def __init__(self) -> None:
+        self.cache_hit = Histogram(names.CACHE_HIT_BUCKETS)
+        self.loading_wait = Histogram(names.SETUP_BUCKETS_US)
+        self.loading = Histogram(names.SETUP_BUCKETS_US)
+        self.unloading = Histogram(names.SETUP_BUCKETS_US)
 
 
 class AsyncSeries:
@@ -95,36 +110,30 @@ class HostingMetrics:
         self.instances: dict[tuple[str, str, str], InstanceSeries] = {}
         self.backlog: BacklogGauges | None = None  # set by asynchronous inference
         self.async_endpoints: dict[tuple[str], AsyncSeries] = {}
+        self.multi_model: dict[tuple[str, str], MultiModelSeries] = {}
 
     def variant(self, endpoint: str, variant: str) -> VariantSeries:
         """The series of ``variant`` of ``endpoint`` (created at its first fleet; ``""``: refused before routing)."""
-        key = (endpoint, variant)
-        series = self.variants.get(key)
-        if series is None:
-            series = self.variants[key] = VariantSeries()
-        return series
+        return _kept(self.variants, (endpoint, variant), VariantSeries)
 
     def instance(self, endpoint: str, variant: str, index: int) -> InstanceSeries:
         """The series of instance ``index`` of ``variant`` (created with the instance)."""
-        key = (endpoint, variant, str(index))
-        series = self.instances.get(key)
-        if series is None:
-            series = self.instances[key] = InstanceSeries()
-        return series
+        return _kept(self.instances, (endpoint, variant, str(index)), InstanceSeries)
 
     def async_endpoint(self, endpoint: str) -> AsyncSeries:
         """The asynchronous counts of ``endpoint`` (created at its first result)."""
-        key = (endpoint,)
-        series = self.async_endpoints.get(key)
-        if series is None:
-            series = self.async_endpoints[key] = AsyncSeries()
-        return series
+        return _kept(self.async_endpoints, (endpoint,), AsyncSeries)
+
+    def multi_model_variant(self, endpoint: str, variant: str) -> MultiModelSeries:
+        """The multi-model series of ``variant`` of ``endpoint``."""
+        return _kept(self.multi_model, (endpoint, variant), MultiModelSeries)
 
     def forget(self, endpoint: str) -> None:
         """Drop a deleted endpoint's series."""
         self.async_endpoints.pop((endpoint,), None)
         self.variants = {k: v for k, v in self.variants.items() if k[0] != endpoint}
         self.instances = {k: v for k, v in self.instances.items() if k[0] != endpoint}
+        self.multi_model = {k: v for k, v in self.multi_model.items() if k[0] != endpoint}
 
     def render(self) -> bytes:
         """Every series in Prometheus' text format."""
@@ -133,12 +142,18 @@ class HostingMetrics:
         latency = names.LATENCY_BUCKETS_US
         backlog = sorted((self.backlog() if self.backlog is not None else {}).items())
         gauges = [gauge_family(name, _ENDPOINT_LABELS, [((endpoint,), values[i]) for endpoint, values in backlog])
-                  for i, name in enumerate(names.GAUGES)]
+                  for i, name in enumerate(names.BACKLOG_GAUGES)]
         queues = sorted(self.async_endpoints.items())
         counters = [counter_family(name, _ENDPOINT_LABELS, [(k, getattr(s, attr)) for k, s in queues])
                     for name, attr in ((names.ASYNC_PROCESSED, "processed"), (names.ASYNC_FAILURES, "failures"),
                                        (names.ASYNC_EXPIRED, "expired"),
                                        (names.ASYNC_NOTIFICATION_FAILURES, "notification_failures"))]
+        mme = sorted(self.multi_model.items())
+
+        def timing(name: str, pick) -> object:
+            return histogram_family(name, _VARIANT_LABELS, [(k, pick(s).bounds, pick(s).counts, pick(s).total)
+                                                            for k, s in mme])
+
         return render([*gauges, *counters,
             counter_family(names.INVOCATIONS, _VARIANT_LABELS, [(k, s.invocations) for k, s in variants]),
             counter_family(names.ERRORS_4XX, _VARIANT_LABELS, [(k, s.errors_4xx) for k, s in variants]),
@@ -153,4 +168,18 @@ class HostingMetrics:
                            [(k, s.invocations) for k, s in instances]),
             histogram_family(names.MODEL_SETUP_TIME, _INSTANCE_LABELS,
                              [(k, names.SETUP_BUCKETS_US, s.setup.counts, s.setup.total) for k, s in instances]),
+            timing(names.MODEL_CACHE_HIT, lambda s: s.cache_hit),
+            timing(names.MODEL_LOADING_WAIT_TIME, lambda s: s.loading_wait),
+            timing(names.MODEL_LOADING_TIME, lambda s: s.loading),
+            timing(names.MODEL_UNLOADING_TIME, lambda s: s.unloading),
+            gauge_family(names.LOADED_MODEL_COUNT, _INSTANCE_LABELS,
+                         [(k, s.loaded_models) for k, s in instances if s.loaded_models is not None]),
         ])
+
+
+def _kept(series: dict, key: tuple, make):  # noqa: ANN001, ANN202 - one helper for four typed callers
+    """The series under ``key``, made with ``make()`` the first time."""
+    found = series.get(key)
+    if found is None:
+        found = series[key] = make()
+    return found

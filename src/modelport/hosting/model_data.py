@@ -109,7 +109,7 @@ def exists(url: str, local_s3: LocalS3 | None = None) -> bool:
     return store.exists(url)
 
 
-def _copy_from_local_s3(local_s3: ObjectStore, bucket: str, key: str, dest: Path) -> Path:
+def copy_from_local_s3(local_s3: ObjectStore, bucket: str, key: str, dest: Path) -> Path:
     """Copy an object of the local store to ``dest`` (hosting keeps its own copy, as SageMaker does)."""
     try:
         _, handle = local_s3.open_object(bucket, key)
@@ -146,7 +146,7 @@ def resolve(container: dict[str, Any], cache_dir: Path, local_s3: LocalS3 | None
             dest = cache_dir / digest / (Path(parsed.key).name or "model.tar.gz")
             objects = local_s3.active() if local_s3 is not None else None
             if objects is not None:
-                return str(_copy_from_local_s3(objects, parsed.bucket, parsed.key, dest))
+                return str(copy_from_local_s3(objects, parsed.bucket, parsed.key, dest))
             return str(store.download(url, dest))
     except store.StoreError as exc:
         raise ModelDataError(f"Could not access model data at {url}. {exc}") from exc

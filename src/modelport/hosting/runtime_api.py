@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator
 
 from modelport.hosting import errors, eventstream, serverless
 from modelport.hosting.errors import RuntimeApiError
+from modelport.hosting.multi_model.config import ConfigError, check_target
 from modelport.hosting.router import NoTarget
 from modelport.hosting.service import CREATING, SYSTEM_UPDATING, Hosting
 from modelport.net.messages import Request, Response
@@ -35,6 +36,7 @@ _FORWARDED = (
     ("x-amzn-sagemaker-custom-attributes", "X-Amzn-SageMaker-Custom-Attributes"),
     ("x-amzn-sagemaker-inference-id", "X-Amzn-SageMaker-Inference-Id"),
 )
+TARGET_MODEL_HEADER = "x-amzn-sagemaker-target-model"
 _RETRIES = 2  # other instances tried when no connection to one could be opened (crashed, restarting)
 
 
@@ -73,10 +75,9 @@ class RuntimeApi:
         started = time.perf_counter()
         live = self.live(endpoint)
         headers = request.headers
-        if "x-amzn-sagemaker-target-model" in headers:
-            self._refused(endpoint, 400)
-            raise errors.validation_error(f"Endpoint {endpoint} is not a multi-model endpoint, so TargetModel "
-                                          f"cannot be used; modelport hosting serves one model per variant.")
+        target_model = headers.get(TARGET_MODEL_HEADER)
+        if target_model is not None or live.multi_model:
+            self._check_target_model(endpoint, live, target_model)
         if live.fleets and live.fleets[0].async_config:
             self._refused(endpoint, 400)
             raise errors.validation_error(f"Endpoint {endpoint} is an asynchronous inference endpoint (its endpoint "
@@ -88,7 +89,26 @@ class RuntimeApi:
         gate = next((f.serverless for f in live.fleets if f.serverless is not None), None)
         if gate is not None:
             return await self._serverless(gate, live, request, endpoint, stream, target, forward, started)
-        return await self._forward(live, request, endpoint, stream, target, forward, started)
+        return await self._forward(live, request, endpoint, stream, target, forward, started, target_model)
+
+    def _check_target_model(self, endpoint: str, live, target_model: str | None) -> None:
+        """Refuse TargetModel on a single-model endpoint, a multi-model call without one, or a bad name, as
+        SageMaker does (ValidationError)."""
+        if target_model is None:
+            self._refused(endpoint, 400)
+            raise errors.validation_error(f"Request {uuid.uuid4()} is missing a target model header: endpoint "
+                                          f"{endpoint} is a multi-model endpoint; set TargetModel "
+                                          f"(X-Amzn-SageMaker-Target-Model) to an archive under its ModelDataUrl.")
+        if not live.multi_model:
+            self._refused(endpoint, 400)
+            raise errors.RuntimeApiError("ValidationError", f"Endpoint {endpoint} is not a multi-model endpoint and "
+                                         f"does not support target model header.", 400,
+                                         ErrorCode="TARGET_MODEL_HEADER_NOT_SUPPORTED")
+        try:
+            check_target(target_model)
+        except ConfigError as exc:
+            self._refused(endpoint, 400)
+            raise errors.validation_error(str(exc)) from None
 
     async def _serverless(self, gate, live, request: Request, endpoint: str, stream: bool, target, forward,
                           started: float) -> Response:
@@ -102,7 +122,8 @@ class RuntimeApi:
         handed_over = False
         try:
             cold = await gate.ready()
-            response = await self._forward(live, request, endpoint, stream, target, forward, started)
+            response = await self._forward(live, request, endpoint, stream, target, forward, started,
+                                           request.headers.get(TARGET_MODEL_HEADER))
             if cold is not None:
                 response.headers.append((serverless.COLD_START_HEADER, f"{cold * 1000:.0f}"))
             if response.on_done is not None:
@@ -121,10 +142,10 @@ class RuntimeApi:
                 gate.release()
 
     async def _forward(self, live, request: Request, endpoint: str, stream: bool, target, forward,
-                       started: float) -> Response:
+                       started: float, target_model: str | None = None) -> Response:
         """Route the request to an instance and relay its answer (another instance when one is unreachable)."""
         variant, instance, upstream = await self._exchange(live, endpoint, target, forward, request.body, stream,
-                                                           self.timeout, started)
+                                                           self.timeout, started, target_model)
         if stream and 200 <= upstream.status < 300:
             return self._stream_response(endpoint, variant.name, instance, upstream)
         if live.tap is not None and not stream:  # data capture and shadow copies (hosting/capture/tap.py)
@@ -144,7 +165,7 @@ class RuntimeApi:
         return variant.name, instance, upstream
 
     async def _exchange(self, live, endpoint: str, target, forward, body, stream: bool, timeout: float,
-                        started: float):
+                        started: float, target_model: str | None = None):
         """Send one request to an instance (another one when one is unreachable): ``(variant, instance, upstream)``.
         A streamed 2xx answer leaves the instance busy until its stream ends; any other answer is read whole."""
         tried: list = []
@@ -161,11 +182,19 @@ class RuntimeApi:
                 self._refused(endpoint, 503)
                 raise errors.service_unavailable(f"Endpoint {endpoint}: {exc.message} Instances that crashed are "
                                                  f"being restarted; retry shortly.") from None
+            models = None
+            path = "/invocations"
+            if target_model is not None:
+                models = _multi_model(variant, endpoint)
+                instance = models.route(target_model, instance, tried)
             instance.begin()
             release = True
             sent = time.perf_counter()
             try:
-                upstream = await instance.pool.request("POST", "/invocations", forward, body,
+                if models is not None:  # load the target first, if this instance has not
+                    path = await models.prepare(instance, target_model)
+                    sent = time.perf_counter()  # the wait is ModelLoadingWaitTime, not ModelLatency
+                upstream = await instance.pool.request("POST", path, forward, body,
                                                        stream=stream, timeout=timeout)
                 if stream and 200 <= upstream.status < 300:
                     release = False  # the stream releases the instance when it ends
@@ -194,6 +223,8 @@ class RuntimeApi:
                     endpoint, variant.name, 0,
                     f"Your invocation timed out while waiting for a response from container primary "
                     f"(after {timeout:g} s).", self.hosting.log_stream(endpoint)) from None
+            except RuntimeApiError:  # the target could not be fetched or loaded: the instance is fine
+                raise
             except BaseException:
                 release = False
                 instance.abandoned()
@@ -201,8 +232,12 @@ class RuntimeApi:
             finally:
                 if release:
                     instance.end()
+                if models is not None and instance.pid is not None:
+                    models.done(instance, target_model)
             instance.fleet.count(upstream.status >= 500)
             _measure(instance, upstream.status, sent, started)
+            if models is not None and upstream.status == 404:  # the instance lost the target: load it next time
+                models.forget(instance, target_model)
             return variant, instance, upstream
         self._refused(endpoint, 503)
         raise errors.service_unavailable(f"Endpoint {endpoint}: no instance could be reached after "
@@ -243,6 +278,15 @@ class RuntimeApi:
             instance.end()
 
         return Response(200, headers, stream=events(), on_done=release)
+
+
+def _multi_model(variant, endpoint: str):
+    """The multi-model behaviour of the routed variant (a fleet, or a traffic shift's share of one)."""
+    models = getattr(variant, "fleet", variant).multi_model
+    if models is None:  # a traffic shift between a single-model and a multi-model config
+        raise errors.validation_error(f"Variant {variant.name} of endpoint {endpoint} is not a multi-model variant and "
+                                      f"does not support target model header.")
+    return models
 
 
 def _measure(instance, status: int, sent: float, started: float) -> None:

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from typing import TYPE_CHECKING, Any
 
 from modelport.hosting import errors
+from modelport.process import group_rss
 
 if TYPE_CHECKING:
     from modelport.hosting.fleet import VariantFleet
@@ -35,24 +35,6 @@ log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 0.5  # how often memory and idleness are checked
 COLD_START_HEADER = "X-Modelport-Cold-Start-Ms"
-_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
-
-
-def group_rss(pgid: int) -> int:
-    """Resident bytes of every process in process group ``pgid`` (from ``/proc``; 0 if none is left)."""
-    total = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:  # it exited meanwhile
-            continue
-        fields = stat[stat.rfind(b")") + 2:].split()  # from field 3 (state) on; the name may hold spaces
-        if len(fields) > 21 and int(fields[2]) == pgid:
-            total += int(fields[21]) * _PAGE_BYTES
-    return total
 
 
 class ServerlessVariant:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from modelport.hosting import instance_env, model_data, rollback, serverless, traffic
+from modelport.hosting import instance_env, model_data, multi_model, rollback, serverless, traffic
 from modelport.hosting.autoscaling.scaler import Scaler
 from modelport.hosting.autoscaling.store import ScalingStore
 from modelport.hosting.capture.tap import Tap, make_tap
@@ -53,18 +53,21 @@ class LiveEndpoint:
         self.fleets: list[VariantFleet] = []
         self.router: Router | None = None
         self.tap: Tap | None = None
+        self.multi_model = False  # its variants serve MultiModel containers (InvokeEndpoint needs TargetModel)
         self._tapper = tapper
 
     def serve(self, fleets: list[VariantFleet]) -> list[VariantFleet]:
         """Route to ``fleets`` from now on (shadow variants only get copies); return the fleets serving before."""
         old = self.fleets
         self.fleets = fleets
+        self.multi_model = any(f.multi_model is not None for f in fleets)
         self.router = Router([f for f in fleets if not f.shadow])
         self.tap = self._tapper(self.name, fleets) if self._tapper else None
         return old
 
     def shift(self, old: list[VariantFleet], new: list[VariantFleet], fraction: float) -> None:
         """Send ``fraction`` of the traffic to the ``new`` fleets and the rest to the ``old`` ones."""
+        self.multi_model = any(f.multi_model is not None for f in old + new)
         self.router = Router([Share(f, 1.0 - fraction) for f in old if not f.shadow]
                              + [Share(f, fraction) for f in new if not f.shadow])
 
@@ -177,8 +180,12 @@ class Hosting:
         try:
             for variant in deployed:
                 container = variant.get("Container", {})
-                artifact = await asyncio.to_thread(model_data.resolve, container, self.cache_dir, self.local_s3)
                 base_env = instance_env.for_container(container, self.home, self.local_s3)
+                if multi_model.is_multi_model(container):  # serves a model store, filled as targets are asked for
+                    artifact = await asyncio.to_thread(multi_model.instance_store, self.cache_dir / "mme", container)
+                    base_env.update(multi_model.MULTI_MODEL_ENV)
+                else:
+                    artifact = await asyncio.to_thread(model_data.resolve, container, self.cache_dir, self.local_s3)
                 if variant.get("AsyncInferenceConfig"):  # its instances take payloads up to the async limit (1 GB)
                     base_env["SAGEMAKER_MAX_PAYLOAD_IN_MB"] = str(self.settings.async_max_input_mb)
                 fleets.append(VariantFleet(
@@ -201,6 +208,7 @@ class Hosting:
             raise FleetError(f"could not prepare the model data: {exc}") from exc
         for fleet, variant in zip(fleets, deployed):
             serverless.attach(fleet, variant, self.settings.serverless_idle_s)
+            multi_model.attach(fleet, self)
         self._fleets.update(fleets)
         results = await asyncio.gather(*(f.start() for f in fleets), return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]

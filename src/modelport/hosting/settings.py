@@ -93,6 +93,21 @@ class HostingSettings(BusyPollSetting, MetricsSetting):
         description="MODELPORT_SERVERLESS_IDLE_S: seconds a serverless variant's instance may stay idle before it "
         "stops (the next request starts it again: a cold start); ProvisionedConcurrency keeps it running.",
     )
+    mme_max_models: int = Field(
+        default=8, ge=1, validation_alias=AliasChoices("MODELPORT_MME_MAX_MODELS", "mme_max_models"),
+        description="MODELPORT_MME_MAX_MODELS: targets one instance of a multi-model endpoint keeps loaded; loading "
+        "one more unloads the least recently used (a model's Environment may set its own).",
+    )
+    mme_max_memory_mb: int = Field(
+        default=4096, ge=1, validation_alias=AliasChoices("MODELPORT_MME_MAX_MEMORY_MB", "mme_max_memory_mb"),
+        description="MODELPORT_MME_MAX_MEMORY_MB: resident memory the loaded targets of one multi-model instance may "
+        "use together; past it, the least recently used are unloaded (a model's Environment may set its own).",
+    )
+    mme_max_archive_mb: int = Field(
+        default=2048, ge=1, validation_alias=AliasChoices("MODELPORT_MME_MAX_ARCHIVE_MB", "mme_max_archive_mb"),
+        description="MODELPORT_MME_MAX_ARCHIVE_MB: largest target archive a multi-model endpoint fetches (its unpacked "
+        "size is limited by MODELPORT_MAX_ARCHIVE_BYTES).",
+    )
     autoscaling_interval: float = Field(
         default=10.0, gt=0,
         description="MODELPORT_HOSTING_AUTOSCALING_INTERVAL: seconds between two evaluations of the "

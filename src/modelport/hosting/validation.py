@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from modelport.hosting.errors import validation
+from modelport.hosting.multi_model.config import BUDGET_KEYS
 from modelport.runtime.environment import BATCH_KEYS, batching_setting_error
 
 NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
@@ -258,13 +259,15 @@ def forbidden_environment(env: Any, where: str) -> None:
             if problem is not None:
                 raise validation(f"{where}.Environment {problem}")
             continue
+        if key in BUDGET_KEYS:  # a multi-model instance's budget (checked by multi_model.config)
+            continue
         if upper in FORBIDDEN_ENV_KEYS or upper.startswith(FORBIDDEN_ENV_PREFIXES):
             raise validation(
                 f"{where}.Environment may not set {key}: modelport hosting refuses keys that change how the "
                 f"model server starts or where it finds code ({', '.join(p + '*' for p in FORBIDDEN_ENV_PREFIXES)}, "
                 f"{', '.join(sorted(FORBIDDEN_ENV_KEYS))}); an endpoint runs only its archive's code. "
                 f"Settings of hosting itself (MODELPORT_*) are set where hosting runs; of those a model may set "
-                f"only {' and '.join(BATCH_KEYS)}."
+                f"only {', '.join(BATCH_KEYS + BUDGET_KEYS)}."
             )
     program = (env or {}).get(PROGRAM_KEY)
     if program is not None and not _PROGRAM.fullmatch(program.strip()):

@@ -14,6 +14,12 @@ MODEL_LATENCY = "ModelLatency"
 OVERHEAD_LATENCY = "OverheadLatency"
 INVOCATIONS_PER_INSTANCE = "InvocationsPerInstance"
 MODEL_SETUP_TIME = "ModelSetupTime"
+# multi-model endpoints (CloudWatch's MME metrics)
+MODEL_CACHE_HIT = "ModelCacheHit"
+MODEL_LOADING_WAIT_TIME = "ModelLoadingWaitTime"
+MODEL_LOADING_TIME = "ModelLoadingTime"
+MODEL_UNLOADING_TIME = "ModelUnloadingTime"
+LOADED_MODEL_COUNT = "LoadedModelCount"
 # batching's own (no CloudWatch counterpart)
 BATCH_QUEUE_WAIT = "BatchQueueWait"
 BATCH_SIZE = "BatchSize"
@@ -36,8 +42,10 @@ RELEASE_REASONS = ("full", "delay", "idle")  # why the batcher released a batch:
 
 COUNTERS = (INVOCATIONS, ERRORS_4XX, ERRORS_5XX, INVOCATIONS_PER_INSTANCE, BATCH_RELEASES, CAPTURE_DROPPED,
             SHADOW_DROPPED, ASYNC_PROCESSED, ASYNC_FAILURES, ASYNC_EXPIRED, ASYNC_NOTIFICATION_FAILURES)
-GAUGES = (BACKLOG, BACKLOG_PER_INSTANCE, OLDEST_AGE, BACKLOG_WITHOUT_CAPACITY)
-HISTOGRAMS = (MODEL_LATENCY, OVERHEAD_LATENCY, MODEL_SETUP_TIME, BATCH_QUEUE_WAIT, BATCH_SIZE)
+BACKLOG_GAUGES = (BACKLOG, BACKLOG_PER_INSTANCE, OLDEST_AGE, BACKLOG_WITHOUT_CAPACITY)  # per async endpoint, in order
+GAUGES = (*BACKLOG_GAUGES, LOADED_MODEL_COUNT)
+HISTOGRAMS = (MODEL_LATENCY, OVERHEAD_LATENCY, MODEL_SETUP_TIME, BATCH_QUEUE_WAIT, BATCH_SIZE, MODEL_CACHE_HIT,
+              MODEL_LOADING_WAIT_TIME, MODEL_LOADING_TIME, MODEL_UNLOADING_TIME)
 
 HELP = {
     INVOCATIONS: "Requests sent to the model (CloudWatch: Invocations).",
@@ -49,6 +57,15 @@ HELP = {
     INVOCATIONS_PER_INSTANCE: "Requests sent to each instance (CloudWatch: InvocationsPerInstance).",
     MODEL_SETUP_TIME: "Time from starting a model server (hosting: an instance; runtime: a worker) until it "
                       "serves, in microseconds (CloudWatch: ModelSetupTime).",
+    MODEL_CACHE_HIT: "1 per multi-model invocation whose target was already loaded, else 0; _sum / _count is "
+                     "CloudWatch's Average, the hit ratio (CloudWatch: ModelCacheHit).",
+    MODEL_LOADING_WAIT_TIME: "Time a multi-model invocation waited for its target to be fetched and loaded, in "
+                             "microseconds (CloudWatch: ModelLoadingWaitTime).",
+    MODEL_LOADING_TIME: "Time the container's load call took for one target, in microseconds "
+                        "(CloudWatch: ModelLoadingTime).",
+    MODEL_UNLOADING_TIME: "Time the container's unload call took for one target, in microseconds "
+                          "(CloudWatch: ModelUnloadingTime).",
+    LOADED_MODEL_COUNT: "Targets loaded on each instance of a multi-model endpoint (CloudWatch: LoadedModelCount).",
     BATCH_QUEUE_WAIT: "Time a request waited in the batch queue before its batch was predicted, in microseconds.",
     BATCH_SIZE: "Requests per predicted batch.",
     BATCH_RELEASES: "Batches released, by reason: full (max batch size), delay (the oldest waited the "
@@ -75,6 +92,7 @@ HELP = {
 LATENCY_BUCKETS_US = (50.0, 100.0, 200.0, 300.0, 500.0, 750.0, 1e3, 2e3, 3e3, 5e3, 7.5e3, 1e4, 2.5e4, 5e4,
                       1e5, 2.5e5, 5e5, 1e6, 2.5e6, 5e6, 1e7, 3e7, 6e7)
 SETUP_BUCKETS_US = (1e5, 2.5e5, 5e5, 1e6, 2e6, 5e6, 1e7, 2e7, 3e7, 6e7, 1.2e8, 3e8)  # 0.1 s .. 5 min
+CACHE_HIT_BUCKETS = (0.5,)  # ModelCacheHit's samples are 0 or 1
 BATCH_SIZE_BUCKETS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0)
 
 

@@ -94,7 +94,7 @@ class _Families:
 
 
 def render(families: Iterable[Any]) -> bytes:
-    """The families (from :func:`counter_family`, :func:`histogram_family`) in Prometheus' text format."""
+    """The families (from :func:`counter_family`, :func:`gauge_family`, :func:`histogram_family`) in Prometheus' text format."""
     from prometheus_client import CollectorRegistry, generate_latest
 
     registry = CollectorRegistry(auto_describe=False)

@@ -46,6 +46,16 @@ class RuntimeEnvironment(HomeSetting, BusyPollSetting, MetricsSetting, InstallRe
         gt=0,
     )
     framework: str = Field(default="auto", validation_alias="MODELPORT_FRAMEWORK")
+    multi_model: bool = Field(
+        default=False, validation_alias="SAGEMAKER_MULTI_MODEL",
+        description="SAGEMAKER_MULTI_MODEL=true: serve the model store's models on request (SageMaker MME's "
+        "management API) instead of one model.",
+    )
+    mme_load_timeout_s: float = Field(
+        default=360.0, gt=0, validation_alias="MODELPORT_MME_LOAD_TIMEOUT_S",
+        description="MODELPORT_MME_LOAD_TIMEOUT_S: longest a multi-model server waits for one model to load "
+        "(SageMaker: 360 s).",
+    )
     max_batch_size: int = Field(
         default=1, ge=1, le=MAX_BATCH_SIZE_CAP, validation_alias=BATCH_SIZE_KEY,
         description=f"{BATCH_SIZE_KEY}: most requests one worker predicts in one call (1: batching off).",

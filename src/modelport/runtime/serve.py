@@ -32,7 +32,12 @@ def resolve_model_dir(model: str | Path, env: RuntimeEnvironment) -> Path:
 
 def serve(model: str | Path, env: RuntimeEnvironment, on_ready: Callable[[float], None] | None = None,
           fork_workers: bool = False) -> int:
-    """Serve ``model`` until stopped; return the process exit code (``fork_workers``: see the supervisor)."""
+    """Serve ``model`` until stopped (with SAGEMAKER_MULTI_MODEL, the models of the folder ``model`` on request);
+    return the process exit code (``fork_workers``: see the supervisor)."""
+    if env.multi_model:
+        from modelport.runtime.multi_model.server import serve_store
+
+        return serve_store(model, env, on_ready)
     model_dir = resolve_model_dir(model, env)
     extra_paths = []
     if env.install_requirements:
@@ -53,6 +58,13 @@ def run(model: str, fork_workers: bool = False, **overrides: Any) -> int:
 
     def announce(seconds: float) -> None:
         url = f"http://{env.host}:{env.port}"
+        if env.multi_model:
+            print(f"modelport: serving the models of {model} on request on {url}, ready in {seconds:.2f} s\n"
+                  f"  curl -X POST {url}/models -H 'Content-Type: application/json' "
+                  f"-d '{{\"model_name\": \"m1\", \"url\": \"m1.tar.gz\"}}'\n"
+                  f"  curl -X POST {url}/models/m1/invoke -H 'Content-Type: application/json' -d @request.json",
+                  file=sys.stderr, flush=True)
+            return
         print(
             f"modelport: serving {model} on {url} with {env.workers} worker(s), ready in {seconds:.2f} s\n"
             f"  curl {url}/ping\n"

@@ -28,9 +28,9 @@ class RuntimeTransport(Protocol):
 
     async def invoke(
         self, endpoint: str, body: bytes, content_type: str | None, accept: str | None,
-        *, custom_attributes: str | None = None, target_variant: str | None = None,
+        *, custom_attributes: str | None = None, target_variant: str | None = None, target_model: str | None = None,
     ) -> Invocation:
-        """Call InvokeEndpoint within the backend timeout (else a 504); raises ApiError on any failure."""
+        """Call InvokeEndpoint (``target_model``: a multi-model endpoint's TargetModel) within the backend timeout (else a 504); raises ApiError on any failure."""
         ...
 
     def invoke_stream(
@@ -53,6 +53,7 @@ INVOKE_FIELDS = (
     ("Accept", "Accept"),
     ("CustomAttributes", "X-Amzn-SageMaker-Custom-Attributes"),
     ("TargetVariant", "X-Amzn-SageMaker-Target-Variant"),
+    ("TargetModel", "X-Amzn-SageMaker-Target-Model"),  # InvokeEndpoint only (not the response-stream call)
 )
 STREAM_ACCEPT_HEADER = "X-Amzn-SageMaker-Accept"
 

@@ -41,17 +41,19 @@ class Boto3Transport:
 
     @staticmethod
     def _params(endpoint: str, body: bytes, content_type: str | None, accept: str | None,
-                custom_attributes: str | None, target_variant: str | None) -> dict[str, Any]:
+                custom_attributes: str | None, target_variant: str | None,
+                target_model: str | None = None) -> dict[str, Any]:
         params: dict[str, Any] = {"EndpointName": endpoint, "Body": body}
-        params.update({param: value for param, _, value in optional_fields(content_type, accept, custom_attributes, target_variant)})
+        fields = optional_fields(content_type, accept, custom_attributes, target_variant, target_model)
+        params.update({param: value for param, _, value in fields})
         return params
 
     def invoke_sync(
         self, endpoint: str, body: bytes, content_type: str | None, accept: str | None,
-        *, custom_attributes: str | None = None, target_variant: str | None = None,
+        *, custom_attributes: str | None = None, target_variant: str | None = None, target_model: str | None = None,
     ) -> Invocation:
         """Call InvokeEndpoint (blocking) and return the answer; raises ApiError on any failure."""
-        params = self._params(endpoint, body, content_type, accept, custom_attributes, target_variant)
+        params = self._params(endpoint, body, content_type, accept, custom_attributes, target_variant, target_model)
         client = self.client()
         started = time.perf_counter()
         try:

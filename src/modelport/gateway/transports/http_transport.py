@@ -44,10 +44,11 @@ class HttpTransport:
 
     async def invoke(
         self, endpoint: str, body: bytes, content_type: str | None, accept: str | None,
-        *, custom_attributes: str | None = None, target_variant: str | None = None,
+        *, custom_attributes: str | None = None, target_variant: str | None = None, target_model: str | None = None,
     ) -> Invocation:
         """POST /endpoints/{endpoint}/invocations, bounded by the backend timeout (→ 504)."""
-        headers = [(header, value) for _, header, value in optional_fields(content_type, accept, custom_attributes, target_variant)]
+        fields = optional_fields(content_type, accept, custom_attributes, target_variant, target_model)
+        headers = [(header, value) for _, header, value in fields]
         pool = self._pools.get()
         started = time.perf_counter()
         try:
