@@ -1,0 +1,56 @@
+"""notebooks/endpoint_kinds.ipynb runs headless against a real `modelport hosting` process with the bundled
+scikit-learn models trained in fast mode: a multi-model endpoint (a target added while it runs), a serverless
+endpoint woken by concurrent requests, and a variant autoscaled 1 → 3 → 1 under load with no failed request."""
+
+from __future__ import annotations
+
+import secrets
+
+import boto3
+import pytest
+
+from tests.helpers.notebooks import NOTEBOOK_HOME, NOTEBOOKS, printed, run_notebook, summary_line
+
+NOTEBOOK = NOTEBOOKS / "endpoint_kinds.ipynb"
+
+
+@pytest.fixture
+def hosting_process_env():
+    """A token shared with the notebook; the scaler evaluates every second (AWS: a minute)."""
+    return {"MODELPORT_HOSTING_TOKEN": secrets.token_urlsafe(24), "MODELPORT_HOSTING_AUTOSCALING_INTERVAL": "1"}
+
+
+def test_endpoint_kinds_notebook_against_modelport_hosting(tmp_path, trained_models, hosting_process):
+    hosting, token = hosting_process.url, hosting_process.token
+    outputs = run_notebook(NOTEBOOK, tmp_path, {
+        "MODELPORT_HOSTING_URL": hosting, "MODELPORT_HOSTING_TOKEN": token, "MODELPORT_NOTEBOOK_TARGET": "local",
+        "MODELPORT_NOTEBOOK_ARCHIVES": str(trained_models), "MODELPORT_NOTEBOOK_PREFIX": "kindstest",
+        "MODELPORT_HOME": str(NOTEBOOK_HOME),  # the MNIST cache
+    })
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    summary = summary_line(outputs, "KINDS-SUMMARY")
+    assert summary["target"] == "local"
+
+    mme = summary["mme"]
+    digits_first, digits_again = mme["results"]["digits.tar.gz"]
+    assert digits_first == digits_again >= 5  # fast-mode model, seeded: far above chance; same answer warm
+    assert mme["results"]["sentiment.tar.gz"] == [["positive", "negative"]]
+    assert mme["results"]["digits-v2.tar.gz"] == [digits_first]  # added under the prefix while running
+    assert mme["missing_target"] == "ValidationError"
+
+    serverless = summary["serverless"]
+    assert len(serverless["cold"]) == 4 and len(set(serverless["cold"])) == 1 and serverless["cold"][0] >= 5
+    assert serverless["warm"] == serverless["cold"][0]
+
+    scaled = summary["autoscaling"]
+    assert scaled["failures"] == [] and scaled["requests"] > 0
+    assert len(scaled["answers"]) == 1  # every instance gave the same answer to the same digits
+    counts = [int(description.rstrip(".").rsplit(" ", 1)[1]) for description, _ in scaled["activities"]]
+    assert 3 in counts and counts[-1] == 1, scaled["activities"]  # out to 3 (maybe via 2), back in to 1
+    assert {status for _, status in scaled["activities"]} == {"Successful"}
+
+    text = printed(outputs)
+    assert "deleted kindstest-mme, kindstest-serverless, kindstest-scaled" in text
+    sm = boto3.client("sagemaker", endpoint_url=hosting, region_name="us-east-1",
+                      aws_access_key_id=token, aws_secret_access_key="x")
+    assert sm.list_endpoints()["Endpoints"] == []
