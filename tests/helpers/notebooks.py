@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import boto3
 import nbformat
 from nbclient import NotebookClient
 
@@ -42,3 +43,17 @@ def summary_line(outputs: list[dict], tag: str) -> dict:
     """The JSON a notebook printed after ``tag`` (its summary line for the tests)."""
     line = next(line for line in printed(outputs).splitlines() if line.startswith(tag + " "))
     return json.loads(line.removeprefix(tag + " "))
+
+
+def local_target_env(hosting, archives: Path, prefix: str) -> dict[str, str]:
+    """The environment a boto3 notebook needs to run against ``hosting`` (a ``HostingProcess``): its URL and
+    token, the archives to deploy, the prefix of every name it creates, and the MNIST cache's home."""
+    return {"MODELPORT_HOSTING_URL": hosting.url, "MODELPORT_HOSTING_TOKEN": hosting.token,
+            "MODELPORT_NOTEBOOK_TARGET": "local", "MODELPORT_NOTEBOOK_ARCHIVES": str(archives),
+            "MODELPORT_NOTEBOOK_PREFIX": prefix, "MODELPORT_HOME": str(NOTEBOOK_HOME)}
+
+
+def sagemaker_client(hosting):
+    """A boto3 SageMaker client for ``hosting`` (a ``HostingProcess``), to check what a notebook left."""
+    return boto3.client("sagemaker", endpoint_url=hosting.url, region_name="us-east-1",
+                        aws_access_key_id=hosting.token, aws_secret_access_key="x")

@@ -4,17 +4,15 @@ bundled models trained in fast mode: upload, create model, deploy, invoke each, 
 from __future__ import annotations
 
 import json
-import os
 import secrets
-from pathlib import Path
 
-import boto3
 import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from tests.helpers.notebooks import NOTEBOOK_HOME, NOTEBOOKS, run_notebook
+from tests.helpers.notebooks import (NOTEBOOK_HOME, NOTEBOOKS, local_target_env, printed, run_notebook, sagemaker_client,
+                                     summary_line)
 
 NOTEBOOK = NOTEBOOKS / "deploy_boto3.ipynb"
 MODELS = ("mnist-sklearn", "mnist-pytorch", "sentiment")
@@ -27,17 +25,10 @@ def hosting_process_env():
 
 
 def test_deploy_notebook_against_modelport_hosting(tmp_path, trained_models, hosting_process):
-    hosting, token = hosting_process.url, hosting_process.token
-    outputs = run_notebook(NOTEBOOK, tmp_path, {
-        "MODELPORT_HOSTING_URL": hosting, "MODELPORT_NOTEBOOK_ARCHIVES": str(trained_models),
-        "MODELPORT_NOTEBOOK_TARGET": "local", "MODELPORT_NOTEBOOK_PREFIX": "nbtest", "MODELPORT_HOSTING_TOKEN": token,
-        # the MNIST cache the training above used (the kernel runs in tmp_path)
-        "MODELPORT_HOME": str(NOTEBOOK_HOME),
-    })
+    outputs = run_notebook(NOTEBOOK, tmp_path, local_target_env(hosting_process, trained_models, "nbtest"))
     assert not [o for o in outputs if o.get("output_type") == "error"]
-    text = "".join(o.get("text", "") for o in outputs)
-    summary = json.loads(next(line for line in text.splitlines() if line.startswith("DEPLOY-SUMMARY "))
-                         .removeprefix("DEPLOY-SUMMARY "))
+    text = printed(outputs)
+    summary = summary_line(outputs, "DEPLOY-SUMMARY")
     assert summary["target"] == "local"
     assert summary["endpoints"] == {name: "InService" for name in MODELS}
     for name in ("mnist-sklearn", "mnist-pytorch"):
@@ -54,8 +45,7 @@ def test_deploy_notebook_against_modelport_hosting(tmp_path, trained_models, hos
     assert "sagemaker-scikit-learn" in text and "pytorch-inference" in text
     assert (NOTEBOOK_HOME / "artifacts" / "nbtest").as_uri() in text  # copied into the store, as to S3
     assert text.count("deleted nbtest-") == 3
-    sm = boto3.client("sagemaker", endpoint_url=hosting, region_name="us-east-1",
-                      aws_access_key_id=token, aws_secret_access_key="x")
+    sm = sagemaker_client(hosting_process)
     assert sm.list_endpoints()["Endpoints"] == []
     assert [m for m in sm.list_models()["Models"] if m["ModelName"].startswith("nbtest-")] == []
 
@@ -92,7 +82,7 @@ def test_sdk_deploy_notebook_in_the_sdk_kernel(tmp_path, trained_models, hosting
     (tmp_path / "scratch").mkdir()
     home = hosting_process.home  # hosting's MODELPORT_HOME (its token and SDK config)
     env = client_environment(hosting, home, tripwire, tmp_path / "scratch") | {"AWS_ACCESS_KEY_ID": token,
-        "MODELPORT_HOME": str(Path(os.environ.get("MODELPORT_HOME", ".modelport")).resolve()),  # the MNIST cache
+        "MODELPORT_HOME": str(NOTEBOOK_HOME),  # the MNIST cache
         "MODELPORT_NOTEBOOK_ARCHIVES": str(trained_models), "MODELPORT_NOTEBOOK_PREFIX": "sdknb"}
     document = nbformat.read(SDK_NOTEBOOK, as_version=4)
     try:
@@ -101,9 +91,8 @@ def test_sdk_deploy_notebook_in_the_sdk_kernel(tmp_path, trained_models, hosting
         tripwire.close()
     assert tripwire.attempts == [], f"the notebook tried to leave the machine: {tripwire.attempts}"
     outputs = [o for cell in document.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
-    text = "".join(o.get("text", "") for o in outputs)
-    summary = json.loads(next(line for line in text.splitlines() if line.startswith("DEPLOY-SUMMARY "))
-                         .removeprefix("DEPLOY-SUMMARY "))
+    text = printed(outputs)
+    summary = summary_line(outputs, "DEPLOY-SUMMARY")
     assert summary["local"] is True and summary["bucket"] == "sagemaker-us-east-1-123456789012"
     assert summary["model_data"]["sentiment"] == "s3://sagemaker-us-east-1-123456789012/sdknb/sentiment/model.tar.gz"
     assert summary["endpoints"] == {name: "InService" for name in MODELS}
@@ -114,8 +103,7 @@ def test_sdk_deploy_notebook_in_the_sdk_kernel(tmp_path, trained_models, hosting
     assert summary["results"]["sentiment"]["predicted"][:2] == ["positive", "negative"]
     assert "sagemaker-scikit-learn" in text and "pytorch-inference" in text
     assert text.count("deleted sdknb-") == 3
-    sm = boto3.client("sagemaker", endpoint_url=hosting, region_name="us-east-1",
-                      aws_access_key_id=token, aws_secret_access_key="x")
+    sm = sagemaker_client(hosting_process)
     for name in MODELS:
         sm.get_waiter("endpoint_deleted").wait(EndpointName=f"sdknb-{name}", WaiterConfig={"Delay": 0.2, "MaxAttempts": 150})
     assert [e for e in sm.list_endpoints()["Endpoints"] if e["EndpointName"].startswith("sdknb-")] == []

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import secrets
 
-import boto3
 import pytest
 
-from tests.helpers.notebooks import NOTEBOOK_HOME, NOTEBOOKS, printed, run_notebook, summary_line
+from tests.helpers.notebooks import NOTEBOOKS, local_target_env, printed, run_notebook, sagemaker_client, summary_line
 
 NOTEBOOK = NOTEBOOKS / "endpoint_kinds.ipynb"
 
@@ -21,12 +20,7 @@ def hosting_process_env():
 
 
 def test_endpoint_kinds_notebook_against_modelport_hosting(tmp_path, trained_models, hosting_process):
-    hosting, token = hosting_process.url, hosting_process.token
-    outputs = run_notebook(NOTEBOOK, tmp_path, {
-        "MODELPORT_HOSTING_URL": hosting, "MODELPORT_HOSTING_TOKEN": token, "MODELPORT_NOTEBOOK_TARGET": "local",
-        "MODELPORT_NOTEBOOK_ARCHIVES": str(trained_models), "MODELPORT_NOTEBOOK_PREFIX": "kindstest",
-        "MODELPORT_HOME": str(NOTEBOOK_HOME),  # the MNIST cache
-    })
+    outputs = run_notebook(NOTEBOOK, tmp_path, local_target_env(hosting_process, trained_models, "kindstest"))
     assert not [o for o in outputs if o.get("output_type") == "error"]
     summary = summary_line(outputs, "KINDS-SUMMARY")
     assert summary["target"] == "local"
@@ -51,6 +45,4 @@ def test_endpoint_kinds_notebook_against_modelport_hosting(tmp_path, trained_mod
 
     text = printed(outputs)
     assert "deleted kindstest-mme, kindstest-serverless, kindstest-scaled" in text
-    sm = boto3.client("sagemaker", endpoint_url=hosting, region_name="us-east-1",
-                      aws_access_key_id=token, aws_secret_access_key="x")
-    assert sm.list_endpoints()["Endpoints"] == []
+    assert sagemaker_client(hosting_process).list_endpoints()["Endpoints"] == []

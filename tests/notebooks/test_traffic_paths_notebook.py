@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import secrets
 
-import boto3
 import pytest
 
-from tests.helpers.notebooks import NOTEBOOK_HOME, NOTEBOOKS, printed, run_notebook, summary_line
+from tests.helpers.notebooks import NOTEBOOKS, local_target_env, printed, run_notebook, sagemaker_client, summary_line
 
 NOTEBOOK = NOTEBOOKS / "traffic_paths.ipynb"
 
@@ -21,12 +20,7 @@ def hosting_process_env():
 
 
 def test_traffic_paths_notebook_against_modelport_hosting(tmp_path, trained_models, hosting_process):
-    hosting, token = hosting_process.url, hosting_process.token
-    outputs = run_notebook(NOTEBOOK, tmp_path, {
-        "MODELPORT_HOSTING_URL": hosting, "MODELPORT_HOSTING_TOKEN": token, "MODELPORT_NOTEBOOK_TARGET": "local",
-        "MODELPORT_NOTEBOOK_ARCHIVES": str(trained_models), "MODELPORT_NOTEBOOK_PREFIX": "pathstest",
-        "MODELPORT_HOME": str(NOTEBOOK_HOME),  # the MNIST cache
-    })
+    outputs = run_notebook(NOTEBOOK, tmp_path, local_target_env(hosting_process, trained_models, "pathstest"))
     assert not [o for o in outputs if o.get("output_type") == "error"]
     summary = summary_line(outputs, "PATHS-SUMMARY")
     assert summary["target"] == "local"
@@ -61,6 +55,4 @@ def test_traffic_paths_notebook_against_modelport_hosting(tmp_path, trained_mode
     assert replay["agreed"] == report["agreed"] or capture["shadow"] < 30
 
     assert "deleted pathstest-async, pathstest-shadowed" in printed(outputs)
-    sm = boto3.client("sagemaker", endpoint_url=hosting, region_name="us-east-1",
-                      aws_access_key_id=token, aws_secret_access_key="x")
-    assert sm.list_endpoints()["Endpoints"] == []
+    assert sagemaker_client(hosting_process).list_endpoints()["Endpoints"] == []
