@@ -184,8 +184,14 @@ def stack_processes(record: dict) -> list[psutil.Process]:
     return [root, *root.children(recursive=True)]
 
 
+# forked processes keep their template's command line; their process name says what they are
+FORKED_ROLES = {"mp-worker": "runtime worker", "mp-instance": "runtime supervisor", "mp-template": "template"}
+
+
 def role_of(process: psutil.Process) -> str:
-    """A short name for what a stack process does, from its command line."""
+    """A short name for what a stack process does, from its process name or its command line."""
+    if process.name() in FORKED_ROLES:
+        return FORKED_ROLES[process.name()]
     command = " ".join(process.cmdline())
     for needle, role in (("runtime.worker", "runtime worker"), ("modelport.runtime", "runtime supervisor"),
                          (" hosting", "hosting"), (" gateway", "gateway"), (" up", "stack")):

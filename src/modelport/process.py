@@ -9,8 +9,8 @@ worker, pip run or stack service outlives the process that started it:
 - :data:`LAUNCHER` for children started without ``preexec_fn`` (hosting's asyncio subprocesses):
   ``python -S -c LAUNCHER PARENT_PID COMMAND...`` asks, then execs COMMAND.
 
-It also holds what supervisors of such children share: :func:`free_port` and :func:`group_rss`
-(a process group's resident memory).
+It also holds what supervisors of such children share: :func:`free_port`, :func:`group_rss`
+(a process group's resident memory) and :func:`name_process` (what ``ps``/``top`` call a forked child).
 
 This module imports only the standard library, and little of it: the launcher runs it under
 ``python -S`` (no site-packages, so it starts in a few milliseconds) from the folder that holds this
@@ -23,6 +23,7 @@ import os
 import sys
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+PR_SET_NAME = 15
 SIGTERM = 15  # signal.SIGTERM on Linux, the one system with PR_SET_PDEATHSIG (importing signal slows the launcher)
 
 
@@ -48,6 +49,19 @@ def die_with_parent(sig: int = SIGTERM, parent: int | None = None) -> bool:
     if orphaned:
         sys.exit(0)
     return True
+
+
+def name_process(name: str) -> None:
+    """Name this process for ``ps -o comm``, ``top`` and ``psutil.Process.name()`` (at most 15 bytes kept).
+
+    A forked child keeps its parent's command line, so a template's instances and an instance's workers
+    would all look like the template; this says which is which. Best effort: no prctl, no name."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def launch(argv: list[str]) -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from modelport.net.server import HttpServer, start_server
-from modelport.process import stop_all
+from modelport.process import name_process, stop_all
 from modelport.runtime import metrics as runtime_metrics
 from modelport.runtime.app import LoadingApp
 from modelport.runtime.environment import RuntimeEnvironment
@@ -77,6 +77,7 @@ def fork_worker(arguments: list[str], environ: dict[str, str]) -> ForkedChild:
 
     def work() -> int:
         reset_after_fork()
+        name_process("mp-worker")
         take_environment(environ)
         from modelport.runtime import worker
 

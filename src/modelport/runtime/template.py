@@ -38,6 +38,8 @@ import threading
 import time
 from typing import NoReturn
 
+from modelport.process import name_process
+
 MAX_MESSAGE = 1 << 20
 ADOPTION_TIMEOUT = 5.0  # seconds an instance waits to be adopted by hosting before it gives up
 
@@ -152,6 +154,7 @@ def become_instance(request: dict, log_fd: int, control: socket.socket, hosting_
         os.dup2(log_fd, 2)
         close_fds_except(set())
         reset_after_fork()
+        name_process("mp-instance")
         wait_for_adoption(hosting_pid, middle)
         take_environment(request["env"])
         from modelport.runtime.__main__ import main
@@ -192,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hosting-pid", type=int, required=True)
     parser.add_argument("--home", default="", help="hosting's MODELPORT_HOME (shown in the process list)")
     args = parser.parse_args(argv)
+    name_process("mp-template")
     control = socket.socket(fileno=args.control_fd)
     started = time.monotonic()
     gc.disable()  # no collection while importing: fewer pages touched
