@@ -1,7 +1,9 @@
 """Instances forked from hosting's warm template (issue 16, "Instances that start in well under a second"): each
 has its own environment, random seeds, session and process group, and is adopted by hosting; an environment
 that native libraries read at import is started as a new process instead; killing the template leaves the
-instances serving, and hosting starts a new template that later instances fork from."""
+instances serving, and hosting starts a new template that later instances fork from. A multi-model instance forks
+its targets' runtimes from itself: each in its own session and group, with the model's Environment, stopped with
+its group when unloaded and when the instance dies."""
 
 from __future__ import annotations
 
@@ -152,6 +154,9 @@ def test_multi_model_targets_are_forked_from_their_instance_in_their_own_group(h
     assert second["numpy"] != first["numpy"] and second["pgid"] not in (runtime, instance["pid"])
     eventually(lambda: not group_members(runtime), 10, 0.05,
                message="an unloaded target's runtime or worker was still running")
+    os.kill(instance["pid"], signal.SIGKILL)  # the instance dies: its parent-death signal stops the target
+    eventually(lambda: not group_members(second["pgid"]), 10, 0.05,
+               message="a target's runtime outlived its instance")
 
 
 def parent_of(pid: int) -> int:
