@@ -32,7 +32,9 @@ from modelport.net.upstream import UpstreamError, UpstreamPool
 from modelport.process import LAUNCHER, die_with_parent, free_port, group_rss
 from modelport.runtime.forking import ForkedChild, detach, reset_after_fork, run_forked, take_environment, threads
 
-PING_INTERVAL = 0.05
+PING_FIRST_INTERVAL = 0.005  # a forked target answers /ping tens of milliseconds after it is forked
+PING_MAX_INTERVAL = 0.1  # growing by half up to this while a slow model_fn loads
+REAP_INTERVAL = 0.02  # between checks whether a forked runtime has exited
 STOP_GRACE_SECONDS = 5.0
 WORKERS_PER_MODEL = 1  # SageMaker's MME properties: default_workers_per_model=1
 _DROPPED = ("SAGEMAKER_MULTI_MODEL", "SAGEMAKER_BIND_TO_PORT", "SAGEMAKER_MODEL_SERVER_WORKERS")
@@ -62,7 +64,7 @@ class ForkedRuntime:
     async def wait(self) -> int:
         """Wait until it exits, without blocking the event loop."""
         while self.child.poll() is None:
-            await asyncio.sleep(PING_INTERVAL)
+            await asyncio.sleep(REAP_INTERVAL)
         return self.child.returncode
 
 
@@ -169,6 +171,7 @@ class ModelTable:
 
     async def _wait_ready(self, model: LoadedModel) -> None:
         deadline = time.monotonic() + self.load_timeout
+        interval = PING_FIRST_INTERVAL
         while True:
             if model.process.returncode is not None:
                 raise LoadError(500, "ModelLoadError",
@@ -183,7 +186,8 @@ class ModelTable:
             if time.monotonic() > deadline:
                 raise LoadError(500, "ModelLoadError",
                                 f"Model {model.name} did not finish loading within {self.load_timeout:g} s.")
-            await asyncio.sleep(PING_INTERVAL)
+            await asyncio.sleep(interval)
+            interval = min(interval * 1.5, PING_MAX_INTERVAL)
 
     def get(self, name: str) -> LoadedModel:
         """The loaded model ``name`` (LoadError 404 when it is not loaded)."""
