@@ -41,6 +41,37 @@ def _loading_time_sum_s(url: str, token: str) -> float:
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix)) / 1e6
 
 
+def _measure(server, prefix: Path, payload: bytes, rounds: int) -> dict:  # noqa: ANN001 - a HostingServer
+    """Create the endpoint, then in each round invoke a new target twice; the rounds and their medians."""
+    import boto3
+
+    creds = {"aws_access_key_id": server.token, "aws_secret_access_key": "x", "region_name": "us-east-1"}
+    sm = boto3.client("sagemaker", endpoint_url=server.url, **creds)
+    rt = boto3.client("sagemaker-runtime", endpoint_url=server.url, **creds)
+    sm.create_model(ModelName=ENDPOINT, ExecutionRoleArn="arn:aws:iam::123456789012:role/local",
+                    PrimaryContainer={"Image": "modelport", "Mode": "MultiModel", "ModelDataUrl": f"file://{prefix}/"})
+    sm.create_endpoint_config(EndpointConfigName=ENDPOINT, ProductionVariants=[
+        {"VariantName": "AllTraffic", "ModelName": ENDPOINT, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}])
+    sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=ENDPOINT)
+    sm.get_waiter("endpoint_in_service").wait(EndpointName=ENDPOINT, WaiterConfig={"Delay": 1})
+
+    def call(target: str) -> float:
+        start = time.perf_counter()
+        rt.invoke_endpoint(EndpointName=ENDPOINT, TargetModel=target, Body=payload,
+                           ContentType="application/json")["Body"].read()
+        return time.perf_counter() - start
+
+    first_calls, loads, second_calls = [], [], []
+    for round_ in range(rounds):
+        before = _loading_time_sum_s(server.url, server.token)
+        first_calls.append(round(call(f"t{round_}.tar.gz"), 3))
+        loads.append(round(_loading_time_sum_s(server.url, server.token) - before, 3))
+        second_calls.append(round(call(f"t{round_}.tar.gz"), 4))
+    return {"first_call_s": first_calls, "first_call_median_s": statistics.median(first_calls),
+            "load_s": loads, "load_median_s": statistics.median(loads),
+            "second_call_s": second_calls, "second_call_median_s": statistics.median(second_calls)}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the rounds and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -51,8 +82,6 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.rounds <= 8:
         parser.error("--rounds must be 1..8 (an instance keeps at most 8 targets loaded by default)")
 
-    import boto3
-
     from modelport.hosting.server import HostingServer
     from modelport.hosting.settings import HostingSettings
 
@@ -60,7 +89,6 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         archive, body = _sklearn_archive(folder)
-        payload = body.read_bytes()
         prefix = folder / "prefix"
         prefix.mkdir()
         for round_ in range(args.rounds):
@@ -68,41 +96,11 @@ def main(argv: list[str] | None = None) -> int:
         settings = HostingSettings(port=0, model_roots=str(folder), forkserver=not args.no_forkserver)
         server = HostingServer(home=folder / "home", settings=settings).start()
         try:
-            creds = {"aws_access_key_id": server.token, "aws_secret_access_key": "x", "region_name": "us-east-1"}
-            sm = boto3.client("sagemaker", endpoint_url=server.url, **creds)
-            rt = boto3.client("sagemaker-runtime", endpoint_url=server.url, **creds)
-            sm.create_model(ModelName=ENDPOINT, ExecutionRoleArn="arn:aws:iam::123456789012:role/local",
-                            PrimaryContainer={"Image": "modelport", "Mode": "MultiModel",
-                                              "ModelDataUrl": f"file://{prefix}/"})
-            sm.create_endpoint_config(EndpointConfigName=ENDPOINT, ProductionVariants=[
-                {"VariantName": "AllTraffic", "ModelName": ENDPOINT, "InstanceType": "ml.m5.large",
-                 "InitialInstanceCount": 1}])
-            sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=ENDPOINT)
-            sm.get_waiter("endpoint_in_service").wait(EndpointName=ENDPOINT, WaiterConfig={"Delay": 1})
-
-            def call(target: str) -> float:
-                start = time.perf_counter()
-                rt.invoke_endpoint(EndpointName=ENDPOINT, TargetModel=target, Body=payload,
-                                   ContentType="application/json")["Body"].read()
-                return time.perf_counter() - start
-
-            first_calls, loads, second_calls = [], [], []
-            for round_ in range(args.rounds):
-                before = _loading_time_sum_s(server.url, server.token)
-                first_calls.append(round(call(f"t{round_}.tar.gz"), 3))
-                loads.append(round(_loading_time_sum_s(server.url, server.token) - before, 3))
-                second_calls.append(round(call(f"t{round_}.tar.gz"), 4))
+            figures = _measure(server, prefix, body.read_bytes(), args.rounds)
         finally:
             server.stop()
-    result = {
-        "forkserver": not args.no_forkserver,
-        "load_average_before": load_before,
-        "load_average_after": load_average(),
-        "first_call_s": first_calls, "first_call_median_s": statistics.median(first_calls),
-        "load_s": loads, "load_median_s": statistics.median(loads),
-        "second_call_s": second_calls, "second_call_median_s": statistics.median(second_calls),
-    }
-    emit(result, args.out)
+    emit({"forkserver": not args.no_forkserver, "load_average_before": load_before, **figures,
+          "load_average_after": load_average()}, args.out)
     return 0
 
 
