@@ -158,7 +158,9 @@ class ModelTable:
     async def _start(self, path: Path, port: int) -> asyncio.subprocess.Process | ForkedRuntime:
         """The model's runtime: forked from this server when it may fork, else a new Python process."""
         argv = [str(path), "--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS_PER_MODEL)]
-        env = {k: v for k, v in os.environ.items() if k not in _DROPPED}
+        env = dict(os.environ)  # this server's own keys are not the model's
+        for key in _DROPPED:
+            env.pop(key, None)
         if self.fork_targets:
             count = threads()
             if count == 1:
