@@ -185,7 +185,8 @@ def stack_processes(record: dict) -> list[psutil.Process]:
 
 
 # forked processes keep their template's command line; their process name says what they are
-FORKED_ROLES = {"mp-worker": "runtime worker", "mp-instance": "runtime supervisor", "mp-template": "template"}
+FORKED_ROLES = {"mp-worker": "runtime worker", "mp-instance": "runtime supervisor", "mp-target": "runtime supervisor",
+                "mp-template": "template"}
 
 
 def role_of(process: psutil.Process) -> str:

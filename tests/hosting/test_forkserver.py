@@ -1,7 +1,9 @@
 """Instances forked from hosting's warm template (issue 16, "Instances that start in well under a second"): each
 has its own environment, random seeds, session and process group, and is adopted by hosting; an environment
 that native libraries read at import is started as a new process instead; killing the template leaves the
-instances serving, and hosting starts a new template that later instances fork from."""
+instances serving, and hosting starts a new template that later instances fork from. A multi-model instance forks
+its targets' runtimes from itself: each in its own session and group, with the model's Environment, stopped with
+its group when unloaded and when the instance dies."""
 
 from __future__ import annotations
 
@@ -60,6 +62,11 @@ def templates(url: str, endpoint: str) -> dict[str, dict]:
     return {t["family"]: t for t in data["Templates"]}
 
 
+def comm(pid: int) -> str:
+    """A process's name (``ps -o comm``)."""
+    return Path(f"/proc/{pid}/comm").read_text().strip()
+
+
 def test_forked_instances_have_their_own_environment_seeds_session_and_group(hosting, sm, rt, probe):
     deploy(sm, "own", str(probe), variants=[{"name": "A", "count": 1, "env": {"WHO": "a"}},
                                             {"name": "B", "count": 1, "env": {"WHO": "b"}}])
@@ -76,6 +83,7 @@ def test_forked_instances_have_their_own_environment_seeds_session_and_group(hos
         pid = instance["pid"]
         assert os.getpgid(pid) == pid and os.getsid(pid) == pid  # its own session and process group
         assert worker["ppid"] == pid and worker["pgid"] == pid and worker["sid"] == pid  # its forked worker
+        assert [comm(pid), comm(worker["pid"]), comm(template["pid"])] == ["mp-instance", "mp-worker", "mp-template"]
         assert int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) == os.getpid()  # adopted
         inherited = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
         assert not [target for target in inherited if "template-sklearn.log" in target]  # the template's fds closed
@@ -127,3 +135,55 @@ def test_the_fork_server_can_be_turned_off(tmp_path, monkeypatch, probe):
         assert answer(rt, "plain")["who"] == "p"
     finally:
         server.stop()
+
+
+def test_multi_model_targets_are_forked_from_their_instance_in_their_own_group(hosting, sm, rt, probe, tmp_path):
+    from tests.hosting.test_multi_model import create_mme, invoke
+
+    prefix = tmp_path / "prefix"
+    prefix.mkdir()
+    for target in ("p1.tar.gz", "p2.tar.gz"):
+        (prefix / target).write_bytes(probe.read_bytes())
+    create_mme(sm, "mme-forked", f"file://{prefix}/", env={"WHO": "target", "MODELPORT_MME_MAX_MODELS": "1"})
+    [instance] = instances(hosting.url, "mme-forked")
+    first = invoke(rt, "mme-forked", "p1.tar.gz")
+    runtime = first["ppid"]  # the target's runtime (its supervisor), which forked the worker that answered
+    assert parent_of(runtime) == instance["pid"]
+    assert first["who"] == "target"  # the model's Environment
+    assert first["pgid"] == runtime and first["sid"] == runtime  # its own session and process group
+    assert os.getpgid(instance["pid"]) != runtime
+    # forked from the warm instance, not started as `python -m modelport.runtime`: the same command line
+    assert Path(f"/proc/{runtime}/cmdline").read_bytes() == Path(f"/proc/{instance['pid']}/cmdline").read_bytes()
+    assert not sockets(runtime) & sockets(instance["pid"])  # the instance's sockets closed in the target
+    assert comm(runtime) == "mp-target"  # what `ps -o comm` and top call it
+
+    second = invoke(rt, "mme-forked", "p2.tar.gz")  # a budget of one target: p1 is unloaded
+    assert second["numpy"] != first["numpy"] and second["pgid"] not in (runtime, instance["pid"])
+    eventually(lambda: not group_members(runtime), 10, 0.05,
+               message="an unloaded target's runtime or worker was still running")
+    os.kill(instance["pid"], signal.SIGKILL)  # the instance dies: its parent-death signal stops the target
+    eventually(lambda: not group_members(second["pgid"]), 10, 0.05,
+               message="a target's runtime outlived its instance")
+
+
+def parent_of(pid: int) -> int:
+    """The parent process id of ``pid``."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def sockets(pid: int) -> set[str]:
+    """The sockets (``socket:[inode]``) process ``pid`` holds open."""
+    return {link for fd in Path(f"/proc/{pid}/fd").iterdir() if (link := os.readlink(fd)).startswith("socket:")}
+
+
+def group_members(pgid: int) -> list[int]:
+    """The live (not zombie) processes of process group ``pgid``."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split() if entry.name.isdigit() else None
+        except OSError:
+            continue
+        if fields and int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(entry.name))
+    return members

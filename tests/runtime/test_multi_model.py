@@ -1,11 +1,15 @@
 """``modelport serve --multi-model DIR``: SageMaker MME's management API on a real server process, each model an
-unmodified SageMaker ``inference.py`` with its own ``model_fn``, loaded in its own runtime process."""
+unmodified SageMaker ``inference.py`` with its own ``model_fn``, loaded in its own runtime process — forked from the
+server when it runs as hosting's forked instance and is single-threaded, else a new process."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -106,3 +110,46 @@ def test_a_model_that_cannot_load_fails_alone_and_bad_requests_say_why(server):
     assert no_url.status_code == 400 and "url is required" in no_url.json()["message"]
     assert client.get("/models", params={"limit": 101}).status_code == 400
     assert client.get("/ping").status_code == 200
+
+
+# A multi-model server as hosting's forked instance runs it (main with fork_workers=True), after the imports and
+# the fork a template makes to leave it single-threaded; optionally with a thread started then.
+FORKED_SERVER = ("import sys, threading\n"
+                 "from modelport.runtime.__main__ import main\n"
+                 "from modelport.runtime.template import settle\n"
+                 "settle()\n"
+                 "if sys.argv[1] == 'thread': threading.Thread(target=threading.Event().wait, daemon=True).start()\n"
+                 "sys.exit(main(sys.argv[2:], fork_workers=True))")
+
+
+class ForkedServer(ModelServer):
+    """The multi-model server started as hosting's forked instance runs it, with or without a thread."""
+
+    def __init__(self, store, thread: bool, home) -> None:
+        super().__init__(store, env={"SAGEMAKER_MULTI_MODEL": "true"}, home=home)
+        self.thread = thread
+
+    def start(self, wait: bool = True, timeout: float = 60) -> "ForkedServer":
+        command = [sys.executable, "-c", FORKED_SERVER, "thread" if self.thread else "none", self.model,
+                   "--host", "127.0.0.1", "--port", str(self.port)]
+        self.process = subprocess.Popen(command, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if wait:
+            self.wait_ready(timeout)
+        return self
+
+
+@pytest.mark.parametrize("thread", [False, True], ids=["single-threaded: forked", "a thread: new process"])
+def test_models_are_forked_from_a_single_threaded_forked_server_else_started_anew(tmp_path, thread):
+    write_model(tmp_path / "store" / "double", SCRIPT, {"weights.json": b'{"scale": 2, "name": "double"}'})
+    with ForkedServer(tmp_path / "store", thread, tmp_path / "home") as server:
+        assert server.client.post("/models", json={"model_name": "d", "url": "double"}).status_code == 200
+        assert invoke(server, "d", 4).json()["y"] == 8
+        runtime = server.client.get("/models/d").json()["pid"]
+        assert os.getpgid(runtime) == runtime != os.getpgid(server.process.pid)  # its own process group
+        forked = Path(f"/proc/{runtime}/cmdline").read_bytes() == Path(f"/proc/{server.process.pid}/cmdline").read_bytes()
+        assert forked is not thread
+        assert server.client.delete("/models/d").status_code == 200
+        eventually(lambda: not Path(f"/proc/{runtime}").exists(), 10, message="an unloaded model's runtime still ran")
+        server.stop()
+        log = server.process.stderr.read()
+    assert ("as a new process: this server has 2 threads and forks only while single-threaded" in log) is thread

@@ -82,6 +82,23 @@ def apply_thread_limits(environ: dict[str, str]) -> None:
         torch.set_num_threads(limits["OMP_NUM_THREADS"])
 
 
+def threads() -> int:
+    """This process's threads, native ones included (a process forks safely only when it has one)."""
+    return len(os.listdir("/proc/self/task"))
+
+
+def detach(log_fd: int | None = None) -> None:
+    """In a freshly forked child: its own session and process group (stopping it is ``killpg``), stdin from
+    /dev/null, stdout/stderr on ``log_fd`` (None: keep the parent's) and every other inherited fd closed."""
+    os.setsid()
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    if log_fd is not None:
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+    close_fds_except(set())
+
+
 def close_fds_except(keep: set[int]) -> None:
     """Close every file descriptor above stderr that is not in ``keep``."""
     low = 3

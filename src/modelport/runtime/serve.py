@@ -37,7 +37,7 @@ def serve(model: str | Path, env: RuntimeEnvironment, on_ready: Callable[[float]
     if env.multi_model:
         from modelport.runtime.multi_model.server import serve_store
 
-        return serve_store(model, env, on_ready)
+        return serve_store(model, env, on_ready, fork_targets=fork_workers)
     model_dir = resolve_model_dir(model, env)
     extra_paths = []
     if env.install_requirements:

@@ -39,6 +39,7 @@ import time
 from typing import NoReturn
 
 from modelport.process import name_process
+from modelport.runtime.forking import threads
 
 MAX_MESSAGE = 1 << 20
 ADOPTION_TIMEOUT = 5.0  # seconds an instance waits to be adopted by hosting before it gives up
@@ -69,11 +70,6 @@ def preload(family: str) -> int:
             continue
         importlib.import_module(name)
     return len(sys.modules)
-
-
-def threads() -> int:
-    """This process's threads, native ones included."""
-    return len(os.listdir("/proc/self/task"))
 
 
 def settle() -> None:
@@ -143,16 +139,11 @@ def become_instance(request: dict, log_fd: int, control: socket.socket, hosting_
                     middle: int) -> NoReturn:
     """In the forked instance: its own session, log, fds, parent-death signal and environment; then
     serve. Never returns."""
-    from modelport.runtime.forking import close_fds_except, reset_after_fork, run_forked, take_environment
+    from modelport.runtime.forking import detach, reset_after_fork, run_forked, take_environment
 
     def serve() -> int:
-        os.setsid()
         os.close(control.detach())
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        os.dup2(log_fd, 1)
-        os.dup2(log_fd, 2)
-        close_fds_except(set())
+        detach(log_fd)
         reset_after_fork()
         name_process("mp-instance")
         wait_for_adoption(hosting_pid, middle)

@@ -18,8 +18,10 @@ from modelport.runtime.multi_model.models import ModelTable
 from modelport.runtime.supervisor import bind
 
 
-def serve_store(store: str | Path, env: RuntimeEnvironment, on_ready: Callable[[float], None] | None = None) -> int:
-    """Serve the models of the folder ``store`` (loaded on request) until stopped; the exit code."""
+def serve_store(store: str | Path, env: RuntimeEnvironment, on_ready: Callable[[float], None] | None = None,
+                fork_targets: bool = False) -> int:
+    """Serve the models of the folder ``store`` (loaded on request) until stopped; the exit code
+    (``fork_targets``: this server was forked from a warm template; fork the models' runtimes from it)."""
     import uvloop
 
     text = str(store)
@@ -29,7 +31,7 @@ def serve_store(store: str | Path, env: RuntimeEnvironment, on_ready: Callable[[
                            f"inside one (its model store).")
     started = time.monotonic()
     sock = bind(env.host, env.port)
-    table = ModelTable(folder, env.mme_load_timeout_s)
+    table = ModelTable(folder, env.mme_load_timeout_s, fork_targets)
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
