@@ -100,6 +100,20 @@ def stop_all(processes: list, grace: float) -> None:
             process.wait()
 
 
+def signal_group(leader: int, sig: int) -> None:
+    """Send ``sig`` to the process group that ``leader`` leads, or to ``leader`` alone when it has no group
+    yet (a forked child a moment before its ``setsid()``); a process already gone is not an error."""
+    try:
+        os.killpg(leader, sig)
+    except ProcessLookupError:
+        try:
+            os.kill(leader, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+    except PermissionError:
+        pass
+
+
 def free_port() -> int:
     """A TCP port that is free on 127.0.0.1 right now."""
     import socket  # here, not at the top: the launcher imports this module under python -S

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modelport.net.upstream import UpstreamError, UpstreamPool
-from modelport.process import LAUNCHER, die_with_parent, free_port, group_rss, name_process
+from modelport.process import LAUNCHER, die_with_parent, free_port, group_rss, name_process, signal_group
 from modelport.runtime.forking import ForkedChild, detach, reset_after_fork, run_forked, take_environment, threads
 
 PING_FIRST_INTERVAL = 0.005  # a forked target answers /ping tens of milliseconds after it is forked
@@ -225,12 +225,12 @@ class ModelTable:
         model.pool.close()
         process = model.process
         if process.returncode is None:
-            _kill_group(process.pid, signal.SIGTERM)
+            signal_group(process.pid, signal.SIGTERM)
             try:
                 await asyncio.wait_for(process.wait(), STOP_GRACE_SECONDS)
             except asyncio.TimeoutError:
                 pass
-        _kill_group(process.pid, signal.SIGKILL)  # its worker too
+        signal_group(process.pid, signal.SIGKILL)  # its worker too
         if process.returncode is None:
             await process.wait()
 
@@ -238,15 +238,3 @@ class ModelTable:
         """Unload every model."""
         models, self.models = list(self.models.values()), OrderedDict()
         await asyncio.gather(*(self._stop(m) for m in models), return_exceptions=True)
-
-
-def _kill_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except ProcessLookupError:  # a forked runtime that has not taken its own group yet
-        try:
-            os.kill(pgid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-    except PermissionError:
-        pass
