@@ -87,11 +87,13 @@ def _launch_modelport(batching: bool):
     return launch
 
 
-def _launch_fastapi(ctx: Context, port: int) -> Launch:
-    return Launch(argv=[str(peer_python("torch-fastapi")), "-m", "uvicorn", "app:app", "--app-dir",
-                        str(TORCH_SRC / "fastapi"), "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
-                        "--no-access-log", "--log-level", "warning"],
-                  env=_model_env(ctx), cwd=ctx.scratch("torch-fastapi"))
+def _launch_fastapi(json_library: str):
+    def launch(ctx: Context, port: int) -> Launch:
+        return Launch(argv=[str(peer_python("torch-fastapi")), "-m", "uvicorn", "app:app", "--app-dir",
+                            str(TORCH_SRC / "fastapi"), "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
+                            "--no-access-log", "--log-level", "warning"],
+                      env={**_model_env(ctx), "BENCH_JSON": json_library}, cwd=ctx.scratch(f"torch-fastapi-{json_library}"))
+    return launch
 
 
 def _launch_script(venv: str, script: str, name: str, extra_env: dict[str, str] | None = None):
@@ -157,7 +159,8 @@ def _launch_torchserve(ctx: Context, port: int) -> Launch:
 
 
 _MODELPORT_CONFIG = ("`modelport serve model.tar.gz --port P --workers 2` of the bundled archive (its own "
-                     "inference.py: mnist_io decode with range checks, DigitCNN, softmax, JSON via the stdlib), "
+                     "inference.py: mnist_io decode with range checks via orjson, DigitCNN compiled by "
+                     "`digit_cnn.for_inference`, softmax, JSON via orjson), "
                      "OMP_NUM_THREADS=1")
 _FASTAPI_CONFIG = ("uvicorn (uvloop, httptools) `--workers 2 --no-access-log`, `async def` handler on the raw body, "
                    "predicting on the event loop, one torch thread per worker")
@@ -217,7 +220,10 @@ TORCH_SERVERS: dict[str, Server] = {s.name: s for s in [
                                           {"LITSERVE_DISABLE_TELEMETRY": "1"}),
                _peer_parse, formats=("json",)),
     *_variants("fastapi", "FastAPI", _FASTAPI_CONFIG, "torch-fastapi", ["fastapi", "uvicorn", *_TORCH_PACKAGES],
-               "/predict", _launch_fastapi, _peer_parse),
+               "/predict", _launch_fastapi("json"), _peer_parse),
+    *_variants("fastapi-orjson", "FastAPI + orjson", _FASTAPI_CONFIG + ", hand-tuned: orjson parses the body and "
+               "writes the answer", "torch-fastapi", ["fastapi", "uvicorn", "orjson", *_TORCH_PACKAGES],
+               "/predict", _launch_fastapi("orjson"), _peer_parse, formats=("json",)),
     *_variants("rayserve", "Ray Serve", _RAY_CONFIG, "rayserve", ["ray", *_TORCH_PACKAGES], "/predict",
                _launch_script("rayserve", "rayserve/server.py", "rayserve", _RAY_ENV), _peer_parse),
 ]}

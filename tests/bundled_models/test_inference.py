@@ -274,7 +274,30 @@ def test_predict_batch_fn_answers_each_request_as_predict_fn_does(unpacked, digi
     assert len(together) == len(inputs)
     for data, prediction in zip(inputs, together):
         alone = handlers.predict_fn(data, model)
-        assert handlers.output_fn(prediction, "application/json") == handlers.output_fn(alone, "application/json")
+        if name == "sentiment":
+            assert handlers.output_fn(prediction, "application/json") == handlers.output_fn(alone, "application/json")
+        else:  # a batch may run another compiled graph (mnist-pytorch): the same within float rounding
+            np.testing.assert_allclose(prediction, alone, atol=1e-6)
+            assert (prediction.argmax(axis=1) == alone.argmax(axis=1)).all()
+
+
+def test_pytorch_model_is_compiled_for_serving_with_the_networks_answers(unpacked, digits):
+    """model_fn serves mnist-pytorch as frozen TorchScript graphs that answer what the trained network does,
+    for one digit (the plain frozen graph) and for several (the oneDNN one)."""
+    import torch
+
+    handlers = load_handlers(unpacked["mnist-pytorch"], "mnist-pytorch")
+    served = handlers.model_fn(str(unpacked["mnist-pytorch"]))
+    assert type(served).__name__ == "InferenceCNN"
+    network = handlers.DigitCNN()
+    network.load_state_dict(torch.load(unpacked["mnist-pytorch"] / "model.pth", weights_only=True))
+    network.eval()
+    images, labels = digits
+    for rows in (images[:1], images):
+        pixels = torch.from_numpy(np.asarray(rows, dtype=np.float32)).view(-1, 1, 28, 28)
+        with torch.inference_mode():
+            expected = torch.softmax(network(pixels), dim=1).numpy()
+        np.testing.assert_allclose(handlers.predict_fn(rows, served), expected, atol=1e-6)
 
 
 @pytest.mark.parametrize("body, content_type, message", [

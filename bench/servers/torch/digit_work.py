@@ -21,26 +21,28 @@ import torch
 MODEL_DIR = os.environ.get("BENCH_TORCH_MODEL", os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, MODEL_DIR)
 
-from digit_cnn import DigitCNN  # noqa: E402
+from digit_cnn import DigitCNN, for_inference  # noqa: E402
 
 NPY = "application/x-npy"
 
 
 def load_model(threads: int = 1, weights: str | None = None) -> torch.nn.Module:
-    """The trained CNN in eval mode (weights: a model.pth, default the model folder's), `threads` torch threads."""
+    """The trained CNN compiled for serving exactly as modelport's archive serves it (`digit_cnn.for_inference`:
+    frozen TorchScript, oneDNN for batches), from `weights` (a model.pth, default the model folder's), with
+    `threads` torch threads."""
     torch.set_num_threads(threads)
     model = DigitCNN()
     weights = weights or os.path.join(MODEL_DIR, "artifacts", "model.pth")
     model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-    return model.eval()
+    return for_inference(model)
 
 
-def decode(body: bytes, content_type: str | None) -> np.ndarray:
-    """One digit's 784 float32 pixels from a JSON or .npy body."""
+def decode(body: bytes, content_type: str | None, loads=json.loads) -> np.ndarray:
+    """One digit's 784 float32 pixels from a JSON (parsed with `loads`) or .npy body."""
     if content_type and content_type.split(";")[0].strip().lower() == NPY:
         pixels = np.load(io.BytesIO(body), allow_pickle=False)
     else:
-        pixels = json.loads(body)["pixels"]
+        pixels = loads(body)["pixels"]
     return from_pixels(pixels)
 
 

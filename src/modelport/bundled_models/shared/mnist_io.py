@@ -11,6 +11,11 @@ import json
 
 import numpy as np
 
+try:  # orjson parses 784 floats about 15x faster than json; SageMaker's containers may lack it
+    import orjson
+except ImportError:  # pragma: no cover - exercised where orjson is not installed
+    orjson = None
+
 from handler_utils import MAX_INSTANCES, as_bytes, as_text, bad_request, media_type, pick_accept
 from mnist_preprocessing import ImageError, preprocess_bytes
 
@@ -27,7 +32,7 @@ def decode_digits(body, content_type) -> np.ndarray:
     """Turn a request into an (N, 784) float32 array of pixels in 0..1; 400 with the accepted forms otherwise."""
     kind = media_type(content_type)
     if kind == "application/json":
-        pixels = _from_json(as_text(body))
+        pixels = _from_json(body)
     elif kind == "text/csv":
         pixels = _from_csv(as_text(body))
     elif kind == "application/x-npy":
@@ -57,12 +62,24 @@ def encode_predictions(probabilities: np.ndarray, accept):
         lines = [",".join([str(int(label))] + [repr(p) for p in row]) for label, row in zip(labels, rounded)]
         return "\n".join(lines) + "\n", kind
     predictions = [{"label": int(label), "probabilities": row} for label, row in zip(labels, rounded)]
-    return json.dumps({"predictions": predictions}), kind
+    document = {"predictions": predictions}
+    return (orjson.dumps(document) if orjson else json.dumps(document)), kind
 
 
-def _from_json(text: str):
+def _parse_json(body):
+    """The JSON document in `body`: orjson when it has it, else (and to word any error) the stdlib's parser,
+    which also takes NaN and Infinity (turned away later as out of range, with that message)."""
+    if orjson:
+        try:
+            return orjson.loads(body)
+        except ValueError:
+            pass
+    return json.loads(as_text(body))
+
+
+def _from_json(body):
     try:
-        document = json.loads(text)
+        document = _parse_json(body)
     except ValueError as e:
         raise bad_request(f"the body is not valid JSON ({e}); send {ACCEPTED}") from None
     if isinstance(document, list):

@@ -15,19 +15,19 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the shared mod
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from digit_cnn import DigitCNN  # noqa: E402
+from digit_cnn import DigitCNN, for_inference  # noqa: E402
 from mnist_io import decode_digits, encode_predictions  # noqa: E402
 
 BATCH = 512
 
 
 def model_fn(model_dir):
-    """Build the network and load its weights from model.pth (CPU or the first GPU)."""
+    """Build the network, load its weights from model.pth (CPU or the first GPU) and compile it for serving."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model = DigitCNN()
     state = torch.load(os.path.join(model_dir, "model.pth"), map_location=device, weights_only=True)
     model.load_state_dict(state)
-    return model.to(device).eval()
+    return for_inference(model.to(device))
 
 
 def input_fn(request_body, content_type):
@@ -37,7 +37,8 @@ def input_fn(request_body, content_type):
 
 def predict_fn(data, model):
     """Class probabilities, (N, 10), column k for digit k."""
-    device = next(model.parameters()).device
+    weights = next(model.parameters(), None)  # none in a frozen graph: it runs on the CPU
+    device = weights.device if weights is not None else torch.device("cpu")
     pixels = torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32)).view(-1, 1, 28, 28)
     out = []
     with torch.inference_mode():
