@@ -48,6 +48,18 @@ def test_quiet_and_terminal_runs_print_no_plain_lines():
     assert "bar step: 2/3" not in terminal.getvalue()  # a live bar, not the plain lines
 
 
+def test_forced_colour_is_not_taken_for_a_terminal(capsys, monkeypatch):
+    """Jupyter sets FORCE_COLOR for every subprocess (`!modelport up` in a notebook); output that is not a
+    terminal still gets plain lines, not a bar redrawn into the captured text."""
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    with progress("packing model.tar.gz", total=4, unit="files", every=0.02) as tracker:
+        tracker.update(completed=3)
+        time.sleep(0.15)
+    err = capsys.readouterr().err
+    assert re.search(r"^packing model\.tar\.gz: 3/4 files \(75%\), \d+s$", err, re.M), err
+    assert "\x1b[" not in err  # no cursor movement or colour codes
+
+
 def test_elapsed_reads_like_a_clock():
     assert [elapsed(s) for s in (4.2, 161, 3780)] == ["4s", "2m 41s", "1h 03m"]
 

@@ -10,6 +10,7 @@ caller's columns; elsewhere a background thread prints one line every ``LINE_EVE
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 import time
 from typing import Any, Iterator, Sequence
@@ -69,6 +70,15 @@ class Tracker:
         return ", ".join(parts) + f", {elapsed(time.monotonic() - self.started)}"
 
 
+def _stderr_is_a_terminal() -> bool:
+    """Whether stderr really is a terminal. rich also takes FORCE_COLOR as one, and Jupyter sets it for every
+    subprocess: a bar redrawn there lands in the captured output as dozens of frames."""
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stderr
+        return False
+
+
 def default_columns(unit: str) -> tuple[ProgressColumn, ...]:
     """A description, a bar, done/total (with the unit) and the time elapsed."""
     return (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -83,7 +93,7 @@ def progress(description: str, total: float | None = None, *, unit: str = "", co
     (a spinner on a terminal). ``fields`` are extra values the columns show (``{task.fields[loss]}``);
     ``every`` is the seconds between lines without a terminal (default ``LINE_EVERY_S``)."""
     tracker = Tracker(description, total, unit, fields or {})
-    console = console or Console(stderr=True)
+    console = console or Console(stderr=True, force_terminal=_stderr_is_a_terminal())
     if quiet:
         yield tracker
         return
