@@ -9,8 +9,8 @@ worker, pip run or stack service outlives the process that started it:
 - :data:`LAUNCHER` for children started without ``preexec_fn`` (hosting's asyncio subprocesses):
   ``python -S -c LAUNCHER PARENT_PID COMMAND...`` asks, then execs COMMAND.
 
-It also holds what supervisors of such children share: :func:`free_port`, :func:`group_rss`
-(a process group's resident memory) and :func:`name_process` (what ``ps``/``top`` call a forked child).
+It also holds what supervisors of such children share: :func:`free_port`, :func:`group_pss`
+(a process group's memory, shared pages counted once) and :func:`name_process` (what ``ps``/``top`` call a forked child).
 
 This module imports only the standard library, and little of it: the launcher runs it under
 ``python -S`` (no site-packages, so it starts in a few milliseconds) from the folder that holds this
@@ -123,8 +123,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def group_rss(pgid: int) -> int:
-    """Resident bytes of every process in process group ``pgid`` (from ``/proc``; 0 if none is left)."""
+def group_pss(pgid: int) -> int:
+    """Memory of every process in process group ``pgid``, in bytes (0 if none is left): the sum of their
+    proportional set sizes (``Pss`` of ``/proc/PID/smaps_rollup``), which counts a page shared by n processes
+    as 1/n in each. Summed RSS would count it n times: forked workers share most of their template's pages.
+    A process whose smaps_rollup cannot be read counts its RSS."""
     page_bytes = os.sysconf("SC_PAGE_SIZE")
     total = 0
     for entry in os.scandir("/proc"):
@@ -137,5 +140,17 @@ def group_rss(pgid: int) -> int:
             continue
         fields = stat[stat.rfind(b")") + 2:].split()  # from field 3 (state) on; the name may hold spaces
         if len(fields) > 21 and int(fields[2]) == pgid:
-            total += int(fields[21]) * page_bytes
+            total += _pss(entry.name) or int(fields[21]) * page_bytes
     return total
+
+
+def _pss(pid: str) -> int:
+    """A process's proportional set size in bytes, or 0 when /proc does not say."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0

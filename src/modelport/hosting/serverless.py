@@ -26,7 +26,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from modelport.hosting import errors
-from modelport.process import group_rss
+from modelport.process import group_pss
 
 if TYPE_CHECKING:
     from modelport.hosting.fleet import VariantFleet
@@ -132,7 +132,7 @@ class ServerlessVariant:
             pid = instance.pid
             if pid is None or instance.starting:
                 continue
-            used = await asyncio.to_thread(group_rss, pid)
+            used = await asyncio.to_thread(group_pss, pid)
             if used > limit:
                 instance.replace(
                     f"the instance of serverless variant {self.fleet.name} used {used / 2**20:.0f} MB, more than "

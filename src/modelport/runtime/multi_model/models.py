@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modelport.net.upstream import UpstreamError, UpstreamPool
-from modelport.process import LAUNCHER, die_with_parent, free_port, group_rss, name_process, signal_group
+from modelport.process import LAUNCHER, die_with_parent, free_port, group_pss, name_process, signal_group
 from modelport.runtime.forking import ForkedChild, detach, reset_after_fork, run_forked, take_environment, threads
 
 PING_FIRST_INTERVAL = 0.005  # a forked target answers /ping tens of milliseconds after it is forked
@@ -103,8 +103,8 @@ class LoadedModel:
     loaded_at: float = field(default_factory=time.time)
 
     def memory_bytes(self) -> int:
-        """Resident memory of the model's runtime (its supervisor and worker)."""
-        return group_rss(self.process.pid)
+        """Memory of the model's runtime (its supervisor and worker; pages shared with its instance counted in part)."""
+        return group_pss(self.process.pid)
 
     def describe(self) -> dict:
         """``{"modelName", "modelUrl"}`` as SageMaker's model server lists it, plus modelport's ``pid`` and

@@ -1,0 +1,56 @@
+"""Process-group memory: pages shared by forked processes are counted once, not once per process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from modelport.process import group_pss
+
+# A parent touches 200 MB, then forks three children that only read it: four processes share one copy.
+SHARING_GROUP = """
+import os, sys, time
+block = bytearray(200 * 2**20)
+for i in range(0, len(block), 4096):
+    block[i] = 1
+for _ in range(3):
+    if os.fork() == 0:
+        time.sleep(60)
+        os._exit(0)
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def summed_rss(pgid: int) -> int:
+    """Resident bytes of every process in the group, each counted in full (what the budget must not use)."""
+    total = 0
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            total += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+    return total
+
+
+def test_group_pss_counts_pages_shared_by_forked_processes_once():
+    group = subprocess.Popen([sys.executable, "-c", SHARING_GROUP], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert group.stdout.readline().strip() == "ready"
+        time.sleep(0.2)  # the children have forked and run
+        pss, rss = group_pss(group.pid), summed_rss(group.pid)
+        assert 200 * 2**20 < pss < 300 * 2**20, pss  # one copy of the block, plus four small interpreters
+        assert rss > 3 * 200 * 2**20, rss  # summed RSS counts the block in every process
+    finally:
+        os.killpg(group.pid, signal.SIGKILL)
+        group.wait()
+    deadline = time.monotonic() + 10
+    while group_pss(group.pid) and time.monotonic() < deadline:  # killed children are torn down meanwhile
+        time.sleep(0.05)
+    assert group_pss(group.pid) == 0  # nothing left of the group
