@@ -56,10 +56,15 @@ SKLEARN_MODULES = (
     "scipy", "sklearn", "sklearn.base", "sklearn.linear_model", "sklearn.ensemble", "sklearn.tree",
     "sklearn.pipeline", "sklearn.preprocessing", "sklearn.neighbors", "sklearn.svm", "joblib",
 )
+# What torch imports the first time a model_fn traces or freezes a network (torch.jit.trace: sympy and
+# DTensor, about 0.9 s and 500 modules): imported here, a forked instance's first trace takes 0.3 s, not 1.2 s.
+# Optional: a torch build without them (no torch.distributed) still gets a template.
+TORCH_TRACING_MODULES = ("torch.fx.experimental.symbolic_shapes", "torch.distributed.tensor")
 FAMILIES = {
     "sklearn": RUNTIME_MODULES + SKLEARN_MODULES,
-    "pytorch": RUNTIME_MODULES + SKLEARN_MODULES + ("torch",),
+    "pytorch": RUNTIME_MODULES + SKLEARN_MODULES + ("torch",) + TORCH_TRACING_MODULES,
 }
+OPTIONAL_MODULES = frozenset(TORCH_TRACING_MODULES)
 
 
 def preload(family: str) -> int:
@@ -68,7 +73,11 @@ def preload(family: str) -> int:
         top = name.partition(".")[0]
         if importlib.util.find_spec(top) is None:
             continue
-        importlib.import_module(name)
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            if name not in OPTIONAL_MODULES:
+                raise
     return len(sys.modules)
 
 
