@@ -114,6 +114,13 @@ def signal_group(leader: int, sig: int) -> None:
         pass
 
 
+PORT_IN_USE_EXIT = 98
+"""Exit code of a runtime whose port was taken (EADDRINUSE is 98 on Linux): free_port() closes the port it
+found before the child binds it, so another program can take it in between; the parent then starts the
+child again on another port, up to PORT_ATTEMPTS starts in all."""
+PORT_ATTEMPTS = 5
+
+
 def free_port() -> int:
     """A TCP port that is free on 127.0.0.1 right now."""
     import socket  # here, not at the top: the launcher imports this module under python -S

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import textwrap
@@ -154,6 +155,40 @@ def test_instance_logs_rotate_by_size(tmp_path, monkeypatch, faulty):
     assert files == [current.name, current.name + ".1", current.name + ".2"]
     assert all((current.parent / f).stat().st_size <= 52429 + 65536 for f in files)
     assert "c" * 20000 in current.read_text()  # the newest output is in the current file
+
+
+# --- a port taken between free_port() and the instance's bind ---------------------------------------
+
+
+def test_an_instance_whose_port_another_program_took_starts_on_another_port(tmp_path, monkeypatch, faulty):
+    """free_port() closes the port it found, so another program can bind it before the instance does: the
+    instance exits with PORT_IN_USE_EXIT and hosting starts it again on a new port (here, twice)."""
+    from modelport.hosting import fleet
+
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", 0))
+    squatter.listen()
+    taken = squatter.getsockname()[1]
+    handed_out = []
+
+    def racing_free_port() -> int:  # the first two ports it finds are taken by the time the instance binds
+        handed_out.append(taken if len(handed_out) < 2 else fleet_free_port())
+        return handed_out[-1]
+
+    fleet_free_port = fleet.free_port
+    monkeypatch.setattr(fleet, "free_port", racing_free_port)
+    server = start_hosting(tmp_path / "home")
+    try:
+        sm, rt = clients(server.url)
+        create_endpoint(sm, "squatted", str(faulty))
+        assert invoke(rt, "squatted", {"x": 20})["y"] == 40
+        [instance] = instances(server.url, "squatted")
+    finally:
+        server.stop()
+        squatter.close()
+    assert handed_out[:2] == [taken, taken] and instance["port"] != taken
+    log = Path(instance["log"]).read_text()
+    assert log.count(f"port {taken} was taken before it could listen there") == 2, log[-2000:]
 
 
 # --- poison requests ------------------------------------------------------------------------------

@@ -153,3 +153,37 @@ def test_models_are_forked_from_a_single_threaded_forked_server_else_started_ane
         server.stop()
         log = server.process.stderr.read()
     assert ("as a new process: this server has 2 threads and forks only while single-threaded" in log) is thread
+
+
+def test_a_model_whose_port_another_program_took_loads_on_another_port(tmp_path, monkeypatch):
+    """The model's runtime exits with PORT_IN_USE_EXIT when its port was taken after free_port() found it;
+    the load starts it again on a new port instead of failing."""
+    import asyncio
+    import socket
+
+    from modelport.runtime.multi_model import models
+
+    write_model(tmp_path / "store" / "double", SCRIPT, {"weights.json": b'{"scale": 2, "name": "double"}'})
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", 0))
+    squatter.listen()
+    taken = squatter.getsockname()[1]
+    real_free_port, handed_out = models.free_port, []
+    monkeypatch.setattr(models, "free_port", lambda: handed_out.append(taken if not handed_out else real_free_port())
+                        or handed_out[-1])
+
+    async def load_and_invoke():
+        table = models.ModelTable(tmp_path / "store", load_timeout=60)
+        model = await table.load("double", "double")
+        try:
+            answer = await model.pool.request("POST", "/invocations", [("content-type", "application/json")], b'{"x": 4}')
+            return model.pool.port, json.loads(answer.body)
+        finally:
+            await table.unload("double")
+
+    try:
+        port, answer = asyncio.run(load_and_invoke())
+    finally:
+        squatter.close()
+    assert handed_out[0] == taken and port == handed_out[1] != taken
+    assert answer["y"] == 8

@@ -318,7 +318,10 @@ def test_port_in_use_is_a_clear_error(tmp_path):
         server = ModelServer(model)
         server.port = taken.getsockname()[1]
         code, stderr = server.start(wait=False).wait_exit(30)
-    assert code == 1 and "Cannot listen on 127.0.0.1" in stderr and "--port" in stderr
+    # its own exit code, so hosting can tell a port someone took from a model that fails to start
+    from modelport.process import PORT_IN_USE_EXIT
+
+    assert code == PORT_IN_USE_EXIT and "Cannot listen on 127.0.0.1" in stderr and "--port" in stderr
 
 
 def test_sigterm_stops_supervisor_and_workers(tmp_path):

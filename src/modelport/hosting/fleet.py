@@ -38,7 +38,7 @@ from modelport.hosting.serverless import ServerlessVariant
 from modelport.hosting.templates import TemplateUnavailable, Templates, model_family
 from modelport.logfiles import RotatingLog, pump
 from modelport.net.upstream import UpstreamError, UpstreamPool
-from modelport.process import LAUNCHER, free_port
+from modelport.process import LAUNCHER, PORT_ATTEMPTS, PORT_IN_USE_EXIT, free_port
 from modelport.runtime.stuck import stuck_after
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,10 @@ def log_tail(path: Path, lines: int = 12) -> str:
 
 class FleetError(Exception):
     """A fleet could not be started; the message is the endpoint's FailureReason."""
+
+
+class PortTaken(FleetError):
+    """The instance exited because another program was listening on its port."""
 
 
 class Instance:
@@ -189,15 +193,30 @@ class Instance:
     async def start(self, timeout: float) -> None:
         """Start the process and wait until ``/ping`` answers 200; raise :class:`FleetError` otherwise."""
         started = time.monotonic()
-        await self._spawn()
         try:
-            await self._wait_ready(timeout)
+            await self._spawn_and_wait(timeout)
         except BaseException:  # failed, or cancelled by a shutdown: leave no process behind
             await self._terminate()
             raise
         self._set_up(started)
         self.ready = True
         self._tasks = [asyncio.create_task(self._supervise()), asyncio.create_task(self._health())]
+
+    async def _spawn_and_wait(self, timeout: float) -> None:
+        """Start the process on a free port and wait for /ping; start it again on another port when another
+        program took the port between free_port() and the instance's bind (it exits with PORT_IN_USE_EXIT)."""
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            await self._spawn()
+            try:
+                await self._wait_ready(timeout)
+                return
+            except PortTaken:
+                if attempt == PORT_ATTEMPTS:
+                    raise
+                self._note(f"instance {self.index}: port {self.port} was taken before it could listen there; "
+                           "starting it on another port")
+                if self.pool is not None:
+                    self.pool.close()
 
     async def _spawn(self) -> None:
         fleet = self.fleet
@@ -253,7 +272,8 @@ class Instance:
         while True:
             if process.returncode is not None:
                 await self._drain_output()
-                raise FleetError(self._failure(f"exited with code {process.returncode} before passing /ping"))
+                error = PortTaken if process.returncode == PORT_IN_USE_EXIT else FleetError
+                raise error(self._failure(f"exited with code {process.returncode} before passing /ping"))
             try:
                 response = await self.pool.request("GET", "/ping", timeout=2.0)
                 if response.status == 200:
@@ -311,8 +331,7 @@ class Instance:
             self.starting = True
             started = time.monotonic()
             try:
-                await self._spawn()
-                await self._wait_ready(fleet.startup_timeout)
+                await self._spawn_and_wait(fleet.startup_timeout)
             except (FleetError, OSError) as exc:  # counts as another crash
                 self._note(str(exc).splitlines()[0])
                 if self.process is not None and self.process.returncode is None:

@@ -5,6 +5,8 @@ Every error leaves the runtime as JSON ``{"error": CODE, "message": ...}``.
 
 from __future__ import annotations
 
+from modelport.process import PORT_IN_USE_EXIT
+
 
 class InferenceError(Exception):
     """An error that knows its HTTP status and machine-readable code."""
@@ -55,6 +57,14 @@ class InferenceTimeout(InferenceError):
 
 class StartupError(Exception):
     """The model cannot be served (missing module, bad handler signature, failing model_fn)."""
+
+    exit_code = 1
+
+
+class PortInUse(StartupError):
+    """The port to listen on is taken: the process exits with PORT_IN_USE_EXIT, so hosting retries elsewhere."""
+
+    exit_code = PORT_IN_USE_EXIT
 
 
 _CODE_FOR_STATUS = {

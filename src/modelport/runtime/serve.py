@@ -78,4 +78,4 @@ def run(model: str, fork_workers: bool = False, **overrides: Any) -> int:
         return serve(model, env, on_ready=announce, fork_workers=fork_workers)
     except StartupError as exc:
         print(f"modelport: {exc}", file=sys.stderr, flush=True)
-        return 1
+        return exc.exit_code

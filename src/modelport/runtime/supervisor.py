@@ -13,6 +13,7 @@ cannot load at the very first start stops the server (exit 1).
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import signal
@@ -30,7 +31,7 @@ from modelport.process import name_process, stop_all
 from modelport.runtime import metrics as runtime_metrics
 from modelport.runtime.app import LoadingApp
 from modelport.runtime.environment import RuntimeEnvironment
-from modelport.runtime.errors import StartupError
+from modelport.runtime.errors import PortInUse, StartupError
 from modelport.runtime.forking import ForkedChild, reset_after_fork, run_forked, take_environment
 from modelport.runtime.readiness import DOWN, SERVING, Readiness
 from modelport.runtime.stuck import stuck_after
@@ -59,7 +60,8 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise StartupError(f"Cannot listen on {host}:{port}: {exc.strerror}. Choose another port with --port.") from None
+        error = PortInUse if exc.errno == errno.EADDRINUSE else StartupError
+        raise error(f"Cannot listen on {host}:{port}: {exc.strerror}. Choose another port with --port.") from None
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock

@@ -29,7 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modelport.net.upstream import UpstreamError, UpstreamPool
-from modelport.process import LAUNCHER, die_with_parent, free_port, group_pss, name_process, signal_group
+from modelport.process import (
+    LAUNCHER, PORT_ATTEMPTS, PORT_IN_USE_EXIT, die_with_parent, free_port, group_pss, name_process, signal_group,
+)
 from modelport.runtime.forking import ForkedChild, detach, reset_after_fork, run_forked, take_environment, threads
 
 PING_FIRST_INTERVAL = 0.005  # a forked target answers /ping tens of milliseconds after it is forked
@@ -143,14 +145,18 @@ class ModelTable:
         path = self.model_dir(url)
         self._loading.add(name)
         try:
-            port = free_port()
-            process = await self._start(path, port)
-            model = LoadedModel(name, url, process, UpstreamPool("127.0.0.1", port))
-            try:
-                await self._wait_ready(model)
-            except BaseException:
-                await self._stop(model)
-                raise
+            for attempt in range(1, PORT_ATTEMPTS + 1):
+                port = free_port()
+                process = await self._start(path, port)
+                model = LoadedModel(name, url, process, UpstreamPool("127.0.0.1", port))
+                try:
+                    await self._wait_ready(model)
+                    break
+                except BaseException:
+                    await self._stop(model)
+                    if attempt < PORT_ATTEMPTS and process.returncode == PORT_IN_USE_EXIT:
+                        continue  # another program took the port before the runtime bound it
+                    raise
             self.models[name] = model
             return model
         finally:
