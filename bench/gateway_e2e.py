@@ -188,8 +188,9 @@ def main() -> int:
                     f"{name} {samples[name][level][-1]['requests_per_s']:.0f}" for name in targets) + " req/s", flush=True)
         for name in targets:
             results["targets"][name] = [_median_point(samples[name][level]) for level in levels]
-        results["rounds"] = {name: {str(level): [p["requests_per_s"] for p in samples[name][level]] for level in levels}
-                             for name in targets}
+        # every round's requests/s (the "rounds" key below is their count)
+        results["round_requests_per_s"] = {name: {str(level): [p["requests_per_s"] for p in samples[name][level]]
+                                                  for level in levels} for name in targets}
     finally:
         for proc in reversed(procs):
             stop(proc)
@@ -200,7 +201,8 @@ def main() -> int:
                                       f" err {p['errors']}" for p in results["targets"][name]))
     ratios = {}
     for client in ("boto3", "http"):
-        via, direct = results["rounds"][f"gateway+hosting ({client})"], results["rounds"]["runtime direct"]
+        per_round = results["round_requests_per_s"]
+        via, direct = per_round[f"gateway+hosting ({client})"], per_round["runtime direct"]
         # the median over rounds of (gateway / direct) measured back to back
         ratios[client] = [round(statistics.median(v / d for v, d in zip(via[str(level)], direct[str(level)])), 3) for level in levels]
         print(f"gateway+hosting ({client}) / runtime direct (median of {options.rounds} rounds): " + ", ".join(
