@@ -81,10 +81,11 @@ class Hosting:
         self.process = Process([*MODELPORT, "hosting", "--port", str(self.port)], self.env, home / "hosting.log")
         wait_until_up(self.url + "/ping", self.process.proc, self.process.read_log)
 
-    def deploy(self, archive: Path, endpoint: str, timeout: float = 300) -> None:
-        """Deploy `archive` as `endpoint` and wait until it is InService."""
+    def deploy(self, archive: Path, endpoint: str, timeout: float = 300, env: dict[str, str] | None = None) -> None:
+        """Deploy `archive` as `endpoint` (`env`: the model's Environment) and wait until it is InService."""
         result = subprocess.run(
-            [*MODELPORT, "deploy", str(archive), "--endpoint", endpoint, "--url", self.url, "--timeout", str(timeout)],
+            [*MODELPORT, "deploy", str(archive), "--endpoint", endpoint, "--url", self.url, "--timeout", str(timeout),
+             *[f"--env={key}={value}" for key, value in (env or {}).items()]],
             env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=timeout + 30,
         )
         if result.returncode != 0:

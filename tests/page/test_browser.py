@@ -42,7 +42,8 @@ def page_stack(tmp_path_factory, bundled_home):
     try:
         for name, archive in archives.items():
             hosting.deploy(archive, ENDPOINTS[name])
-        hosting.deploy(chat_archive, CHAT_ENDPOINT)
+        # replies of at least 600 characters: Stop is still there to click on a slow, loaded machine
+        hosting.deploy(chat_archive, CHAT_ENDPOINT, env={"CHAT_MIN_TOKENS": "600"})
         gateway = ph.Gateway(home, hosting.url, ROUTE_VARS, **CHAT_ENV)
         try:
             yield {"home": home, "hosting": hosting, "gateway": gateway, "url": gateway.url}
