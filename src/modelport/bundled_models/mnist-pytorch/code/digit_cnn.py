@@ -55,8 +55,9 @@ class InferenceCNN(nn.Module):
         # compiles again for each new batch size; the archive pins torch, so these calls stay as they are.
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            self.single = torch.jit.freeze(torch.jit.trace(model.eval(), example))
-            self.batched = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(model.eval(), example)))
+            traced = torch.jit.trace(model.eval(), example)
+            self.single = torch.jit.freeze(traced)  # freeze copies: the oneDNN passes below leave it as it is
+            self.batched = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         return (self.batched if len(pixels) >= ONEDNN_FROM_BATCH else self.single)(pixels)
