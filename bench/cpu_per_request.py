@@ -29,6 +29,8 @@ def kind_of(cmdline: str) -> str | None:
     """Which modelport part a process command line belongs to, or None."""
     if "modelport" not in cmdline:
         return None
+    if "modelport.stack.services" in cmdline:
+        return "hosting+gateway"  # modelport up's one process
     if " gateway" in cmdline or "modelport.gateway" in cmdline:
         return "gateway"
     if " hosting" in cmdline:

@@ -4,11 +4,14 @@ The bar (issue 15; the gateway issue's was 40%): end to end through the gateway 
 least 50% of the requests/s of calling the runtime instance directly at c=16 and c=64, on this machine.
 One run starts, on 127.0.0.1:
 
-  modelport hosting  → endpoint `mnist-sklearn` (1 instance; its runtime process is the "direct" target)
-  modelport gateway  → once with MODELPORT_RUNTIME_CLIENT=boto3 and once with =http (lean pooled client)
+  python -m modelport.stack.services  → what `modelport up` runs: hosting, and a gateway in its process
+                                        calling the Runtime API in process; endpoint `mnist-sklearn`
+                                        (1 instance; its runtime process is the "direct" target)
+  modelport gateway  → two more, as processes of their own in front of that hosting: once with
+                       MODELPORT_RUNTIME_CLIENT=boto3 and once with =http (lean pooled client)
 
 and drives each with wrk (one thread, the same 784-float row) at the given concurrencies:
-runtime direct (POST /invocations), hosting (POST /endpoints/mnist-sklearn/invocations), gateway
+runtime direct (POST /invocations), hosting (POST /endpoints/mnist-sklearn/invocations), the gateways
 (POST /predict/mnist-sklearn). The model is the bench's scikit-learn LogisticRegression
 (bench/.work/model, written by make_model.py) behind a handler with the bundled MNIST contract
 ({"pixels": [...]} → {"predictions": [{"label", "probabilities"}]}).
@@ -42,6 +45,12 @@ from benchlib.load import run_wrk  # noqa: E402
 from benchlib.processes import free_port  # noqa: E402
 
 BAR = 0.5  # gateway + hosting ÷ runtime direct, requests/s
+# each gateway's target name, by how it reaches hosting's Runtime API (in-process: modelport up's default)
+GATEWAY_TARGET = {
+    "in-process": "gateway in hosting's process (modelport up)",
+    "http": "gateway+hosting (http)",
+    "boto3": "gateway+hosting (boto3)",
+}
 
 HANDLER = '''
 """Bench handler with the bundled MNIST JSON contract (orjson + scikit-learn predict_proba)."""
@@ -134,12 +143,15 @@ def main() -> int:
     # hosting serves model data from MODELPORT_HOME and MODELPORT_MODEL_ROOTS; the archive is in `work`
     env = {**os.environ, "MODELPORT_HOME": str(work / "home"), "MODELPORT_MODEL_ROOTS": str(work),
            "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
-    hosting_port = free_port()
+    hosting_port, up_gateway_port = free_port(), free_port()
     hosting_url = f"http://127.0.0.1:{hosting_port}"
     procs = []
     results: dict = {"targets": {}}
     try:
-        procs.append(start([sys.executable, "-m", "modelport", "hosting", "--port", str(hosting_port)], env, work / "hosting.log"))
+        up_env = {**env, "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": hosting_url, "MNIST_SKLEARN_ENDPOINT": "mnist-sklearn",
+                  "MODELPORT_ACCESS_LOG": "false"}
+        procs.append(start([sys.executable, "-m", "modelport.stack.services", "--hosting-port", str(hosting_port),
+                            "--gateway-port", str(up_gateway_port)], up_env, work / "services.log"))
         wait_http(f"{hosting_url}/ping")
         token = hosting_token(work / "home")  # the gateways read it from the same MODELPORT_HOME
         auth = {"Authorization": f"Bearer {token}"}
@@ -158,6 +170,7 @@ def main() -> int:
         targets = {
             "runtime direct": f"http://127.0.0.1:{runtime_port}/invocations",
             "hosting": f"{hosting_url}/endpoints/mnist-sklearn/invocations",
+            GATEWAY_TARGET["in-process"]: f"http://127.0.0.1:{up_gateway_port}/predict/mnist-sklearn",
         }
         for client in ("boto3", "http"):
             port = free_port()
@@ -165,7 +178,7 @@ def main() -> int:
                     "MODELPORT_RUNTIME_CLIENT": client, "MODELPORT_ACCESS_LOG": "false"}
             procs.append(start([sys.executable, "-m", "modelport", "gateway", "--port", str(port)], genv, work / f"gateway-{client}.log"))
             wait_http(f"http://127.0.0.1:{port}/health")
-            targets[f"gateway+hosting ({client})"] = f"http://127.0.0.1:{port}/predict/mnist-sklearn"
+            targets[GATEWAY_TARGET[client]] = f"http://127.0.0.1:{port}/predict/mnist-sklearn"
 
         authorization = {"hosting": auth["Authorization"]}  # only hosting asks for its token
         for name, url in targets.items():
@@ -197,15 +210,15 @@ def main() -> int:
 
     print()
     for name in results["targets"]:
-        print(f"{name:<28}" + "".join(f"  c={p['concurrency']}: {p['requests_per_s']:>7.0f} req/s p50 {p['p50_ms']:.2f} ms"
+        print(f"{name:<44}" + "".join(f"  c={p['concurrency']}: {p['requests_per_s']:>7.0f} req/s p50 {p['p50_ms']:.2f} ms"
                                       f" err {p['errors']}" for p in results["targets"][name]))
     ratios = {}
-    for client in ("boto3", "http"):
+    for client, target in GATEWAY_TARGET.items():
         per_round = results["round_requests_per_s"]
-        via, direct = per_round[f"gateway+hosting ({client})"], per_round["runtime direct"]
+        via, direct = per_round[target], per_round["runtime direct"]
         # the median over rounds of (gateway / direct) measured back to back
         ratios[client] = [round(statistics.median(v / d for v, d in zip(via[str(level)], direct[str(level)])), 3) for level in levels]
-        print(f"gateway+hosting ({client}) / runtime direct (median of {options.rounds} rounds): " + ", ".join(
+        print(f"{target} / runtime direct (median of {options.rounds} rounds): " + ", ".join(
             f"c={level}: {r:.0%}" for level, r in zip(levels, ratios[client])) + f"  (bar: >= {BAR:.0%})")
     results.update(
         ratios=ratios, bar=BAR, concurrency=levels, seconds=options.seconds, rounds=options.rounds, workers=options.workers,

@@ -1,7 +1,8 @@
-"""The two Runtime API transports (boto3 and pooled HTTP, ``gateway/transports/``) are interchangeable:
-for the same case they give the same answer, the same payload parts of a response stream and the same
-error (status, code, message, retry advice, details) — checked side by side against the SageMaker-Runtime
-stand-in on 127.0.0.1. Then streaming chat through each against real hosting serving a small chat
+"""The Runtime API transports (``gateway/transports/``) are interchangeable: for the same case they give the
+same answer, the same payload parts of a response stream and the same error (status, code, message, retry
+advice, details). boto3 and pooled HTTP are checked side by side against the SageMaker-Runtime stand-in on
+127.0.0.1; pooled HTTP and in-process (``modelport up``: hosting's handler called on its own loop) side by
+side against real hosting. Then streaming chat through each against real hosting serving a small chat
 archive, and which transport ``MODELPORT_RUNTIME_CLIENT`` (``auto`` by default) picks."""
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from modelport.gateway.backend import SageMakerBackend
 from modelport.gateway.errors import ApiError
 from modelport.gateway.settings import GatewaySettings
 from modelport.hosting.eventstream import encode_message, internal_stream_failure, model_stream_error, payload_part
-from tests.helpers.gateway_stack import hosted_toy, toy_gateway
+from modelport.stack.services import in_process_transport
+from tests.helpers.gateway_stack import hosted_toy_server, toy_gateway
+from tests.helpers.hosting import clients, deploy, instances, make_archive
 from tests.helpers.live_gateway import LiveGateway
 from tests.helpers.processes import free_port
 from tests.helpers.standin_runtime import answer_json, echo, event_stream, model_error, not_ready, service_error, slow
+from tests.helpers.waiting import eventually
 
 TRANSPORTS = ("boto3", "http")
 JSON_LINES = "application/jsonlines"
@@ -208,9 +212,126 @@ CHAT_TOY = """
 
 
 @pytest.fixture(scope="module")
-def hosting_url(tmp_path_factory):
-    with hosted_toy(tmp_path_factory.mktemp("transports-chat"), CHAT_TOY) as url:
-        yield url
+def hosting(tmp_path_factory):
+    """Hosting serving the chat toy as ``toy`` and the tiny model of tests/helpers/hosting.py as ``tiny``."""
+    root = tmp_path_factory.mktemp("transports-hosting")
+    with hosted_toy_server(root, CHAT_TOY) as server:
+        sm, _ = clients(server.url)
+        deploy(sm, "tiny", str(make_archive(root / "tiny")), env={"SAGEMAKER_MODEL_SERVER_WORKERS": "1"})
+        yield server
+
+
+@pytest.fixture(scope="module")
+def hosting_url(hosting):
+    return hosting.url
+
+
+def hosting_transport(hosting, client: str, timeout: float = 5.0):
+    """The pooled HTTP transport to ``hosting``, or the in-process one (used on hosting's loop)."""
+    if client == "in-process":
+        return in_process_transport(hosting, timeout)
+    settings = GatewaySettings(runtime_endpoint_url=hosting.url, runtime_client="http", mode="local",
+                               region="us-east-1", backend_timeout=timeout, hosting_token=hosting.token)
+    return SageMakerBackend(settings).transport
+
+
+def on_loop_of(hosting, client: str, make_coroutine):
+    """Run the coroutine ``make_coroutine()`` builds: on hosting's loop for the in-process transport (where
+    ``modelport up`` runs the gateway), else on a loop of this thread (as a separate gateway process would)."""
+    if client == "in-process":
+        return asyncio.run_coroutine_threadsafe(make_coroutine(), hosting.loop).result(timeout=30)
+    return asyncio.run(make_coroutine())
+
+
+def hosting_invoke(hosting, client: str, endpoint: str, body: bytes, timeout: float = 5.0, content_type="application/json",
+                   **extra):
+    """("ok", (body, content type, variant)) or ("error", its fields) of one InvokeEndpoint to ``hosting``."""
+    transport = hosting_transport(hosting, client, timeout)
+
+    async def run():
+        try:
+            result = await transport.invoke(endpoint, body, content_type, "application/json", **extra)
+            return "ok", (result.body, result.content_type, result.variant)
+        except ApiError as exc:
+            return "error", as_tuple(exc)
+    return on_loop_of(hosting, client, run)
+
+
+HOSTING_TRANSPORTS = ("http", "in-process")
+HOSTING_CASES = {  # name → (endpoint, body, extra arguments, expected status or 200)
+    "answers": ("tiny", b'{"x": 2}', {"custom_attributes": "trace=7", "target_variant": "AllTraffic"}, 200),
+    "model refuses": ("tiny", b'{"fail": true, "x": 3}', {}, 502),
+    "wrong content type": ("tiny", b"x=1", {"content_type": "text/plain"}, 502),
+    "not deployed": ("nowhere", b"{}", {}, 503),
+    "unknown variant": ("tiny", b"{}", {"target_variant": "Canary"}, 400),
+    "over 6 MB": ("tiny", b"0" * (6 * 1024 * 1024 + 1), {}, 400),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTING_CASES))
+def test_in_process_and_http_give_the_same_outcome_from_hosting(hosting, case):
+    endpoint, body, extra, expected = HOSTING_CASES[case]
+    outcomes = {client: hosting_invoke(hosting, client, endpoint, body, **extra) for client in HOSTING_TRANSPORTS}
+    assert outcomes["http"] == outcomes["in-process"]
+    kind, fields = outcomes["in-process"]
+    if expected == 200:
+        answer, content_type, variant = fields
+        assert kind == "ok" and (content_type, variant) == ("application/json", "AllTraffic")
+        assert json.loads(answer)["y"] == 4.0 and json.loads(answer)["attrs"] == "trace=7"
+    else:
+        assert kind == "error" and fields[0] == expected, fields
+    if case == "model refuses":
+        assert fields[4]["modelStatus"] == 400 and "bad x: 3" in fields[4]["modelMessage"]
+
+
+def test_an_in_process_call_with_a_wrong_token_is_refused_as_over_http(hosting):
+    outcomes = {}
+    for client in HOSTING_TRANSPORTS:
+        transport = hosting_transport(hosting, client)
+        if client == "http":
+            transport._auth = [("Authorization", "Bearer wrong")]
+        else:
+            transport._fixed["authorization"] = "Bearer wrong"
+
+        async def run(transport=transport):
+            try:
+                await transport.invoke("tiny", b'{"x": 1}', "application/json", None)
+            except ApiError as exc:
+                return as_tuple(exc)
+        outcomes[client] = on_loop_of(hosting, client, run)
+    assert outcomes["http"] == outcomes["in-process"]
+    assert outcomes["in-process"][:2] == (502, "backend_misconfigured")
+
+
+def test_an_in_process_call_that_outlives_the_timeout_is_504_and_frees_the_instance(hosting):
+    outcomes = {client: hosting_invoke(hosting, client, "tiny", b'{"sleep": 1.5}', timeout=0.5)
+                for client in HOSTING_TRANSPORTS}
+    assert outcomes["http"] == outcomes["in-process"]
+    assert outcomes["in-process"][1][:2] == (504, "backend_timeout")
+    eventually(lambda: [i["outstanding"] for i in instances(hosting.url, "tiny")] == [0], 10)
+    assert hosting_invoke(hosting, "in-process", "tiny", b'{"x": 1}')[0] == "ok"
+
+
+def test_in_process_streams_match_http_and_a_stream_left_early_frees_the_instance(hosting):
+    def parts(client: str, stop_after: int | None = None):
+        transport = hosting_transport(hosting, client)
+
+        async def run():
+            received = []
+            stream = transport.invoke_stream("tiny", b'{"stream": 4}', "application/json", None, idle_timeout=5.0)
+            async for part in stream:
+                received.append(part)
+                if stop_after is not None and len(received) == stop_after:
+                    await stream.aclose()
+                    break
+            return received
+        return on_loop_of(hosting, client, run)
+
+    whole = {client: parts(client) for client in HOSTING_TRANSPORTS}
+    assert whole["http"] == whole["in-process"]
+    assert b"".join(whole["in-process"]) == b"part-0;part-1;part-2;part-3;"
+    assert parts("in-process", stop_after=1) == whole["in-process"][:1]
+    eventually(lambda: [i["outstanding"] for i in instances(hosting.url, "tiny")] == [0], 10)
 
 
 def chat_events(url: str, text: str) -> list[tuple[str | None, dict]]:
@@ -228,18 +349,21 @@ def chat_events(url: str, text: str) -> list[tuple[str | None, dict]]:
     return events
 
 
-def test_streaming_chat_through_hosting_is_the_same_on_both_transports(hosting_url):
+def test_streaming_chat_through_hosting_is_the_same_on_every_transport(hosting):
     seen = {}
-    for client in TRANSPORTS:
-        app = toy_gateway(hosting_url, runtime_client=client)
+    for client in (*TRANSPORTS, "in-process"):
+        if client == "in-process":  # as modelport up runs it: the gateway served on hosting's own loop
+            app, loop = toy_gateway(hosting.url, transport=in_process_transport(hosting, 30.0)), hosting.loop
+        else:
+            app, loop = toy_gateway(hosting.url, runtime_client=client), None
         assert app.state.backend.transport.name == client
-        with LiveGateway(app) as url:
+        with LiveGateway(app, loop=loop) as url:
             events = chat_events(url, "streams word by word")
             broken = chat_events(url, "break after three")
         final = events[-1][1]
         seen[client] = ([data for _, data in events[:-1]], final["reply"], final["usage"], final["model"],
                         broken[:-1], broken[-1][0], broken[-1][1]["error"]["code"])
-    assert seen["boto3"] == seen["http"]
+    assert seen["boto3"] == seen["http"] == seen["in-process"]
     deltas, reply, usage, model, broken_first, broken_event, broken_code = seen["http"]
     assert deltas == [{"delta": "streams "}, {"delta": "word "}, {"delta": "by "}, {"delta": "word "}]
     assert reply == "streams word by word " and usage == {"inputTokens": 4, "outputTokens": 4} and model == "echo-toy"
@@ -272,7 +396,8 @@ AWS = "https://runtime.sagemaker.eu-west-1.amazonaws.com"
         ("boto3", HOSTING, "local", "boto3", None),
         ("HTTP", HOSTING, "aws", "http", None),
         ("http", AWS, "local", "boto3", "MODELPORT_RUNTIME_CLIENT=http needs"),
-        ("carrier-pigeon", HOSTING, "local", "http", "accepted: auto, boto3, http (using http, as auto would)"),
+        ("carrier-pigeon", HOSTING, "local", "http", "accepted: auto, boto3, http, in-process (using http, as auto would)"),
+        ("in-process", HOSTING, "local", "http", "works only under `modelport up`"),  # a gateway of its own
     ],
 )
 def test_which_transport_the_setting_picks(choice, url, mode, expected, error):

@@ -16,13 +16,14 @@ from modelport.archive import pack_archive
 from modelport.gateway.app import create_app
 from modelport.gateway.hot_routes import HotRoutes
 from modelport.gateway.settings import GatewaySettings
+from modelport.hosting.server import HostingServer
 
 ENDPOINT = "toy"
 
 
 @contextmanager
-def hosted_toy(root: Path, inference: str) -> Iterator[str]:
-    """Hosting (state in ``root/home``) with ``inference`` (a code/inference.py) deployed as ``toy``; yields its URL."""
+def hosted_toy_server(root: Path, inference: str) -> Iterator[HostingServer]:
+    """Hosting (state in ``root/home``) with ``inference`` (a code/inference.py) deployed as ``toy``; yields the server."""
     src = root / "toy"
     (src / "code").mkdir(parents=True)
     (src / "code" / "inference.py").write_text(textwrap.dedent(inference))
@@ -31,15 +32,23 @@ def hosted_toy(root: Path, inference: str) -> Iterator[str]:
     try:
         sm, _ = clients(hosting.url)
         deploy(sm, ENDPOINT, str(archive), env={"SAGEMAKER_MODEL_SERVER_WORKERS": "1"})
-        yield hosting.url
+        yield hosting
     finally:
         hosting.stop()
 
 
-def toy_gateway(hosting_url: str, *, hot_routes: bool = True, **overrides: object):
+@contextmanager
+def hosted_toy(root: Path, inference: str) -> Iterator[str]:
+    """As :func:`hosted_toy_server`, yielding hosting's URL."""
+    with hosted_toy_server(root, inference) as hosting:
+        yield hosting.url
+
+
+def toy_gateway(hosting_url: str, *, hot_routes: bool = True, transport=None, **overrides: object):
     """A gateway app whose bundled routes (mnist-sklearn, mnist-pytorch, sentiment), /invoke/toy and chat all reach ``toy``.
 
-    ``hot_routes=False`` takes the plain-ASGI hot path out, so FastAPI's own routes answer.
+    ``hot_routes=False`` takes the plain-ASGI hot path out, so FastAPI's own routes answer. ``transport``: a Runtime
+    API transport instead of the settings' choice (the in-process one).
     """
     options = dict(
         runtime_endpoint_url=hosting_url, mode="local", region="us-east-1", mnist_sklearn_endpoint=ENDPOINT,
@@ -49,7 +58,7 @@ def toy_gateway(hosting_url: str, *, hot_routes: bool = True, **overrides: objec
         hosting_token=token_for(hosting_url),
     )
     options.update(overrides)
-    app = create_app(GatewaySettings(**options))
+    app = create_app(GatewaySettings(**options), transport=transport)
     if not hot_routes:
         assert isinstance(app.edge.app, HotRoutes)
         app.edge.app = app.framework

@@ -14,36 +14,41 @@ from modelport.net.server import bind_socket
 
 
 class LiveGateway:
-    """`with LiveGateway(app) as url:` serves `app` over real HTTP for the duration of the block."""
+    """`with LiveGateway(app) as url:` serves `app` over real HTTP for the duration of the block, on a thread of its
+    own, or with ``loop`` on that running loop (hosting's, as ``modelport up`` serves the gateway in process)."""
 
-    def __init__(self, app, limits=None) -> None:
+    def __init__(self, app, limits=None, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.app = app
         self.limits = limits
         self.sock = bind_socket("127.0.0.1", 0)
         self.port = self.sock.getsockname()[1]
         self.ready = threading.Event()
-        self.loop: asyncio.AbstractEventLoop | None = None
+        self.loop = loop
         self.stop: asyncio.Event | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread = threading.Thread(target=lambda: uvloop.run(self._serve()), daemon=True) if loop is None else None
+        self.served = None  # the serving coroutine's future, on a given loop
 
-    def _run(self) -> None:
-        async def main() -> None:
-            self.loop = asyncio.get_running_loop()
-            self.stop = asyncio.Event()
-            await serve_asgi(AsgiApp(self.app, error=gateway_error), self.sock, self.stop, limits=self.limits,
-                             grace_seconds=1.0, lifespan=False, on_ready=self.ready.set)
-
-        uvloop.run(main())
+    async def _serve(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.stop = asyncio.Event()
+        await serve_asgi(AsgiApp(self.app, error=gateway_error), self.sock, self.stop, limits=self.limits,
+                         grace_seconds=1.0, lifespan=False, on_ready=self.ready.set)
 
     def __enter__(self) -> str:
-        self.thread.start()
+        if self.thread is not None:
+            self.thread.start()
+        else:
+            self.served = asyncio.run_coroutine_threadsafe(self._serve(), self.loop)
         if not self.ready.wait(10):
             raise RuntimeError("the gateway did not start")
         return f"http://127.0.0.1:{self.port}"
 
     def __exit__(self, *exc) -> None:
         self.loop.call_soon_threadsafe(self.stop.set)
-        self.thread.join(timeout=10)
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+        else:
+            self.served.result(timeout=10)
         self.sock.close()
 
 

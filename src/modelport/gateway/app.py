@@ -27,6 +27,7 @@ from modelport.gateway.page import page_or_not_found
 from modelport.gateway.parts import build_parts
 from modelport.gateway.ratelimit import TokenBuckets
 from modelport.gateway.settings import GatewaySettings, split_list
+from modelport.gateway.transports import RuntimeTransport
 from modelport.net.asgi_types import ASGIApp, Receive, Scope, Send
 
 DESCRIPTION = (
@@ -56,9 +57,11 @@ class GatewayApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def create_app(settings: GatewaySettings | None = None, *, backend: SageMakerBackend | None = None) -> GatewayApp:
-    """Build the gateway app from settings (default: read from the environment now)."""
-    parts = build_parts(settings, backend)
+def create_app(settings: GatewaySettings | None = None, *, backend: SageMakerBackend | None = None,
+               transport: RuntimeTransport | None = None) -> GatewayApp:
+    """Build the gateway app from settings (default: read from the environment now); ``transport``: the Runtime
+    API transport to use instead of the one the settings choose (``modelport up``'s in-process one)."""
+    parts = build_parts(settings, backend, transport)
     settings = parts.settings
     app = GatewayApp(title="modelport gateway", version=__version__, description=DESCRIPTION,
                      exception_handlers=EXCEPTION_HANDLERS, lifespan=chat_lifespan(parts.chat))

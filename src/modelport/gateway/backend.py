@@ -29,7 +29,8 @@ DEFAULT_REGION = "us-east-1"
 class SageMakerBackend:
     """The Runtime API transport chosen by settings (invocations) and endpoint status (``endpoint_status.py``)."""
 
-    def __init__(self, settings: GatewaySettings) -> None:
+    def __init__(self, settings: GatewaySettings, transport: RuntimeTransport | None = None) -> None:
+        """``transport``: one already built (``modelport up``'s in-process one), instead of the settings' choice."""
         self.timeout = settings.backend_timeout
         runtime_url = settings.runtime_endpoint_url or None
         # hosting serves the control API on the same port as the runtime API
@@ -38,10 +39,14 @@ class SageMakerBackend:
         hosting_token = settings.hosting_token or (_token_file_value() if local and runtime_url else "")
         self.session_kwargs = _session_kwargs(settings.region or None, hosting_token if local and runtime_url else None)
         self.transport: RuntimeTransport
-        self.transport, self.config_error = choose_transport(
-            settings.runtime_client, runtime_url, local=local, hosting_token=hosting_token,
-            session_kwargs=self.session_kwargs, timeout=self.timeout,
-        )
+        self.config_error: str | None = None
+        if transport is not None:
+            self.transport = transport
+        else:
+            self.transport, self.config_error = choose_transport(
+                settings.runtime_client, runtime_url, local=local, hosting_token=hosting_token,
+                session_kwargs=self.session_kwargs, timeout=self.timeout,
+            )
         self.endpoint_status = EndpointStatus(_describer(self.transport.name, self.control_url, hosting_token,
                                                          self.session_kwargs))
 
@@ -67,9 +72,9 @@ class SageMakerBackend:
 
 def _describer(transport_name: str, control_url: str | None, hosting_token: str,
                session_kwargs: dict[str, Any]) -> Describer:
-    """DescribeEndpoint over HTTP when invocations go over HTTP (local hosting) and the control URL is plain
-    http:// too; boto3 otherwise."""
-    if transport_name == "http" and control_url and control_url.startswith("http://"):
+    """DescribeEndpoint over HTTP when invocations go to local hosting (over HTTP or in process) and the control
+    URL is plain http:// too; boto3 otherwise."""
+    if transport_name in ("http", "in-process") and control_url and control_url.startswith("http://"):
         return HttpDescriber(control_url, hosting_token)
     return Boto3Describer(control_url, session_kwargs)
 

@@ -63,7 +63,7 @@ class HttpDescriber:
 
     async def describe(self, endpoint: str) -> dict[str, Any]:
         """POST the call on a pooled connection, bounded by STATUS_TIMEOUT_S."""
-        from modelport.gateway.transports.http_transport import aws_error
+        from modelport.gateway.transports.wire import aws_error
         from modelport.net.upstream import UpstreamError
 
         body = orjson.dumps({"EndpointName": endpoint})

@@ -46,8 +46,6 @@ def serve_app(app: ASGIApp, sock: socket.socket, parent_pid: int | None = None) 
     """Serve the gateway ``app`` on the listening ``sock`` until SIGTERM/SIGINT (or the parent is gone)."""
     import uvloop
 
-    from modelport.net.asgi import AsgiApp, serve_asgi
-
     async def main() -> None:
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
@@ -55,10 +53,18 @@ def serve_app(app: ASGIApp, sock: socket.socket, parent_pid: int | None = None) 
             loop.add_signal_handler(signum, stop.set)
         if parent_pid is not None:
             _watch_parent(loop, parent_pid, stop)
-        # busy polling is the app's own (Edge kicks it after each answer, never in Lambda)
-        await serve_asgi(AsgiApp(app, error=gateway_error), sock, stop, grace_seconds=GRACE_SECONDS)
+        await serve_gateway(app, sock, stop)
 
     uvloop.run(main())
+
+
+async def serve_gateway(app: ASGIApp, sock: socket.socket, stop: asyncio.Event) -> None:
+    """Serve the gateway ``app`` on ``sock`` on the running loop until ``stop`` is set, then stop gracefully
+    (requests in progress get ``GRACE_SECONDS``). Busy polling is the app's own (``Edge`` kicks it after each
+    answer, never in Lambda)."""
+    from modelport.net.asgi import AsgiApp, serve_asgi
+
+    await serve_asgi(AsgiApp(app, error=gateway_error), sock, stop, grace_seconds=GRACE_SECONDS)
 
 
 def _watch_parent(loop: asyncio.AbstractEventLoop, parent_pid: int, stop: asyncio.Event) -> None:

@@ -19,6 +19,7 @@ from modelport.gateway.model_calls import ModelCalls
 from modelport.gateway.model_table import ModelTable, build_model_table
 from modelport.gateway.page import find_page_dir
 from modelport.gateway.settings import GatewaySettings, RateLimit, parse_rate_limit, split_list
+from modelport.gateway.transports import RuntimeTransport
 
 
 @dataclass
@@ -48,8 +49,10 @@ def load_settings() -> tuple[GatewaySettings, list[str]]:
         return GatewaySettings.model_construct(), [f"invalid gateway settings ({problems})"]
 
 
-def build_parts(settings: GatewaySettings | None = None, backend: SageMakerBackend | None = None) -> GatewayParts:
-    """Every part from `settings` (default: read from the environment now) and an optional backend."""
+def build_parts(settings: GatewaySettings | None = None, backend: SageMakerBackend | None = None,
+                transport: RuntimeTransport | None = None) -> GatewayParts:
+    """Every part from `settings` (default: read from the environment now) and an optional backend (or the
+    Runtime API transport for the backend to use instead of the settings' choice)."""
     config_errors: list[str] = []
     if settings is None:
         settings, config_errors = load_settings()
@@ -60,7 +63,7 @@ def build_parts(settings: GatewaySettings | None = None, backend: SageMakerBacke
     except ValueError as exc:
         config_errors.append(str(exc))
         rate_limit = None
-    backend = backend or SageMakerBackend(settings)
+    backend = backend or SageMakerBackend(settings, transport)
     if backend.config_error:
         config_errors.append(backend.config_error)
     chat_problem = None

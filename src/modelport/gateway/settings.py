@@ -101,9 +101,10 @@ class GatewaySettings(BusyPollSetting, MetricsSetting, HostingTokenSetting):
     )
     runtime_client: str = Field(
         default="auto", validation_alias=AliasChoices("MODELPORT_RUNTIME_CLIENT", "runtime_client"),
-        description="MODELPORT_RUNTIME_CLIENT: how the Runtime API is called: `auto` (default: `http` for a local "
-        "gateway whose runtime URL is plain http://, as hosting's is, else `boto3`), `boto3`, or `http` (pooled "
-        "keep-alive HTTP with hosting's token; plain http:// URLs only).",
+        description="MODELPORT_RUNTIME_CLIENT: how the Runtime API is called: `auto` (default: under `modelport up`, "
+        "`in-process`, hosting's handler called in the same process; else `http` for a local gateway whose runtime "
+        "URL is plain http://, as hosting's is, else `boto3`), `boto3`, `http` (pooled keep-alive HTTP with hosting's "
+        "token; plain http:// URLs only) or `in-process` (only under `modelport up`).",
     )
     chat_provider: str = Field(
         default="", validation_alias=AliasChoices("CHAT_PROVIDER", "chat_provider"),

@@ -181,11 +181,18 @@ class HostingServer:
         check_bind(self.settings.host, self.settings.allow_remote, loaded.explicit)
         self.token = loaded.value
         self.port = 0
+        # the request handler its HTTP server serves (set in run); modelport up's gateway calls it in process
+        self.http_app: HostingHttpApp | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopped: asyncio.Event | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop it serves on (once running): where :attr:`http_app` may be called in process."""
+        return self._loop
 
     @property
     def thread_id(self) -> int | None:
@@ -212,8 +219,8 @@ class HostingServer:
         objects = ObjectStore(self.home / "s3")
         hosting = Hosting(registry, self.settings, self.home, self.command)
         gate = Gate(self.token, allow_remote=self.settings.allow_remote)
-        http = HttpServer(HostingHttpApp(HostingApp(hosting, objects, gate)),
-                          busy_poll_seconds=self.settings.busy_poll_ms / 1000)
+        self.http_app = HostingHttpApp(HostingApp(hosting, objects, gate))
+        http = HttpServer(self.http_app, busy_poll_seconds=self.settings.busy_poll_ms / 1000)
         try:
             self.port = await http.start(self.settings.host, self.settings.port)
             hosting.local_s3 = LocalS3(objects, self.port,
@@ -238,12 +245,13 @@ class HostingServer:
         async def main() -> None:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, self._request_stop)
+                loop.add_signal_handler(sig, self.request_stop)
             await self.run(on_ready)
 
         uvloop.run(main())
 
-    def _request_stop(self) -> None:
+    def request_stop(self) -> None:
+        """Make :meth:`run` return (its instances stop, state is saved); call it on the server's loop."""
         if self._stopped is not None:
             self._stopped.set()
 

@@ -23,7 +23,7 @@ import inspect
 import logging
 import socket
 import time
-from typing import Any
+from typing import Any, Callable
 
 from modelport.net import wire
 from modelport.net.acceptor import Acceptor, ConnectionBoard
@@ -71,8 +71,7 @@ class HttpServer:
         self.limits = limits if limits is not None else HttpLimits()
         self.connection_type = connection
         self.hooks = connection.hooks_type(app)  # looked up once, not per request
-        self._error_hook = getattr(app, "error", None)
-        self._error_takes_request = self._error_hook is not None and _takes_request(self._error_hook)
+        self._error = error_responder(app)
         self.busy_poll_seconds = busy_poll_seconds
         self.busy_poll: BusyPoll | None = None
         self.board = board
@@ -177,17 +176,8 @@ class HttpServer:
             self._all_closed.set()
 
     def error(self, status: int, code: str, message: str, request: Any = None) -> Response:
-        """The application's error response (its own shape), or a plain JSON one.
-
-        An application whose ``error`` hook has a ``request`` parameter gets the request the error answers,
-        when its head was read (None otherwise), e.g. to answer in the protocol that request speaks.
-        """
-        if self._error_hook is not None:
-            if self._error_takes_request:
-                return self._error_hook(status, code, message, request=request)
-            return self._error_hook(status, code, message)
-        content_type, body = wire.json_error(status, code, message)
-        return Response(status, None, body, content_type=content_type)
+        """The application's error response (its own shape), or a plain JSON one (:func:`error_responder`)."""
+        return self._error(status, code, message, request)
 
     # --- timeouts ---------------------------------------------------------------------------------
 
@@ -206,6 +196,24 @@ class HttpServer:
                 except Exception:  # noqa: BLE001 - one odd connection must not stop the sweeper
                     log.exception("timeout check failed")
         self._schedule_sweep()
+
+
+def error_responder(app: Any) -> Callable[..., Response]:
+    """``error(status, code, message, request=None)``: the application's error response, or a plain JSON one.
+
+    An application whose ``error`` hook has a ``request`` parameter gets the request the error answers,
+    when its head was read (None otherwise), e.g. to answer in the protocol that request speaks.
+    """
+    hook = getattr(app, "error", None)
+    takes_request = hook is not None and _takes_request(hook)
+
+    def error(status: int, code: str, message: str, request: Any = None) -> Response:
+        if hook is not None:
+            return hook(status, code, message, request=request) if takes_request else hook(status, code, message)
+        content_type, body = wire.json_error(status, code, message)
+        return Response(status, None, body, content_type=content_type)
+
+    return error
 
 
 def _takes_request(hook: Any) -> bool:

@@ -18,7 +18,7 @@ from modelport.process import die_with_parent
 
 
 class ManagedProcess:
-    """One service (hosting or gateway) run as ``python -m modelport ...``."""
+    """One service run as ``python -m MODULE ARGS...`` (``args`` begins with the module)."""
 
     def __init__(self, name: str, args: list[str], log_file: Path, env: dict[str, str]):
         self.name = name
@@ -34,7 +34,7 @@ class ManagedProcess:
         read_end, write_end = os.pipe()
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "modelport", *self.args],
+                [sys.executable, "-m", *self.args],
                 stdout=write_end,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

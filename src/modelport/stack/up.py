@@ -16,11 +16,11 @@ from modelport.config import HOME_ENV
 from modelport.resources import page_dir as installed_page_dir
 from modelport.stack import bundled, preflight, state
 from modelport.stack.processes import ManagedProcess
+from modelport.stack.services import HOSTING_HOST
 from modelport.stack.settings import StackSettings
-from modelport.token import TOKEN_ENV, hosting_token
+from modelport.token import hosting_token
 
-# hosting runs code, so it stays on loopback whatever --host says; only the gateway is shared
-HOSTING_HOST = "127.0.0.1"
+SERVICES_LOG = "services.log"  # hosting's and the gateway's output, under MODELPORT_HOME/logs
 
 
 @dataclass
@@ -37,7 +37,8 @@ class UpOptions:
 
 
 class Stack:
-    """hosting + bundled endpoints + gateway (+ page), as child processes of this one."""
+    """hosting + bundled endpoints + gateway (+ page): hosting and the gateway in one child process of this one
+    (``modelport.stack.services``), the endpoints' instances under hosting."""
 
     def __init__(self, options: UpOptions, console: Console | None = None):
         self.options = options
@@ -45,8 +46,7 @@ class Stack:
         self.home = options.home.resolve()
         self.hosting_url = f"http://{HOSTING_HOST}:{options.hosting_port}"
         self.gateway_url = f"http://{options.host}:{options.port}"
-        self.hosting: ManagedProcess | None = None
-        self.gateway: ManagedProcess | None = None
+        self.services: ManagedProcess | None = None
         self.endpoints: list[dict] = []
         self.stop_requested = threading.Event()
 
@@ -60,11 +60,12 @@ class Stack:
         env[HOME_ENV] = str(self.home)
         return env
 
-    def _gateway_env(self, names: list[str]) -> dict[str, str]:
+    def _services_env(self, names: list[str]) -> dict[str, str]:
+        """Hosting's environment plus the gateway's settings. The gateway reads hosting's token from the token
+        file, as hosting does, so the token is not put in an environment that endpoint instances inherit."""
         env = self._base_env()
         env["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = self.hosting_url
         env["AWS_ENDPOINT_URL_SAGEMAKER"] = self.hosting_url
-        env[TOKEN_ENV] = self.token  # the gateway presents it to hosting (AWS_ACCESS_KEY_ID stays for Bedrock)
         for name, variable in bundled.BUNDLED.items():
             if name in names:
                 env[variable] = name
@@ -100,20 +101,20 @@ class Stack:
         names = bundled.bundled_names()
         models = bundled.ensure(self.home, names, options.fast, options.retrain, announce=self._say)
         self.models = models
-        logs = self.home / "logs"
-        self.hosting = ManagedProcess(
-            "hosting", ["hosting", "--host", HOSTING_HOST, "--port", str(options.hosting_port)], logs / "hosting.log", self._base_env()
+        self.services = ManagedProcess(
+            "hosting and gateway",
+            ["modelport.stack.services", "--hosting-port", str(options.hosting_port),
+             "--gateway-host", options.host, "--gateway-port", str(options.port)],
+            self.home / "logs" / SERVICES_LOG, self._services_env(names),
         )
-        self._say(f"starting hosting on {self.hosting_url}")
-        self.hosting.start()
-        self.hosting.wait_http(self.hosting_url + "/", timeout=60, ok=lambda r: True)
+        self._say(f"starting hosting on {self.hosting_url} and the gateway on {self.gateway_url} (one process)")
+        self.services.start()
+        self.services.wait_http(self.hosting_url + "/", timeout=60, ok=lambda r: True)
         self._deploy(models)
-        self.gateway = ManagedProcess(
-            "gateway", ["gateway", "--host", options.host, "--port", str(options.port)], logs / "gateway.log", self._gateway_env(names)
-        )
-        self._say(f"starting the gateway on {self.gateway_url}")
-        self.gateway.start()
-        self.gateway.wait_http(self.gateway_url + "/health", timeout=60, ok=lambda r: r.status_code == 200)
+        self.services.wait_http(self.gateway_url + "/health", timeout=60, ok=lambda r: r.status_code == 200)
+        # the gateway caches endpoint status a few seconds: "up" means the page already sees every endpoint ready
+        deployed = {endpoint["name"] for endpoint in self.endpoints}
+        self.services.wait_http(self.gateway_url + "/models", timeout=30, ok=lambda r: _all_in_service(r, deployed))
 
     def _deploy(self, models: list[bundled.TrainedModel]) -> None:
         from modelport.hosting.client import local_clients, wait_for_endpoint
@@ -144,7 +145,7 @@ class Stack:
             "page": self.gateway_url + "/" if (self.options.page_dir / "index.html").is_file() else None,
             "docs": self.gateway_url + "/docs",
             "endpoints": [e["name"] for e in self.endpoints],
-            "pids": {"hosting": self.hosting.process.pid, "gateway": self.gateway.process.pid},
+            "pids": {"services": self.services.process.pid},  # hosting and the gateway
             "logs": str(self.home / "logs"),
         }
 
@@ -179,17 +180,24 @@ class Stack:
     def wait(self) -> int:
         """Block until asked to stop or a service dies; return the exit code."""
         while not self.stop_requested.wait(0.5):
-            for process in (self.hosting, self.gateway):
-                if not process.running:
-                    self.console.print(f"[red]{process.name} stopped unexpectedly[/]:\n{process.log_tail()}")
-                    return 1
+            if not self.services.running:
+                self.console.print(f"[red]{self.services.name} stopped unexpectedly[/]:\n{self.services.log_tail()}")
+                return 1
         return 0
 
     def stop(self) -> None:
-        """Stop the gateway, then hosting (which stops every endpoint instance and saves state)."""
-        for process in (self.gateway, self.hosting):
-            if process is not None:
-                process.stop()
+        """Stop the service process: the gateway first, then hosting (which stops every endpoint instance and
+        saves state)."""
+        if self.services is not None:
+            self.services.stop()
+
+
+def _all_in_service(answer, endpoints: set[str]) -> bool:
+    """Whether the gateway's ``GET /models`` answer shows every endpoint in ``endpoints`` InService."""
+    if answer.status_code != 200:
+        return False
+    status = {m.get("endpoint"): m.get("status") for m in answer.json().get("models", []) if m.get("endpoint")}
+    return all(status.get(name, "InService") == "InService" for name in endpoints)
 
 
 def _headline(metrics: dict) -> str:

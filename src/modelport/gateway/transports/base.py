@@ -24,7 +24,7 @@ class Invocation:
 class RuntimeTransport(Protocol):
     """InvokeEndpoint (whole answers) and InvokeEndpointWithResponseStream (payload parts as they come)."""
 
-    name: str  # "boto3" or "http", as MODELPORT_RUNTIME_CLIENT names it
+    name: str  # "boto3", "http" or "in-process", as MODELPORT_RUNTIME_CLIENT names it
 
     async def invoke(
         self, endpoint: str, body: bytes, content_type: str | None, accept: str | None,

@@ -10,6 +10,7 @@ short) have their own small constructors here, used by both transports too.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,8 +35,10 @@ class ErrorRule:
 
 
 # SageMaker has no error name of its own for a missing endpoint: it is a ValidationError whose message
-# says "not found". service_error looks that case up under this key.
+# says "Endpoint NAME of account ACCOUNT not found." service_error looks that case up under this key (a
+# ValidationError about something else that is not found, such as a TargetVariant, stays a 400).
 ENDPOINT_NOT_FOUND = "ValidationError/not-found"
+_MISSING_ENDPOINT = re.compile(r"^endpoint \S+ .*not found", re.IGNORECASE)
 
 _THROTTLED = ErrorRule(429, "backend_throttled", "SageMaker is throttling endpoint {endpoint}", True, "1")
 _NOT_ALLOWED = ErrorRule(502, "backend_misconfigured", "the gateway may not call endpoint {endpoint}: {message}")
@@ -63,7 +66,7 @@ OTHER_ERROR = ErrorRule(502, "backend_error", "SageMaker failed on endpoint {end
 
 def service_error(code: str, message: str, fields: dict[str, Any], endpoint: str) -> ApiError:
     """The gateway's error for a SageMaker Runtime error: its name, message and modelled fields."""
-    key = ENDPOINT_NOT_FOUND if code == "ValidationError" and "not found" in message.lower() else code
+    key = ENDPOINT_NOT_FOUND if code == "ValidationError" and _MISSING_ENDPOINT.match(message) else code
     rule = SERVICE_ERRORS.get(key, OTHER_ERROR)
     headers = {"Retry-After": rule.retry_after} if rule.retry_after else None
     if not rule.from_model:
