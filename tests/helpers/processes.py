@@ -1,9 +1,12 @@
-"""Real server processes in tests: a free port, the one ready-wait, the one way to stop them."""
+"""Real server processes in tests: a free port, the one ready-wait, the one way to stop them, and the
+processes a MODELPORT_HOME still has."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+from pathlib import Path
 from typing import Callable
 
 import httpx
@@ -48,3 +51,20 @@ def stop(process: subprocess.Popen | None, grace: float = 20) -> int | None:
         return None
     stop_all([process], grace)
     return process.returncode
+
+
+def processes_of_home(home: Path) -> list[int]:
+    """Every live process (zombies aside) whose environment has ``MODELPORT_HOME=home``, this one excepted:
+    what a stack, hosting or the services process started for that home and left running."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if f"MODELPORT_HOME={home}".encode() in environ.split(b"\0") and state != "Z":
+            found.append(int(entry.name))
+    return found

@@ -19,7 +19,7 @@ import pytest
 from modelport.process import PORT_IN_USE_EXIT
 from modelport.stack.services import CONFIG_ERROR_EXIT
 from tests.helpers.hosting import clients, deploy, make_archive, remember_token
-from tests.helpers.processes import free_port, stop, wait_until_up
+from tests.helpers.processes import free_port, processes_of_home, stop, wait_until_up
 from tests.helpers.waiting import eventually
 
 
@@ -55,23 +55,6 @@ class Services:
         return self.log.read_text(errors="replace")
 
 
-def _instance_pids(home: Path) -> list[int]:
-    """Live processes serving an endpoint of this MODELPORT_HOME (runtime workers and supervisors)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            environ = (entry / "environ").read_bytes()
-            state = (entry / "stat").read_text().split()[2]
-        except OSError:
-            continue
-        if b"modelport" in cmdline and f"MODELPORT_HOME={home}".encode() in environ.split(b"\0") and state != "Z":
-            found.append(int(entry.name))
-    return found
-
-
 def test_the_gateway_answers_through_hosting_in_process_and_sigterm_stops_everything(tmp_path):
     services = Services(tmp_path).start()
     try:
@@ -87,12 +70,13 @@ def test_the_gateway_answers_through_hosting_in_process_and_sigterm_stops_everyt
         assert refused.status_code == 400 and "bad x: 5" in refused.text, "the model's own 400 comes through"
         # hosting keeps its own gate on its own port: no token, no answer
         assert httpx.post(services.hosting_url + "/endpoints/tiny/invocations", content=b"{}").status_code == 403
-        assert _instance_pids(services.home), "the endpoint's instance runs"
+        assert set(processes_of_home(services.home)) - {services.process.pid}, "the endpoint's instance runs"
     finally:
         services.process.send_signal(signal.SIGTERM)
         code = services.process.wait(timeout=60)
     assert code == 0, services.output()
-    eventually(lambda: not _instance_pids(services.home), 20, message=lambda: f"left: {_instance_pids(services.home)}")
+    eventually(lambda: not processes_of_home(services.home), 20,
+               message=lambda: f"left running: {processes_of_home(services.home)}")
 
 
 def test_a_taken_gateway_port_stops_hosting_too_with_exit_98(tmp_path):

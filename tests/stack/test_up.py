@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from tests.helpers.processes import free_port
+from tests.helpers.processes import free_port, processes_of_home
 from tests.helpers.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,22 +21,6 @@ ROOT = Path(__file__).resolve().parents[2]
 def _modelport(home: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     env = {**os.environ, "MODELPORT_HOME": str(home)}
     return subprocess.run([sys.executable, "-m", "modelport", *args], env=env, capture_output=True, text=True, timeout=timeout)
-
-
-def _stack_processes(home: Path) -> list[int]:
-    """Every live process started for this MODELPORT_HOME (the stack, hosting, gateway, instances)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-            state = (entry / "stat").read_text().split()[2]
-        except OSError:
-            continue
-        if f"MODELPORT_HOME={home}".encode() in environ.split(b"\0") and state != "Z":
-            found.append(int(entry.name))
-    return found
 
 
 def _port_free(port: int) -> bool:
@@ -86,8 +70,8 @@ def test_up_serves_every_route_goes_down_cleanly_and_comes_back_without_retraini
     finally:
         down = _modelport(home, "down", timeout=120)
     assert down.returncode == 0 and "down" in down.stdout
-    eventually(lambda: not _stack_processes(home), 20, 0.2, message=lambda: f"still running: {_stack_processes(home)}")
-    assert _stack_processes(home) == []
+    eventually(lambda: not processes_of_home(home), 20, 0.2, message=lambda: f"still running: {processes_of_home(home)}")
+    assert processes_of_home(home) == []
     assert _port_free(port) and _port_free(hosting_port)
     assert _modelport(home, "status").returncode == 1
 
@@ -113,7 +97,7 @@ def test_up_serves_every_route_goes_down_cleanly_and_comes_back_without_retraini
         assert "updated" in third_run
     finally:
         assert _modelport(home, "down", timeout=120).returncode == 0
-    assert _stack_processes(home) == []
+    assert processes_of_home(home) == []
 
 
 def test_up_refuses_a_port_in_use(tmp_path):
