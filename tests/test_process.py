@@ -1,4 +1,5 @@
-"""Process-group memory: pages shared by forked processes are counted once, not once per process."""
+"""Process groups: memory of pages shared by forked processes is counted once, not once per process; a signal
+to a group whose leader was reaped never reaches whatever process now has the leader's pid."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from modelport.process import group_pss
+from modelport.process import group_pss, signal_group
 
 # A parent touches 200 MB, then forks three children that only read it: four processes share one copy.
 SHARING_GROUP = """
@@ -54,3 +55,17 @@ def test_group_pss_counts_pages_shared_by_forked_processes_once():
     while group_pss(group.pid) and time.monotonic() < deadline:  # killed children are torn down meanwhile
         time.sleep(0.05)
     assert group_pss(group.pid) == 0  # nothing left of the group
+
+
+def test_a_reaped_leader_s_pid_alone_is_never_signalled():
+    # A live process that leads no group stands for "the pid the reaped leader had, now another process's".
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        signal_group(bystander.pid, signal.SIGKILL, reaped=True)
+        time.sleep(0.2)
+        assert bystander.poll() is None, "a reaped leader's pid was signalled on its own"
+        signal_group(bystander.pid, signal.SIGKILL)  # not reaped: a child before its setsid() is signalled alone
+        assert bystander.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        bystander.kill()
+        bystander.wait()

@@ -100,12 +100,18 @@ def stop_all(processes: list, grace: float) -> None:
             process.wait()
 
 
-def signal_group(leader: int, sig: int) -> None:
+def signal_group(leader: int, sig: int, *, reaped: bool = False) -> None:
     """Send ``sig`` to the process group that ``leader`` leads, or to ``leader`` alone when it has no group
-    yet (a forked child a moment before its ``setsid()``); a process already gone is not an error."""
+    yet (a forked child a moment before its ``setsid()``); a process already gone is not an error.
+
+    ``reaped``: the caller already waited for ``leader``. Its workers may still hold the group, but the pid
+    alone may belong to another process by now, so it is never signalled on its own.
+    """
     try:
         os.killpg(leader, sig)
     except ProcessLookupError:
+        if reaped:
+            return
         try:
             os.kill(leader, sig)
         except (ProcessLookupError, PermissionError):

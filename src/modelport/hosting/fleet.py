@@ -38,7 +38,7 @@ from modelport.hosting.serverless import ServerlessVariant
 from modelport.hosting.templates import TemplateUnavailable, Templates, model_family
 from modelport.logfiles import RotatingLog, pump
 from modelport.net.upstream import UpstreamError, UpstreamPool
-from modelport.process import LAUNCHER, PORT_ATTEMPTS, PORT_IN_USE_EXIT, free_port
+from modelport.process import LAUNCHER, PORT_ATTEMPTS, PORT_IN_USE_EXIT, free_port, signal_group
 from modelport.runtime.stuck import stuck_after
 
 log = logging.getLogger(__name__)
@@ -402,18 +402,8 @@ class Instance:
         self.log.note(f"modelport hosting: {message}")
 
     def _kill_group(self, sig: int) -> None:
-        if self.process is None:
-            return
-        try:
-            os.killpg(self.process.pid, sig)
-        except ProcessLookupError:  # a forked instance a moment before its setsid(): not a group leader yet
-            if self.process.returncode is None:
-                try:
-                    os.kill(self.process.pid, sig)
-                except ProcessLookupError:
-                    pass
-        except PermissionError:
-            pass
+        if self.process is not None:
+            signal_group(self.process.pid, sig, reaped=self.process.returncode is not None)
 
     def _reap_group(self) -> None:
         """Reap the workers hosting adopted from this instance's group (hosting is a child subreaper)."""

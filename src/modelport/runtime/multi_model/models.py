@@ -236,7 +236,7 @@ class ModelTable:
                 await asyncio.wait_for(process.wait(), STOP_GRACE_SECONDS)
             except asyncio.TimeoutError:
                 pass
-        signal_group(process.pid, signal.SIGKILL)  # its worker too
+        signal_group(process.pid, signal.SIGKILL, reaped=process.returncode is not None)  # its worker too
         if process.returncode is None:
             await process.wait()
 
