@@ -95,9 +95,10 @@ def status_of(error: BaseException) -> int:
 
 
 @pytest.mark.parametrize("name, artifacts, code", [
-    ("mnist-sklearn", {"model.joblib"}, {"inference.py", "mnist_io.py", "mnist_preprocessing.py", "handler_utils.py"}),
+    ("mnist-sklearn", {"model.joblib"}, {"inference.py", "mnist_io.py", "mnist_preprocessing.py", "handler_utils.py",
+                                         "npy_body.py"}),
     ("mnist-pytorch", {"model.pth"}, {"inference.py", "digit_cnn.py", "mnist_io.py", "mnist_preprocessing.py",
-                                      "handler_utils.py"}),
+                                      "handler_utils.py", "npy_body.py"}),
     ("sentiment", {"model.joblib", "vectorizer.joblib"}, {"inference.py", "handler_utils.py"}),
 ])
 def test_archive_has_the_sagemaker_layout_and_pinned_requirements(archives, name, artifacts, code):

@@ -48,14 +48,15 @@ def _limit_hint(limit: int) -> str:
     return f"the limit is {_mib(limit)} of decoded data (SAGEMAKER_MAX_PAYLOAD_IN_MB)"
 
 
-def read_npy_header(stream: io.BufferedIOBase | io.BytesIO, what: str = "The .npy body") -> tuple[tuple[int, ...], np.dtype, int]:
-    """Parse an NPY header: (shape, dtype, declared data bytes). The stream is left after the header."""
+def read_npy_header(stream: io.BufferedIOBase | io.BytesIO, what: str = "The .npy body"
+                    ) -> tuple[tuple[int, ...], np.dtype, int, bool]:
+    """Parse an NPY header: (shape, dtype, declared data bytes, Fortran order). The stream is left after the header."""
     try:
         version = np.lib.format.read_magic(stream)
         if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(stream, max_header_size=NPY_MAX_HEADER_BYTES)
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream, max_header_size=NPY_MAX_HEADER_BYTES)
         elif version == (2, 0):
-            shape, _, dtype = np.lib.format.read_array_header_2_0(stream, max_header_size=NPY_MAX_HEADER_BYTES)
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream, max_header_size=NPY_MAX_HEADER_BYTES)
         else:
             raise ValueError(f"format version {version[0]}.{version[1]} is not accepted (1.0 and 2.0 are)")
     except (ValueError, OSError, EOFError, SyntaxError, TypeError) as exc:
@@ -64,21 +65,33 @@ def read_npy_header(stream: io.BufferedIOBase | io.BytesIO, what: str = "The .np
         raise BadRequest(f"{what} holds an object array; object arrays are refused (send numeric arrays).")
     if any(not isinstance(n, int) or n < 0 for n in shape):
         raise BadRequest(f"{what} declares an invalid shape {shape}.")
-    return shape, dtype, prod(shape) * dtype.itemsize
+    return shape, dtype, prod(shape) * dtype.itemsize, bool(fortran)
 
 
 def check_npy(body: bytes, limit: int | None = None) -> None:
     """Refuse an NPY body whose declared array does not match its data bytes or exceeds the cap."""
+    load_npy(body, limit)
+
+
+def load_npy(body: bytes, limit: int | None = None) -> np.ndarray:
+    """The array of an NPY body, once its header is checked against its data and the cap (BadRequest otherwise).
+
+    The data is copied out of the body directly (``np.frombuffer``): ``np.load`` would parse the header a
+    second time and read through a file object, about 100 µs more for one small array.
+    """
     limit = decoded_limit() if limit is None else limit
     stream = io.BytesIO(body)
-    shape, dtype, declared = read_npy_header(stream)
-    present = len(body) - stream.tell()
+    shape, dtype, declared, fortran = read_npy_header(stream)
+    offset = stream.tell()
+    present = len(body) - offset
     _check_declared(shape, dtype, declared, limit, "The .npy body")
     if declared != present:
         raise BadRequest(
             f"The .npy body declares an array of shape {shape} and dtype {dtype} ({declared} bytes) but carries "
             f"{present} bytes of data; an .npy body must hold exactly the array its header declares."
         )
+    flat = np.frombuffer(body, dtype=dtype, count=prod(shape), offset=offset)
+    return flat.reshape(shape, order="F" if fortran else "C").copy(order="K")  # writable, as np.load's
 
 
 def _check_declared(shape: tuple[int, ...], dtype: np.dtype, declared: int, limit: int, what: str) -> None:
@@ -144,7 +157,7 @@ def _check_member_data(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> Non
     what = f"The .npz member {member.filename!r}"
     try:
         with archive.open(member) as stream:
-            shape, dtype, declared = read_npy_header(stream, what)
+            shape, dtype, declared, _ = read_npy_header(stream, what)
             header_bytes = stream.tell()
             if header_bytes + declared != member.file_size:
                 raise BadRequest(

@@ -18,8 +18,8 @@ from rich.progress import BarColumn, DownloadColumn, TextColumn
 from modelport.progress import progress
 
 SHARED_MODULES: dict[str, tuple[str, ...]] = {
-    "mnist-sklearn": ("handler_utils.py", "mnist_io.py", "mnist_preprocessing.py"),
-    "mnist-pytorch": ("handler_utils.py", "mnist_io.py", "mnist_preprocessing.py"),
+    "mnist-sklearn": ("handler_utils.py", "mnist_io.py", "mnist_preprocessing.py", "npy_body.py"),
+    "mnist-pytorch": ("handler_utils.py", "mnist_io.py", "mnist_preprocessing.py", "npy_body.py"),
     "sentiment": ("handler_utils.py",),
 }
 

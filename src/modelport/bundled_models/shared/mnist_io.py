@@ -6,7 +6,6 @@ predictions, an (N, 10) array of class probabilities, become JSON, CSV or NPY.
 
 import base64
 import binascii
-import io
 import json
 
 import numpy as np
@@ -18,6 +17,7 @@ except ImportError:  # pragma: no cover - exercised where orjson is not installe
 
 from handler_utils import MAX_INSTANCES, as_bytes, as_text, bad_request, media_type, pick_accept
 from mnist_preprocessing import ImageError, preprocess_bytes
+from npy_body import read_npy, write_npy
 
 ACCEPTED = (
     'application/json as {"pixels": [784 floats 0..1]}, {"instances": [[784 floats 0..1], ...]} or '
@@ -54,9 +54,7 @@ def encode_predictions(probabilities: np.ndarray, accept):
     probabilities = np.asarray(probabilities, dtype=np.float32)
     labels = probabilities.argmax(axis=1)
     if kind == "application/x-npy":
-        buffer = io.BytesIO()
-        np.save(buffer, probabilities, allow_pickle=False)
-        return buffer.getvalue(), kind
+        return write_npy(probabilities), kind
     rounded = np.round(probabilities.astype(np.float64), 6).tolist()
     if kind == "text/csv":
         lines = [",".join([str(int(label))] + [repr(p) for p in row]) for label, row in zip(labels, rounded)]
@@ -138,7 +136,7 @@ def _from_csv(text: str) -> np.ndarray:
 
 def _from_npy(data: bytes) -> np.ndarray:
     try:
-        array = np.load(io.BytesIO(data), allow_pickle=False)
+        array = read_npy(data)
     except (ValueError, OSError, EOFError) as e:
         raise bad_request(f"the body is not a readable .npy array ({e}); send {ACCEPTED}") from None
     if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.number):
