@@ -1,8 +1,8 @@
 """Build the PyTorch race's model: the bundled `mnist-pytorch` archive, trained by modelport's own trainer.
 
 Output (default bench/.work/torch-model/): model.tar.gz (the SageMaker-layout archive `modelport train
-mnist-pytorch` writes: model.pth + code/), artifacts/ (model.pth), metrics.json, digit_cnn.py (the network,
-copied for the peers), sample.json (784 floats: the first held-out digit of the fixed split), sample.npy
+mnist-pytorch` writes: model.pth + code/), artifacts/ (model.pth), metrics.json, digit_cnn.py (the network)
+and npy_body.py (the .npy reader), copied for the peers, sample.json (784 floats: the first held-out digit of the fixed split), sample.npy
 (the same digit as a 1×784 float32 array), reference.json (its 10 class probabilities, computed here with
 the same network and weights) and meta.json. Skips the work when an up-to-date model is already there.
 
@@ -23,6 +23,17 @@ from pathlib import Path
 import numpy as np
 
 NAME = "mnist-pytorch"
+# the bundled model's modules every peer runs too (bench/servers/torch/digit_work.py imports them from the
+# model folder): the network and the .npy reader, so that the race compares servers, not codecs
+PEER_MODULES = ("mnist-pytorch/code/digit_cnn.py", "shared/npy_body.py")
+
+
+def copy_peer_modules(out: Path) -> None:
+    """Copy PEER_MODULES from the bundled models' source into the model folder."""
+    from modelport.training.packaging import models_root
+
+    for module in PEER_MODULES:
+        shutil.copy2(models_root() / module, out / Path(module).name)
 
 
 def reference_probabilities(model_dir: Path, sample: np.ndarray) -> list[float]:
@@ -73,10 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         meta = json.loads((out / "meta.json").read_text())
         digest = code_digest()
         if meta.get("code_sha256") != digest:  # the bundled code changed (e.g. batching): repack, keep the weights
-            from modelport.training.packaging import models_root, package
+            from modelport.training.packaging import package
 
             package(NAME, out / "artifacts", out / "model.tar.gz", quiet=True)
-            shutil.copy2(models_root() / NAME / "code" / "digit_cnn.py", out / "digit_cnn.py")
+            copy_peer_modules(out)
             meta["code_sha256"] = digest
             (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
             print(f"make_torch_model: repacked {out / 'model.tar.gz'} with the current bundled code")
@@ -88,11 +99,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from modelport.training import datasets, train
     from modelport.training.mnist_pytorch import FAST_TRAIN_ROWS
-    from modelport.training.packaging import models_root
 
     archive = train(NAME, out, fast=args.fast)
-    network_source = models_root() / NAME / "code" / "digit_cnn.py"
-    shutil.copy2(network_source, out / "digit_cnn.py")
+    copy_peer_modules(out)
     images, labels, _, test = datasets.mnist_train_test(None, fast=args.fast, fast_rows=FAST_TRAIN_ROWS, seed=0)
     sample = np.asarray(images[test[0]], dtype=np.float32).reshape(1, 784)
     (out / "sample.json").write_text(json.dumps([float(v) for v in sample[0]]))

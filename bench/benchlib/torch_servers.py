@@ -132,7 +132,8 @@ def _launch_torchserve(ctx: Context, port: int) -> Launch:
     subprocess.run([str(bin_dir / "torch-model-archiver"), "--model-name", "mnist", "--version", "1.0",
                     "--serialized-file", str(ctx.model_dir / "artifacts" / "model.pth"),
                     "--handler", str(TORCH_SRC / "torchserve" / "handler.py"),
-                    "--extra-files", f"{ctx.model_dir / 'digit_cnn.py'},{TORCH_SRC / 'digit_work.py'}",
+                    "--extra-files", f"{ctx.model_dir / 'digit_cnn.py'},{ctx.model_dir / 'npy_body.py'},"
+                                     f"{TORCH_SRC / 'digit_work.py'}",
                     "--export-path", str(store)], check=True, capture_output=True)
     models = {"mnist": {"1.0": {"defaultVersion": True, "marName": "mnist.mar", "minWorkers": 2, "maxWorkers": 2,
                                 "batchSize": MAX_BATCH, "maxBatchDelay": MAX_DELAY_MS, "responseTimeout": 120}}}

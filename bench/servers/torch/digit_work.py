@@ -2,14 +2,14 @@
 
 Imported by each peer's server module (in that peer's own venv). The network class is the bundled
 model's own `digit_cnn.py`, read from the model folder bench/make_torch_model.py writes (BENCH_TORCH_MODEL),
-with the same weights (artifacts/model.pth) modelport serves from its archive.
+with the same weights (artifacts/model.pth) modelport serves from its archive; `.npy` bodies are read by the
+bundled model's own `npy_body.py` (copied there too), as modelport's archive reads them.
 
 Requests: `{"pixels": [784 floats]}` (application/json) or a 1×784 float32 `.npy` (application/x-npy).
 Answers: `{"label": digit, "probabilities": [10 floats]}`.
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import sys
@@ -22,6 +22,7 @@ MODEL_DIR = os.environ.get("BENCH_TORCH_MODEL", os.path.dirname(os.path.abspath(
 sys.path.insert(0, MODEL_DIR)
 
 from digit_cnn import DigitCNN, for_inference  # noqa: E402
+from npy_body import read_npy  # noqa: E402 - the bundled model's own .npy reader, as modelport's archive reads it
 
 NPY = "application/x-npy"
 
@@ -40,7 +41,7 @@ def load_model(threads: int = 1, weights: str | None = None) -> torch.nn.Module:
 def decode(body: bytes, content_type: str | None, loads=json.loads) -> np.ndarray:
     """One digit's 784 float32 pixels from a JSON (parsed with `loads`) or .npy body."""
     if content_type and content_type.split(";")[0].strip().lower() == NPY:
-        pixels = np.load(io.BytesIO(body), allow_pickle=False)
+        pixels = read_npy(body).astype(np.float32)  # a writable copy, as the archive's codec makes
     else:
         pixels = loads(body)["pixels"]
     return from_pixels(pixels)
