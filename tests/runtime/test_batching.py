@@ -23,6 +23,7 @@ import uvloop
 from typer.testing import CliRunner
 
 from modelport.cli.main import app as cli
+from modelport.net.messages import Deferred
 from modelport.runtime import handlers, transformer
 from modelport.runtime.app import BatchingApp, RuntimeApp, make_app
 from modelport.runtime.batching import DELAY, FULL, IDLE, Batcher
@@ -328,6 +329,20 @@ def test_a_lone_request_is_released_at_once_as_idle():
 
     [(size, reason, waits)] = _run_batcher(scenario, max_size=8, delay=1.0)
     assert (size, reason) == (1, IDLE) and waits[0] < 0.5
+
+
+def test_a_lone_request_on_the_only_connection_is_answered_inside_submit():
+    async def scenario(batcher):
+        assert batcher.submit("a") == 1, "the response itself, as with batching off"
+        second = batcher.submit("b")  # read in the pass right after a batch: released at the end of the pass
+        assert isinstance(second, Deferred)
+        answer = asyncio.get_running_loop().create_future()
+        second.then(answer.set_result)
+        assert await answer == 1
+
+    released = _run_batcher(scenario, max_size=8, delay=0.05, connections=1)
+    assert [(size, reason) for size, reason, _ in released] == [(1, IDLE), (1, FULL)]
+    assert released[0][2] == [0.0]
 
 
 def test_a_full_queue_is_released_at_once():

@@ -129,12 +129,16 @@ class BodyResponse(Response):
 
 class Deferred:
     """A response a sync handler gives later: ``handle`` returns one and calls ``resolve(response)`` once the
-    answer is ready (on the event loop's thread); the connection holds the request until then."""
+    answer is ready (on the event loop's thread); the connection holds the request until then.
 
-    __slots__ = ("_then",)
+    A Deferred resolved before ``handle`` returned keeps its ``response``: the handler returns that instead.
+    """
+
+    __slots__ = ("_then", "response")
 
     def __init__(self) -> None:
         self._then: Callable[[Response], None] | None = None
+        self.response: Response | None = None
 
     def then(self, callback: Callable[[Response], None]) -> None:
         """Who gets the response (the connection that holds the request)."""
@@ -142,6 +146,9 @@ class Deferred:
 
     def resolve(self, response: Response) -> None:
         """Hand over the response (only the first call counts)."""
+        if self.response is not None:
+            return
+        self.response = response
         callback, self._then = self._then, None
         if callback is not None:
             callback(response)

@@ -8,12 +8,15 @@ decides at the end of that pass (``call_soon``):
 - ``full``: ``max_size`` requests wait, or every connection this worker holds has a request waiting (no
   other request can come);
 - ``idle``: the requests came while the queue was empty and the model idle (not right after a batch):
-  released at once, so a lone request at low load pays no delay;
+  released at once, so a lone request at low load pays no delay. When the worker holds only that
+  request's connection, nothing else can join it in this pass, so it is predicted inside ``submit`` and
+  answered directly, as with batching off (no loop pass, no Deferred);
 - ``delay``: otherwise (they came while a batch ran, or joined a waiting batch) the batch waits for more
   until the oldest request has waited ``max_delay`` seconds.
 
-Requests read in the loop pass right after a batch count as having come while it ran. ``submit`` returns a :class:`~modelport.net.messages.Deferred` that
-``run`` resolves: the connection holds the request without a task. ``on_batch(size, reason, waits)`` is
+Requests read in the loop pass right after a batch count as having come while it ran. ``submit`` returns a
+:class:`~modelport.net.messages.Deferred` that ``run`` resolves (the connection holds the request without a
+task), or the response itself when ``run`` answered it inside ``submit``. ``on_batch(size, reason, waits)`` is
 called once per released batch with each request's queue wait in seconds (the metrics hook; None: nothing
 is called).
 """
@@ -63,13 +66,19 @@ class Batcher:
         self._batches = 0
         self._after_batch = False
 
-    def submit(self, payload: Any) -> Deferred:
-        """Queue ``payload``; ``run`` resolves the answer once its batch has been predicted."""
+    def submit(self, payload: Any) -> Any:
+        """Queue ``payload``; ``run`` resolves the answer once its batch has been predicted. Returns the Deferred,
+        or the response when the request was alone on this worker's only connection and was answered at once."""
         loop = self.loop
         if loop is None:
             loop = self.loop = asyncio.get_running_loop()
         answer = Deferred()
         self.queue.append(Waiting(payload, answer, loop.time(), self._after_batch))
+        if len(self.queue) == 1 and not self._after_batch and self._timer is None and self.connections() <= 1:
+            self._release(IDLE)  # alone, and no other connection can bring a request to join it
+            if answer.response is not None:
+                return answer.response
+            return answer
         if not self._flush_due:
             self._flush_due = True
             loop.call_soon(self._flush)
