@@ -226,12 +226,14 @@ def hosting_url(hosting):
     return hosting.url
 
 
-def hosting_transport(hosting, client: str, timeout: float = 5.0):
-    """The pooled HTTP transport to ``hosting``, or the in-process one (used on hosting's loop)."""
+def hosting_transport(hosting, client: str, timeout: float = 5.0, token: str | None = None):
+    """The pooled HTTP transport to ``hosting``, or the in-process one (used on hosting's loop), presenting
+    ``token`` (default: hosting's own)."""
+    token = hosting.token if token is None else token
     if client == "in-process":
-        return in_process_transport(hosting, timeout)
+        return in_process_transport(hosting, timeout, token)
     settings = GatewaySettings(runtime_endpoint_url=hosting.url, runtime_client="http", mode="local",
-                               region="us-east-1", backend_timeout=timeout, hosting_token=hosting.token)
+                               region="us-east-1", backend_timeout=timeout, hosting_token=token)
     return SageMakerBackend(settings).transport
 
 
@@ -287,11 +289,7 @@ def test_in_process_and_http_give_the_same_outcome_from_hosting(hosting, case):
 def test_an_in_process_call_with_a_wrong_token_is_refused_as_over_http(hosting):
     outcomes = {}
     for client in HOSTING_TRANSPORTS:
-        transport = hosting_transport(hosting, client)
-        if client == "http":
-            transport._auth = [("Authorization", "Bearer wrong")]
-        else:
-            transport._fixed["authorization"] = "Bearer wrong"
+        transport = hosting_transport(hosting, client, token="not-hostings-token")
 
         async def run(transport=transport):
             try:

@@ -122,14 +122,16 @@ def _transport(hosting, settings):
     return in_process_transport(hosting, settings.backend_timeout)
 
 
-def in_process_transport(hosting, timeout: float):
+def in_process_transport(hosting, timeout: float, token: str | None = None):
     """The gateway's Runtime API transport into a running ``hosting`` (a
-    :class:`~modelport.hosting.server.HostingServer`), for use on its event loop; ``timeout``: the backend's."""
+    :class:`~modelport.hosting.server.HostingServer`), for use on its event loop; ``timeout``: the backend's;
+    ``token``: the one to present (default: hosting's own)."""
     from modelport.gateway.transports.in_process import InProcessTransport
     from modelport.net.in_process import InProcessClient
 
     client = InProcessClient(hosting.http_app, hosting.loop)
-    return InProcessTransport(client, hosting.token, timeout, host=f"{HOSTING_HOST}:{hosting.port}")
+    return InProcessTransport(client, hosting.token if token is None else token, timeout,
+                              host=f"{HOSTING_HOST}:{hosting.port}")
 
 
 def _hosting_failed(hosting_run: asyncio.Future, port: int) -> int:
