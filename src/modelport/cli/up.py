@@ -35,7 +35,9 @@ def up(
     """Start everything: train missing models, hosting, the bundled endpoints, the gateway and page.
 
     Models are trained only when their archive is missing or was built from other code. Endpoints
-    already serving the same archive are left as they are. Ctrl-C (or SIGTERM) stops everything.
+    already serving the same archive are left as they are. Hosting and the gateway run in one process, each
+    on its own port (log: MODELPORT_HOME/logs/services.log); the gateway calls hosting's Runtime API in that
+    process. Ctrl-C (or SIGTERM) stops everything.
     State (data sets, models, logs) goes to MODELPORT_HOME: ./.modelport at the root of a modelport
     checkout, ~/.modelport anywhere else.
     """
