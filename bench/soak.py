@@ -195,6 +195,7 @@ def role_of(process: psutil.Process) -> str:
         return FORKED_ROLES[process.name()]
     command = " ".join(process.cmdline())
     for needle, role in (("runtime.worker", "runtime worker"), ("modelport.runtime", "runtime supervisor"),
+                         ("modelport.stack.services", "hosting and gateway"),  # one process under `up`
                          (" hosting", "hosting"), (" gateway", "gateway"), (" up", "stack")):
         if needle in command:
             return role
