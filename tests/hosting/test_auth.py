@@ -275,14 +275,18 @@ def test_allow_remote_with_a_token_listens_everywhere_and_accepts_any_host(tmp_p
         stop(process, grace=30)
 
 
-def test_up_keeps_hosting_on_loopback_and_hands_the_gateway_the_token(tmp_path):
+def test_up_keeps_hosting_on_loopback_and_its_token_out_of_the_instances_environment(tmp_path, monkeypatch):
     from modelport.stack.up import Stack, UpOptions
+    from modelport.token import TOKEN_ENV
 
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
     stack = Stack(UpOptions(host="0.0.0.0", port=free_port(), hosting_port=free_port(), home=tmp_path / "home"))
     assert stack.hosting_url.startswith("http://127.0.0.1:")
     stack.token = "t" * 32
-    env = stack._gateway_env([])
-    assert env["MODELPORT_HOSTING_TOKEN"] == stack.token
+    env = stack._services_env([])
+    # hosting and the gateway share the process whose environment endpoint instances inherit: the gateway
+    # reads the token from the token file, as hosting does, so the environment does not carry it
+    assert TOKEN_ENV not in env and stack.token not in env.values()
     assert env["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] == stack.hosting_url
 
 
