@@ -77,7 +77,11 @@ async def serve(hosting, gateway_host: str, gateway_port: int) -> int:
         return _hosting_failed(hosting_run, hosting.settings.port)
     print(f"modelport hosting: SageMaker APIs on {hosting.url} (state in {hosting.home.resolve()})", flush=True)
     try:
-        return await _serve_gateway(hosting, gateway_host, gateway_port, stop)
+        code = await _serve_gateway(hosting, gateway_host, gateway_port, stop)
+        if hosting_run.done():  # hosting stopped without being asked to: a failure, whatever the gateway says
+            log.error("hosting stopped; the gateway stopped with it")
+            code = code or 1
+        return code
     finally:
         hosting.request_stop()
         try:

@@ -194,9 +194,13 @@ class Stack:
 
 def _all_in_service(answer, endpoints: set[str]) -> bool:
     """Whether the gateway's ``GET /models`` answer shows every endpoint in ``endpoints`` InService."""
-    if answer.status_code != 200:
+    try:
+        models = answer.json().get("models", []) if answer.status_code == 200 else None
+    except ValueError:
+        models = None
+    if models is None:
         return False
-    status = {m.get("endpoint"): m.get("status") for m in answer.json().get("models", []) if m.get("endpoint")}
+    status = {m.get("endpoint"): m.get("status") for m in models if m.get("endpoint")}
     return all(status.get(name, "InService") == "InService" for name in endpoints)
 
 
