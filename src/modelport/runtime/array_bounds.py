@@ -68,11 +68,6 @@ def read_npy_header(stream: io.BufferedIOBase | io.BytesIO, what: str = "The .np
     return shape, dtype, prod(shape) * dtype.itemsize, bool(fortran)
 
 
-def check_npy(body: bytes, limit: int | None = None) -> None:
-    """Refuse an NPY body whose declared array does not match its data bytes or exceeds the cap."""
-    load_npy(body, limit)
-
-
 def load_npy(body: bytes, limit: int | None = None) -> np.ndarray:
     """The array of an NPY body, once its header is checked against its data and the cap (BadRequest otherwise).
 
