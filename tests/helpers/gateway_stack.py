@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Iterator
 
 from tests.helpers.hosting import clients, deploy, start_hosting, token_for
+from tests.helpers.live_gateway import framework_only
 from modelport.archive import pack_archive
 from modelport.gateway.app import create_app
-from modelport.gateway.hot_routes import HotRoutes
 from modelport.gateway.settings import GatewaySettings
 from modelport.hosting.server import HostingServer
 
@@ -59,7 +59,4 @@ def toy_gateway(hosting_url: str, *, hot_routes: bool = True, transport=None, **
     )
     options.update(overrides)
     app = create_app(GatewaySettings(**options), transport=transport)
-    if not hot_routes:
-        assert isinstance(app.edge.app, HotRoutes)
-        app.edge.app = app.framework
-    return app
+    return app if hot_routes else framework_only(app)

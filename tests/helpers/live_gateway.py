@@ -8,8 +8,9 @@ import threading
 
 import uvloop
 
-from modelport.gateway.local_server import gateway_error
-from modelport.net.asgi import AsgiApp, serve_asgi
+from modelport.gateway.hot_routes import HotRoutes
+from modelport.gateway.local_server import server_app
+from modelport.net.asgi import serve_asgi
 from modelport.net.server import bind_socket
 
 
@@ -31,7 +32,7 @@ class LiveGateway:
     async def _serve(self) -> None:
         self.loop = asyncio.get_running_loop()
         self.stop = asyncio.Event()
-        await serve_asgi(AsgiApp(self.app, error=gateway_error), self.sock, self.stop, limits=self.limits,
+        await serve_asgi(server_app(self.app), self.sock, self.stop, limits=self.limits,
                          grace_seconds=1.0, lifespan=False, on_ready=self.ready.set)
 
     def __enter__(self) -> str:
@@ -61,3 +62,19 @@ def hosting_gateway_settings(hosting, runtime_client: str, **overrides):
                    mnist_pytorch_endpoint="", sentiment_endpoint="", routes="", allowed_origins="", api_keys="",
                    rate_limit="", page_dir=None, runtime_client=runtime_client, hosting_token=hosting.token)
     return GatewaySettings(**{**options, **overrides})
+
+
+def framework_only(app):
+    """``app`` with its hot routes taken out (the direct lane and the plain-ASGI middleware): FastAPI's own
+    routes answer POST /predict and /invoke."""
+    assert isinstance(app.edge.app, HotRoutes)
+    app.edge.app = app.framework  # Edge straight to FastAPI's routes
+    app.direct = None
+    return app
+
+
+def asgi_only(app):
+    """``app`` without its direct lane: the hot routes answer through ASGI, as in Lambda."""
+    assert app.direct is not None
+    app.direct = None
+    return app

@@ -4,11 +4,14 @@
 configuration error — ``/health``, 503 on the routes it affects — never an exception at import), puts
 them on the app's state, where the module-level route handlers read them, and puts the plain-ASGI
 layers in front of FastAPI's stack. POST /predict and /invoke are served by ``HotRoutes`` with
-``ModelCalls``; the rest by FastAPI's routers (``status_routes``, ``model_routes``, ``chat/routes``),
-and what no route claims by the page (``page.py``).
+``ModelCalls`` (on this machine's server through the direct lane, ``app.direct``, without ASGI); the
+rest by FastAPI's routers (``status_routes``, ``model_routes``, ``chat/routes``), and what no route
+claims by the page (``page.py``).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
@@ -30,6 +33,9 @@ from modelport.gateway.settings import GatewaySettings, split_list
 from modelport.gateway.transports import RuntimeTransport
 from modelport.net.asgi_types import ASGIApp, Receive, Scope, Send
 
+if TYPE_CHECKING:
+    from modelport.net.asgi import DirectHook
+
 DESCRIPTION = (
     "modelport's public API: the same paths locally and on AWS (Lambda behind API Gateway). "
     "Models are reached through the SageMaker Runtime API. Errors are JSON: "
@@ -48,6 +54,8 @@ class GatewayApp(FastAPI):
     """
 
     edge: ASGIApp | None = None  # set by create_app
+    # the hot routes without ASGI, for modelport's HTTP server (``local_server.server_app``); set by create_app
+    direct: "DirectHook | None" = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await (self.edge or self.framework)(scope, receive, send)
@@ -70,8 +78,9 @@ def create_app(settings: GatewaySettings | None = None, *, backend: SageMakerBac
     for name, value in vars(parts).items():  # settings, model_table, backend, chat, calls, page_dir, metrics, ...
         setattr(app.state, name, value)
 
+    hot = HotRoutes(app.framework, calls=parts.calls)
     app.edge = Edge(
-        HotRoutes(app.framework, calls=parts.calls),
+        hot,
         cors=Cors(split_list(settings.allowed_origins)),
         keys=ApiKeys(split_list(settings.api_keys)),
         buckets=TokenBuckets(parts.rate_limit) if parts.rate_limit else None,
@@ -82,4 +91,5 @@ def create_app(settings: GatewaySettings | None = None, *, backend: SageMakerBac
         # in Lambda the function's time is billed until the handler returns: never spin there
         busy_poll_seconds=settings.busy_poll_ms / 1000 if settings.run_mode == "local" else 0.0,
     )
+    app.direct = app.edge.direct_lane(hot)
     return app

@@ -146,11 +146,24 @@ def error_body(error: ApiError, request_id: str | None) -> bytes:
     return orjson.dumps({"error": payload, "requestId": request_id})
 
 
+def error_parts(error: ApiError, request_id: str | None) -> tuple[int, list[tuple[str, str]], bytes]:
+    """An error response in its public form: status, headers (lower-case names, no Content-Length) and body."""
+    public = to_public(error, request_id)
+    headers = [("content-type", "application/json"), *((k.lower(), v) for k, v in public.headers.items())]
+    return public.status, headers, error_body(public, request_id)
+
+
+def raw_headers(headers: list[tuple[str, str]], body: bytes) -> list[tuple[bytes, bytes]]:
+    """Response headers as ASGI sends them: Content-Length for ``body`` first, then ``headers`` encoded."""
+    raw = [(b"content-length", b"%d" % len(body))]
+    raw.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in headers)
+    return raw
+
+
 def error_headers(error: ApiError, body: bytes) -> list[tuple[bytes, bytes]]:
     """Raw ASGI headers of an error response (content type, length and the error's own headers)."""
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    headers.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in error.headers.items())
-    return headers
+    headers = [("content-type", "application/json"), *((k.lower(), v) for k, v in error.headers.items())]
+    return raw_headers(headers, body)
 
 
 def internal_error() -> ApiError:
@@ -160,9 +173,8 @@ def internal_error() -> ApiError:
 
 async def send_error(send: Send, error: ApiError, request_id: str | None) -> None:
     """Send an error response, in its public form, straight on an ASGI `send` (no framework in the way)."""
-    error = to_public(error, request_id)
-    body = error_body(error, request_id)
-    await send({"type": "http.response.start", "status": error.status, "headers": error_headers(error, body)})
+    status, headers, body = error_parts(error, request_id)
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers(headers, body)})
     await send({"type": "http.response.body", "body": body})
 
 

@@ -4,7 +4,9 @@ in one process or in N worker processes sharing one listening socket.
 It runs on the server runtime and hosting use, not uvicorn, so the gateway has the same limits
 (header-read timeout against slowloris, header size and count caps, a connection cap, bounded
 pipelining, the lingering close that lets a client read an early 413) and writes each response in one
-system call. In AWS Lambda the same app runs under Mangum (``lambda_function.py``), untouched.
+system call. ``POST /predict`` and ``/invoke`` take the server's direct lane (``app.direct``: no ASGI
+scope, messages or middleware; the same steps and answers). In AWS Lambda the same app runs under
+Mangum (``lambda_function.py``), all ASGI.
 
     python -m modelport.gateway.local_server --fd N --parent PID   (a worker; started by serve_workers)
 """
@@ -21,11 +23,15 @@ import socket
 import subprocess
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from modelport.gateway.errors import STATUS_CODES, ApiError, error_body
 from modelport.process import stop_all
 from modelport.net.asgi_types import ASGIApp
 from modelport.net.messages import Response
+
+if TYPE_CHECKING:
+    from modelport.net.asgi import AsgiApp
 
 log = logging.getLogger("modelport.gateway")
 
@@ -58,13 +64,21 @@ def serve_app(app: ASGIApp, sock: socket.socket, parent_pid: int | None = None) 
     uvloop.run(main())
 
 
+def server_app(app: ASGIApp) -> "AsgiApp":
+    """The gateway ``app`` as modelport's HTTP server takes it: with its error shape, and its hot routes'
+    direct lane when it has one (``app.direct``, set by ``create_app``)."""
+    from modelport.net.asgi import AsgiApp
+
+    return AsgiApp(app, error=gateway_error, direct=getattr(app, "direct", None))
+
+
 async def serve_gateway(app: ASGIApp, sock: socket.socket, stop: asyncio.Event) -> None:
     """Serve the gateway ``app`` on ``sock`` on the running loop until ``stop`` is set, then stop gracefully
     (requests in progress get ``GRACE_SECONDS``). Busy polling is the app's own (``Edge`` kicks it after each
     answer, never in Lambda)."""
-    from modelport.net.asgi import AsgiApp, serve_asgi
+    from modelport.net.asgi import serve_asgi
 
-    await serve_asgi(AsgiApp(app, error=gateway_error), sock, stop, grace_seconds=GRACE_SECONDS)
+    await serve_asgi(server_app(app), sock, stop, grace_seconds=GRACE_SECONDS)
 
 
 def _watch_parent(loop: asyncio.AbstractEventLoop, parent_pid: int, stop: asyncio.Event) -> None:

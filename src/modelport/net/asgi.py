@@ -21,14 +21,22 @@
 
 An application that answers before reading a body still arriving (a 413 from the head) gets
 ``connection: close`` and the lingering close, so the client reads the answer.
+
+A direct lane (``AsgiApp(direct=...)``) lets an application answer its busiest routes without ASGI: the
+hook sees each request's method, path and ``Content-Length`` once its head is read and may claim it;
+a claimed request is read whole and handed to the hook's handler as a :class:`DirectRequest`, and the
+handler's :class:`~modelport.net.messages.Response` is written in one go. No scope, no messages, no
+middleware: the gateway's ``POST /predict`` and ``/invoke`` on this machine (``gateway/edge.py``).
+Requests with a chunked body or ``Expect: 100-continue`` are never offered (they stay ASGI's).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
 
@@ -55,17 +63,44 @@ _NO_BODY_STATUSES = frozenset({204, 304})
 _STATUS_LINES = wire.STATUS_LINES_BYTES
 
 
-class AsgiApp:
-    """An ASGI application and its error shape (for what the server refuses itself).
+class DirectRequest:
+    """A request on an application's direct lane: its head as an ASGI scope gives it, and the whole body.
 
-    Body limits are the application's own: it refuses from the head (``content-length``) without
-    calling ``receive()``, or stops reading a body that grows too large.
+    ``path`` is percent-decoded and ``query_string`` raw bytes; ``headers`` are ``(name, value)`` byte pairs
+    with lower-case names, in the order received; ``client`` is the socket's peer ``(host, port)``.
     """
 
-    def __init__(self, app: ASGIApp, error: Callable[[int, str, str], Response] | None = None) -> None:
+    __slots__ = ("method", "path", "query_string", "headers", "client", "body")
+
+    def __init__(self, method: str, path: str, query_string: bytes, headers: list[tuple[bytes, bytes]],
+                 client: tuple | None, body: bytes = b"") -> None:
+        self.method = method
+        self.path = path
+        self.query_string = query_string
+        self.headers = headers
+        self.client = client
+        self.body = body
+
+
+DirectHandler = Callable[[DirectRequest], Awaitable[Response]]
+# direct(method, path, content_length) -> the handler of a request it claims, else None
+DirectHook = Callable[[str, str, int], "DirectHandler | None"]
+
+
+class AsgiApp:
+    """An ASGI application, its error shape (for what the server refuses itself) and its optional direct lane.
+
+    Body limits are the application's own: it refuses from the head (``content-length``) without
+    calling ``receive()``, or stops reading a body that grows too large. ``direct`` (see the module's
+    docstring) must only claim requests whose ``Content-Length`` it accepts: their body is read whole.
+    """
+
+    def __init__(self, app: ASGIApp, error: Callable[[int, str, str], Response] | None = None,
+                 direct: DirectHook | None = None) -> None:
         self.app = app
         if error is not None:
             self.error = error
+        self.direct = direct
         self.state: dict[str, Any] = {}  # filled by the lifespan
 
 
@@ -75,6 +110,7 @@ class AsgiHooks:
     def __init__(self, app: AsgiApp) -> None:
         self.app: ASGIApp = app.app
         self.state = app.state
+        self.direct = app.direct
 
 
 class _Cycle:
@@ -83,6 +119,7 @@ class _Cycle:
     __slots__ = ("conn", "scope", "body", "buffered", "more_body", "read_all", "waiter", "expects_continue",
                  "keep_alive", "started", "head_sent", "complete", "disconnected", "status", "headers",
                  "chunked", "remaining", "head_only")
+    high_water = BODY_HIGH_WATER  # buffered body bytes beyond which reading pauses until receive()
 
     def __init__(self, conn: "AsgiConnection", scope: Scope, keep_alive: bool, expects_continue: bool) -> None:
         self.conn = conn
@@ -238,6 +275,49 @@ class _Cycle:
         return body
 
 
+class _DirectCycle:
+    """A request on the direct lane: its body is read whole, then its handler's Response is written in one go.
+
+    It has what the connection reads on an ASGI cycle (body parts, flags, ``wake``), so both kinds share the
+    connection's pipelining, disconnects and refusals.
+    """
+
+    __slots__ = ("conn", "request", "handler", "body", "buffered", "more_body", "waiter", "keep_alive",
+                 "complete", "disconnected")
+    high_water = math.inf  # never pause: the body is wanted whole, and its Content-Length was accepted
+    started = False  # nothing is written before the whole response
+
+    def __init__(self, conn: "AsgiConnection", request: DirectRequest, handler: DirectHandler, keep_alive: bool) -> None:
+        self.conn = conn
+        self.request = request
+        self.handler = handler
+        self.body: list[bytes] = []
+        self.buffered = 0
+        self.more_body = True
+        self.waiter: asyncio.Future | None = None
+        self.keep_alive = keep_alive
+        self.complete = False
+        self.disconnected = False
+
+    @property
+    def scope(self) -> dict:
+        """The little of a scope the connection's log lines name."""
+        return {"method": self.request.method, "path": self.request.path}
+
+    def wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self) -> None:
+        """Until more of the body arrives, it ends, or the client goes away."""
+        self.waiter = self.conn.loop.create_future()
+        try:
+            await self.waiter
+        finally:
+            self.waiter = None
+
+
 class AsgiConnection(HttpConnection):
     """One connection to an ASGI application."""
 
@@ -248,6 +328,7 @@ class AsgiConnection(HttpConnection):
         hooks: AsgiHooks = server.hooks
         self.asgi: ASGIApp = hooks.app
         self.app_state = hooks.state
+        self.direct: DirectHook | None = hooks.direct
         self.local: tuple | None = None
         self.current: _Cycle | None = None  # being answered
         self.reading: _Cycle | None = None  # being read
@@ -287,26 +368,34 @@ class AsgiConnection(HttpConnection):
         if "%" in path:
             path = unquote(path, encoding="latin-1")
         parser = self.parser
-        version = parser.get_http_version()
-        scope: Scope = {
-            "type": "http",
-            "asgi": ASGI_VERSION,
-            "http_version": version if version in ("1.1", "1.0") else "1.1",
-            "method": parser.get_method().decode("latin-1"),
-            "scheme": "http",
-            "path": path,
-            "raw_path": raw_path,
-            "query_string": query,
-            "root_path": "",
-            "headers": headers,
-            "client": self.client,
-            "server": self.local,
-        }
-        if self.app_state:
-            scope["state"] = self.app_state.copy()
+        method = parser.get_method().decode("latin-1")
         has_body = chunked or length > 0
+        handler = None
+        if self.direct is not None and not chunked and not expects_continue:
+            handler = self.direct(method, path, length)
+        if handler is not None:
+            request = DirectRequest(method, path, query, headers, self.client)
+            cycle = _DirectCycle(self, request, handler, parser.should_keep_alive())
+        else:
+            version = parser.get_http_version()
+            scope: Scope = {
+                "type": "http",
+                "asgi": ASGI_VERSION,
+                "http_version": version if version in ("1.1", "1.0") else "1.1",
+                "method": method,
+                "scheme": "http",
+                "path": path,
+                "raw_path": raw_path,
+                "query_string": query,
+                "root_path": "",
+                "headers": headers,
+                "client": self.client,
+                "server": self.local,
+            }
+            if self.app_state:
+                scope["state"] = self.app_state.copy()
+            cycle = _Cycle(self, scope, parser.should_keep_alive(), expects_continue and has_body)
         self.head_complete(has_body, length)
-        cycle = _Cycle(self, scope, parser.should_keep_alive(), expects_continue and has_body)
         if not has_body:
             cycle.more_body = False
         self.reading = cycle
@@ -324,7 +413,7 @@ class AsgiConnection(HttpConnection):
             return  # answered already: the rest of the body is not wanted
         cycle.body.append(body)
         cycle.buffered += len(body)
-        if cycle.buffered > BODY_HIGH_WATER:
+        if cycle.buffered > cycle.high_water:
             self.pause_reading(PAUSE_BODY)
         cycle.wake()
 
@@ -354,10 +443,10 @@ class AsgiConnection(HttpConnection):
 
     # --- running the application --------------------------------------------------------------
 
-    def _start(self, cycle: _Cycle) -> None:
+    def _start(self, cycle: "_Cycle | _DirectCycle") -> None:
         self.current = cycle
         self.busy = True
-        self.loop.create_task(self._run(cycle))
+        self.loop.create_task(self._run_direct(cycle) if cycle.__class__ is _DirectCycle else self._run(cycle))
 
     async def _run(self, cycle: _Cycle) -> None:
         try:
@@ -370,6 +459,48 @@ class AsgiConnection(HttpConnection):
             self._ended(cycle, "The server failed on this request; see its log.")
         else:
             self._ended(cycle, "The server produced no response; see its log.")
+
+    async def _run_direct(self, cycle: "_DirectCycle") -> None:
+        request = cycle.request
+        try:
+            while cycle.more_body and not cycle.disconnected:
+                await cycle.wait()
+            if cycle.disconnected:  # gone (or its body broke off) before it was read whole
+                self._ended(cycle, "The request's body was not received whole.")
+                return
+            parts = cycle.body
+            request.body = parts[0] if len(parts) == 1 else b"".join(parts)
+            cycle.body = []
+            response = await cycle.handler(request)
+        except asyncio.CancelledError:
+            self._ended(cycle, None)
+            raise
+        except Exception:  # noqa: BLE001 - a bug in the handler: a JSON 500
+            log.exception("direct handler failed on %s %s", request.method, request.path)
+            self._ended(cycle, "The server failed on this request; see its log.")
+            return
+        self._write_direct(cycle, response)
+
+    def _write_direct(self, cycle: "_DirectCycle", response: Response) -> None:
+        """Write a direct handler's response in one go, then go on as after an ASGI response."""
+        if cycle.disconnected or self.transport.is_closing():
+            self._ended(cycle, None)
+            return
+        body = response.body
+        keep_alive = cycle.keep_alive and not response.close
+        try:
+            head = wire.response_head(response.status, response.content_type, response.headers, len(body), keep_alive)
+        except (wire.HeaderInjection, UnicodeEncodeError, TypeError, ValueError) as exc:
+            log.error("invalid response from the direct handler (%s): %r", exc, response.headers)
+            self._ended(cycle, "The server produced an invalid response header; see its log.")
+            return
+        if len(body) < COPY_LIMIT:
+            self.transport.write(head + body)
+        else:
+            self.transport.writelines((head, body))
+        cycle.complete = True
+        cycle.keep_alive = keep_alive
+        self.response_done(cycle)
 
     def _ended(self, cycle: _Cycle, failure: str | None) -> None:
         """The application returned: unless its response completed, answer or cut the connection."""

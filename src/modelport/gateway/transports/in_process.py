@@ -12,6 +12,8 @@ hop on every request.
 A call that outlives the backend timeout is a 504, as over HTTP. Hosting's handler is cancelled then: it
 stops waiting for the instance and releases it as after its own invocation timeout (the worker finishes
 the request and its answer is dropped), where over HTTP it would wait on and answer a closed connection.
+The limits are kept by one periodic sweep (``net/deadlines.py``), not a timer per call: they hold to
+within 0.1 s.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import AsyncIterator
 from modelport.gateway.transports.base import STREAM_ACCEPT_HEADER, Invocation, optional_fields
 from modelport.gateway.transports.errors import stream_idle_error, timeout_error
 from modelport.gateway.transports.wire import payload_parts, runtime_error
+from modelport.net.deadlines import Deadlines
 from modelport.net.in_process import InProcessClient, finish
 from modelport.net.messages import Response
 
@@ -35,6 +38,7 @@ class InProcessTransport:
     def __init__(self, client: InProcessClient, token: str, timeout: float, host: str = "127.0.0.1") -> None:
         self.client = client
         self.timeout = timeout
+        self.deadlines = Deadlines(client.loop)
         self._fixed = {"host": host, **({"authorization": f"Bearer {token}"} if token else {})}
 
     async def invoke(
@@ -44,15 +48,20 @@ class InProcessTransport:
         """InvokeEndpoint through hosting's handler, bounded by the backend timeout (→ 504)."""
         headers = self._headers(optional_fields(content_type, accept, custom_attributes, target_variant, target_model))
         started = time.perf_counter()
+        deadlines = self.deadlines
+        task = deadlines.watch(self.timeout)
         try:
-            async with asyncio.timeout(self.timeout):
-                response = await self.client.request("POST", f"/endpoints/{endpoint}/invocations", headers, body)
-                try:
-                    answer = await _whole_body(response)
-                finally:
-                    finish(response)
-        except TimeoutError:
-            raise timeout_error(endpoint, self.timeout) from None
+            response = await self.client.request("POST", f"/endpoints/{endpoint}/invocations", headers, body)
+            try:
+                answer = await _whole_body(response)
+            finally:
+                finish(response)
+        except asyncio.CancelledError:
+            if deadlines.expired(task):
+                raise timeout_error(endpoint, self.timeout) from None
+            raise
+        finally:
+            deadlines.forget(task)
         response_headers = _lower(response)
         if response.status >= 300:
             raise runtime_error(response.status, response_headers, answer, endpoint)
@@ -70,12 +79,17 @@ class InProcessTransport:
         """InvokeEndpointWithResponseStream through hosting's handler; yields each PayloadPart's bytes."""
         fields = optional_fields(content_type, accept, custom_attributes, target_variant)
         headers = self._headers([(p, STREAM_ACCEPT_HEADER if p == "Accept" else h, v) for p, h, v in fields])
+        deadlines = self.deadlines
+        task = deadlines.watch(idle_timeout)
         try:
-            async with asyncio.timeout(idle_timeout):
-                response = await self.client.request(
-                    "POST", f"/endpoints/{endpoint}/invocations-response-stream", headers, body)
-        except TimeoutError:
-            raise stream_idle_error(endpoint, idle_timeout) from None
+            response = await self.client.request(
+                "POST", f"/endpoints/{endpoint}/invocations-response-stream", headers, body)
+        except asyncio.CancelledError:
+            if deadlines.expired(task):
+                raise stream_idle_error(endpoint, idle_timeout) from None
+            raise
+        finally:
+            deadlines.forget(task)
         chunks = _chunks(response)
         try:
             async for part in payload_parts(response.status, _lower(response), chunks, endpoint, idle_timeout):
