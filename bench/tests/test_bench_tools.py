@@ -101,23 +101,46 @@ def test_stop_ends_the_whole_family_including_escaped_processes(tmp_path):
         assert not member.is_running() or member.status() == psutil.STATUS_ZOMBIE
 
 
-def _results(modelport_rps, peer_rps, p50=0.2, errors=0):
+def _results(modelport_rps, peer_rps, p50=0.2, errors=0, batch_c64=8000, batch_p50=0.21, floor_c64=12000,
+             peer_errors=0):
     def entry(rps, errors=0, p50=1.0):
         return {"ok": True, "title": "x", "points": [
             {"concurrency": c, "requests_per_s": r, "p50_ms": p50 if c == 1 else 5.0, "errors": errors}
             for c, r in zip((1, 16, 64), rps)]}
-    return {"servers": {"modelport": entry(modelport_rps, errors, p50), "fastapi-async": entry(peer_rps)}}
+    return {"bare_work": {"p50_ms": 0.19}, "servers": {
+        "modelport": entry(modelport_rps, errors, p50), "fastapi-async": entry(peer_rps, peer_errors),
+        "fastapi-orjson": entry([1000, 2000, 2500]), "modelport-batch": entry([1200, 5000, batch_c64], 0, batch_p50),
+        "floor": entry([5000, 10000, floor_c64])}}
 
 
 def test_bar_verdict():
     peers = ["fastapi-async"]
-    assert report.bar_verdict(_results([1200, 2400, 2400], [1000, 2000, 2000]), peers)["met"]
+    met = report.bar_verdict(_results([1200, 2400, 2400], [1000, 2000, 2000]), peers)
+    assert met["met"] and met["batching"]["best_peer_c64"] == "fastapi-orjson" and met["batching"]["ratio_c64"] == 3.2
     slow = report.bar_verdict(_results([1100, 2400, 2400], [1000, 2000, 2000]), peers)
     assert not slow["met"] and "c=1" in slow["reasons"][0]
-    assert not report.bar_verdict(_results([1200, 2400, 2400], [1000, 2000, 2000], p50=0.3), peers)["met"]
+    over_bare = report.bar_verdict(_results([1200, 2400, 2400], [1000, 2000, 2000], p50=0.23), peers)
+    assert not over_bare["met"] and "over the bare work" in over_bare["reasons"][0]
     assert not report.bar_verdict(_results([1200, 2400, 2400], [1000, 2000, 2000], errors=1), peers)["met"]
     missing = report.bar_verdict(_results([1200, 2400, 2400], [1000, 2000, 2000]), peers + ["mlserver"])
     assert not missing["met"] and any("not measured" in r for r in missing["reasons"])
+    # batching: 3x the best peer's best configuration (FastAPI + orjson counts), half the floor, ≤ 0.03 ms at c=1
+    assert "batching c=64: 2.80x" in report.bar_verdict(_results([1200, 2400, 2400], [1000, 2000, 2000], batch_c64=7000),
+                                                         peers)["reasons"][0]
+    assert "of the HTTP floor" in report.bar_verdict(_results([1200, 2400, 2400], [1000, 2000, 2000], floor_c64=17000),
+                                                     peers)["reasons"][0]
+    assert "batching costs 0.040 ms" in report.bar_verdict(_results([1200, 2400, 2400], [1000, 2000, 2000], batch_p50=0.24),
+                                                           peers)["reasons"][0]
+
+
+def test_a_peer_answering_errors_is_not_the_best_peer():
+    # a peer that answered 5x faster with errors (a server shedding load) does not set the bar
+    verdict = report.bar_verdict(_results([1200, 2400, 2400], [1000, 2000, 12000], peer_errors=0), ["fastapi-async"])
+    assert not verdict["met"]
+    errored = _results([1200, 2400, 2400], [1000, 2000, 2000])
+    errored["servers"]["fastapi-async"]["points"][2].update(requests_per_s=12000, errors=50)
+    verdict = report.bar_verdict(errored, ["fastapi-async"])
+    assert verdict["checks"][2]["best_peer"] is None and "c=64: no peer measured without errors" in verdict["reasons"]
 
 
 def test_free_port_stays_below_mms_limit():
