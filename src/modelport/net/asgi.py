@@ -113,10 +113,29 @@ class AsgiHooks:
         self.direct = app.direct
 
 
-class _Cycle:
+class _Waits:
+    """A request's wait for its connection: more of the body, its end, or the client going away."""
+
+    __slots__ = ("conn", "waiter")
+
+    def wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self) -> None:
+        """Until the connection wakes this request (see :meth:`wake`)."""
+        self.waiter = self.conn.loop.create_future()
+        try:
+            await self.waiter
+        finally:
+            self.waiter = None
+
+
+class _Cycle(_Waits):
     """One request and its response, as the application sees them through receive() and send()."""
 
-    __slots__ = ("conn", "scope", "body", "buffered", "more_body", "read_all", "waiter", "expects_continue",
+    __slots__ = ("scope", "body", "buffered", "more_body", "read_all", "expects_continue",
                  "keep_alive", "started", "head_sent", "complete", "disconnected", "status", "headers",
                  "chunked", "remaining", "head_only")
     high_water = BODY_HIGH_WATER  # buffered body bytes beyond which reading pauses until receive()
@@ -141,18 +160,6 @@ class _Cycle:
         self.remaining = -1  # bytes still due under the application's content-length (-1: none given)
         self.head_only = scope["method"] == "HEAD"
 
-    def wake(self) -> None:
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def _wait(self) -> None:
-        self.waiter = self.conn.loop.create_future()
-        try:
-            await self.waiter
-        finally:
-            self.waiter = None
-
     # --- the ASGI interface -------------------------------------------------------------------
 
     async def receive(self) -> Message:
@@ -162,10 +169,10 @@ class _Cycle:
             conn.transport.write(wire.CONTINUE)
         if not self.read_all:
             while not self.body and self.more_body and not self.disconnected and not self.complete:
-                await self._wait()
+                await self.wait()
         else:
             while not self.disconnected and not self.complete:
-                await self._wait()
+                await self.wait()
         if self.disconnected or self.complete:
             return {"type": "http.disconnect"}
         parts = self.body
@@ -275,15 +282,14 @@ class _Cycle:
         return body
 
 
-class _DirectCycle:
+class _DirectCycle(_Waits):
     """A request on the direct lane: its body is read whole, then its handler's Response is written in one go.
 
     It has what the connection reads on an ASGI cycle (body parts, flags, ``wake``), so both kinds share the
     connection's pipelining, disconnects and refusals.
     """
 
-    __slots__ = ("conn", "request", "handler", "body", "buffered", "more_body", "waiter", "keep_alive",
-                 "complete", "disconnected")
+    __slots__ = ("request", "handler", "body", "buffered", "more_body", "keep_alive", "complete", "disconnected")
     high_water = math.inf  # never pause: the body is wanted whole, and its Content-Length was accepted
     started = False  # nothing is written before the whole response
 
@@ -303,19 +309,6 @@ class _DirectCycle:
     def scope(self) -> dict:
         """The little of a scope the connection's log lines name."""
         return {"method": self.request.method, "path": self.request.path}
-
-    def wake(self) -> None:
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def wait(self) -> None:
-        """Until more of the body arrives, it ends, or the client goes away."""
-        self.waiter = self.conn.loop.create_future()
-        try:
-            await self.waiter
-        finally:
-            self.waiter = None
 
 
 class AsgiConnection(HttpConnection):
