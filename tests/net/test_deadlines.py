@@ -14,16 +14,9 @@ class Late(Exception):
 
 
 async def call(deadlines: Deadlines, seconds: float, takes: float) -> str:
-    task = deadlines.watch(seconds)
-    try:
+    with deadlines.limit(seconds, Late):
         await asyncio.sleep(takes)
         return "answered"
-    except asyncio.CancelledError:
-        if deadlines.expired(task):
-            raise Late() from None
-        raise
-    finally:
-        deadlines.forget(task)
 
 
 def test_only_the_late_calls_are_cut_and_within_the_resolution():
@@ -70,7 +63,7 @@ def test_a_task_that_outlives_its_call_is_not_cancelled_later():
 def test_watch_outside_a_task_is_refused():
     loop = asyncio.new_event_loop()
     try:
-        with pytest.raises(RuntimeError):
-            Deadlines(loop).watch(1)
+        with pytest.raises(RuntimeError), Deadlines(loop).limit(1, Late):
+            pass
     finally:
         loop.close()

@@ -32,10 +32,10 @@ from modelport.gateway.metrics import GatewayMetrics
 from modelport.gateway.ratelimit import FAILED_KEY_LIMIT, TokenBuckets, retry_after_header
 from modelport.net.asgi_types import ASGIApp, Message, Receive, Scope, Send
 from modelport.net.busypoll import BusyPoll
+from modelport.net.messages import Response
 
 if TYPE_CHECKING:
     from modelport.net.asgi import DirectHandler, DirectRequest
-    from modelport.net.messages import Response
 
 # Paths that call models (and the metrics, which name them): these need the API key, count against the rate
 # limit and are counted in the metrics.
@@ -186,7 +186,7 @@ class Edge:
         included, which Edge answers with its 413) goes the ASGI way."""
         limit = self.max_body_bytes
 
-        async def answer(request: "DirectRequest") -> "Response":
+        async def answer(request: "DirectRequest") -> Response:
             return await self._answer_direct(hot, request)
 
         def claim(method: str, path: str, length: int) -> "DirectHandler | None":
@@ -196,10 +196,8 @@ class Edge:
 
         return claim
 
-    async def _answer_direct(self, hot: HotRoutes, request: "DirectRequest") -> "Response":
+    async def _answer_direct(self, hot: HotRoutes, request: "DirectRequest") -> Response:
         """The edge's steps around ``hot``'s answer, as ``__call__`` takes them, on a request read whole."""
-        from modelport.net.messages import Response
-
         state: dict = {}
         visit = self.begin("POST", request.path, request.headers, request.client, state)
         status = 0

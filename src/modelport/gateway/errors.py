@@ -149,8 +149,12 @@ def error_body(error: ApiError, request_id: str | None) -> bytes:
 def error_parts(error: ApiError, request_id: str | None) -> tuple[int, list[tuple[str, str]], bytes]:
     """An error response in its public form: status, headers (lower-case names, no Content-Length) and body."""
     public = to_public(error, request_id)
-    headers = [("content-type", "application/json"), *((k.lower(), v) for k, v in public.headers.items())]
-    return public.status, headers, error_body(public, request_id)
+    return public.status, _headers_of(public), error_body(public, request_id)
+
+
+def _headers_of(error: ApiError) -> list[tuple[str, str]]:
+    """An error response's headers: JSON, and the error's own (Retry-After, ...) by lower-case name."""
+    return [("content-type", "application/json"), *((k.lower(), v) for k, v in error.headers.items())]
 
 
 def raw_headers(headers: list[tuple[str, str]], body: bytes) -> list[tuple[bytes, bytes]]:
@@ -162,8 +166,7 @@ def raw_headers(headers: list[tuple[str, str]], body: bytes) -> list[tuple[bytes
 
 def error_headers(error: ApiError, body: bytes) -> list[tuple[bytes, bytes]]:
     """Raw ASGI headers of an error response (content type, length and the error's own headers)."""
-    headers = [("content-type", "application/json"), *((k.lower(), v) for k, v in error.headers.items())]
-    return raw_headers(headers, body)
+    return raw_headers(_headers_of(error), body)
 
 
 def internal_error() -> ApiError:

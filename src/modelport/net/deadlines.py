@@ -9,20 +9,14 @@ own timeout error, as ``asyncio.timeout`` would. The price is precision: a call 
 by up to ``resolution`` (default 0.1 s), fine for limits of seconds.
 
     deadlines = Deadlines(loop)
-    task = deadlines.watch(seconds)          # from inside the task that makes the call
-    try:
-        ...                                  # awaits
-    except asyncio.CancelledError:
-        if deadlines.expired(task):
-            raise MyTimeout() from None
-        raise
-    finally:
-        deadlines.forget(task)
+    with deadlines.limit(seconds, lambda: MyTimeout()):   # inside the task that makes the call
+        ...                                               # awaits; past the limit: MyTimeout
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 
 class Deadlines:
@@ -34,6 +28,11 @@ class Deadlines:
         self._due: dict[asyncio.Task, tuple[float, int]] = {}  # task → (deadline, its cancel count before)
         self._late: set[asyncio.Task] = set()  # cancelled by a deadline, until forgotten
         self._sweeping = False
+
+    def limit(self, seconds: float, error: Callable[[], BaseException]) -> "_Limit":
+        """A ``with`` block of the current task that may last ``seconds``; past them, it ends with ``error()``
+        (a cancellation from elsewhere stays a cancellation)."""
+        return _Limit(self, seconds, error)
 
     def watch(self, seconds: float) -> asyncio.Task:
         """Give the current task ``seconds`` from now; returns the task (for :meth:`expired` and :meth:`forget`)."""
@@ -70,3 +69,27 @@ class Deadlines:
             self.loop.call_later(self.resolution, self._sweep)
         else:
             self._sweeping = False
+
+
+class _Limit:
+    """One call's limit, as a context manager (see :meth:`Deadlines.limit`)."""
+
+    __slots__ = ("deadlines", "seconds", "error", "task")
+
+    def __init__(self, deadlines: Deadlines, seconds: float, error: Callable[[], BaseException]) -> None:
+        self.deadlines = deadlines
+        self.seconds = seconds
+        self.error = error
+        self.task: asyncio.Task | None = None
+
+    def __enter__(self) -> None:
+        self.task = self.deadlines.watch(self.seconds)
+
+    def __exit__(self, kind, value, traceback) -> bool:  # noqa: ANN001
+        deadlines, task = self.deadlines, self.task
+        try:
+            if kind is asyncio.CancelledError and deadlines.expired(task):
+                raise self.error() from None
+        finally:
+            deadlines.forget(task)
+        return False

@@ -48,20 +48,12 @@ class InProcessTransport:
         """InvokeEndpoint through hosting's handler, bounded by the backend timeout (→ 504)."""
         headers = self._headers(optional_fields(content_type, accept, custom_attributes, target_variant, target_model))
         started = time.perf_counter()
-        deadlines = self.deadlines
-        task = deadlines.watch(self.timeout)
-        try:
+        with self.deadlines.limit(self.timeout, lambda: timeout_error(endpoint, self.timeout)):
             response = await self.client.request("POST", f"/endpoints/{endpoint}/invocations", headers, body)
             try:
                 answer = await _whole_body(response)
             finally:
                 finish(response)
-        except asyncio.CancelledError:
-            if deadlines.expired(task):
-                raise timeout_error(endpoint, self.timeout) from None
-            raise
-        finally:
-            deadlines.forget(task)
         response_headers = _lower(response)
         if response.status >= 300:
             raise runtime_error(response.status, response_headers, answer, endpoint)
@@ -79,17 +71,9 @@ class InProcessTransport:
         """InvokeEndpointWithResponseStream through hosting's handler; yields each PayloadPart's bytes."""
         fields = optional_fields(content_type, accept, custom_attributes, target_variant)
         headers = self._headers([(p, STREAM_ACCEPT_HEADER if p == "Accept" else h, v) for p, h, v in fields])
-        deadlines = self.deadlines
-        task = deadlines.watch(idle_timeout)
-        try:
+        with self.deadlines.limit(idle_timeout, lambda: stream_idle_error(endpoint, idle_timeout)):
             response = await self.client.request(
                 "POST", f"/endpoints/{endpoint}/invocations-response-stream", headers, body)
-        except asyncio.CancelledError:
-            if deadlines.expired(task):
-                raise stream_idle_error(endpoint, idle_timeout) from None
-            raise
-        finally:
-            deadlines.forget(task)
         chunks = _chunks(response)
         try:
             async for part in payload_parts(response.status, _lower(response), chunks, endpoint, idle_timeout):
