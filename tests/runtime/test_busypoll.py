@@ -66,3 +66,26 @@ def test_spinning_steps_aside_at_idle_priority_and_returns_to_its_own_policy():
     assert poll.spins > 0
     assert poll._own_policy == before  # the SCHED_IDLE step-aside was allowed here and used
     assert os.sched_getscheduler(0) == before  # and every turn came back to the thread's own policy
+
+
+def test_a_turn_right_after_an_answer_does_not_step_aside(monkeypatch):
+    # Under load every loop pass answers something: those turns cost no scheduler system calls; the turns
+    # of an idle window still step aside.
+    from modelport.net import busypoll
+
+    stepped = []
+    monkeypatch.setattr(busypoll.BusyPoll, "_step_aside", lambda self: stepped.append(1))
+
+    async def scenario() -> BusyPoll:
+        poll = BusyPoll(asyncio.get_running_loop(), 0.01)
+        for _ in range(50):  # an answer before each of 50 loop passes
+            poll.kick()
+            await asyncio.sleep(0)
+        busy_steps = len(stepped)
+        await asyncio.sleep(0.05)  # then the window runs out idle
+        return poll, busy_steps
+
+    poll, busy_steps = asyncio.run(scenario())
+    assert busy_steps <= 1  # at most the turn that started before the first answer landed
+    assert poll.steps_aside == len(stepped) > busy_steps  # the idle turns stepped aside
+    assert poll.spins > poll.steps_aside  # and the busy turns were still turns of the spin
