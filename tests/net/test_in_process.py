@@ -93,6 +93,35 @@ def test_a_call_from_another_event_loop_is_refused():
     assert app.seen == []
 
 
+def test_after_a_call_on_its_loop_a_call_from_another_loop_is_still_refused():
+    # the loop check remembers the thread its loop runs on: another loop, on that thread or another, is refused
+    import threading
+
+    app = ShapedApp()
+    refusals = []
+
+    async def serve_then_try_elsewhere() -> None:
+        client = InProcessClient(app, asyncio.get_running_loop())
+        assert (await client.request("GET", "/echo", {})).status == 200
+
+        def other_thread() -> None:
+            try:
+                asyncio.run(client.request("GET", "/echo", {}))
+            except RuntimeError as exc:
+                refusals.append(str(exc))
+
+        worker = threading.Thread(target=other_thread)
+        worker.start()
+        await asyncio.get_running_loop().run_in_executor(None, worker.join)
+        return client
+
+    client = asyncio.run(serve_then_try_elsewhere())
+    with pytest.raises(RuntimeError, match="event loop the application serves on"):
+        asyncio.run(client.request("GET", "/echo", {}))  # the same thread, a new loop: its own loop has ended
+    assert len(refusals) == 1 and "event loop the application serves on" in refusals[0]
+    assert len(app.seen) == 1
+
+
 def test_only_async_applications_with_a_body_limit_can_be_called():
     class Sync:
         max_body_bytes = 10

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import threading
 from typing import Any
 
 from modelport.net.messages import BodyError, BodyTooLarge, Request, Response
@@ -41,6 +42,18 @@ class InProcessClient:
         self.error = error_responder(app)
         self.loop = loop
         self.client = client
+        self._loop_thread: int | None = None  # the thread a request last found ``loop`` running on
+
+    def _on_own_loop(self) -> bool:
+        """Whether the caller runs on ``loop``. ``asyncio.get_running_loop()`` costs a getpid() system call on
+        Python 3.11, so once a request has found ``loop`` running on this thread, the next from this thread
+        while ``loop`` still runs is on it (a thread runs one loop at a time) and needs no lookup."""
+        if self._loop_thread == threading.get_ident() and self.loop.is_running():
+            return True
+        if asyncio.get_running_loop() is not self.loop:
+            return False
+        self._loop_thread = threading.get_ident()
+        return True
 
     async def request(self, method: str, path: str, headers: dict[str, str], body: bytes = b"",
                       query: str = "") -> Response:
@@ -48,7 +61,7 @@ class InProcessClient:
 
         The returned response is the caller's until :func:`finish`: read ``body`` or iterate ``stream``.
         """
-        if asyncio.get_running_loop() is not self.loop:
+        if not self._on_own_loop():
             raise RuntimeError("an in-process request must run on the event loop the application serves on")
         request = Request(method, path, query, headers, body, client=self.client)
         limit = self.body_limit(request) if self.body_limit is not None else self.max_body
