@@ -11,6 +11,9 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 PAGE_DEPS := page/node_modules/.package-lock.json
+# pytest-xdist workers for `make test`: most tests wait on servers and training processes, so two workers
+# keep CI's two cores busy (TEST_WORKERS=0 runs everything in one process)
+TEST_WORKERS ?= 2
 
 # pipefail: a failing install must fail the target even when its output is filtered.
 SHELL := /bin/bash
@@ -79,7 +82,7 @@ run: install page-build
 
 test: install sdk-venvs page-build chromium wrk
 	npm --prefix page test
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: install
 	$(MAKE) -C bench all

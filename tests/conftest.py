@@ -8,7 +8,8 @@
 - ``tripwire``: a proxy that refuses every connection that would leave this machine; the test fails if any
   was tried.
 - ``bundled_home``: a ``MODELPORT_HOME`` whose ``bundled/<name>/model.tar.gz`` holds every bundled model trained
-  in fast mode, once per run (copy its ``bundled/`` into a home and ``modelport up --fast`` trains nothing).
+  in fast mode, once per run (copy its ``bundled/`` into a home and ``modelport up --fast`` trains nothing);
+  under pytest-xdist (``make test`` runs two workers) the first worker to need it trains it for all of them.
 
 The gateway's fixtures (``standin``, ``gateway``, ``stack``) are in tests/gateway/conftest.py. Waiting is
 ``tests.helpers.waiting.eventually``; starting and stopping processes is in ``tests.helpers.processes``.
@@ -16,10 +17,13 @@ The gateway's fixtures (``standin``, ``gateway``, ``stack``) are in tests/gatewa
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+from filelock import FileLock
 
 from modelport.hosting.server import HostingServer
 from modelport.stack import bundled
@@ -78,7 +82,15 @@ def bundled_home(tmp_path_factory) -> Path:
 
     Tests that check training itself train on their own (tests/training, the wheel install); the others take
     these archives read-only, or copy ``bundled/`` into their own home."""
-    home = tmp_path_factory.mktemp("bundled-home")
-    for name in bundled.bundled_names():
-        bundled.train(home, name, fast=True)
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder, which every worker's own temporary folder is in
+    home, done = root / "bundled-home", root / "bundled-home.done"
+    with FileLock(str(root / "bundled-home.lock")):
+        if not done.is_file():
+            shutil.rmtree(home, ignore_errors=True)
+            home.mkdir()
+            for name in bundled.bundled_names():
+                bundled.train(home, name, fast=True)
+            done.touch()
     return home

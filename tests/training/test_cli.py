@@ -14,8 +14,10 @@ import numpy as np
 from modelport.training import train, trainer
 from modelport.training.datasets import load_mnist, load_sentiment, split
 
-def modelport(*args: str, home: Path) -> subprocess.CompletedProcess:
+def modelport(*args: str, home: Path, columns: int | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "MODELPORT_HOME": os.environ.get("MODELPORT_HOME", str(Path(".modelport").resolve()))}
+    if columns:
+        env["COLUMNS"] = str(columns)
     env["MODELPORT_HOME"] = str(home) if home else env["MODELPORT_HOME"]
     return subprocess.run([sys.executable, "-m", "modelport", *args], env=env, capture_output=True, text=True,
                           timeout=600)
@@ -23,9 +25,11 @@ def modelport(*args: str, home: Path) -> subprocess.CompletedProcess:
 
 def test_train_fast_writes_metrics_and_an_archive(tmp_path):
     out = tmp_path / "out"
-    result = modelport("train", "mnist-sklearn", "--fast", "--seed", "1", "--out", str(out), home=None)
+    # a narrow console (as when output is not a terminal) must not break the paths across lines
+    result = modelport("train", "mnist-sklearn", "--fast", "--seed", "1", "--out", str(out), home=None, columns=40)
     assert result.returncode == 0, result.stderr
-    assert "mnist-sklearn: held-out accuracy" in result.stdout and "model.tar.gz" in result.stdout
+    assert "mnist-sklearn: held-out accuracy" in result.stdout
+    assert f"archive: {out / 'model.tar.gz'}\n" in result.stdout and f"metrics: {out / 'metrics.json'}\n" in result.stdout
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["model"] == "mnist-sklearn" and metrics["seed"] == 1 and metrics["fast"] is True
     for key in ("metrics", "bar", "dataset", "split", "parameters", "versions", "training_seconds", "artifacts"):

@@ -73,5 +73,6 @@ def train_command(
     except (DataFetchError, DataFormatError) as error:
         err_console.print(f"[red]✗ {escape(str(error))}[/red]", soft_wrap=True)
         raise typer.Exit(1) from None
-    console.print(summary(name, json.loads((out / "metrics.json").read_text())))
-    console.print(f"archive: {archive}\nmetrics: {out / 'metrics.json'}")
+    # soft_wrap: a path stays on one line whatever the width (rich wraps at 80 columns when not on a terminal)
+    console.print(summary(name, json.loads((out / "metrics.json").read_text())), soft_wrap=True)
+    console.print(f"archive: {escape(str(archive))}\nmetrics: {escape(str(out / 'metrics.json'))}", soft_wrap=True)
