@@ -301,6 +301,24 @@ def test_pytorch_model_is_compiled_for_serving_with_the_networks_answers(unpacke
         np.testing.assert_allclose(handlers.predict_fn(rows, served), expected, atol=1e-6)
 
 
+def test_the_single_digit_network_answers_exactly_what_the_trained_one_does(unpacked):
+    """SingleDigitCNN (pairwise maxima instead of the pool, the pool before the ReLU) is a rearrangement, not
+    an approximation: the same logits to the bit, on digits and on values well outside 0..1."""
+    import torch
+
+    handlers = load_handlers(unpacked["mnist-pytorch"], "mnist-pytorch")
+    digit_cnn = sys.modules["digit_cnn"]  # imported by inference.py from the archive's code/
+    network = handlers.DigitCNN()
+    network.load_state_dict(torch.load(unpacked["mnist-pytorch"] / "model.pth", weights_only=True))
+    network.eval()
+    generator = torch.Generator().manual_seed(7)
+    pixels = torch.rand(5, 1, 28, 28, generator=generator) * 6 - 3
+    with torch.inference_mode():
+        assert torch.equal(digit_cnn.SingleDigitCNN(network)(pixels), network(pixels))
+        maps = torch.randn(2, 3, 14, 14, generator=generator)
+        assert torch.equal(digit_cnn.PairMax()(maps), torch.nn.functional.max_pool2d(maps, 2))
+
+
 @pytest.mark.parametrize("body, content_type, message", [
     ("", "text/plain", "empty"),
     ("   ", "text/plain", "empty"),
