@@ -13,6 +13,11 @@ MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
 
 
+def normalised(pixels: torch.Tensor) -> torch.Tensor:
+    """Raw 0..1 pixels scaled by the MNIST mean and std, as the network's first layer expects them."""
+    return (pixels - MNIST_MEAN) / MNIST_STD
+
+
 class DigitCNN(nn.Module):
     """Two conv blocks (conv, batch norm, ReLU, max-pool) and a small classifier; takes (N, 1, 28, 28) pixels in 0..1, returns (N, 10) logits.
 
@@ -35,7 +40,7 @@ class DigitCNN(nn.Module):
         )
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features((pixels - MNIST_MEAN) / MNIST_STD))
+        return self.classifier(self.features(normalised(pixels)))
 
 
 # From this many digits in one forward pass, the oneDNN graph is faster than the plain frozen one: it
@@ -67,7 +72,7 @@ class SingleDigitCNN(nn.Module):
         self.classifier = model.classifier
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features((pixels - MNIST_MEAN) / MNIST_STD))
+        return self.classifier(self.features(normalised(pixels)))
 
 
 class InferenceCNN(nn.Module):
