@@ -12,9 +12,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
+# its p99 must not grow by half from the first segment to the last: tests on another xdist worker starting
+# up mid-soak took the cores and failed it once, so it runs alone (see the Makefile's `test`)
+@pytest.mark.alone
 def test_thirty_second_soak_passes_every_bar(tmp_path, bundled_home):
     report_file = tmp_path / "soak.json"
     shutil.copytree(bundled_home / "bundled", tmp_path / "home" / "bundled")  # current: `up --fast` trains nothing
