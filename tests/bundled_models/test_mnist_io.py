@@ -38,7 +38,20 @@ def test_pixels_in_range_come_back_unchanged_and_writable():
     decoded[0, 0] = 0.5  # a copy of the body, not a view of it: the model may work in place
 
 
-@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("dtype", [np.float64, np.float16, np.uint8])
+def test_pixels_of_another_number_type_come_back_as_float32(dtype):
+    pixels = (_digits(0.0, 1.0) > 0.5).astype(dtype)
+    decoded = decode_digits(write_npy(pixels), NPY)
+    assert decoded.dtype == np.float32
+    np.testing.assert_array_equal(decoded, pixels.astype(np.float32))
+
+
+def test_negative_zero_is_a_zero_pixel():
+    decoded = decode_digits(write_npy(_digits(-0.0, 0.25)), NPY)
+    assert decoded[-1, 0] == 0.0 and decoded[-1, 1] == 0.25
+
+
+@pytest.mark.parametrize("value", [np.nan, -np.nan, np.inf, -np.inf])
 def test_a_single_non_finite_pixel_is_refused(value):
     assert "finite" in _refusal(_digits(0.5, value))
 

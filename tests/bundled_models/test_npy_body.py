@@ -75,3 +75,18 @@ def test_an_object_array_is_refused_as_np_load_refuses_it():
     body = saved(np.array([1, 2], dtype=np.int64)).replace(b"'<i8'", b"'|O' ")
     with pytest.raises(ValueError, match="allow_pickle"):
         read_npy(body)
+
+
+def test_a_header_read_before_still_has_its_data_length_checked():
+    body = saved(np.arange(4.0))
+    assert np.array_equal(read_npy(body), np.arange(4.0))  # its header is now known
+    with pytest.raises(ValueError):  # what np.load says of data cut short
+        read_npy(body[:-8])
+
+
+def test_the_headers_remembered_stay_few_however_many_arrive():
+    import npy_body
+
+    for rows in range(1, 300):
+        assert read_npy(saved(np.zeros((rows, 3), dtype=np.float32))).shape == (rows, 3)
+    assert len(npy_body._LAYOUTS) <= npy_body._MAX_LAYOUTS

@@ -57,6 +57,21 @@ def pick_accept(accept, supported) -> str:
 
     Raises a 406 error naming the supported types when nothing in the list is supported.
     """
+    key = (accept, supported)
+    chosen = _CHOSEN.get(key)  # clients send the same Accept on every request
+    if chosen is None:
+        chosen = _choose(accept, supported)
+        if len(_CHOSEN) >= _MAX_CHOSEN:
+            _CHOSEN.clear()
+        _CHOSEN[key] = chosen
+    return chosen
+
+
+_CHOSEN: dict = {}
+_MAX_CHOSEN = 64
+
+
+def _choose(accept, supported) -> str:
     wanted = [media_type(t) for t in (accept or "").split(",") if t.strip()]
     if not wanted or wanted == ["*/*"]:
         return supported[0]

@@ -21,7 +21,10 @@ _HEADER = re.compile(
     rb"\{'descr': '([<>|=][biufc]\d{1,2})', 'fortran_order': (True|False), 'shape': \(((?:\d+, )*\d+,?|)\), \} *\n")
 _ALIGN = 64  # numpy pads the preamble to a multiple of this
 _GROWTH_DIGITS = 21  # numpy's GROWTH_AXIS_MAX_DIGITS
-_DTYPES: dict[bytes, np.dtype] = {}
+# headers already read, to what they say (dtype, shape, order, data bytes): clients send the same few
+# headers again and again; kept small, since any body may bring a new one
+_LAYOUTS: dict[bytes, tuple] = {}
+_MAX_LAYOUTS = 64
 
 
 def read_npy(data: bytes) -> np.ndarray:
@@ -41,24 +44,36 @@ def _read_plain(data: bytes):
     if len(data) < 10 or data[:8] != MAGIC + b"\x01\x00":
         return None
     end = 10 + int.from_bytes(data[8:10], "little")
-    match = _HEADER.fullmatch(data, 10, end)
+    header = data[10:end]
+    layout = _LAYOUTS.get(header)
+    if layout is None:
+        layout = _layout(header)
+        if layout is None:
+            return None
+        if len(_LAYOUTS) >= _MAX_LAYOUTS:
+            _LAYOUTS.clear()
+        _LAYOUTS[header] = layout
+    dtype, shape, order, size = layout
+    if size != len(data) - end:
+        return None
+    return np.frombuffer(data, dtype=dtype, count=size // dtype.itemsize, offset=end).reshape(shape, order=order)
+
+
+def _layout(header: bytes):
+    """(dtype, shape, order, data bytes) of a header in numpy's own form, else None."""
+    match = _HEADER.fullmatch(header)
     if match is None:
         return None
     descr, fortran, shape_text = match.groups()
-    dtype = _DTYPES.get(descr)
-    if dtype is None:
-        try:
-            dtype = _DTYPES[descr] = np.dtype(descr.decode("ascii"))
-        except TypeError:
-            return None
+    try:
+        dtype = np.dtype(descr.decode("ascii"))
+    except TypeError:
+        return None
     shape = tuple(int(size) for size in shape_text.replace(b",", b" ").split())
     count = 1
     for size in shape:
         count *= size
-    if count * dtype.itemsize != len(data) - end:
-        return None
-    flat = np.frombuffer(data, dtype=dtype, count=count, offset=end)
-    return flat.reshape(shape, order="F" if fortran == b"True" else "C")
+    return dtype, shape, "F" if fortran == b"True" else "C", count * dtype.itemsize
 
 
 def write_npy(array: np.ndarray) -> bytes:
