@@ -359,6 +359,12 @@ class Instance:
                 failures = 0
                 continue
             status, message = await self._ping(min(2.0, interval))
+            if self.stopping or self.starting or self.process is not process or process.returncode is not None:
+                # the process exited (or was replaced) while the ping was out: its answer says nothing about
+                # the instance now, and a 200 taken as "ready again" would route to it during the restart's
+                # back-off and clear the crash from the endpoint's FailureReason
+                failures = 0
+                continue
             if status == 200:
                 failures = 0
                 if not self.ready:
