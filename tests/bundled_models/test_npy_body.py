@@ -89,4 +89,5 @@ def test_the_headers_remembered_stay_few_however_many_arrive():
 
     for rows in range(1, 300):
         assert read_npy(saved(np.zeros((rows, 3), dtype=np.float32))).shape == (rows, 3)
-    assert len(npy_body._LAYOUTS) <= npy_body._MAX_LAYOUTS
+    remembered = npy_body._layout.cache_info()
+    assert remembered.currsize <= remembered.maxsize == 64

@@ -355,11 +355,11 @@ class Instance:
             interval = self.fleet.health_interval
             await asyncio.sleep(interval if self.ready else min(interval, PROBE_INTERVAL))
             process = self.process
-            if self.stopping or self.starting or self.pool is None or process is None or process.returncode is not None:
+            if not self._checks(process):
                 failures = 0
                 continue
             status, message = await self._ping(min(2.0, interval))
-            if self.stopping or self.starting or self.process is not process or process.returncode is not None:
+            if not self._checks(process):
                 # the process exited (or was replaced) while the ping was out: its answer says nothing about
                 # the instance now, and a 200 taken as "ready again" would route to it during the restart's
                 # back-off and clear the crash from the endpoint's FailureReason
@@ -388,6 +388,12 @@ class Instance:
                     self.ready = False
                     self._kill_group(signal.SIGKILL)
                     failures = 0
+
+    def _checks(self, process) -> bool:
+        """Whether the health check speaks for `process`: it is still this instance's running process, and the
+        instance is neither stopping nor (re)starting (the supervisor owns it then)."""
+        return (not self.stopping and not self.starting and self.pool is not None and process is not None
+                and process is self.process and process.returncode is None)
 
     async def _ping(self, timeout: float) -> tuple[int | None, str]:
         """``/ping``'s status and body, or (None, "") when it went unanswered."""

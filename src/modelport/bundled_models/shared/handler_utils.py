@@ -5,6 +5,8 @@ which real SageMaker toolkits and modelport's runtime both honour); when that pa
 stand-in with the same `status_code` / `message` attributes is used.
 """
 
+import functools
+
 try:
     from sagemaker_inference.errors import GenericInferenceToolkitError as _StatusError
 except ImportError:  # pragma: no cover - depends on the serving container
@@ -52,26 +54,13 @@ def as_bytes(body) -> bytes:
     return body.encode("utf-8") if isinstance(body, str) else bytes(body)
 
 
+# clients send the same Accept on every request: the choice is remembered (a refusal raises, so it is not)
+@functools.lru_cache(maxsize=64)
 def pick_accept(accept, supported) -> str:
-    """The first type in the Accept list that `supported` holds; the first supported type for none or */*.
+    """The first type in the Accept list that `supported` (a tuple) holds; the first supported type for none or */*.
 
     Raises a 406 error naming the supported types when nothing in the list is supported.
     """
-    key = (accept, supported)
-    chosen = _CHOSEN.get(key)  # clients send the same Accept on every request
-    if chosen is None:
-        chosen = _choose(accept, supported)
-        if len(_CHOSEN) >= _MAX_CHOSEN:
-            _CHOSEN.clear()
-        _CHOSEN[key] = chosen
-    return chosen
-
-
-_CHOSEN: dict = {}
-_MAX_CHOSEN = 64
-
-
-def _choose(accept, supported) -> str:
     wanted = [media_type(t) for t in (accept or "").split(",") if t.strip()]
     if not wanted or wanted == ["*/*"]:
         return supported[0]

@@ -9,6 +9,7 @@ wrong length) goes to ``np.load`` as before, which accepts what it accepts and w
 :func:`write_npy` builds the same bytes as ``np.save`` for a plain numeric array.
 """
 
+import functools
 import io
 import re
 
@@ -21,10 +22,6 @@ _HEADER = re.compile(
     rb"\{'descr': '([<>|=][biufc]\d{1,2})', 'fortran_order': (True|False), 'shape': \(((?:\d+, )*\d+,?|)\), \} *\n")
 _ALIGN = 64  # numpy pads the preamble to a multiple of this
 _GROWTH_DIGITS = 21  # numpy's GROWTH_AXIS_MAX_DIGITS
-# headers already read, to what they say (dtype, shape, order, data bytes): clients send the same few
-# headers again and again; kept small, since any body may bring a new one
-_LAYOUTS: dict[bytes, tuple] = {}
-_MAX_LAYOUTS = 64
 
 
 def read_npy(data: bytes) -> np.ndarray:
@@ -44,23 +41,19 @@ def _read_plain(data: bytes):
     if len(data) < 10 or data[:8] != MAGIC + b"\x01\x00":
         return None
     end = 10 + int.from_bytes(data[8:10], "little")
-    header = data[10:end]
-    layout = _LAYOUTS.get(header)
+    layout = _layout(data[10:end])
     if layout is None:
-        layout = _layout(header)
-        if layout is None:
-            return None
-        if len(_LAYOUTS) >= _MAX_LAYOUTS:
-            _LAYOUTS.clear()
-        _LAYOUTS[header] = layout
+        return None
     dtype, shape, order, size = layout
     if size != len(data) - end:
         return None
     return np.frombuffer(data, dtype=dtype, count=size // dtype.itemsize, offset=end).reshape(shape, order=order)
 
 
+# clients send the same few headers again and again; kept small, since any body may bring a new one
+@functools.lru_cache(maxsize=64)
 def _layout(header: bytes):
-    """(dtype, shape, order, data bytes) of a header in numpy's own form, else None."""
+    """(dtype, shape, order, data bytes) of a header in numpy's own form, else None (remembered per header)."""
     match = _HEADER.fullmatch(header)
     if match is None:
         return None
