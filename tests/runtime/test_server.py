@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import time
+from pathlib import Path
 
 import httpx
 import joblib
@@ -124,10 +125,17 @@ def test_slow_prediction_is_504_and_the_worker_serves_the_next_request(echo_serv
 
 def test_worker_that_dies_is_restarted(echo_server):
     server, _ = echo_server
+    before = set(server.worker_pids())
     with pytest.raises(httpx.TransportError):
         server.post('{"exit": true}')
-    eventually(lambda: server.client.get("/ping").status_code == 200, 30, 0.1, message="no worker came back")
+    # Until the supervisor has seen the exit, the surviving worker still answers /ping 200 for both;
+    # "came back" is a new worker process and every worker serving.
+    back = lambda: bool(set(server.worker_pids()) - before) and server.client.get("/ping").status_code == 200
+    eventually(back, 30, 0.1, message="no worker came back")
     assert server.client.get("/ping").status_code == 200
+    # the supervisor watches each worker's exit through one pidfd: the dead worker's was closed, not leaked
+    fds = Path(f"/proc/{server.process.pid}/fd")
+    assert sorted(os.readlink(fd) for fd in fds.iterdir()).count("anon_inode:[pidfd]") == 2
     assert all(server.post('{"x": 1}').status_code == 200 for _ in range(10))
 
 
