@@ -143,6 +143,8 @@ def test_predict_bad_json_empty_body_and_wrong_content_type(gateway):
     assert "pixels" in error["message"]
     error = assert_error(gateway.post("/predict/mnist-sklearn", content=b"a=1", headers={"content-type": "application/x-www-form-urlencoded"}), 415, "unsupported_media_type")
     assert "application/json" in error["message"]
+    npy = assert_error(gateway.post("/predict/mnist-sklearn", content=b"\x93NUMPY", headers={"content-type": "application/x-npy"}), 415, "unsupported_media_type")
+    assert "got application/x-npy" in npy["message"] and "POST /invoke/" in npy["message"]  # names the route for binary bodies
 
 
 def test_unknown_model_path_and_method(gateway):
@@ -226,6 +228,9 @@ def test_invoke_errors(gateway, standin):
     with LiveGateway(create_app(settings(standin, invoke_endpoints=""))) as url:
         error = assert_error(httpx.post(f"{url}/invoke/echo-ep", content=b"{}"), 404, "unknown_endpoint")
         assert "switched off" in error["message"]
+        npy = assert_error(httpx.post(f"{url}/predict/mnist-sklearn", content=b"\x93NUMPY", headers={"content-type": "application/x-npy"}),
+                           415, "unsupported_media_type")
+        assert "/invoke" not in npy["message"]  # a closed /invoke is not offered
 
 
 # ---- health, models, docs, chat, page -------------------------------------------------------------

@@ -8,7 +8,7 @@ JSON (a missing one counts as JSON: plain ``curl --data``), 400 ``empty_body`` s
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 from starlette.responses import Response
@@ -26,10 +26,14 @@ def is_json(content_type: str | None) -> bool:
     return mime == JSON or mime.endswith("+json")
 
 
-def read_json_body(content_type: str | None, body: bytes, send_this: str) -> Any:
-    """The parsed JSON of a request body; 415 / 400 otherwise (`send_this`: what the empty-body 400 asks for)."""
+def read_json_body(content_type: str | None, body: bytes, send_this: str,
+                   elsewhere: Callable[[], str] | None = None) -> Any:
+    """The parsed JSON of a request body; 415 / 400 otherwise (`send_this`: what the empty-body 400 asks for;
+    `elsewhere`, asked only for a 415: where a body that is not JSON can go instead, or "")."""
     if not is_json(content_type):
-        raise ApiError(415, "unsupported_media_type", f"send JSON with Content-Type: {JSON} (got {content_type})")
+        where = elsewhere() if elsewhere is not None else ""
+        raise ApiError(415, "unsupported_media_type",
+                       f"send JSON with Content-Type: {JSON} (got {content_type}){'; ' + where if where else ''}")
     if not body.strip():
         raise ApiError(400, "empty_body", f"the request has no body; send {send_this}")
     try:

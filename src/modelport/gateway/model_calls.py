@@ -63,12 +63,23 @@ class ModelCalls:
             raise ApiError(503, "model_not_configured", f"model {name!r} is not configured: {how}{problems}")
         return route
 
+    def is_open(self, endpoint: str) -> bool:
+        """Whether ``POST /invoke/{endpoint}`` may reach ``endpoint`` (MODELPORT_INVOKE_ENDPOINTS)."""
+        return "*" in self.invoke_allow or endpoint in self.invoke_allow
+
+    def binary_route(self, endpoint: str) -> str:
+        """Where a /predict body that is not JSON (``.npy``, an image) can go: the endpoint's /invoke, if open."""
+        if not self.is_open(endpoint):
+            return ""
+        return f"other content types (application/x-npy, images, CSV) go to the model as they are through POST /invoke/{endpoint}"
+
     async def predict(self, model: str, content_type: str | None, body: bytes, state: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
         """Check the body for the model's kind, invoke its endpoint, add model/endpoint/latencyMs."""
         state["model"] = model
         route = self.route_for_predict(model)
         state["endpoint"] = route.endpoint
-        payload = read_json_body(content_type, body, BODY_FORMS.get(route.kind, "a JSON body"))
+        payload = read_json_body(content_type, body, BODY_FORMS.get(route.kind, "a JSON body"),
+                                 elsewhere=lambda: self.binary_route(route.endpoint))
         forward = validate_predict_body(route.kind, payload, body) or body
         try:
             result = await self.backend.invoke(route.endpoint, forward, JSON, JSON, target_model=route.target)
@@ -96,7 +107,7 @@ class ModelCalls:
         target = target if target is not None else headers.get("x-amzn-sagemaker-target-model")
         if target is not None:
             check_target(target)
-        if "*" not in self.invoke_allow and endpoint not in self.invoke_allow:
+        if not self.is_open(endpoint):
             reason = (
                 "POST /invoke is switched off (MODELPORT_INVOKE_ENDPOINTS is empty)" if not self.invoke_allow
                 else f"endpoint {endpoint} is not open through this gateway (MODELPORT_INVOKE_ENDPOINTS)"
