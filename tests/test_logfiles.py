@@ -39,6 +39,31 @@ def test_a_chatty_child_cannot_grow_its_log_past_the_cap(tmp_path):
     assert "000000000" not in "".join((tmp_path / name).read_text()[:9] for name in files)
 
 
+def test_a_line_arriving_in_pieces_is_not_split_across_a_rotation(tmp_path):
+    path = tmp_path / "a.log"
+    log = RotatingLog(path, max_bytes=1000, backups=1)
+    log.write(b"a" * 900 + b"\n")
+    log.write(b"b" * 50)  # fits: the line begins in the current file
+    log.write(b"b" * 300)  # would pass the size, but the line is not finished: it stays with its beginning
+    log.write(b"b" * 100 + b"\nc")  # the line ends here; what follows starts the next file
+    log.write(b"c\n")
+    log.close()
+    assert path.with_name("a.log.1").read_bytes() == b"a" * 900 + b"\n" + b"b" * 450 + b"\n"
+    assert path.read_bytes() == b"cc\n"
+
+
+def test_a_line_longer_than_the_slack_is_split_so_files_stay_bounded(tmp_path):
+    path = tmp_path / "a.log"
+    log = RotatingLog(path, max_bytes=1000, backups=3)
+    log.write(b"x" * 500)
+    for _ in range(4):
+        log.write(b"x" * 40_000)  # one line of 160 kB, never ended
+    log.close()
+    sizes = {p.name: p.stat().st_size for p in tmp_path.iterdir()}
+    assert all(size <= 1000 + 65_536 for size in sizes.values()), sizes
+    assert sum(sizes.values()) == 500 + 160_000  # nothing lost: split, not dropped
+
+
 def test_settings_come_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("MODELPORT_LOG_MAX_MB", "0.05")
     monkeypatch.setenv("MODELPORT_LOG_BACKUPS", "1")

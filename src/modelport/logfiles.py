@@ -3,7 +3,9 @@
 
 A child writes to a pipe; a thread of the parent copies the pipe into a :class:`RotatingLog`
 (``NAME.log``, then ``NAME.log.1`` … ``NAME.log.N``, the oldest dropped), so a chatty model or a
-busy access log cannot fill the disk. Writing never raises: when the disk is full the bytes are
+busy access log cannot fill the disk. A file rotates at the end of a line (output arrives in pieces
+that need not end at one), so a line is split across two files only when it is longer than 64 KiB.
+Writing never raises: when the disk is full the bytes are
 dropped and the log says how many once it can write again. The pipe is read as fast as it fills,
 so a child never blocks on its own output.
 """
@@ -21,6 +23,9 @@ from pydantic_settings import SettingsConfigDict
 from modelport.settings import ModelportSettings
 
 _READ_SIZE = 65536
+# How far past its size a file may grow to finish the line in progress before it rotates: a line is split
+# across two files only when it is longer than this.
+_LINE_SLACK = 65536
 
 
 class LogSettings(ModelportSettings):
@@ -50,14 +55,19 @@ class RotatingLog:
         self._size = 0
         self._lost = 0
         self._why_lost = ""
+        self._line_done = True  # the file ends with a newline (or is empty)
 
     def write(self, data: bytes) -> None:
-        """Append ``data``, rotating first when it would not fit; never raises."""
+        """Append ``data``, rotating first when it would not fit (after the line in progress, when it ends
+        within ``_LINE_SLACK`` bytes: output comes in pieces that need not end at a line); never raises."""
         with self._lock:
             try:
                 if self._file is None:
                     self._open()
                 if self._size and self._size + len(data) > self.max_bytes:
+                    data = self._end_line(data)
+                    if not data:
+                        return
                     self._rotate()
                 if self._lost:
                     note = f"=== {_stamp()} modelport: {self._lost} bytes of output were lost ({self._why_lost})\n"
@@ -82,6 +92,18 @@ class RotatingLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(self.path, "ab", buffering=0)
         self._size = self._file.seek(0, os.SEEK_END)
+        self._line_done = True  # a file opened again after an error starts its own line
+
+    def _end_line(self, data: bytes) -> bytes:
+        """Append to the current file the part of ``data`` that finishes its unfinished line (all of ``data``
+        while the line goes on), unless that passes the slack; return what is left for the next file."""
+        if self._line_done:
+            return data
+        end = data.find(b"\n") + 1 or len(data)
+        if self._size + end > self.max_bytes + _LINE_SLACK:
+            return data
+        self._append(data[:end])
+        return data[end:]
 
     def _append(self, data: bytes) -> None:
         view = memoryview(data)
@@ -89,6 +111,8 @@ class RotatingLog:
             written = self._file.write(view)
             self._size += written
             view = view[written:]
+        if data:
+            self._line_done = data[-1:] == b"\n"
 
     def _rotate(self) -> None:
         self._drop_file()
