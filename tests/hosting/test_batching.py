@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import textwrap
 import threading
-import time
 
 from modelport.archive import pack_archive
 from tests.helpers.hosting import clients, deploy, instances, start_hosting
+from tests.helpers.waiting import eventually
 
 BATCHING_MODEL = """
 import json, os, time
@@ -21,6 +21,8 @@ def input_fn(body, content_type):
     return json.loads(body)
 
 def predict_batch_fn(inputs, model):
+    if any(x.get("sleep") for x in inputs):
+        open(os.environ["TEST_GATE"], "w").close()  # the test's signal: this batch holds the worker now
     time.sleep(max(x.get("sleep", 0) for x in inputs))
     return [{"id": x["id"], "batch": len(inputs), "pid": os.getpid()} for x in inputs]
 
@@ -43,7 +45,8 @@ def test_a_hosted_model_batches_and_a_long_batch_is_not_killed(tmp_path):
     server = start_hosting(tmp_path / "home", health_interval=0.5, invocation_timeout=30)
     try:
         sm, rt = clients(server.url)
-        deploy(sm, "batched", str(archive), env={"SAGEMAKER_MODEL_SERVER_WORKERS": "1",
+        gate_mark = tmp_path / "gate"
+        deploy(sm, "batched", str(archive), env={"SAGEMAKER_MODEL_SERVER_WORKERS": "1", "TEST_GATE": str(gate_mark),
                                                   "MODELPORT_MAX_BATCH_SIZE": "8", "MODELPORT_MAX_BATCH_DELAY_MS": "200"})
         [before] = instances(server.url, "batched")
         assert _invoke(rt, {"id": 0})["batch"] == 1  # alone: at once
@@ -55,7 +58,8 @@ def test_a_hosted_model_batches_and_a_long_batch_is_not_killed(tmp_path):
 
         gate = threading.Thread(target=call, args=(100, {"id": 100, "sleep": 3}))
         gate.start()
-        time.sleep(0.5)  # the gate's batch is in predict: the next four wait for the worker together
+        eventually(gate_mark.exists, 30, 0.01, message="the 3 s batch never reached predict")
+        # the gate's batch is in predict for 3 s: the next four wait for the worker together
         callers = [threading.Thread(target=call, args=(i, {"id": i})) for i in range(4)]
         for thread in callers:
             thread.start()

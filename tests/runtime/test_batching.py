@@ -1,13 +1,15 @@
 """Adaptive batching in the runtime's workers: real ``modelport serve`` processes, and the batcher's release rules.
 
-Requests are made to "arrive together" the way they do under load: one slow request holds the worker's
-event loop in predict while the others are sent on connections opened beforehand; the worker reads them
-all in the loop pass after that predict.
+Requests are made to "arrive together" the way they do under load: a gate request holds the worker's
+event loop in predict (the model says when it is there, and waits for the test to open the gate) while the
+others are sent on connections opened beforehand; the worker reads them all in the loop pass after that
+predict. No step depends on timing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import http.client
 import inspect
 import json
 import re
@@ -15,6 +17,7 @@ import signal
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -31,10 +34,22 @@ from modelport.runtime.environment import RuntimeEnvironment
 from modelport.runtime.readiness import Readiness
 from tests.helpers.metrics import Scrape
 from tests.helpers.runtime import ModelServer, write_model
+from tests.helpers.waiting import eventually
 
-GATE_SECONDS = 0.4  # how long the first request holds the worker in predict
+# The gate, in every script below: predict marks that it holds the worker (TEST_GATE + ".in"), then waits until
+# the test opens the gate (TEST_GATE + ".open"; at most 20 s, so a test that fails never hangs the worker).
+GATE_CODE = """
+import os, time
 
-BATCH_FN_SCRIPT = """
+def hold():
+    gate = os.environ["TEST_GATE"]
+    open(gate + ".in", "w").close()
+    deadline = time.monotonic() + 20
+    while not os.path.exists(gate + ".open") and time.monotonic() < deadline:
+        time.sleep(0.002)
+"""
+
+BATCH_FN_SCRIPT = GATE_CODE + """
 import json, time
 
 def model_fn(model_dir):
@@ -49,6 +64,8 @@ def input_fn(body, content_type):
 def predict_batch_fn(inputs, model):
     if any(x.get("poison") for x in inputs):
         raise RuntimeError("poisoned input in the call")
+    if any(x.get("gate") for x in inputs):
+        hold()
     time.sleep(max(x.get("sleep", 0) for x in inputs))
     return [{"id": x["id"], "batch": len(inputs)} for x in inputs]
 
@@ -56,30 +73,28 @@ def output_fn(prediction, accept):
     return json.dumps(prediction)
 """
 
-SKLEARN_DEFAULT_SCRIPT = """
-import time
+SKLEARN_DEFAULT_SCRIPT = GATE_CODE + """
 import numpy as np
 
 class CallRecorder:
-    '''Answers, per row: how many rows its predict call got, the row's width, the row's first value.'''
+    '''Answers, per row: how many rows its predict call got, the row's width, the row's first value (-1: the gate).'''
     def predict(self, rows):
         if rows[0, 0] < 0:
-            time.sleep(rows[0, 1])
+            hold()
         return np.column_stack([np.full(len(rows), len(rows)), np.full(len(rows), rows.shape[1]), rows[:, 0]])
 
 def model_fn(model_dir):
     return CallRecorder()
 """
 
-TORCH_DEFAULT_SCRIPT = """
-import time
+TORCH_DEFAULT_SCRIPT = GATE_CODE + """
 import torch
 
 class CallRecorder(torch.nn.Module):
-    '''Answers, per row: how many rows its forward call got, and the row's first value.'''
+    '''Answers, per row: how many rows its forward call got, and the row's first value (-1: the gate).'''
     def forward(self, x):
         if x[0, 0] < 0:
-            time.sleep(float(x[0, 1]))
+            hold()
         n = x.shape[0]
         return torch.stack([torch.full((n,), float(n)), x[:, 0]], dim=1)
 
@@ -87,15 +102,16 @@ def model_fn(model_dir):
     return CallRecorder()
 """
 
-TRANSFORM_BATCH_SCRIPT = """
-import json, time
+TRANSFORM_BATCH_SCRIPT = GATE_CODE + """
+import json
 
 def model_fn(model_dir):
     return "model"
 
 def transform_batch_fn(model, data, content_types, accepts):
     items = [json.loads(body) for body in data]
-    time.sleep(max(x.get("sleep", 0) for x in items))
+    if any(x.get("gate") for x in items):
+        hold()
     return [(json.dumps({"id": x["id"], "batch": len(items), "type": kind}), "application/json")
             for x, kind in zip(items, content_types)]
 """
@@ -120,7 +136,7 @@ def output_fn(prediction, accept):
 def _serve(root, script: str, max_size: int, delay_ms: float = 1000, env: dict[str, str] | None = None):
     model = write_model(root / "model", script)
     return ModelServer(model, "--max-batch-size", str(max_size), "--max-batch-delay-ms", str(delay_ms), home=root / "home",
-                       env=env)
+                       env={"TEST_GATE": str(root / "gate"), **(env or {})})
 
 
 @pytest.fixture(scope="module")
@@ -143,41 +159,51 @@ def torch_server(tmp_path_factory):
         yield server
 
 
-def together(server: ModelServer, gate: bytes, bodies: list[bytes]) -> list[httpx.Response]:
-    """POST ``gate`` (slow: it holds the worker in predict), then every body at once on connections opened
-    beforehand, so the worker reads them all in the loop pass after the gate's predict. Their answers, in order."""
-    clients = [httpx.Client(base_url=server.url, timeout=30) for _ in bodies]
+def together(server: ModelServer, gate: bytes | None, bodies: list[bytes]) -> list[httpx.Response]:
+    """POST ``gate`` (it holds the worker in predict until the gate opens; None: no gate), then every body on
+    connections opened beforehand; only once all of them are sent does the gate open, so the worker reads them
+    all in the loop pass after the gate's predict. Their answers, in order."""
+    gate_file = Path(server.env["TEST_GATE"])
+    for mark in (".in", ".open"):
+        gate_file.with_name(gate_file.name + mark).unlink(missing_ok=True)
+    connections = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=30) for _ in bodies]
     try:
-        for client in clients:
-            assert client.get("/ping").status_code == 200  # the connection is open before the burst
-        answers: list[httpx.Response | None] = [None] * len(bodies)
-        gate_thread = threading.Thread(target=server.post, args=(gate,))
-        gate_thread.start()
-        time.sleep(GATE_SECONDS / 3)  # the gate is in predict now
-
-        def send(i: int) -> None:
-            answers[i] = clients[i].post("/invocations", content=bodies[i], headers={"content-type": "application/json"})
-
-        threads = [threading.Thread(target=send, args=(i,)) for i in range(len(bodies))]
-        for thread in threads:
-            thread.start()
-        for thread in [gate_thread, *threads]:
-            thread.join(30)
+        for connection in connections:  # each connection accepted by the worker before the burst
+            connection.request("GET", "/ping")
+            assert connection.getresponse().read() is not None
+        gate_thread = None
+        if gate is not None:
+            gate_thread = threading.Thread(target=server.post, args=(gate,))
+            gate_thread.start()
+            eventually(gate_file.with_name(gate_file.name + ".in").exists, 30, 0.002, message="the gate never reached predict")
+        for connection, body in zip(connections, bodies):
+            connection.request("POST", "/invocations", body=body, headers={"content-type": "application/json"})
+        gate_file.with_name(gate_file.name + ".open").touch()  # every body is in the worker's socket buffers now
+        answers = [_response(connection.getresponse()) for connection in connections]
+        if gate_thread is not None:
+            gate_thread.join(30)
         return answers
     finally:
-        for client in clients:
-            client.close()
+        for connection in connections:
+            connection.close()
+
+
+def _response(answer: http.client.HTTPResponse) -> httpx.Response:
+    return httpx.Response(answer.status, headers=answer.getheaders(), content=answer.read())
 
 
 def _body(value) -> bytes:
     return json.dumps(value).encode()
 
 
+GATE = _body({"id": 100, "gate": True})
+
+
 # --- predict_batch_fn ---------------------------------------------------------------------------
 
 
 def test_requests_that_arrive_together_share_one_predict_call(batch_fn_server):
-    answers = together(batch_fn_server, _body({"id": 100, "sleep": GATE_SECONDS}), [_body({"id": i}) for i in range(6)])
+    answers = together(batch_fn_server, GATE, [_body({"id": i}) for i in range(6)])
     assert [a.status_code for a in answers] == [200] * 6, [a.text for a in answers]
     # each caller got its own answer, all from one call of six
     assert [a.json() for a in answers] == [{"id": i, "batch": 6} for i in range(6)]
@@ -186,7 +212,7 @@ def test_requests_that_arrive_together_share_one_predict_call(batch_fn_server):
 def test_a_batch_is_counted_in_the_metrics(batch_fn_server):
     """The batcher reports each batch (size, reason, waits) and every request of it is an invocation."""
     before = Scrape(batch_fn_server.client.get("/metrics").text)
-    answers = together(batch_fn_server, _body({"id": 100, "sleep": GATE_SECONDS}), [_body({"id": i}) for i in range(5)])
+    answers = together(batch_fn_server, GATE, [_body({"id": i}) for i in range(5)])
     assert [a.json()["batch"] for a in answers] == [5] * 5
     after = Scrape(batch_fn_server.client.get("/metrics").text)
     grew = {name: after.value(name) - before.value(name)
@@ -198,7 +224,7 @@ def test_a_batch_is_counted_in_the_metrics(batch_fn_server):
 
 def test_a_bad_input_fails_alone(batch_fn_server):
     bodies = [_body({"id": i, "bad": i == 2}) for i in range(6)]
-    answers = together(batch_fn_server, _body({"id": 100, "sleep": GATE_SECONDS}), bodies)
+    answers = together(batch_fn_server, GATE, bodies)
     assert answers[2].status_code == 500 and "input 2 is bad" in answers[2].json()["message"]
     good = [a.json() for i, a in enumerate(answers) if i != 2]
     assert good == [{"id": i, "batch": 5} for i in (0, 1, 3, 4, 5)]  # the other five still went together
@@ -206,7 +232,7 @@ def test_a_bad_input_fails_alone(batch_fn_server):
 
 def test_a_failing_batch_is_predicted_again_one_by_one(batch_fn_server):
     bodies = [_body({"id": i, "poison": i == 4}) for i in range(6)]
-    answers = together(batch_fn_server, _body({"id": 100, "sleep": GATE_SECONDS}), bodies)
+    answers = together(batch_fn_server, GATE, bodies)
     assert answers[4].status_code == 500 and "poisoned input" in answers[4].json()["message"]
     assert [a.json() for i, a in enumerate(answers) if i != 4] == [{"id": i, "batch": 1} for i in (0, 1, 2, 3, 5)]
 
@@ -230,7 +256,7 @@ def test_a_batch_over_the_timeout_is_504_and_the_worker_serves_on(batch_fn_serve
 def test_transform_batch_fn_gets_the_requests_together(tmp_path):
     with _serve(tmp_path, TRANSFORM_BATCH_SCRIPT, max_size=3) as server:
         assert server.post(_body({"id": 7})).json() == {"id": 7, "batch": 1, "type": "application/json"}
-        answers = together(server, _body({"id": 100, "sleep": GATE_SECONDS}), [_body({"id": i}) for i in range(3)])
+        answers = together(server, GATE, [_body({"id": i}) for i in range(3)])
         assert [a.json() for a in answers] == [{"id": i, "batch": 3, "type": "application/json"} for i in range(3)]
 
 
@@ -240,7 +266,7 @@ def test_transform_batch_fn_gets_the_requests_together(tmp_path):
 def test_default_sklearn_handler_stacks_rows_of_the_same_shape_only(sklearn_server):
     narrow = [_body([i, 0.5, 0.5]) for i in range(3)]
     wide = [_body([10 + i, 1, 2, 3, 4]) for i in range(3)]
-    answers = together(sklearn_server, _body([-1, GATE_SECONDS, 0]), narrow + wide)
+    answers = together(sklearn_server, _body([-1, 0, 0]), narrow + wide)
     assert [a.status_code for a in answers] == [200] * 6, [a.text for a in answers]
     rows = [a.json()[0] for a in answers]
     # [rows in the predict call, width, first value]: each width predicted in its own call of three
@@ -248,7 +274,7 @@ def test_default_sklearn_handler_stacks_rows_of_the_same_shape_only(sklearn_serv
 
 
 def test_default_pytorch_handler_batches_tensors(torch_server):
-    answers = together(torch_server, _body([[-1, GATE_SECONDS, 0]]), [_body([[i, 1, 2]]) for i in range(4)])
+    answers = together(torch_server, _body([[-1, 0, 0]]), [_body([[i, 1, 2]]) for i in range(4)])
     assert [a.status_code for a in answers] == [200] * 4, [a.text for a in answers]
     assert [a.json() for a in answers] == [[[4, i]] for i in range(4)]
 
@@ -293,7 +319,7 @@ def test_a_batching_script_gets_the_batcher(tmp_path):
 
 def test_a_script_without_batch_functions_answers_as_before(tmp_path):
     with _serve(tmp_path, PLAIN_SCRIPT, max_size=16) as server:
-        answers = together(server, _body({"id": 100}), [_body({"id": i}) for i in range(4)])
+        answers = together(server, None, [_body({"id": i}) for i in range(4)])
         assert [a.json() for a in answers] == [{"id": i, "doubled": 2 * i} for i in range(4)]
 
 
