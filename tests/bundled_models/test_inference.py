@@ -301,6 +301,19 @@ def test_pytorch_model_is_compiled_for_serving_with_the_networks_answers(unpacke
         np.testing.assert_allclose(handlers.predict_fn(rows, served), expected, atol=1e-6)
 
 
+def test_pytorch_predict_fn_answers_a_request_larger_than_one_forward_pass_in_order(unpacked, digits):
+    """More digits than one forward pass takes (BATCH) are predicted in passes and put back in order."""
+    handlers = load_handlers(unpacked["mnist-pytorch"], "mnist-pytorch")
+    served = handlers.model_fn(str(unpacked["mnist-pytorch"]))
+    images, _ = digits
+    rows = np.repeat(np.asarray(images, dtype=np.float32), [handlers.BATCH, 1, handlers.BATCH + 5], axis=0)
+    probabilities = handlers.predict_fn(rows, served)
+    assert probabilities.shape == (len(rows), 10)
+    each = [handlers.predict_fn(image[None], served)[0] for image in images]  # one digit alone
+    expected = np.repeat(np.stack(each), [handlers.BATCH, 1, handlers.BATCH + 5], axis=0)
+    np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+
+
 def test_the_single_digit_network_answers_exactly_what_the_trained_one_does(unpacked):
     """SingleDigitCNN (pairwise maxima instead of the pool, the pool before the ReLU) is a rearrangement, not
     an approximation: the same logits to the bit, on digits and on values well outside 0..1."""
