@@ -170,7 +170,9 @@ def together(server: ModelServer, gate: bytes | None, bodies: list[bytes]) -> li
     try:
         for connection in connections:  # each connection accepted by the worker before the burst
             connection.request("GET", "/ping")
-            assert connection.getresponse().read() is not None
+            ping = connection.getresponse()
+            ping.read()
+            assert ping.status == 200
         gate_thread = None
         if gate is not None:
             gate_thread = threading.Thread(target=server.post, args=(gate,))
