@@ -314,9 +314,9 @@ def test_pytorch_predict_fn_answers_a_request_larger_than_one_forward_pass_in_or
     np.testing.assert_allclose(probabilities, expected, atol=1e-5)
 
 
-def test_the_single_digit_network_answers_exactly_what_the_trained_one_does(unpacked):
-    """SingleDigitCNN (pairwise maxima instead of the pool, the pool before the ReLU) is a rearrangement, not
-    an approximation: the same logits to the bit, on digits and on values well outside 0..1."""
+def test_the_rearranged_networks_answer_exactly_what_the_trained_one_does(unpacked):
+    """The served rearrangements (the pool before the ReLU; for one digit, pairwise maxima instead of the pool)
+    are not approximations: the same logits to the bit, on digits and on values well outside 0..1."""
     import torch
 
     handlers = load_handlers(unpacked["mnist-pytorch"], "mnist-pytorch")
@@ -327,7 +327,8 @@ def test_the_single_digit_network_answers_exactly_what_the_trained_one_does(unpa
     generator = torch.Generator().manual_seed(7)
     pixels = torch.rand(5, 1, 28, 28, generator=generator) * 6 - 3
     with torch.inference_mode():
-        assert torch.equal(digit_cnn.SingleDigitCNN(network)(pixels), network(pixels))
+        assert torch.equal(digit_cnn.single_digit_cnn(network)(pixels), network(pixels))
+        assert torch.equal(digit_cnn.PoolBeforeReLU(network)(pixels), network(pixels))
         maps = torch.randn(2, 3, 14, 14, generator=generator)
         assert torch.equal(digit_cnn.PairMax()(maps), torch.nn.functional.max_pool2d(maps, 2))
 
