@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import httpx
 from botocore.exceptions import ClientError
 
 from tests.helpers.hosting import auth_headers, wait_in_service
+from tests.helpers.standin_server import StandinHTTPServer
 from tests.helpers.waiting import eventually
 
 BUCKET = "async-bucket"
@@ -90,7 +91,7 @@ class Webhook:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = StandinHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/notify"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()

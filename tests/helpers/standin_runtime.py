@@ -22,8 +22,10 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Callable
+
+from tests.helpers.standin_server import StandinHTTPServer
 
 Reply = tuple[int, dict[str, str], "bytes | list[bytes]"]  # a list: each item its own chunk
 Behaviour = Callable[[bytes, dict[str, str]], Reply]
@@ -117,7 +119,7 @@ class StandinRuntime:
     behaviours: dict[str, Behaviour]
     calls: list[Recorded] = field(default_factory=list)
     url: str = ""
-    _server: ThreadingHTTPServer | None = None
+    _server: StandinHTTPServer | None = None
 
     def start(self) -> "StandinRuntime":
         owner = self
@@ -182,8 +184,7 @@ class StandinRuntime:
                     return
                 self._send(404, {"Content-Type": "application/json"}, b'{"message": "not a SageMaker path"}')
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = StandinHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self

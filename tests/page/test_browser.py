@@ -9,12 +9,13 @@ import json
 import shutil
 import threading
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 
 import httpx
 import pytest
 
 import tests.helpers.page as ph
+from tests.helpers.standin_server import StandinHTTPServer
 
 DIGIT_ROUTES = ("mnist-sklearn", "mnist-pytorch")
 ENDPOINTS = {"mnist-sklearn": "page-mnist-sklearn", "mnist-pytorch": "page-mnist-pytorch", "sentiment": "page-sentiment"}
@@ -342,7 +343,7 @@ def static_site(tmp_path):
     that writes its config.json and returns the site's URL."""
     site = tmp_path / "site"
     shutil.copytree(ph.DIST, site)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(site)))
+    server = StandinHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(site)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
     def with_api_base(api_base: str) -> str:

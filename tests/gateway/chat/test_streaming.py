@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import httpx
 import pytest
 
 from tests.helpers.live_gateway import LiveGateway
+from tests.helpers.standin_server import StandinHTTPServer
 from modelport.gateway.app import create_app
 from modelport.gateway.settings import GatewaySettings
 from modelport.hosting.eventstream import CONTENT_TYPE, payload_part
@@ -61,8 +62,7 @@ class StreamingRuntime:
                 except OSError:
                     owner.left.set()
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = StandinHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
