@@ -1,15 +1,20 @@
 """Accepting: a runtime worker limited to 200 open files, flooded with 400 connections, must back off
-instead of spinning a core on accept(), then recover once clients leave; and two workers on one socket
-share a client's keep-alive connections instead of one taking them all."""
+instead of spinning a core on accept(), then recover once clients leave; two workers on one socket
+share a client's keep-alive connections instead of one taking them all; and a burst of new connections
+is split between them in one wake-up each, not one connection per (possibly long, loaded) loop turn."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 
 import httpx
 import pytest
 
+from modelport.net.acceptor import Acceptor, waiting_connections
+from modelport.net.server import bind_socket
+from modelport.runtime.readiness import SERVING, Readiness
 from tests.helpers.net import child_pids, cpu_seconds, runtime_server
 from tests.helpers.waiting import eventually
 
@@ -69,3 +74,48 @@ def test_two_workers_share_a_clients_connections(tmp_path):
         for client in clients:
             client.close()
         server.stop()
+
+
+def test_the_kernel_says_how_many_connections_wait_to_be_accepted():
+    listener = bind_socket("127.0.0.1", 0)
+    clients = []
+    try:
+        assert waiting_connections(listener) == 0
+        clients = [socket.create_connection(listener.getsockname()) for _ in range(7)]
+        assert waiting_connections(listener) == 7  # loopback handshakes complete before connect() returns
+        listener.accept()[0].close()
+        assert waiting_connections(listener) == 6
+        assert waiting_connections(clients[0]) is None  # not a listening socket
+    finally:
+        for client in clients:
+            client.close()
+        listener.close()
+
+
+def test_a_burst_of_new_connections_is_split_evenly_in_one_wake_up_each(tmp_path):
+    board = Readiness(tmp_path / "board", workers=2, create=True)
+    board.set(0, SERVING)
+    board.set(1, SERVING)
+    listener = bind_socket("127.0.0.1", 0)
+    clients = [socket.create_connection(listener.getsockname()) for _ in range(40)]
+    taken: dict[int, list[socket.socket]] = {0: [], 1: []}
+
+    async def wake_up(index: int) -> None:
+        # each worker has its own descriptor of the shared socket, as forked workers do
+        acceptor = Acceptor(listener.dup(), taken[index].append, max_connections=1000, backoff_seconds=1.0,
+                            board=board, index=index)
+        acceptor._on_readable()  # what the event loop calls when the socket is readable
+        acceptor.close()
+        acceptor.sock.close()
+
+    try:
+        asyncio.run(wake_up(0))
+        assert len(taken[0]) == 20 and board.connections(0) == 20  # its share of 40, at once
+        asyncio.run(wake_up(0))
+        assert len(taken[0]) == 20  # above its share now: it leaves the rest to the other worker
+        asyncio.run(wake_up(1))
+        assert len(taken[1]) == 20 and waiting_connections(listener) == 0
+    finally:
+        for sock in clients + taken[0] + taken[1]:
+            sock.close()
+        listener.close()

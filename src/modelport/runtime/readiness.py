@@ -81,11 +81,10 @@ class Readiness:
         """Worker ``index`` opened (+1) or closed (-1) a connection (only it writes its slot)."""
         self._connections[index] += delta
 
-    def fewest_connections(self) -> int:
-        """The smallest connection count among serving workers."""
+    def serving_connections(self) -> list[int]:
+        """The connection count of each serving worker."""
         states = self._map.tobytes()
-        counts = [self._connections[i] for i in range(self.workers) if states[i] == SERVING]
-        return min(counts) if counts else 0
+        return [self._connections[i] for i in range(self.workers) if states[i] == SERVING]
 
     def busy_since(self, index: int) -> float:
         """When worker ``index``'s current request started, or 0.0 when idle."""
