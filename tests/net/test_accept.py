@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from modelport.net.acceptor import Acceptor, waiting_connections
+from modelport.net.acceptor import MAX_DEFER_SECONDS, Acceptor, waiting_connections
 from modelport.net.server import bind_socket
 from modelport.runtime.readiness import SERVING, Readiness
 from tests.helpers.net import child_pids, cpu_seconds, runtime_server
@@ -100,21 +100,25 @@ def test_a_burst_of_new_connections_is_split_evenly_in_one_wake_up_each(tmp_path
     clients = [socket.create_connection(listener.getsockname()) for _ in range(40)]
     taken: dict[int, list[socket.socket]] = {0: [], 1: []}
 
-    async def wake_up(index: int) -> None:
+    async def wake_ups() -> None:
         # each worker has its own descriptor of the shared socket, as forked workers do
-        acceptor = Acceptor(listener.dup(), taken[index].append, max_connections=1000, backoff_seconds=1.0,
-                            board=board, index=index)
-        acceptor._on_readable()  # what the event loop calls when the socket is readable
-        acceptor.close()
-        acceptor.sock.close()
+        first, second = (Acceptor(listener.dup(), taken[i].append, max_connections=1000, backoff_seconds=1.0,
+                                  board=board, index=i) for i in (0, 1))
+        first._on_readable()  # what the event loop calls when the socket is readable
+        assert len(taken[0]) == 20 and board.connections(0) == 20  # its share of 40, at once
+        first._on_readable()
+        assert len(taken[0]) == 20  # above its share now: it leaves the rest to the other worker
+        time.sleep(MAX_DEFER_SECONDS * 2)
+        first._on_readable()  # the other worker left them waiting too long (busy predicting, say)
+        assert len(taken[0]) == 21  # so this one takes one anyway
+        second._on_readable()
+        assert len(taken[1]) == 19 and waiting_connections(listener) == 0
+        for acceptor in (first, second):
+            acceptor.close()
+            acceptor.sock.close()
 
     try:
-        asyncio.run(wake_up(0))
-        assert len(taken[0]) == 20 and board.connections(0) == 20  # its share of 40, at once
-        asyncio.run(wake_up(0))
-        assert len(taken[0]) == 20  # above its share now: it leaves the rest to the other worker
-        asyncio.run(wake_up(1))
-        assert len(taken[1]) == 20 and waiting_connections(listener) == 0
+        asyncio.run(wake_ups())
     finally:
         for sock in clients + taken[0] + taken[1]:
             sock.close()

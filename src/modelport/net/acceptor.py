@@ -11,10 +11,12 @@ and (for processes sharing one socket) fairly.
   on one worker, the other core idle). With a ``board`` (connection counts shared between the
   processes) a worker takes at once what its fair share allows: the connections held by all workers
   plus those waiting in the accept queue, split evenly. Above its share it lets the others go first:
-  it stops watching for a millisecond, and takes one connection anyway if nobody has within a few
-  milliseconds (the others may be busy predicting). Taking the share in one turn matters under load:
-  a loaded worker's turn lasts a batch or more, so taking one connection per turn left the last of a
-  benchmark's 256 new connections waiting ~0.8 s for its first answer.
+  it stops watching for a millisecond, and takes one anyway if nobody has within a few milliseconds
+  (the others may be busy predicting; taking more then would pile a burst onto one worker whenever the
+  others are merely slow to be scheduled).
+  Taking the share in one turn matters under load: a loaded worker's turn lasts a batch or more, so
+  taking one connection per turn left the last of a benchmark's 256 new connections waiting ~0.8 s
+  for its first answer.
 """
 
 from __future__ import annotations
@@ -121,7 +123,7 @@ class Acceptor:
                 if now - self.deferred_since < MAX_DEFER_SECONDS:
                     self._wait(DEFER_SECONDS)
                     return
-                allowance = 1  # nobody else took it in time
+                allowance = 1  # nobody took it in time (the others may be busy predicting)
         self.deferred_since = 0.0
         for _ in range(min(allowance, ACCEPT_BATCH)):
             if self.count >= self.max_connections:
@@ -148,9 +150,7 @@ class Acceptor:
     def _fair_allowance(self, board: ConnectionBoard) -> int:
         """How many waiting connections this worker may take now: up to an even split, between the serving
         workers, of every connection held and waiting (at least one waits: the socket is readable)."""
-        held = board.serving_connections()
-        if not held:
-            return 1
+        held = board.serving_connections() or [0]
         waiting = waiting_connections(self.sock) or 1
         share = -(-(sum(held) + waiting) // len(held))  # rounded up
         return share - board.connections(self.index)
