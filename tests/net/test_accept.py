@@ -109,8 +109,12 @@ def test_a_burst_of_new_connections_is_split_evenly_in_one_wake_up_each(tmp_path
         first._on_readable()
         assert len(taken[0]) == 20  # above its share now: it leaves the rest to the other worker
         time.sleep(MAX_DEFER_SECONDS * 2)
-        first._on_readable()  # the other worker left them waiting too long (busy predicting, say)
-        assert len(taken[0]) == 21  # so this one takes one anyway
+        first._on_readable()
+        assert len(taken[0]) == 20  # the other worker is idle, only waiting for a core: it is given longer
+        board.set_busy(1, time.monotonic())  # now it is predicting (perhaps stuck in a long prediction)
+        first._on_readable()
+        assert len(taken[0]) == 21  # and has left them waiting for more than 5 ms: this one takes one
+        board.set_busy(1, 0.0)
         second._on_readable()
         assert len(taken[1]) == 19 and waiting_connections(listener) == 0
         for acceptor in (first, second):

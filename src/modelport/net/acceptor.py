@@ -6,16 +6,15 @@ and (for processes sharing one socket) fairly.
 - **Back-off**: when ``accept()`` fails for want of file descriptors or memory (EMFILE, ENFILE,
   ENOBUFS, ENOMEM) the socket stays readable, so watching it would spin a core; the acceptor stops
   watching for ``MODELPORT_HTTP_ACCEPT_BACKOFF`` seconds (nginx does the same) and tries again.
-- **Fairness** (runtime workers): with a shared listening socket the kernel wakes every worker and the
-  first one awake would accept every pending connection (a benchmark's 16 keep-alive connections all
-  on one worker, the other core idle). With a ``board`` (connection counts shared between the
-  processes) a worker takes at once what its fair share allows: the connections held by all workers
-  plus those waiting in the accept queue, split evenly. Above its share it lets the others go first:
-  it stops watching for a millisecond, and takes one anyway if nobody has within a few milliseconds
-  (the others may be busy predicting; taking more then would pile a burst onto one worker whenever the
-  others are merely slow to be scheduled).
-  Taking the share in one turn matters under load: a loaded worker's turn lasts a batch or more, so
-  taking one connection per turn left the last of a benchmark's 256 new connections waiting ~0.8 s
+- **Fairness** (runtime workers): with a shared listening socket the kernel wakes every worker and the first
+  one awake would accept every pending connection (a benchmark's 16 keep-alive connections all on one
+  worker, the other core idle). With a ``board`` (connection counts shared between the processes) a worker
+  takes at once what its fair share allows: the connections held by all workers plus those waiting in the
+  accept queue, split evenly. Above its share it lets the others go first: it stops watching for a
+  millisecond, and takes one anyway if nobody has within 5 ms while another worker is predicting (it may be
+  stuck in a long prediction), or within 50 ms while they are idle (they are only waiting for a core on a
+  busy machine). Taking the share in one turn matters under load: a loaded worker's turn lasts a batch or
+  more, so taking one connection per turn left the last of a benchmark's 256 new connections waiting ~0.8 s
   for its first answer.
 """
 
@@ -32,7 +31,8 @@ from typing import Callable, Protocol
 log = logging.getLogger("modelport.net")
 
 DEFER_SECONDS = 0.001
-MAX_DEFER_SECONDS = 0.005
+MAX_DEFER_SECONDS = 0.005  # how long a connection above this worker's share waits for a worker busy predicting
+MAX_DEFER_IDLE_SECONDS = 0.05  # ... when the others are idle (they take it once the kernel schedules them)
 ACCEPT_BATCH = 128  # most connections taken per wake-up
 _TCP_LISTEN = 10  # tcp_info.tcpi_state of a listening socket
 RESOURCE_ERRORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
@@ -46,7 +46,9 @@ class ConnectionBoard(Protocol):
 
     def add_connections(self, index: int, delta: int) -> None: ...
 
-    def serving_connections(self) -> list[int]: ...
+    def serving_connections(self) -> dict[int, int]: ...
+
+    def busy_since(self, index: int) -> float: ...
 
 
 def waiting_connections(sock: socket.socket) -> int | None:
@@ -120,10 +122,10 @@ class Acceptor:
                 now = time.monotonic()
                 if not self.deferred_since:
                     self.deferred_since = now
-                if now - self.deferred_since < MAX_DEFER_SECONDS:
+                if now - self.deferred_since < self._patience(self.board):
                     self._wait(DEFER_SECONDS)
                     return
-                allowance = 1  # nobody took it in time (the others may be busy predicting)
+                allowance = 1  # nobody took it in time
         self.deferred_since = 0.0
         for _ in range(min(allowance, ACCEPT_BATCH)):
             if self.count >= self.max_connections:
@@ -150,10 +152,19 @@ class Acceptor:
     def _fair_allowance(self, board: ConnectionBoard) -> int:
         """How many waiting connections this worker may take now: up to an even split, between the serving
         workers, of every connection held and waiting (at least one waits: the socket is readable)."""
-        held = board.serving_connections() or [0]
+        held = board.serving_connections() or {self.index: 0}
         waiting = waiting_connections(self.sock) or 1
-        share = -(-(sum(held) + waiting) // len(held))  # rounded up
+        share = -(-(sum(held.values()) + waiting) // len(held))  # rounded up
         return share - board.connections(self.index)
+
+    def _patience(self, board: ConnectionBoard) -> float:
+        """How long to leave connections above this worker's share to the others: briefly when one of them is
+        predicting (it may be stuck in a long prediction), longer when they are idle and merely waiting for a
+        core (taking one per 5 ms then would pile a burst onto this worker on a busy machine)."""
+        others = [index for index in board.serving_connections() if index != self.index]
+        if any(board.busy_since(index) for index in others):
+            return MAX_DEFER_SECONDS
+        return MAX_DEFER_IDLE_SECONDS
 
     def _out_of_resources(self, exc: OSError) -> None:
         self.backoffs += 1

@@ -81,10 +81,10 @@ class Readiness:
         """Worker ``index`` opened (+1) or closed (-1) a connection (only it writes its slot)."""
         self._connections[index] += delta
 
-    def serving_connections(self) -> list[int]:
-        """The connection count of each serving worker."""
+    def serving_connections(self) -> dict[int, int]:
+        """The connection count of each serving worker, by its index."""
         states = self._map.tobytes()
-        return [self._connections[i] for i in range(self.workers) if states[i] == SERVING]
+        return {i: self._connections[i] for i in range(self.workers) if states[i] == SERVING}
 
     def busy_since(self, index: int) -> float:
         """When worker ``index``'s current request started, or 0.0 when idle."""
