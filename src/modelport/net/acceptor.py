@@ -117,12 +117,13 @@ class Acceptor:
     def _on_readable(self) -> None:
         allowance = ACCEPT_BATCH
         if self.board is not None:
-            allowance = self._fair_allowance(self.board)
+            held = self.board.serving_connections() or {self.index: 0}  # read once per wake-up
+            allowance = self._fair_allowance(held)
             if allowance <= 0:
                 now = time.monotonic()
                 if not self.deferred_since:
                     self.deferred_since = now
-                if now - self.deferred_since < self._patience(self.board):
+                if now - self.deferred_since < self._patience(held):
                     self._wait(DEFER_SECONDS)
                     return
                 allowance = 1  # nobody took it in time
@@ -149,20 +150,19 @@ class Acceptor:
                 self.board.add_connections(self.index, 1)
         self._update()
 
-    def _fair_allowance(self, board: ConnectionBoard) -> int:
+    def _fair_allowance(self, held: dict[int, int]) -> int:
         """How many waiting connections this worker may take now: up to an even split, between the serving
-        workers, of every connection held and waiting (at least one waits: the socket is readable)."""
-        held = board.serving_connections() or {self.index: 0}
+        workers (``held``: their connections by index), of every connection held and waiting (at least one
+        waits: the socket is readable)."""
         waiting = waiting_connections(self.sock) or 1
         share = -(-(sum(held.values()) + waiting) // len(held))  # rounded up
-        return share - board.connections(self.index)
+        return share - self.board.connections(self.index)
 
-    def _patience(self, board: ConnectionBoard) -> float:
+    def _patience(self, held: dict[int, int]) -> float:
         """How long to leave connections above this worker's share to the others: briefly when one of them is
         predicting (it may be stuck in a long prediction), longer when they are idle and merely waiting for a
         core (taking one per 5 ms then would pile a burst onto this worker on a busy machine)."""
-        others = [index for index in board.serving_connections() if index != self.index]
-        if any(board.busy_since(index) for index in others):
+        if any(self.board.busy_since(index) for index in held if index != self.index):
             return MAX_DEFER_SECONDS
         return MAX_DEFER_IDLE_SECONDS
 
