@@ -61,7 +61,7 @@ async def _serve(app, sock: socket.socket, board, index: int) -> None:  # noqa: 
     stop = loop.create_future()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, lambda: stop.done() or stop.set_result(None))
-    # least-connections accept on the shared socket: the board holds every worker's connection count
+    # fair-share accept on the shared socket: the board holds every worker's connection count and busy time
     server = HttpServer(app, board=board, index=index)
     server.serve(sock, own_socket=False)
     await stop
