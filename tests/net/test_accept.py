@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from modelport.net.acceptor import MAX_DEFER_SECONDS, Acceptor, waiting_connections
+from modelport.net.acceptor import MAX_DEFER_IDLE_SECONDS, MAX_DEFER_SECONDS, Acceptor, waiting_connections
 from modelport.net.server import bind_socket
 from modelport.runtime.readiness import SERVING, Readiness
 from tests.helpers.net import child_pids, cpu_seconds, runtime_server
@@ -125,5 +125,40 @@ def test_a_burst_of_new_connections_is_split_evenly_in_one_wake_up_each(tmp_path
         asyncio.run(wake_ups())
     finally:
         for sock in clients + taken[0] + taken[1]:
+            sock.close()
+        listener.close()
+
+
+def test_a_connection_left_to_another_worker_does_not_cut_short_the_wait_for_the_next_one(tmp_path):
+    board = Readiness(tmp_path / "board", workers=2, create=True)
+    board.set(0, SERVING)
+    board.set(1, SERVING)
+    listener = bind_socket("127.0.0.1", 0)
+    clients: list[socket.socket] = []
+    taken: list[socket.socket] = []
+
+    def connect() -> None:
+        clients.append(socket.create_connection(listener.getsockname()))
+
+    async def scenario() -> None:
+        first = Acceptor(listener.dup(), taken.append, max_connections=1000, backoff_seconds=1.0, board=board, index=0)
+        connect()
+        first._on_readable()
+        assert len(taken) == 1  # its share of one
+        connect()
+        first._on_readable()
+        assert len(taken) == 1  # above its share: left to the other worker...
+        listener.accept()[0].close()  # ...which takes it (and is done with it)
+        await asyncio.sleep(MAX_DEFER_IDLE_SECONDS * 1.5)  # the deferral ends; long past any patience
+        connect()  # a new connection, above this worker's share again
+        first._on_readable()
+        assert len(taken) == 1, "the wait for the earlier connection counted towards this one's"
+        first.close()
+        first.sock.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        for sock in clients + taken:
             sock.close()
         listener.close()

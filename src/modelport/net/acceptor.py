@@ -112,6 +112,10 @@ class Acceptor:
 
     def _resume(self) -> None:
         self.waiting = False
+        if self.deferred_since and waiting_connections(self.sock) == 0:
+            # another worker took what this one left: a connection arriving later starts a new wait instead of
+            # counting this one's, which would let this worker take it at once above its share
+            self.deferred_since = 0.0
         self._update()
 
     def _on_readable(self) -> None:
