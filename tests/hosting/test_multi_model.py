@@ -1,7 +1,7 @@
 """Multi-model endpoints through unmodified boto3: a MultiModel container over an S3 prefix in hosting's S3,
 targets loaded on first use and unloaded least-recently-used past the budget (every answer right), an archive
 added under the prefix while running, SageMaker's errors for a missing, broken or absent target, the same target
-routed to the same instance, and CreateModel's checks."""
+routed to the same instance, CreateModel's checks, and the model store kept within its disk budget."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from modelport.archive import pack_archive
-from tests.helpers.hosting import auth_headers, make_archive, token_for, wait_in_service
+from tests.helpers.hosting import (INFERENCE, auth_headers, clients, make_archive, start_hosting, token_for,
+                                   wait_in_service)
 from tests.helpers.waiting import eventually
 
 ROLE = "arn:aws:iam::123456789012:role/local"
@@ -44,10 +45,10 @@ def s3_client(url: str):
                         aws_secret_access_key="modelport", config=Config(retries={"max_attempts": 1}))
 
 
-def create_mme(sm, name: str, prefix: str, count: int = 1, env: dict | None = None) -> dict:
+def create_mme(sm, name: str, prefix: str, count: int = 1, env: dict | None = None, cache: str = "Enabled") -> dict:
     sm.create_model(ModelName=name, ExecutionRoleArn=ROLE,
                     PrimaryContainer={"Image": "modelport", "Mode": "MultiModel", "ModelDataUrl": prefix,
-                                      "Environment": env or {}})
+                                      "Environment": env or {}, "MultiModelConfig": {"ModelCacheSetting": cache}})
     sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
         {"VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": count}])
     sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
@@ -171,14 +172,7 @@ def test_memory_budget_and_disabled_cache_unload_targets(hosting, sm, rt, archiv
     assert invoke(rt, "mme-tight", "m3.tar.gz", x=1)["y"] == 3.0
     assert [m["TargetModel"] for m in loaded_models(hosting.url, "mme-tight")] == ["m3.tar.gz"]
 
-    sm.create_model(ModelName="mme-nocache", ExecutionRoleArn=ROLE, PrimaryContainer={
-        "Image": "modelport", "Mode": "MultiModel", "ModelDataUrl": f"file://{prefix}",
-        "MultiModelConfig": {"ModelCacheSetting": "Disabled"}})
-    sm.create_endpoint_config(EndpointConfigName="mme-nocache", ProductionVariants=[
-        {"VariantName": "AllTraffic", "ModelName": "mme-nocache", "InstanceType": "ml.m5.large",
-         "InitialInstanceCount": 1}])
-    sm.create_endpoint(EndpointName="mme-nocache", EndpointConfigName="mme-nocache")
-    wait_in_service(sm, "mme-nocache")
+    create_mme(sm, "mme-nocache", f"file://{prefix}", cache="Disabled")
     assert invoke(rt, "mme-nocache", "m2.tar.gz", x=2)["y"] == 4.0
     eventually(lambda: loaded_models(hosting.url, "mme-nocache") == [], 10,
                message="a target of a cache-disabled endpoint stayed loaded after its invocation")
@@ -222,3 +216,57 @@ def test_create_model_checks_multi_model_containers_and_single_model_endpoints_r
     assert error["Error"]["Message"] == ("Endpoint single is not a multi-model endpoint and does not support target "
                                          "model header.")
     assert invoke(rt, "single", None)["y"] == 2.0
+
+
+def padded_archive(root, scale: float, pad_kb: int):
+    """The tiny model multiplying by ``scale`` with ``pad_kb`` KB of incompressible weights beside it."""
+    src = root / "src"
+    (src / "code").mkdir(parents=True)
+    (src / "code" / "inference.py").write_text(textwrap.dedent(INFERENCE))
+    (src / "weights.json").write_text('{"scale": %s}' % scale)
+    (src / "padding.bin").write_bytes(os.urandom(pad_kb * 1024))
+    return pack_archive(src, root / "model.tar.gz")
+
+
+def test_the_model_store_keeps_unloaded_targets_within_its_disk_budget(tmp_path):
+    # 1 MB of disk for targets of ~600 KB each, one loaded at a time: an unloaded target stays on disk only
+    # while the store has room for it
+    server = start_hosting(tmp_path / "home", mme_max_disk_mb=1)
+    try:
+        sm, rt = clients(server.url)
+        s3 = s3_client(server.url)
+        s3.create_bucket(Bucket="models")
+        for scale, target in ((2, "a.tar.gz"), (3, "b.tar.gz")):
+            archive = padded_archive(tmp_path / target, scale, pad_kb=600)
+            s3.upload_file(str(archive), "models", f"mme/{target}")
+        create_mme(sm, "mme-disk", "s3://models/mme/", env={"MODELPORT_MME_MAX_MODELS": "1"})
+        assert invoke(rt, "mme-disk", "a.tar.gz", x=1)["y"] == 2.0
+        (store,) = (tmp_path / "home").glob("hosting/artifacts/mme/*/models")  # made by the first fetch
+
+        def unpacked() -> list[str]:
+            return sorted(p.name for p in store.iterdir() if not p.name.startswith("."))
+
+        first = unpacked()
+        assert len(first) == 1
+        assert invoke(rt, "mme-disk", "a.tar.gz", x=2)["y"] == 4.0  # a hit: nothing fetched again
+        assert unpacked() == first
+        assert invoke(rt, "mme-disk", "b.tar.gz", x=1)["y"] == 3.0  # a unloaded, then deleted to make room
+        second = unpacked()
+        assert len(second) == 1 and second != first
+        assert invoke(rt, "mme-disk", "a.tar.gz", x=3)["y"] == 6.0  # fetched again; b goes
+        assert unpacked() == first
+        assert not list(store.parent.glob("archives/*/*"))  # each download is deleted once unpacked
+        assert not (store / ".keys").exists() or not list((store / ".keys").iterdir())  # nor remembered
+
+        prefix = tmp_path / "prefix"
+        prefix.mkdir()
+        (prefix / "m.tar.gz").write_bytes((tmp_path / "a.tar.gz" / "model.tar.gz").read_bytes())
+        create_mme(sm, "mme-nocache", f"file://{prefix}", cache="Disabled")
+        for x in (1, 2):
+            assert invoke(rt, "mme-nocache", "m.tar.gz", x=x)["y"] == 2.0 * x
+            (nocache,) = (p for p in (tmp_path / "home").glob("hosting/artifacts/mme/*/models") if p != store)
+            eventually(lambda: not any(p for p in nocache.iterdir() if not p.name.startswith(".trash-")
+                                       and p.name != ".keys"), 10,
+                       message="a cache-disabled endpoint's target stayed on disk after its invocation")
+    finally:
+        server.stop()

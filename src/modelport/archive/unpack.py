@@ -95,19 +95,21 @@ def safe_extract(archive: Path | str, destination: Path, *, max_bytes: int | Non
     return destination
 
 
-def extract_cached(archive: Path | str, cache_root: Path, *, max_bytes: int | None = None) -> Path:
+def extract_cached(archive: Path | str, cache_root: Path, *, max_bytes: int | None = None,
+                   remember_key: bool = True) -> Path:
     """Unpack ``archive`` once into ``cache_root/<sha256 prefix>/`` and return that folder.
 
     The folder is keyed by the archive's content (sha256), so serving the same archive again (or from
     another process at the same time) reuses the earlier extraction. A folder only ever appears there by an
     atomic rename of a complete extraction, so its existence means it is complete. A plain folder
-    is returned as is.
+    is returned as is. ``remember_key=False`` for a file that is never read twice (a fresh download): its
+    key is not remembered (see :func:`_content_key`).
     """
     source = resolve_archive_path(archive)
     if source.is_dir():
         return source
     cache_root = Path(cache_root)
-    target = cache_root / _content_key(source, cache_root)
+    target = cache_root / (_content_key(source, cache_root) if remember_key else sha256_file(source)[:CACHE_KEY_LENGTH])
     if target.is_dir():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

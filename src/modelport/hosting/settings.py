@@ -103,6 +103,12 @@ class HostingSettings(BusyPollSetting, MetricsSetting):
         description="MODELPORT_MME_MAX_MEMORY_MB: resident memory the loaded targets of one multi-model instance may "
         "use together; past it, the least recently used are unloaded (a model's Environment may set its own).",
     )
+    mme_max_disk_mb: int = Field(
+        default=10240, ge=1, validation_alias=AliasChoices("MODELPORT_MME_MAX_DISK_MB", "mme_max_disk_mb"),
+        description="MODELPORT_MME_MAX_DISK_MB: unpacked targets a multi-model endpoint's model store keeps on disk "
+        "(the endpoints serving one ModelDataUrl prefix share a store); past it, the least recently used that no "
+        "instance has loaded are deleted before each load.",
+    )
     mme_max_archive_mb: int = Field(
         default=2048, ge=1, validation_alias=AliasChoices("MODELPORT_MME_MAX_ARCHIVE_MB", "mme_max_archive_mb"),
         description="MODELPORT_MME_MAX_ARCHIVE_MB: largest target archive a multi-model endpoint fetches (its unpacked "

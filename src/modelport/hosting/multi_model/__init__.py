@@ -2,6 +2,7 @@
 ``ModelDataUrl`` prefix, loaded on each instance as ``InvokeEndpoint(TargetModel=...)`` asks for them.
 
 :mod:`.config` checks the container and the target name, :mod:`.fetch` fetches and unpacks a target,
+:mod:`.disk` keeps the unpacked targets within the store's disk budget,
 :mod:`.variant` routes, loads and unloads; this module wires a fleet up (:func:`instance_store`, :func:`attach`).
 """
 
@@ -12,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from modelport.hosting.model_data import model_data_url
 from modelport.hosting.multi_model.config import budget, is_multi_model
-from modelport.hosting.multi_model.fetch import store_dir
+from modelport.hosting.multi_model.disk import store_disk
+from modelport.hosting.multi_model.fetch import models_dir, store_dir
 from modelport.hosting.multi_model.variant import MultiModelVariant
 from modelport.runtime.environment import RuntimeEnvironment
 
@@ -41,8 +43,9 @@ def attach(fleet: "VariantFleet", hosting: "Hosting") -> None:
         return
     settings = hosting.settings
     cache = (container.get("MultiModelConfig") or {}).get("ModelCacheSetting", "Enabled")
+    store = Path(fleet.artifact)
     fleet.multi_model = MultiModelVariant(
-        fleet, model_data_url(container) or "", Path(fleet.artifact),
+        fleet, model_data_url(container) or "", store, store_disk(models_dir(store), settings.mme_max_disk_mb * 2**20),
         budget(container.get("Environment"), settings.mme_max_models, settings.mme_max_memory_mb),
         cache != "Disabled", hosting.local_s3,
         settings.mme_max_archive_mb * 2**20, LOAD_TIMEOUT_S, settings.invocation_timeout,

@@ -37,6 +37,11 @@ def store_dir(cache_root: Path, prefix: str) -> Path:
     return Path(cache_root) / hashlib.sha256(prefix.encode()).hexdigest()[:16]
 
 
+def models_dir(store: Path) -> Path:
+    """Where ``store`` keeps its unpacked targets, one folder per archive content."""
+    return store / "models"
+
+
 def fetch(prefix: str, target: str, store: Path, local_s3: LocalS3 | None, max_archive_bytes: int) -> Path:
     """The unpacked folder of ``target`` inside ``store`` (fetched and unpacked now, or found unpacked)."""
     url = target_url(prefix, target)
@@ -45,9 +50,13 @@ def fetch(prefix: str, target: str, store: Path, local_s3: LocalS3 | None, max_a
         archive = store / "archives" / hashlib.sha256(url.encode()).hexdigest()[:16] / Path(parsed.key).name
         _download(url, parsed, archive, local_s3, max_archive_bytes)
         try:
-            return _unpack(archive, store, target)
+            return _unpack(archive, store, target, remember_key=False)  # a new file each time: nothing to remember
         finally:
             archive.unlink(missing_ok=True)
+            try:
+                archive.parent.rmdir()
+            except OSError:
+                pass  # another fetch of the same URL is downloading into it
     path = Path(os.path.realpath(parsed.path))
     base = Path(os.path.realpath(_parse(prefix).path))
     if not path.is_relative_to(base) or not path.is_file():  # a link out of the prefix counts as absent
@@ -94,8 +103,8 @@ def _check_size(size: int, target: str, limit: int) -> None:
                             f"fetches archives up to {limit / 2**20:g} MB (MODELPORT_MME_MAX_ARCHIVE_MB).")
 
 
-def _unpack(archive: Path, store: Path, target: str) -> Path:
+def _unpack(archive: Path, store: Path, target: str, remember_key: bool = True) -> Path:
     try:
-        return extract_cached(archive, store / "models")
+        return extract_cached(archive, models_dir(store), remember_key=remember_key)
     except ArchiveError as exc:
         raise TargetRefused(f"The archive of target model {target} cannot be served: {exc}") from None

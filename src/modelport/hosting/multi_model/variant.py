@@ -13,7 +13,9 @@ invoke; :mod:`modelport.runtime.multi_model`).
   targets not in use are unloaded while the instance holds ``max_models``; after it, while the loaded
   targets' resident memory is over ``max_memory_mb``. A target is in use from :meth:`prepare` until
   :meth:`done`, and never unloaded meanwhile.
-- ``MultiModelConfig.ModelCacheSetting = Disabled`` unloads a target as soon as its last request is done.
+- ``MultiModelConfig.ModelCacheSetting = Disabled`` unloads a target as soon as its last request is done, and
+  deletes its unpacked folder. Otherwise the folder stays for the next load, within the store's disk budget
+  (:mod:`.disk`, which asks :meth:`MultiModelVariant.folders_in_use` what it must keep).
 - An instance whose process changed (restarted) has nothing loaded: its table starts empty again.
 """
 
@@ -33,6 +35,7 @@ from urllib.parse import quote
 from modelport.hosting import errors
 from modelport.hosting.multi_model import fetch
 from modelport.hosting.multi_model.config import Budget
+from modelport.hosting.multi_model.disk import StoreDisk
 from modelport.hosting.model_data import LocalS3
 from modelport.net.upstream import UpstreamError
 
@@ -62,12 +65,13 @@ def model_name(target: str) -> str:
 class MultiModelVariant:
     """Routing, loading and LRU unloading of the targets of one fleet."""
 
-    def __init__(self, fleet: "VariantFleet", prefix: str, store: Path, budget: Budget, cache_enabled: bool,
-                 local_s3: LocalS3 | None, max_archive_bytes: int, load_timeout: float, wait_limit: float,
-                 log_stream: str) -> None:
+    def __init__(self, fleet: "VariantFleet", prefix: str, store: Path, disk: StoreDisk, budget: Budget,
+                 cache_enabled: bool, local_s3: LocalS3 | None, max_archive_bytes: int, load_timeout: float,
+                 wait_limit: float, log_stream: str) -> None:
         self.fleet = fleet
         self.prefix = prefix
         self.store = store
+        self.disk = disk
         self.budget = budget
         self.cache_enabled = cache_enabled
         self.local_s3 = local_s3
@@ -80,6 +84,7 @@ class MultiModelVariant:
         self._fetched: dict[str, Path] = {}
         self._fetching: dict[str, asyncio.Task] = {}
         self._background: set[asyncio.Task] = set()
+        disk.serve(self)
 
     # --- routing -------------------------------------------------------------------------------
 
@@ -152,6 +157,7 @@ class MultiModelVariant:
             if len(state.loaded) < self.budget.max_models:
                 break
             await self._unload(instance, state, old)
+        await self.disk.make_room()  # after the unloads: what they left unused may go
         name = model_name(target)
         started = time.perf_counter()
         response = await instance.pool.request(
@@ -169,23 +175,36 @@ class MultiModelVariant:
         await self._fit_memory(instance, state, target)
 
     async def _fetch(self, target: str) -> Path:
-        """The target's unpacked folder, fetched once per fleet (concurrent requests share the fetch)."""
+        """The target's unpacked folder, fetched once per fleet (concurrent requests share the fetch), or again
+        when the store's disk budget has deleted it since."""
         folder = self._fetched.get(target)
         if folder is not None and folder.is_dir():
+            self.disk.used(folder)
             return folder
-        task = self._fetching.get(target)
-        if task is None:
-            task = self._fetching[target] = asyncio.create_task(asyncio.to_thread(
-                fetch.fetch, self.prefix, target, self.store, self.local_s3, self.max_archive_bytes))
-            task.add_done_callback(lambda _t: self._fetching.pop(target, None))
-        try:
-            folder = await asyncio.shield(task)
-        except (fetch.TargetMissing, fetch.TargetRefused) as exc:
-            raise errors.validation_error(str(exc)) from None
-        except OSError as exc:
-            raise errors.service_unavailable(f"Could not fetch target model {target}: {exc}") from None
-        self._fetched[target] = folder
+        while True:
+            task = self._fetching.get(target)
+            if task is None:
+                task = self._fetching[target] = asyncio.create_task(asyncio.to_thread(
+                    fetch.fetch, self.prefix, target, self.store, self.local_s3, self.max_archive_bytes))
+                task.add_done_callback(lambda _t: self._fetching.pop(target, None))
+            try:
+                folder = await asyncio.shield(task)
+            except (fetch.TargetMissing, fetch.TargetRefused) as exc:
+                raise errors.validation_error(str(exc)) from None
+            except OSError as exc:
+                raise errors.service_unavailable(f"Could not fetch target model {target}: {exc}") from None
+            if folder.is_dir():  # else deleted to make room between the fetch finding it and now: fetch again
+                break
+        self._fetched[target] = folder  # in use from here (the caller is loading it): make_room keeps it
+        self.disk.used(folder)
         return folder
+
+    def folders_in_use(self) -> set[Path]:
+        """The unpacked folders of the targets some instance has loaded, is loading or is invoking."""
+        targets: set[str] = set()
+        for state in self._instances.values():
+            targets.update(state.loaded, state.loading, state.in_use)
+        return {self._fetched[t] for t in targets if t in self._fetched}
 
     def _evictable(self, state: InstanceModels, keep: str) -> list[str]:
         """Loaded targets that may be unloaded, least recently used first."""
@@ -221,6 +240,9 @@ class MultiModelVariant:
                         target, instance.index, exc)
             return
         self._observe("unloading", (time.perf_counter() - started) * 1e6)
+        folder = self._fetched.get(target)
+        if not self.cache_enabled and folder is not None:
+            await self.disk.discard(folder)  # as SageMaker: off the disk right after the invocation
 
     # --- reporting -----------------------------------------------------------------------------
 
