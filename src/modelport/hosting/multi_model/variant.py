@@ -241,7 +241,11 @@ class MultiModelVariant:
             return
         self._observe("unloading", (time.perf_counter() - started) * 1e6)
         folder = self._fetched.get(target)
-        if not self.cache_enabled and folder is not None:
+        if folder is None:
+            return
+        if self.cache_enabled:
+            self.disk.used(folder)  # its last use: the disk budget deletes the longest unused first
+        else:
             await self.disk.discard(folder)  # as SageMaker: off the disk right after the invocation
 
     # --- reporting -----------------------------------------------------------------------------
