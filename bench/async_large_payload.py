@@ -23,6 +23,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib.processes import stop_servers_on_sigterm  # noqa: E402
+
 ENDPOINT, BUCKET = "large", "async-bench"
 INFERENCE = '''
 import json
@@ -67,6 +70,7 @@ def _write_payload(path: Path, megabytes: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Upload, invoke, wait, and print the figures."""
+    stop_servers_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mb", type=int, default=1024, help="payload size in MB (SageMaker's limit: 1024)")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")

@@ -28,6 +28,7 @@ sys.path.insert(0, str(HERE))
 
 from benchlib.load import run_wrk  # noqa: E402
 from benchlib.machine import load_average  # noqa: E402
+from benchlib.processes import stop_servers_on_sigterm  # noqa: E402
 from hosting_overhead import _sklearn_archive  # noqa: E402
 
 BUCKET = "capture-bench"
@@ -76,6 +77,7 @@ def _dropped(server) -> float:  # noqa: ANN001
 
 def main(argv: list[str] | None = None) -> int:
     """Run the measurement and print (and optionally write) the results."""
+    stop_servers_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=5, help="whole seconds per wrk run")
     parser.add_argument("--concurrency", type=int, default=16, help="wrk connections")

@@ -35,6 +35,7 @@ sys.path.insert(0, str(HERE))
 
 from benchlib.load import run_wrk  # noqa: E402
 from benchlib.processes import free_port  # noqa: E402
+from benchlib.processes import stop_servers_on_sigterm  # noqa: E402
 from gateway_e2e import HANDLER, start, stop, wait_http  # noqa: E402
 
 TOKEN = secrets.token_urlsafe(32)  # both stacks' hosting token (MODELPORT_HOSTING_TOKEN)
@@ -110,6 +111,7 @@ class Stack:
 
 
 def main() -> int:
+    stop_servers_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base", type=Path, required=True, help="src/ directory of the version to compare against")
     parser.add_argument("--new", type=Path, required=True, help="src/ directory of the version measured")

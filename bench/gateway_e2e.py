@@ -43,6 +43,7 @@ sys.path.insert(0, str(HERE))
 
 from benchlib.load import run_wrk  # noqa: E402
 from benchlib.processes import free_port  # noqa: E402
+from benchlib.processes import stop_servers_on_sigterm  # noqa: E402
 
 BAR = 0.5  # gateway + hosting ÷ runtime direct, requests/s
 # each gateway's target name, by how it reaches hosting's Runtime API (in-process: modelport up's default)
@@ -110,6 +111,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def main() -> int:
+    stop_servers_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=6, help="seconds per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; in each, every target is measured once in turn")

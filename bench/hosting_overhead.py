@@ -26,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from benchlib.load import Point, run_wrk  # noqa: E402
+from benchlib.processes import stop_servers_on_sigterm  # noqa: E402
 
 ENDPOINT = "overhead"
 
@@ -94,6 +95,7 @@ def instance_port(url: str, token: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the measurement and print (and optionally write) the results."""
+    stop_servers_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--archive", type=Path, help="model.tar.gz to serve (default: a built-in sklearn model)")
     parser.add_argument("--body", type=Path, help="JSON request body file (needed with --archive)")

@@ -30,6 +30,7 @@ sys.path.insert(0, str(HERE))
 
 from benchlib.machine import load_average  # noqa: E402
 from benchlib.output import emit  # noqa: E402
+from benchlib.processes import stop_servers_on_sigterm  # noqa: E402
 from hosting_overhead import _sklearn_archive  # noqa: E402 - the same model as the overhead bench
 
 VARIANTS = ("A", "B")
@@ -80,6 +81,7 @@ def _delete(sm, endpoint: str) -> None:  # noqa: ANN001 - a boto3 client
 
 def main(argv: list[str] | None = None) -> int:
     """Run the rounds and print the figures."""
+    stop_servers_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5, help="rounds of each measurement")
     parser.add_argument("--instances", type=int, default=3, help="instances per variant (2 variants)")

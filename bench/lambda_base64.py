@@ -40,6 +40,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib.processes import stop_servers_on_sigterm  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 ENDPOINT = "mnist-pytorch-lambda"
@@ -178,6 +181,7 @@ def load_handler(server: Hosting):
 
 def main(argv: list[str] | None = None) -> int:
     """Time every form; print a table and optionally write JSON."""
+    stop_servers_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model-dir", type=Path, default=HERE / ".work" / "torch-model",
                         help="folder bench/make_torch_model.py writes (model.tar.gz, sample.json, reference.json)")

@@ -27,6 +27,7 @@ sys.path.insert(0, str(HERE))
 
 from benchlib.machine import load_average  # noqa: E402
 from benchlib.output import emit  # noqa: E402
+from benchlib.processes import stop_servers_on_sigterm  # noqa: E402
 from hosting_overhead import _sklearn_archive  # noqa: E402 - the same model as the overhead bench
 
 ENDPOINT = "mme"
@@ -74,6 +75,7 @@ def _measure(server, prefix: Path, payload: bytes, rounds: int) -> dict:  # noqa
 
 def main(argv: list[str] | None = None) -> int:
     """Run the rounds and print the figures."""
+    stop_servers_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7, help="targets loaded (one per round); at most 8")
     parser.add_argument("--no-forkserver", action="store_true", help="start the instance and every target as a new process")

@@ -235,6 +235,7 @@ def measure_all(servers: dict[str, Server], results: dict, ctx: Context, sample,
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; exit 1 when a server failed, else 0 (the bar verdict is printed)."""
+    processes.stop_servers_on_sigterm()
     args = parse_args(argv)
     if args.report:
         results = json.loads(args.report.read_text())

@@ -26,6 +26,7 @@ sys.path.insert(0, str(HERE))
 
 from benchlib.machine import load_average  # noqa: E402
 from benchlib.output import emit  # noqa: E402
+from benchlib.processes import stop_servers_on_sigterm  # noqa: E402
 from hosting_overhead import _sklearn_archive  # noqa: E402 - the same model as the overhead bench
 
 ENDPOINT = "cold"
@@ -45,6 +46,7 @@ def _instances(url: str, token: str) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the rounds and print the figures."""
+    stop_servers_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--archive", type=Path, help="model.tar.gz to serve (default: a built-in sklearn model)")
     parser.add_argument("--body", type=Path, help="JSON request body file (needed with --archive)")

@@ -39,6 +39,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from benchlib.processes import free_port  # noqa: E402
+from benchlib.processes import stop_servers_on_sigterm  # noqa: E402
 
 MIX_LUA = HERE / "wrk" / "mix.lua"
 GOOD_CONNECTIONS = 16
@@ -325,6 +326,7 @@ def print_summary(report: Report) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
+    stop_servers_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--minutes", type=float, help="how long to soak (default 10)")

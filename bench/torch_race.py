@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import plots, torch_report  # noqa: E402
 from benchlib.servers import BENCH, Context  # noqa: E402
 from benchlib.torch_servers import TORCH_PEERS, TORCH_SERVERS  # noqa: E402
+from benchlib.processes import stop_servers_on_sigterm  # noqa: E402
 from run import announce, console, measure_all, race_args, race_parser, race_results  # noqa: E402
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -75,6 +76,7 @@ def publish_outputs(results: dict, order: list[str], out_dir: Path, readme: bool
 
 def main(argv: list[str] | None = None) -> int:
     """Run the race; exit 1 when a server failed, else 0 (the verdict is printed)."""
+    stop_servers_on_sigterm()
     args = parse_args(argv)
     if args.report:
         results = json.loads(args.report.read_text())

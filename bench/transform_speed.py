@@ -29,6 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib.processes import stop_servers_on_sigterm  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work" / "transform"
 
@@ -125,6 +128,7 @@ def same_predictions(a: Path, b: Path) -> int:
 
 
 def main() -> None:
+    stop_servers_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--archive", help="a mnist-sklearn model.tar.gz (default: train it fast, once)")
     parser.add_argument("--rows", type=int, default=60_000, help="CSV lines (default 60000)")

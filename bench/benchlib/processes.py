@@ -11,6 +11,7 @@ import random
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,6 +105,17 @@ def memory(session_id: int) -> Memory:
         rss += info.rss
         pss += getattr(info, "pss", info.rss)
     return Memory(len(processes), rss / 2**20, pss / 2**20)
+
+
+def stop_servers_on_sigterm() -> None:
+    """Make SIGTERM (``kill``, ``timeout``, a CI cap) end a run as Ctrl-C does: SystemExit in the main thread, so
+    every ``finally`` that stops what the run started still runs. The servers live in sessions of their own
+    (:func:`start`) and no signal to the run reaches them: without this, a terminated run left them serving."""
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+
+
+def _exit_on_signal(signum: int, _frame) -> None:
+    sys.exit(128 + signum)
 
 
 def stop(process: subprocess.Popen, grace_seconds: float = 10.0) -> None:

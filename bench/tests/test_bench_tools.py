@@ -1,6 +1,6 @@
 """Checks of the benchmark's own tools on real processes and a real local HTTP server.
 
-Run with `.venv/bin/pytest bench/tests` from the repo root (not part of `make test`: it needs wrk).
+Part of `make test` (pytest's testpaths); alone: `.venv/bin/pytest bench/tests` from the repo root (needs wrk).
 """
 from __future__ import annotations
 
@@ -67,6 +67,37 @@ def test_gate_compares_probabilities():
     assert not probe.check(probe.Reply(500, b"boom"), parse, reference).ok
     assert not probe.check(probe.Reply(200, b"not json"), parse, reference).ok
     assert probe.check(probe.Reply(200, b"anything"), None, reference).ok  # the floor: any 2xx
+
+
+@pytest.mark.parametrize("handled", [True, False])
+def test_a_run_ended_by_sigterm_stops_the_servers_it_started(tmp_path, handled):
+    # a bench run starts its servers in sessions of their own, so a SIGTERM to the run never reaches them: only
+    # the run's own `finally` can stop them, and by default Python dies of SIGTERM without running it
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+        from benchlib import processes
+        if {handled}:
+            processes.stop_servers_on_sigterm()
+        server = processes.start(processes.Launch([sys.executable, "-c", "import time; time.sleep(60)"], {{}}, "."),
+                                 processes.Path({str(tmp_path / "server.log")!r}))
+        try:
+            print(server.pid, flush=True)
+            time.sleep(60)
+        finally:
+            processes.stop(server, grace_seconds=5)
+    """))
+    run = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+    server = psutil.Process(int(run.stdout.readline()))
+    try:
+        run.terminate()
+        assert run.wait(timeout=30) == (143 if handled else -15)
+        stopped = not server.is_running() or server.status() == psutil.STATUS_ZOMBIE
+        assert stopped == handled  # unhandled: the server outlives the run (what this guards against)
+    finally:
+        if server.is_running():
+            server.kill()
 
 
 def test_stop_ends_the_whole_family_including_escaped_processes(tmp_path):

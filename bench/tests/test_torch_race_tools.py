@@ -1,7 +1,8 @@
 """Checks of the PyTorch race's own tools: extra request headers through wrk, the memory check after N requests
 (on a real server process), the per-format verdict, the plot, and Triton's binary body.
 
-Run with `.venv/bin/pytest bench/tests` from the repo root (needs wrk; no peer environments, no torch model).
+Part of `make test`; alone: `.venv/bin/pytest bench/tests` from the repo root (needs wrk; no peer environments, no
+torch model).
 """
 from __future__ import annotations
 
