@@ -89,3 +89,24 @@ def test_a_turn_right_after_an_answer_does_not_step_aside(monkeypatch):
     assert busy_steps <= 1  # at most the turn that started before the first answer landed
     assert poll.steps_aside == len(stepped) > busy_steps  # the idle turns stepped aside
     assert poll.spins > poll.steps_aside  # and the busy turns were still turns of the spin
+
+
+def test_servers_on_one_loop_share_one_poller_with_the_longest_window():
+    from modelport.net.busypoll import busy_poll_of
+
+    async def scenario() -> tuple:
+        loop = asyncio.get_running_loop()
+        hosting, gateway = busy_poll_of(loop, 0.002), busy_poll_of(loop, 0.005)
+        hosting.kick()
+        gateway.kick()  # the window goes on; no second chain of spins is started
+        await asyncio.sleep(0.02)
+        return hosting, gateway
+
+    hosting, gateway = asyncio.run(scenario())
+    assert hosting is gateway and hosting.window == 0.005
+    assert hosting.spins > 0 and not hosting.spinning
+
+    async def other_loop() -> object:
+        return busy_poll_of(asyncio.get_running_loop(), 0.002)
+
+    assert asyncio.run(other_loop()) is not hosting  # each loop its own

@@ -31,7 +31,7 @@ from modelport.gateway.logs import log_json
 from modelport.gateway.metrics import GatewayMetrics
 from modelport.gateway.ratelimit import FAILED_KEY_LIMIT, TokenBuckets, retry_after_header
 from modelport.net.asgi_types import ASGIApp, Message, Receive, Scope, Send
-from modelport.net.busypoll import BusyPoll
+from modelport.net.busypoll import BusyPoll, busy_poll_of
 from modelport.net.messages import Response
 
 if TYPE_CHECKING:
@@ -218,7 +218,7 @@ class Edge:
 
     def _kick_busy_poll(self) -> None:
         if self.busy_poll is None:
-            self.busy_poll = BusyPoll(asyncio.get_running_loop(), self.busy_poll_seconds)
+            self.busy_poll = busy_poll_of(asyncio.get_running_loop(), self.busy_poll_seconds)
         self.busy_poll.kick()
 
     def _refuse(self, method: str, path: str, headers: dict[str, str], address: str) -> ApiError | None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import weakref
 
 _PARAM = os.sched_param(0)
 
@@ -33,6 +34,17 @@ def _own_policy() -> int | None:
 CONTENDED_SHARE = 0.5  # below this share of wall time on the CPU while spinning, others need the cores
 PAUSE_SECONDS = 1.0  # how long spinning stays off after contention was seen
 CHECK_EVERY = 256  # spins between two contention checks during a long spin
+
+
+def busy_poll_of(loop: asyncio.AbstractEventLoop, window_seconds: float) -> "BusyPoll":
+    """The one :class:`BusyPoll` of ``loop``, made on first use: servers sharing a loop (hosting and the gateway
+    in `modelport up`) share its spinning instead of each spinning the same loop; the longest window applies."""
+    poll = _POLLS.get(loop)
+    if poll is None:
+        poll = _POLLS[loop] = BusyPoll(loop, window_seconds)
+    else:
+        poll.window = max(poll.window, window_seconds)
+    return poll
 
 
 class BusyPoll:
@@ -115,3 +127,6 @@ class BusyPoll:
             self.pauses += 1
             return True
         return False
+
+
+_POLLS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, BusyPoll]" = weakref.WeakKeyDictionary()

@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 from modelport.net import wire
 from modelport.net.acceptor import Acceptor, ConnectionBoard
-from modelport.net.busypoll import BusyPoll
+from modelport.net.busypoll import BusyPoll, busy_poll_of
 from modelport.net.connection import IDLE, NEW, HttpConnection
 from modelport.net.handler import HandlerConnection
 from modelport.net.limits import HttpLimits
@@ -102,7 +102,7 @@ class HttpServer:
         self.sock = sock
         self._own_socket = own_socket
         if self.busy_poll_seconds > 0:
-            self.busy_poll = BusyPoll(self.loop, self.busy_poll_seconds)
+            self.busy_poll = busy_poll_of(self.loop, self.busy_poll_seconds)
         self.acceptor = Acceptor(sock, self._accepted, self.limits.max_connections, self.limits.accept_backoff,
                                  self.board, self.index)
         self._schedule_sweep()

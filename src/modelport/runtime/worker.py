@@ -53,11 +53,11 @@ def load_transformer(model_dir: Path, env):  # noqa: ANN001, ANN201 - imports st
 
 
 async def _serve(app, sock: socket.socket, board, index: int) -> None:  # noqa: ANN001
-    from modelport.net.busypoll import BusyPoll
+    from modelport.net.busypoll import busy_poll_of
     from modelport.net.server import HttpServer
 
     loop = asyncio.get_running_loop()
-    app.busy_poll = BusyPoll(loop, app.env.busy_poll_ms / 1000)
+    app.busy_poll = busy_poll_of(loop, app.env.busy_poll_ms / 1000)
     stop = loop.create_future()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, lambda: stop.done() or stop.set_result(None))
