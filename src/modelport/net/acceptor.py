@@ -13,9 +13,9 @@ and (for processes sharing one socket) fairly.
   accept queue, split evenly. Above its share it lets the others go first: it stops watching for a
   millisecond, and takes one anyway if nobody has within 5 ms while another worker is predicting (it may be
   stuck in a long prediction), or within 50 ms while they are idle (they are only waiting for a core on a
-  busy machine). A wait ends when the queue is found empty, so a later connection waits afresh. Taking the share in one turn matters under load: a loaded worker's turn lasts a batch or
-  more, so taking one connection per turn left the last of a benchmark's 256 new connections waiting ~0.8 s
-  for its first answer.
+  busy machine). A wait ends when the queue is found empty, so a later connection waits afresh. Taking the
+  share in one turn matters under load: a loaded worker's turn lasts a batch or more, so taking one
+  connection per turn left the last of a benchmark's 256 new connections waiting ~0.8 s for its first answer.
 """
 
 from __future__ import annotations

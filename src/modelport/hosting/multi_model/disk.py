@@ -3,9 +3,9 @@
 A target's unpacked folder stays in the store after the target is unloaded, so loading it again skips the
 fetch (SageMaker keeps unloaded models on an instance's storage volume the same way). The store keeps at most
 its budget of them: before each load (once the targets it displaces are unloaded), the least recently used
-folders that no instance has loaded, is loading or is invoking are deleted until the rest fit. Folders in use are never deleted, so the store may go over its
-budget while they alone exceed it. An endpoint with ``ModelCacheSetting = Disabled`` deletes a target's folder
-as soon as it is unloaded, as SageMaker does.
+folders that no instance has loaded, is loading or is invoking are deleted until the rest fit. Folders in use
+are never deleted, so the store may go over its budget while they alone exceed it. An endpoint with
+``ModelCacheSetting = Disabled`` deletes a target's folder as soon as it is unloaded, as SageMaker does.
 
 Every table of loaded targets lives on hosting's event loop, so the choice is made there, and a chosen folder is
 first renamed out of the way there (atomic: a fetch finds a folder whole or not at all, and fetches it again)
