@@ -270,3 +270,26 @@ def test_the_model_store_keeps_unloaded_targets_within_its_disk_budget(tmp_path)
                        message="a cache-disabled endpoint's target stayed on disk after its invocation")
     finally:
         server.stop()
+
+
+def test_a_model_store_goes_with_the_last_endpoint_serving_its_prefix(hosting, sm, rt, archives, tmp_path):
+    prefix = tmp_path / "prefix"
+    prefix.mkdir()
+    (prefix / "m.tar.gz").write_bytes(archives[2].read_bytes())
+    stores = hosting.home / "hosting" / "artifacts" / "mme"
+    before = set(stores.iterdir()) if stores.exists() else set()
+    for name in ("mme-first", "mme-second"):  # two endpoints on one prefix share one store
+        create_mme(sm, name, f"file://{prefix}/")
+        assert invoke(rt, name, "m.tar.gz", x=1)["y"] == 2.0
+    (store,) = set(stores.iterdir()) - before
+    assert list((store / "models").iterdir())  # the unpacked target
+
+    sm.delete_endpoint(EndpointName="mme-first")
+    eventually(lambda: "mme-first" not in [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]], 30,
+               message="the endpoint was never deleted")
+    assert store.is_dir()  # still served by the second endpoint
+    assert invoke(rt, "mme-second", "m.tar.gz", x=3)["y"] == 6.0
+
+    sm.delete_endpoint(EndpointName="mme-second")
+    eventually(lambda: not store.exists(), 30, message="the store outlived the last endpoint serving its prefix")
+    assert not [p for p in stores.iterdir() if p.name.startswith(".trash-")]

@@ -177,12 +177,14 @@ class Hosting:
     async def _start_fleets(self, endpoint: str, deployed: list[dict[str, Any]]) -> list[VariantFleet]:
         """Start every variant's instances in parallel; stop them all and raise FleetError if one fails."""
         fleets: list[VariantFleet] = []
+        stores: list[str] = []  # multi-model stores claimed here (each fleet's is released by _stop_fleets)
         try:
             for variant in deployed:
                 container = variant.get("Container", {})
                 base_env = instance_env.for_container(container, self.home, self.local_s3)
                 if multi_model.is_multi_model(container):  # serves a model store, filled as targets are asked for
-                    artifact = await asyncio.to_thread(multi_model.instance_store, self.cache_dir / "mme", container)
+                    artifact = await multi_model.claim_store(self.cache_dir / "mme", container)
+                    stores.append(artifact)
                     base_env.update(multi_model.MULTI_MODEL_ENV)
                 else:
                     artifact = await asyncio.to_thread(model_data.resolve, container, self.cache_dir, self.local_s3)
@@ -202,10 +204,14 @@ class Hosting:
                     metrics=self.metrics,
                     templates=self.templates,
                 ))
-        except model_data.ModelDataError as exc:
-            raise FleetError(str(exc)) from exc
-        except (OSError, ValueError) as exc:  # e.g. a cache folder that cannot be written
-            raise FleetError(f"could not prepare the model data: {exc}") from exc
+        except BaseException as exc:  # no fleet made here was started: their claims go with them
+            for store in stores:
+                await multi_model.release_store(store)
+            if isinstance(exc, model_data.ModelDataError):
+                raise FleetError(str(exc)) from exc
+            if isinstance(exc, (OSError, ValueError)):  # e.g. a cache folder that cannot be written
+                raise FleetError(f"could not prepare the model data: {exc}") from exc
+            raise
         for fleet, variant in zip(fleets, deployed):
             serverless.attach(fleet, variant, self.settings.serverless_idle_s)
             multi_model.attach(fleet, self)
@@ -221,8 +227,12 @@ class Hosting:
         return fleets
 
     async def _stop_fleets(self, fleets: list[VariantFleet], drain_timeout: float) -> None:
+        """Retire ``fleets`` (drained, stopped, forgotten; a multi-model store no live variant serves goes)."""
         await asyncio.gather(*(f.stop(drain_timeout) for f in fleets))
         self._fleets.difference_update(fleets)
+        for fleet in fleets:
+            if fleet.multi_model is not None:
+                await multi_model.release_store(fleet.artifact)
 
     def _variant_status(self, fleet: VariantFleet, message: str | None, previous: str | None) -> None:
         """A serving variant's instances crash or recover: show it as the FailureReason, and clear

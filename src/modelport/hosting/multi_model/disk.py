@@ -142,17 +142,36 @@ class StoreDisk:
         return size
 
     async def _delete(self, folders: Iterable[Path]) -> None:
-        trash = []
-        for folder in folders:  # the renames happen before the first await
-            moved = folder.with_name(f"{TRASH_PREFIX}{folder.name}.{secrets.token_hex(4)}")
-            try:
-                os.rename(folder, moved)
-            except OSError:
-                continue  # already gone
-            with self._lock:
+        folders = list(folders)
+        with self._lock:
+            for folder in folders:
                 self._sizes.pop(folder.name, None)
-            trash.append(moved)
-        await asyncio.gather(*(asyncio.to_thread(shutil.rmtree, moved, True) for moved in trash))
+        await delete_folders(folders)
+
+
+async def delete_folders(folders: Iterable[Path]) -> None:
+    """Delete ``folders``: each renamed out of the way at once (before the first await: a fetch or a claim on the
+    same loop then finds it gone, never half deleted), then removed in a thread."""
+    trash = []
+    for folder in folders:
+        moved = folder.with_name(f"{TRASH_PREFIX}{folder.name}.{secrets.token_hex(4)}")
+        try:
+            os.rename(folder, moved)
+        except OSError:
+            continue  # already gone
+        trash.append(moved)
+    await asyncio.gather(*(asyncio.to_thread(shutil.rmtree, moved, True) for moved in trash))
+
+
+def remove_trash(parent: Path) -> None:
+    """(In a thread.) Remove what deletions cut short (a crash) left in ``parent``."""
+    try:
+        entries = list(os.scandir(parent))
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        if entry.name.startswith(TRASH_PREFIX) and entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
 
 
 def _real(path: Path) -> Path:
@@ -182,3 +201,8 @@ def store_disk(folder: Path, max_bytes: int) -> StoreDisk:
         disk = _DISKS[key] = StoreDisk(key, max_bytes)
     disk.max_bytes = max_bytes
     return disk
+
+
+def forget_disk(folder: Path) -> None:
+    """Drop the :class:`StoreDisk` of ``folder`` (its store is being deleted)."""
+    _DISKS.pop(_real(folder), None)
