@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import processes  # noqa: E402
 from benchlib.processes import stop_servers_on_sigterm  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -118,10 +119,6 @@ class Hosting:
     """`modelport hosting` as a process of its own on a free port, with a token and model roots."""
 
     def __init__(self, work: Path, roots: str) -> None:
-        sys.path.insert(0, str(HERE))
-        from benchlib import processes
-
-        self.processes = processes
         self.token = secrets.token_hex(16)
         self.port = processes.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -143,7 +140,7 @@ class Hosting:
 
     def stop(self) -> None:
         """Hosting and its instances, all of them."""
-        self.processes.stop(self.process)
+        processes.stop(self.process)
 
 
 def deploy(server: Hosting, archive: Path) -> None:

@@ -109,7 +109,8 @@ def extract_cached(archive: Path | str, cache_root: Path, *, max_bytes: int | No
     if source.is_dir():
         return source
     cache_root = Path(cache_root)
-    target = cache_root / (_content_key(source, cache_root) if remember_key else sha256_file(source)[:CACHE_KEY_LENGTH])
+    key = _content_key(source, cache_root) if remember_key else sha256_file(source)[:CACHE_KEY_LENGTH]
+    target = cache_root / key
     if target.is_dir():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

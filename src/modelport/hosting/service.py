@@ -177,7 +177,7 @@ class Hosting:
     async def _start_fleets(self, endpoint: str, deployed: list[dict[str, Any]]) -> list[VariantFleet]:
         """Start every variant's instances in parallel; stop them all and raise FleetError if one fails."""
         fleets: list[VariantFleet] = []
-        stores: list[str] = []  # multi-model stores claimed here (each fleet's is released by _stop_fleets)
+        stores: list[str] = []  # multi-model stores claimed here, until every fleet is made
         try:
             for variant in deployed:
                 container = variant.get("Container", {})
@@ -204,14 +204,14 @@ class Hosting:
                     metrics=self.metrics,
                     templates=self.templates,
                 ))
-        except BaseException as exc:  # no fleet made here was started: their claims go with them
-            for store in stores:
+            stores.clear()  # every fleet holds its own claim now
+        except model_data.ModelDataError as exc:
+            raise FleetError(str(exc)) from exc
+        except (OSError, ValueError) as exc:  # e.g. a cache folder that cannot be written
+            raise FleetError(f"could not prepare the model data: {exc}") from exc
+        finally:
+            for store in stores:  # not all fleets were made, and none was started: the claims go
                 await multi_model.release_store(store)
-            if isinstance(exc, model_data.ModelDataError):
-                raise FleetError(str(exc)) from exc
-            if isinstance(exc, (OSError, ValueError)):  # e.g. a cache folder that cannot be written
-                raise FleetError(f"could not prepare the model data: {exc}") from exc
-            raise
         for fleet, variant in zip(fleets, deployed):
             serverless.attach(fleet, variant, self.settings.serverless_idle_s)
             multi_model.attach(fleet, self)

@@ -36,6 +36,9 @@ PAUSE_SECONDS = 1.0  # how long spinning stays off after contention was seen
 CHECK_EVERY = 256  # spins between two contention checks during a long spin
 
 
+_POLLS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, BusyPoll]" = weakref.WeakKeyDictionary()
+
+
 def busy_poll_of(loop: asyncio.AbstractEventLoop, window_seconds: float) -> "BusyPoll":
     """The one :class:`BusyPoll` of ``loop``, made on first use: servers sharing a loop (hosting and the gateway
     in `modelport up`) share its spinning instead of each spinning the same loop; the longest window applies."""
@@ -128,5 +131,3 @@ class BusyPoll:
             return True
         return False
 
-
-_POLLS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, BusyPoll]" = weakref.WeakKeyDictionary()

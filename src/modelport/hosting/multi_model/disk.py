@@ -110,6 +110,7 @@ class StoreDisk:
     def measure(self) -> list[Folder]:
         """(In a thread.) Every unpacked folder with its size and last use; removes what an interrupted deletion
         or extraction left behind."""
+        remove_trash(self.folder)  # a deletion cut short (or still going: removing it twice is harmless)
         folders = []
         try:
             entries = list(os.scandir(self.folder))
@@ -120,14 +121,12 @@ class StoreDisk:
             try:
                 if not entry.is_dir(follow_symlinks=False):
                     continue
-                if entry.name.startswith(TRASH_PREFIX):  # left by a deletion cut short (or still going: harmless)
-                    shutil.rmtree(entry.path, ignore_errors=True)
-                    continue
+                modified = entry.stat().st_mtime
                 if entry.name.startswith("."):  # .keys, and extractions in progress
-                    if entry.name.endswith(PARTIAL_SUFFIX) and now - entry.stat().st_mtime > STALE_PARTIAL_SECONDS:
+                    if entry.name.endswith(PARTIAL_SUFFIX) and now - modified > STALE_PARTIAL_SECONDS:
                         shutil.rmtree(entry.path, ignore_errors=True)
                     continue
-                folders.append(Folder(Path(entry.path), self._size(entry.name), entry.stat().st_mtime))
+                folders.append(Folder(Path(entry.path), self._size(entry.name), modified))
             except OSError:
                 continue  # deleted meanwhile
         return folders
@@ -164,7 +163,8 @@ async def delete_folders(folders: Iterable[Path]) -> None:
 
 
 def remove_trash(parent: Path) -> None:
-    """(In a thread.) Remove what deletions cut short (a crash) left in ``parent``."""
+    """(In a thread.) Remove what deletions cut short (a crash) left in ``parent``: the folders
+    :func:`delete_folders` renamed and had not removed yet."""
     try:
         entries = list(os.scandir(parent))
     except FileNotFoundError:
